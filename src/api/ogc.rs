@@ -1,0 +1,264 @@
+//! OGC API - Features discovery resources: landing page, conformance, the
+//! OpenAPI document, collections and their queryables.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{json, Map, Value};
+
+use super::openapi::{params as p, Endpoint};
+use super::params::{format, QueryPairs};
+use super::{base_url, find_layer, json_response, ApiError, AppState};
+use crate::index::IndexedLayer;
+
+const JSON: &str = "application/json";
+const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
+const GEOJSON: &str = "application/geo+json";
+const SCHEMA: &str = "application/schema+json";
+/// The only CRS served: WGS84 longitude/latitude.
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter is malformed");
+const ERR_404: (u16, &str, &str) = (404, JSON, "No such collection or feature");
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api",
+        operation_id: "getLandingPage",
+        summary: "Landing page: links to the API description, conformance and collections",
+        tag: "Capabilities",
+        params: &[p::F],
+        request_body: None,
+        responses: &[(200, JSON, "The landing page"), ERR_400],
+        route: || get(landing),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/conformance",
+        operation_id: "getConformance",
+        summary: "The conformance classes this server implements",
+        tag: "Capabilities",
+        params: &[p::F],
+        request_body: None,
+        responses: &[(200, JSON, "Conformance declaration"), ERR_400],
+        route: || get(conformance),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/openapi.json",
+        operation_id: "getOpenApi",
+        summary: "This document",
+        tag: "Capabilities",
+        params: &[p::F],
+        request_body: None,
+        responses: &[(200, OPENAPI, "The OpenAPI 3.0 document"), ERR_400],
+        route: || get(openapi_doc),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/collections",
+        operation_id: "getCollections",
+        summary: "Every layer with its title, description and extent",
+        tag: "Data",
+        params: &[p::F],
+        request_body: None,
+        responses: &[(200, JSON, "The collections"), ERR_400],
+        route: || get(collections),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/collections/{collectionId}",
+        operation_id: "describeCollection",
+        summary: "One layer's metadata",
+        tag: "Data",
+        params: &[p::COLLECTION_ID, p::F],
+        request_body: None,
+        responses: &[(200, JSON, "The collection"), ERR_400, ERR_404],
+        route: || get(collection),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/collections/{collectionId}/queryables",
+        operation_id: "getQueryables",
+        summary: "JSON Schema of the properties /items can filter on",
+        tag: "Data",
+        params: &[p::COLLECTION_ID, p::F],
+        request_body: None,
+        responses: &[(200, SCHEMA, "The queryables"), ERR_400, ERR_404],
+        route: || get(queryables),
+    },
+];
+
+fn link(href: String, rel: &str, media: &str, title: &str) -> Value {
+    json!({ "href": href, "rel": rel, "type": media, "title": title })
+}
+
+fn body(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+async fn landing(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let base = base_url(&s, &headers);
+    let m = &s.catalog.manifest;
+    let v = json!({
+        "title": m.title,
+        "description": m.description,
+        "links": [
+            link(format!("{base}/api"), "self", JSON, "This document"),
+            link(format!("{base}/api/openapi.json"), "service-desc", OPENAPI, "The API definition"),
+            link(format!("{base}/api/conformance"), "conformance", JSON, "Conformance classes"),
+            link(format!("{base}/api/collections"), "data", JSON, "The layers"),
+        ],
+    });
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn conformance(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let v = json!({
+        "conformsTo": [
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+        ]
+    });
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn openapi_doc(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let doc = super::openapi::document(&super::endpoints(), &s.catalog, &base_url(&s, &headers));
+    Ok(json_response(OPENAPI, body(&doc)))
+}
+
+/// A layer's collection description, as listed and as served alone.
+fn describe(l: &IndexedLayer, base: &str) -> Value {
+    let meta = &l.layer.meta;
+    let href = format!("{base}/api/collections/{}", meta.id);
+    let mut v = json!({
+        "id": meta.id,
+        "title": meta.title,
+        "description": meta.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            link(href.clone(), "self", JSON, &meta.title),
+            link(format!("{href}/items"), "items", GEOJSON, "The features"),
+            link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA, "Filterable properties"),
+        ],
+        "geometryType": meta.geometry.name(),
+        "numberOfFeatures": l.layer.features.len(),
+    });
+    if let Some(t) = &meta.title_zh {
+        v["title_zh"] = json!(t);
+    }
+    if let Some(e) = l.layer.extent {
+        v["extent"] = json!({
+            "spatial": {
+                "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]],
+                "crs": CRS84,
+            }
+        });
+    }
+    v
+}
+
+async fn collections(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let base = base_url(&s, &headers);
+    let list: Vec<Value> = s
+        .catalog
+        .layers
+        .iter()
+        .map(|l| describe(l, &base))
+        .collect();
+    let v = json!({
+        "links": [ link(format!("{base}/api/collections"), "self", JSON, "The layers") ],
+        "collections": list,
+    });
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn collection(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let l = find_layer(&s, &id)?;
+    Ok(json_response(
+        JSON,
+        body(&describe(l, &base_url(&s, &headers))),
+    ))
+}
+
+async fn queryables(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    format(&QueryPairs::parse(q.as_deref()))?;
+    let l = find_layer(&s, &id)?;
+    let mut props = Map::new();
+    for name in &l.layer.meta.queryable {
+        props.insert(name.clone(), property_schema(l, name));
+    }
+    let v = json!({
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": format!("{}/api/collections/{}/queryables", base_url(&s, &headers), id),
+        "type": "object",
+        "title": l.layer.meta.title,
+        "properties": props,
+        "additionalProperties": false,
+    });
+    Ok(json_response(SCHEMA, body(&v)))
+}
+
+/// JSON Schema of one property, from the values the layer actually holds;
+/// a short list of distinct strings becomes an `enum` a client can offer.
+fn property_schema(l: &IndexedLayer, name: &str) -> Value {
+    let mut strings: Vec<&str> = Vec::new();
+    let (mut numbers, mut integers, mut bools, mut others) = (0, 0, 0, 0);
+    for f in &l.layer.features {
+        match f.properties.get(name) {
+            Some(Value::String(s)) => strings.push(s),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => integers += 1,
+            Some(Value::Number(_)) => numbers += 1,
+            Some(Value::Bool(_)) => bools += 1,
+            Some(Value::Null) | None => {}
+            Some(_) => others += 1,
+        }
+    }
+    strings.sort_unstable();
+    strings.dedup();
+    let mut v = if others == 0 && bools == 0 && strings.is_empty() && numbers + integers > 0 {
+        json!({ "type": if numbers > 0 { "number" } else { "integer" } })
+    } else if others == 0 && strings.is_empty() && bools > 0 && numbers + integers == 0 {
+        json!({ "type": "boolean" })
+    } else {
+        json!({ "type": "string" })
+    };
+    if !strings.is_empty() && strings.len() <= 32 && numbers + integers + bools + others == 0 {
+        v["enum"] = json!(strings);
+    }
+    v["title"] = json!(name);
+    v
+}

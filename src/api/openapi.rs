@@ -1,0 +1,220 @@
+//! The OpenAPI 3.0 document, generated from the same endpoint table that
+//! builds the router, so a route cannot exist without its documentation.
+//!
+//! Each resource module exports `ENDPOINTS: &[Endpoint]`; `api::router` mounts
+//! exactly those, and `document` describes exactly those, plus one concrete
+//! `/collections/<id>/items` path per layer that lists its filter parameters.
+
+use axum::routing::MethodRouter;
+use serde_json::{json, Map, Value};
+
+use super::AppState;
+use crate::catalog::Catalog;
+
+/// One operation of the API.
+pub struct Endpoint {
+    /// `get` or `post`.
+    pub method: &'static str,
+    /// Path in axum and OpenAPI syntax (`{name}` for a path parameter).
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub params: &'static [Param],
+    /// A JSON Schema (as JSON text) of the request body, for POST.
+    pub request_body: Option<&'static str>,
+    /// Status, media type and description of each response.
+    pub responses: &'static [(u16, &'static str, &'static str)],
+    /// The axum handler, wrapped for its method.
+    pub route: fn() -> MethodRouter<AppState>,
+}
+
+/// One parameter of an operation.
+pub struct Param {
+    pub name: &'static str,
+    /// `query` or `path`.
+    pub location: &'static str,
+    pub required: bool,
+    /// A JSON Schema as JSON text.
+    pub schema: &'static str,
+    pub description: &'static str,
+}
+
+/// Shared parameter definitions.
+pub mod params {
+    use super::Param;
+
+    pub const F: Param = Param {
+        name: "f",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","enum":["json","geojson"]}"#,
+        description: "Output format; only JSON is offered.",
+    };
+    pub const COLLECTION_ID: Param = Param {
+        name: "collectionId",
+        location: "path",
+        required: true,
+        schema: r#"{"type":"string"}"#,
+        description: "Collection (layer) id, as listed by /api/collections.",
+    };
+    pub const FEATURE_ID: Param = Param {
+        name: "featureId",
+        location: "path",
+        required: true,
+        schema: r#"{"type":"string"}"#,
+        description: "Feature id within the collection.",
+    };
+    pub const BBOX: Param = Param {
+        name: "bbox",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"array","minItems":4,"maxItems":6,"items":{"type":"number"}}"#,
+        description: "west,south,east,north (CRS84); features whose geometry intersects it. west > east crosses the antimeridian.",
+    };
+    pub const LIMIT: Param = Param {
+        name: "limit",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"integer","minimum":1,"maximum":10000,"default":100}"#,
+        description: "Page size; values above 10000 are treated as 10000.",
+    };
+    pub const OFFSET: Param = Param {
+        name: "offset",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"integer","minimum":0,"default":0}"#,
+        description: "Number of matching features to skip (the next/prev links carry it).",
+    };
+}
+
+fn schema(text: &str) -> Value {
+    // The texts are constants in this crate; a unit test parses every one.
+    serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+}
+
+fn param_json(p: &Param) -> Value {
+    let mut v = json!({
+        "name": p.name,
+        "in": p.location,
+        "required": p.required,
+        "description": p.description,
+        "schema": schema(p.schema),
+    });
+    if p.name == "bbox" {
+        v["style"] = json!("form");
+        v["explode"] = json!(false);
+    }
+    v
+}
+
+fn operation(e: &Endpoint, extra_params: &[Value]) -> Value {
+    let mut responses = Map::new();
+    for (status, media, description) in e.responses {
+        let mut r = json!({ "description": description });
+        if !media.is_empty() {
+            let body_schema = if *status >= 400 {
+                json!({"$ref": "#/components/schemas/Exception"})
+            } else {
+                json!({"type": "object"})
+            };
+            r["content"] = json!({ *media: { "schema": body_schema } });
+        }
+        responses.insert(status.to_string(), r);
+    }
+    let mut params: Vec<Value> = e.params.iter().map(param_json).collect();
+    params.extend_from_slice(extra_params);
+    let mut op = json!({
+        "operationId": e.operation_id,
+        "summary": e.summary,
+        "tags": [e.tag],
+        "parameters": params,
+        "responses": responses,
+    });
+    if let Some(body) = e.request_body {
+        op["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": schema(body) },
+                         "application/geo+json": { "schema": schema(body) } }
+        });
+    }
+    op
+}
+
+/// The whole OpenAPI 3.0 document for this catalog.
+pub fn document(endpoints: &[&Endpoint], catalog: &Catalog, server_url: &str) -> Value {
+    let mut paths = Map::new();
+    for e in endpoints {
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        entry[e.method] = operation(e, &[]);
+    }
+    // One concrete items path per collection, so its filters are declared
+    // parameters (clients build forms from them; OGC recommends it).
+    if let Some(items) = endpoints.iter().find(|e| e.operation_id == "getFeatures") {
+        for l in &catalog.layers {
+            let filters: Vec<Value> = l
+                .layer
+                .meta
+                .queryable
+                .iter()
+                .map(|name| {
+                    json!({
+                        "name": name, "in": "query", "required": false,
+                        "schema": {"type": "string"},
+                        "description": format!("Only features whose {name} equals this value."),
+                    })
+                })
+                .collect();
+            let mut op = operation(items, &filters);
+            op["operationId"] = json!(format!("getFeatures_{}", l.layer.meta.id));
+            op["summary"] = json!(format!("Features of {}", l.layer.meta.title));
+            if let Some(ps) = op["parameters"].as_array_mut() {
+                ps.retain(|p| p["name"] != "collectionId");
+            }
+            paths.insert(
+                format!("/api/collections/{}/items", l.layer.meta.id),
+                json!({ "get": op }),
+            );
+        }
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": format!("zoneatlas: {}", catalog.manifest.title),
+            "description": "Infrastructure layers of a development zone over OGC API - Features \
+                            (Part 1: Core, GeoJSON, OpenAPI 3.0), with coverage queries.",
+            "version": env!("CARGO_PKG_VERSION"),
+            "license": { "name": "MIT OR Apache-2.0" },
+        },
+        "servers": [ { "url": server_url } ],
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Exception": {
+                    "type": "object",
+                    "required": ["code"],
+                    "properties": {
+                        "code": { "type": "string" },
+                        "description": { "type": "string" }
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_schema_text_is_json() {
+        for e in super::super::endpoints() {
+            for p in e.params {
+                serde_json::from_str::<serde_json::Value>(p.schema)
+                    .unwrap_or_else(|err| panic!("{} {}: {err}", e.path, p.name));
+            }
+            if let Some(b) = e.request_body {
+                serde_json::from_str::<serde_json::Value>(b).expect("body schema");
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Query-string parsing and validation: bbox, limit, offset, points.
+//!
+//! Parameters are read from the raw query string (not axum's `Query`), so
+//! every rejection is ours and says which parameter was wrong and why.
+
+use geo::{Coord, Rect};
+
+use super::error::ApiError;
+use crate::index::antimeridian_rects;
+
+/// Default page size of `/items`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page `/items` returns; larger `limit`s are clamped to it, as
+/// OGC API - Features Part 1 asks (not an error).
+pub const MAX_LIMIT: usize = 10_000;
+
+/// The query string as decoded `name=value` pairs, in order.
+#[derive(Debug, Default, Clone)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    /// Decode a raw query string (`None` when the URL has none).
+    pub fn parse(raw: Option<&str>) -> Self {
+        QueryPairs(
+            raw.map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        )
+    }
+
+    /// The value of a parameter given at most once.
+    pub fn single(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(format!(
+                "parameter {name:?} is given more than once"
+            )));
+        }
+        Ok(first.map(String::as_str))
+    }
+
+    /// Names that are not in `known`, for "unknown parameter" errors.
+    pub fn unknown<'a>(&'a self, known: &[&str]) -> impl Iterator<Item = &'a str> {
+        let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+        self.0
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(move |k| !known.iter().any(|n| n == k))
+    }
+}
+
+/// Parse a finite number, naming the parameter on failure.
+pub fn number(name: &str, value: &str) -> Result<f64, ApiError> {
+    let v: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{name}: {value:?} is not a number")))?;
+    if !v.is_finite() {
+        return Err(ApiError::bad_request(format!(
+            "{name}: {value:?} is not a finite number"
+        )));
+    }
+    Ok(v)
+}
+
+/// `bbox=west,south,east,north` (or the 6-number form with heights), CRS84.
+/// Returns two rects when it crosses the antimeridian (west > east).
+pub fn bbox(value: &str) -> Result<Vec<Rect>, ApiError> {
+    let parts: Vec<&str> = value.split(',').collect();
+    if parts.len() != 4 && parts.len() != 6 {
+        return Err(ApiError::bad_request(format!(
+            "bbox must be 4 or 6 comma-separated numbers (west,south,east,north), found {}",
+            parts.len()
+        )));
+    }
+    let nums = parts
+        .iter()
+        .map(|p| number("bbox", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (w, s, e, n) = if nums.len() == 4 {
+        (nums[0], nums[1], nums[2], nums[3])
+    } else {
+        (nums[0], nums[1], nums[3], nums[4])
+    };
+    for (what, lon) in [("west", w), ("east", e)] {
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(ApiError::bad_request(format!(
+                "bbox: {what} longitude {lon} is outside [-180, 180]"
+            )));
+        }
+    }
+    for (what, lat) in [("south", s), ("north", n)] {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(ApiError::bad_request(format!(
+                "bbox: {what} latitude {lat} is outside [-90, 90]"
+            )));
+        }
+    }
+    if s > n {
+        return Err(ApiError::bad_request(format!(
+            "bbox: south {s} is above north {n}"
+        )));
+    }
+    Ok(antimeridian_rects(w, s, e, n))
+}
+
+/// `limit`: a whole number >= 1, clamped to `MAX_LIMIT`.
+pub fn limit(value: Option<&str>) -> Result<usize, ApiError> {
+    let Some(v) = value else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match v.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok((n as usize).min(MAX_LIMIT)),
+        Ok(n) => Err(ApiError::bad_request(format!(
+            "limit must be at least 1, found {n}"
+        ))),
+        Err(_) if v.trim().parse::<u128>().is_ok() => Ok(MAX_LIMIT),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "limit: {v:?} is not a whole number"
+        ))),
+    }
+}
+
+/// `offset`: a whole number >= 0.
+pub fn offset(value: Option<&str>) -> Result<usize, ApiError> {
+    let Some(v) = value else {
+        return Ok(0);
+    };
+    match v.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n as usize),
+        Ok(n) => Err(ApiError::bad_request(format!(
+            "offset must not be negative, found {n}"
+        ))),
+        Err(_) if v.trim().parse::<u128>().is_ok() => Ok(usize::MAX),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "offset: {v:?} is not a whole number"
+        ))),
+    }
+}
+
+/// `lon` and `lat` as a WGS84 point; both required.
+pub fn point(q: &QueryPairs) -> Result<Coord, ApiError> {
+    let get = |name: &str| -> Result<f64, ApiError> {
+        let v = q
+            .single(name)?
+            .ok_or_else(|| ApiError::bad_request(format!("parameter {name:?} is required")))?;
+        number(name, v)
+    };
+    let (lon, lat) = (get("lon")?, get("lat")?);
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(ApiError::bad_request(format!(
+            "lon {lon} is outside [-180, 180]"
+        )));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::bad_request(format!(
+            "lat {lat} is outside [-90, 90]"
+        )));
+    }
+    Ok(Coord { x: lon, y: lat })
+}
+
+/// `f`: the only output format is JSON; accept the names clients send for it.
+pub fn format(q: &QueryPairs) -> Result<(), ApiError> {
+    match q.single("f")? {
+        None
+        | Some("json")
+        | Some("geojson")
+        | Some("application/json")
+        | Some("application/geo+json") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "f: format {other:?} is not offered; use json"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_rejects_each_malformed_form_with_a_reason() {
+        for (input, needle) in [
+            ("1,2,3", "4 or 6"),
+            ("a,2,3,4", "not a number"),
+            ("NaN,2,3,4", "not a finite"),
+            ("0,91,1,92", "outside [-90, 90]"),
+            ("0,10,1,5", "above north"),
+            ("-181,0,1,1", "outside [-180, 180]"),
+        ] {
+            let e = bbox(input).expect_err(input);
+            assert!(e.description.contains(needle), "{input}: {}", e.description);
+        }
+    }
+
+    #[test]
+    fn bbox_across_the_antimeridian_is_two_rects() {
+        assert_eq!(bbox("170,-10,-170,10").unwrap().len(), 2);
+        assert_eq!(bbox("1,2,0,3,4,10").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn limit_and_offset_bounds() {
+        assert_eq!(limit(None).unwrap(), DEFAULT_LIMIT);
+        assert_eq!(limit(Some("50000")).unwrap(), MAX_LIMIT);
+        assert!(limit(Some("0")).is_err());
+        assert!(limit(Some("-3")).is_err());
+        assert!(offset(Some("-1")).is_err());
+        assert_eq!(offset(Some("7")).unwrap(), 7);
+    }
+}

@@ -1,0 +1,26 @@
+//! zoneatlas: a development zone's infrastructure networks (roads, pipelines,
+//! power, parks, project sites) served as OGC API - Features, with coverage
+//! queries in metres.
+//!
+//! Data flows one way: `load` reads a data folder into `model` types,
+//! `catalog` indexes them (`index`), and `api` serves them. Only `api` knows
+//! HTTP; `geodesy` is the only place that turns degrees into metres.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod encode;
+pub mod geodesy;
+pub mod index;
+pub mod load;
+pub mod model;
+pub mod synth;
+
+use std::sync::Arc;
+
+/// The whole HTTP application over a loaded catalog; tests call it with
+/// `tower::ServiceExt::oneshot`, `main` serves it.
+pub fn app(catalog: Arc<catalog::Catalog>, options: api::Options) -> axum::Router {
+    api::router(catalog, options)
+}

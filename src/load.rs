@@ -1,0 +1,596 @@
+//! A data folder on disk -> validated layers, or every problem found.
+//!
+//! A data folder holds `layers.toml` (the manifest: which layers exist, their
+//! titles, geometry kind, required and queryable properties) and one
+//! `<id>.geojson` FeatureCollection per layer. Loading is strict and
+//! all-or-nothing: each problem becomes one line naming the file, the feature
+//! (its index in `features[]`, counting from 0, and its id) and what is wrong,
+//! and nothing is returned unless there are none.
+//!
+//! GeoJSON is read with our own serde types rather than `geojson::GeoJson`:
+//! it skips the intermediate `serde_json::Value` tree, which matters at a
+//! million segments.
+//!
+//! Must not: know about HTTP or indexes.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use geo::{
+    BoundingRect, Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point,
+    Polygon, Validation,
+};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::model::{Feature, GeometryKind, Layer, LayerMeta};
+
+/// The manifest file's name inside a data folder.
+pub const MANIFEST: &str = "layers.toml";
+
+/// Why a data folder could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read at all.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `layers.toml` is missing or malformed.
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    /// One or more layers failed validation; one line per problem.
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// One thing wrong with one file or feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// Index in `features[]` and the id, when the problem is a feature's.
+    pub feature: Option<(usize, Option<String>)>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file.display())?;
+        if let Some((index, id)) = &self.feature {
+            match id {
+                Some(id) => write!(f, "feature {index} (id {id:?}): ")?,
+                None => write!(f, "feature {index}: ")?,
+            }
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The manifest, `layers.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Title of the whole dataset (the OGC landing page's title).
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Layers in display order.
+    #[serde(rename = "layer")]
+    pub layers: Vec<LayerMeta>,
+}
+
+/// What a successful load returns.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub layers: Vec<Layer>,
+    /// A hash of every byte read: changes whenever the data does (ETags).
+    pub version: u64,
+}
+
+/// Read the manifest of a data folder.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| LoadError::Manifest {
+        path: path.clone(),
+        message: e.to_string().trim().replace('\n', " "),
+    })?;
+    let mut seen = HashSet::new();
+    for layer in &manifest.layers {
+        let valid = !layer.id.is_empty()
+            && layer
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(LoadError::Manifest {
+                path,
+                message: format!(
+                    "layer id {:?} must be lowercase letters, digits, '_' or '-'",
+                    layer.id
+                ),
+            });
+        }
+        if !seen.insert(layer.id.clone()) {
+            return Err(LoadError::Manifest {
+                path,
+                message: format!("layer id {:?} is listed twice", layer.id),
+            });
+        }
+    }
+    Ok(manifest)
+}
+
+/// Load and validate a whole data folder. Layers are parsed in parallel.
+pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    let manifest = read_manifest(dir)?;
+    let mut problems = Vec::new();
+
+    // Stray GeoJSON files are a problem too: a layer the user meant to add
+    // but forgot to list would otherwise vanish silently.
+    let listed: HashSet<String> = manifest
+        .layers
+        .iter()
+        .map(|l| format!("{}.geojson", l.id))
+        .collect();
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".geojson") && !listed.contains(&name) {
+            problems.push(Problem {
+                file: dir.join(&name),
+                feature: None,
+                message: format!("not listed in {MANIFEST}; add a [[layer]] entry or remove it"),
+            });
+        }
+    }
+
+    let results: Vec<Result<(Layer, u64), Vec<Problem>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = manifest
+            .layers
+            .iter()
+            .map(|meta| {
+                let path = dir.join(format!("{}.geojson", meta.id));
+                scope.spawn(move || load_layer_file(&path, meta.clone()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(vec![])))
+            .collect()
+    });
+
+    let mut layers = Vec::new();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for result in results {
+        match result {
+            Ok((layer, hash)) => {
+                hash.hash(&mut hasher);
+                layers.push(layer);
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(LoadError::Invalid(problems));
+    }
+    Ok(Loaded {
+        manifest,
+        layers,
+        version: hasher.finish(),
+    })
+}
+
+/// Read and validate one layer file; returns the layer and a hash of its bytes.
+pub fn load_layer_file(path: &Path, meta: LayerMeta) -> Result<(Layer, u64), Vec<Problem>> {
+    let problem = |message: String| Problem {
+        file: path.to_path_buf(),
+        feature: None,
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| vec![problem(format!("cannot read: {e}"))])?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let layer = parse_layer(path, &bytes, meta)?;
+    Ok((layer, hasher.finish()))
+}
+
+/// Validate a GeoJSON FeatureCollection's bytes as the layer `meta` describes.
+/// `path` only labels problems.
+pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, Vec<Problem>> {
+    let problem = |feature: Option<(usize, Option<String>)>, message: String| Problem {
+        file: path.to_path_buf(),
+        feature,
+        message,
+    };
+    let raw: RawCollection = serde_json::from_slice(bytes).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() {
+            "invalid JSON"
+        } else {
+            "not a GeoJSON FeatureCollection"
+        };
+        vec![problem(None, format!("{what}: {e}"))]
+    })?;
+    if raw.kind != "FeatureCollection" {
+        return Err(vec![problem(
+            None,
+            format!("\"type\" is {:?}, expected \"FeatureCollection\"", raw.kind),
+        )]);
+    }
+
+    let mut problems = Vec::new();
+    let mut features = Vec::with_capacity(raw.features.len());
+    let mut ids: HashSet<String> = HashSet::with_capacity(raw.features.len());
+    for (index, f) in raw.features.into_iter().enumerate() {
+        let (id, numeric_id) = match &f.id {
+            Some(Value::String(s)) if !s.is_empty() => (Some(s.clone()), false),
+            Some(Value::Number(n)) => (Some(n.to_string()), true),
+            _ => (None, false),
+        };
+        let at = Some((index, id.clone()));
+        let before = problems.len();
+        if f.kind.as_deref() != Some("Feature") {
+            problems.push(problem(
+                at.clone(),
+                format!(
+                    "\"type\" is {:?}, expected \"Feature\"",
+                    f.kind.unwrap_or_default()
+                ),
+            ));
+        }
+        match &id {
+            None => problems.push(problem(
+                at.clone(),
+                "\"id\" is missing (a non-empty string or a number is required)".into(),
+            )),
+            Some(id) => {
+                if !ids.insert(id.clone()) {
+                    problems.push(problem(at.clone(), format!("duplicate id {id:?}")));
+                }
+            }
+        }
+        let properties = f.properties.unwrap_or_default();
+        for name in &meta.required {
+            if properties.get(name).is_none_or(Value::is_null) {
+                problems.push(problem(at.clone(), format!("property {name:?} is missing")));
+            }
+        }
+        let geometry = match f.geometry {
+            None => {
+                problems.push(problem(at.clone(), "geometry is missing (null)".into()));
+                None
+            }
+            Some(g) => match build_geometry(g, meta.geometry) {
+                Ok(g) => Some(g),
+                Err(message) => {
+                    problems.push(problem(at.clone(), message));
+                    None
+                }
+            },
+        };
+        if problems.len() > before {
+            continue;
+        }
+        if let (Some(id), Some(geometry)) = (id, geometry) {
+            let Some(bbox) = geometry.bounding_rect() else {
+                problems.push(problem(at, "geometry is empty".into()));
+                continue;
+            };
+            features.push(Feature {
+                id,
+                numeric_id,
+                geometry,
+                properties,
+                bbox,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(Layer::new(meta, features))
+    } else {
+        Err(problems)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawCollection {
+    #[serde(rename = "type")]
+    kind: String,
+    features: Vec<RawFeature>,
+}
+
+#[derive(Deserialize)]
+struct RawFeature {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    properties: Option<Map<String, Value>>,
+    #[serde(default)]
+    geometry: Option<RawGeometry>,
+}
+
+#[derive(Deserialize)]
+struct RawGeometry {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    coordinates: Option<Nested>,
+}
+
+/// GeoJSON `coordinates`: numbers nested to any depth.
+enum Nested {
+    Num(f64),
+    List(Vec<Nested>),
+}
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Nested;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or an array of coordinates")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Nested, E> {
+                Ok(Nested::Num(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Nested, E> {
+                Ok(Nested::Num(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Nested, E> {
+                Ok(Nested::Num(v as f64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Nested, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Nested::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn list<'a>(n: &'a Nested, what: &str) -> Result<&'a [Nested], String> {
+    match n {
+        Nested::List(items) => Ok(items),
+        Nested::Num(_) => Err(format!("{what} must be an array, found a number")),
+    }
+}
+
+fn position(n: &Nested) -> Result<Coord, String> {
+    let items = list(n, "a position")?;
+    if !(2..=3).contains(&items.len()) {
+        return Err(format!(
+            "a position must have 2 or 3 numbers, found {}",
+            items.len()
+        ));
+    }
+    let num = |i: usize| match items[i] {
+        Nested::Num(v) => Ok(v),
+        Nested::List(_) => Err("a position must hold numbers, found an array".to_string()),
+    };
+    let (lon, lat) = (num(0)?, num(1)?);
+    if items.len() == 3 {
+        num(2)?;
+    }
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err(format!("coordinate [{lon}, {lat}] is not finite"));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!(
+            "longitude {lon} is out of range [-180, 180] (are the coordinates WGS84 lon/lat?)"
+        ));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!(
+            "latitude {lat} is out of range [-90, 90] (are the coordinates lon/lat, in that order?)"
+        ));
+    }
+    Ok(Coord { x: lon, y: lat })
+}
+
+fn line(n: &Nested) -> Result<LineString, String> {
+    let coords = list(n, "a LineString")?
+        .iter()
+        .map(position)
+        .collect::<Result<Vec<_>, _>>()?;
+    if coords.len() < 2 {
+        return Err(format!(
+            "a LineString needs at least 2 positions, found {}",
+            coords.len()
+        ));
+    }
+    if coords.iter().all(|c| *c == coords[0]) {
+        return Err("a LineString has zero length (all positions are equal)".into());
+    }
+    Ok(LineString(coords))
+}
+
+fn ring(n: &Nested, which: &str) -> Result<LineString, String> {
+    let coords = list(n, "a ring")?
+        .iter()
+        .map(position)
+        .collect::<Result<Vec<_>, _>>()?;
+    if coords.len() < 4 {
+        return Err(format!(
+            "{which} ring needs at least 4 positions, found {}",
+            coords.len()
+        ));
+    }
+    if coords.first() != coords.last() {
+        return Err(format!(
+            "{which} ring is not closed (first and last positions differ)"
+        ));
+    }
+    if collinear(&coords) {
+        return Err(format!(
+            "{which} ring is degenerate (its positions lie on one line)"
+        ));
+    }
+    Ok(LineString(coords))
+}
+
+/// True when every position lies on one line (or all are equal): such a
+/// ring encloses nothing. A self-intersecting ring whose lobes cancel out
+/// (zero signed area) is *not* collinear; validation reports it instead.
+fn collinear(coords: &[Coord]) -> bool {
+    let a = coords[0];
+    let Some(b) = coords.iter().find(|c| **c != a) else {
+        return true;
+    };
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let scale = dx.abs().max(dy.abs());
+    coords.iter().all(|c| {
+        let cross = dx * (c.y - a.y) - dy * (c.x - a.x);
+        cross.abs() <= 1e-12 * scale.max((c.x - a.x).abs().max((c.y - a.y).abs()))
+    })
+}
+
+fn polygon(n: &Nested) -> Result<Polygon, String> {
+    let rings = list(n, "a Polygon")?;
+    let Some((outer, holes)) = rings.split_first() else {
+        return Err("a Polygon needs at least one ring".into());
+    };
+    let outer = ring(outer, "the exterior")?;
+    let holes = holes
+        .iter()
+        .map(|h| ring(h, "an interior"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Polygon::new(outer, holes))
+}
+
+fn build_geometry(raw: RawGeometry, kind: GeometryKind) -> Result<Geometry, String> {
+    if !kind.accepts().contains(&raw.kind.as_str()) {
+        return Err(format!(
+            "geometry is a {}, but this layer holds {} (or {})",
+            raw.kind,
+            kind.accepts()[0],
+            kind.accepts()[1]
+        ));
+    }
+    let coords = raw
+        .coordinates
+        .ok_or_else(|| format!("{} has no \"coordinates\"", raw.kind))?;
+    let geometry = match raw.kind.as_str() {
+        "Point" => Geometry::Point(Point(position(&coords)?)),
+        "MultiPoint" => Geometry::MultiPoint(MultiPoint(
+            list(&coords, "a MultiPoint")?
+                .iter()
+                .map(|p| position(p).map(Point))
+                .collect::<Result<_, _>>()?,
+        )),
+        "LineString" => Geometry::LineString(line(&coords)?),
+        "MultiLineString" => Geometry::MultiLineString(MultiLineString(
+            list(&coords, "a MultiLineString")?
+                .iter()
+                .map(line)
+                .collect::<Result<_, _>>()?,
+        )),
+        "Polygon" => Geometry::Polygon(polygon(&coords)?),
+        "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(
+            list(&coords, "a MultiPolygon")?
+                .iter()
+                .map(polygon)
+                .collect::<Result<_, _>>()?,
+        )),
+        other => return Err(format!("unsupported geometry type {other:?}")),
+    };
+    // Self-intersections and holes outside their shell: geo's OGC validity.
+    if matches!(kind, GeometryKind::Polygon) {
+        if let Err(e) = geometry.check_validation() {
+            return Err(format!("invalid polygon: {e}"));
+        }
+    }
+    if let Geometry::MultiPoint(mp) = &geometry {
+        if mp.0.is_empty() {
+            return Err("a MultiPoint has no points".into());
+        }
+    }
+    Ok(geometry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(kind: GeometryKind) -> LayerMeta {
+        LayerMeta {
+            id: "t".into(),
+            title: "T".into(),
+            title_zh: None,
+            description: String::new(),
+            geometry: kind,
+            required: vec!["status".into()],
+            queryable: vec![],
+        }
+    }
+
+    fn first_problem(json: &str, kind: GeometryKind) -> String {
+        match parse_layer(Path::new("t.geojson"), json.as_bytes(), meta(kind)) {
+            Ok(_) => panic!("expected a problem"),
+            Err(p) => p[0].to_string(),
+        }
+    }
+
+    #[test]
+    fn a_valid_line_layer_loads_with_its_extent() {
+        let json = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","id":"a","properties":{"status":"existing"},
+           "geometry":{"type":"LineString","coordinates":[[113.5,34.7],[113.6,34.8,12.0]]}}]}"#;
+        let layer = parse_layer(
+            Path::new("t"),
+            json.as_bytes(),
+            meta(GeometryKind::LineString),
+        )
+        .expect("valid");
+        let e = layer.extent.expect("extent");
+        assert_eq!((e.min().x, e.max().y), (113.5, 34.8));
+    }
+
+    #[test]
+    fn problems_name_file_feature_id_and_cause() {
+        let json = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","id":"R-1","properties":{},
+           "geometry":{"type":"LineString","coordinates":[[113.5,34.7],[113.6,34.8]]}}]}"#;
+        assert_eq!(
+            first_problem(json, GeometryKind::LineString),
+            "t.geojson: feature 0 (id \"R-1\"): property \"status\" is missing"
+        );
+    }
+
+    #[test]
+    fn swapped_lat_lon_is_reported_as_out_of_range() {
+        let json = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","id":1,"properties":{"status":"x"},
+           "geometry":{"type":"Point","coordinates":[34.7,113.5]}}]}"#;
+        let p = first_problem(json, GeometryKind::Point);
+        assert!(
+            p.contains("feature 0 (id \"1\")") && p.contains("latitude 113.5"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn bowtie_polygon_is_invalid() {
+        let json = r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","id":"z","properties":{"status":"x"},
+           "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}]}"#;
+        let p = first_problem(json, GeometryKind::Polygon);
+        assert!(p.contains("invalid polygon"), "{p}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The `zoneatlas` binary: parse the command line, start tracing, then serve,
+//! check or synthesise. All logic lives in the library.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use zoneatlas::catalog::Catalog;
+use zoneatlas::config::{Cli, Command, ServeArgs};
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(ServeArgs::from_env()),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Check(args)) => {
+            let started = Instant::now();
+            let catalog = Catalog::open(&args.data).with_context(|| {
+                format!("{}: the data folder is not valid", args.data.display())
+            })?;
+            println!(
+                "{}: {} layers, valid (loaded and indexed in {:.2?})",
+                args.data.display(),
+                catalog.layers.len(),
+                started.elapsed()
+            );
+            for s in catalog.summaries() {
+                println!("  {s}");
+            }
+            Ok(())
+        }
+        Some(Command::Synth(args)) => {
+            let started = Instant::now();
+            let stats = zoneatlas::synth::write(&args.out, args.segments, args.seed)
+                .with_context(|| format!("writing {}", args.out.display()))?;
+            println!(
+                "{}: {} segments in {} features, {:.1} MB, in {:.2?}",
+                args.out.display(),
+                stats.segments,
+                stats.features,
+                stats.bytes as f64 / 1e6,
+                started.elapsed()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let catalog = Catalog::open(&args.data.data)
+        .with_context(|| format!("{}: the data folder is not valid", args.data.data.display()))?;
+    for s in catalog.summaries() {
+        tracing::info!(layer = %s.id, features = s.features, "{s}");
+    }
+    tracing::info!(
+        layers = catalog.layers.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "loaded and indexed {}",
+        args.data.data.display()
+    );
+    let web_dir = args.web.is_dir().then(|| args.web.clone());
+    if web_dir.is_none() {
+        tracing::warn!(web = %args.web.display(), "web folder not found; serving the API only");
+    }
+    let app = zoneatlas::app(
+        Arc::new(catalog),
+        zoneatlas::api::Options {
+            public_url: args.public_url.clone(),
+            web_dir,
+        },
+    );
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "listening on http://{bound}/ (API at http://{bound}/api)");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            })
+            .await
+            .context("serving")
+    })
+}

@@ -1,0 +1,122 @@
+//! The domain's plain types: layers, their manifest entries, features.
+//!
+//! A `Layer` is one collection of features that share a geometry kind, as
+//! described by one `[[layer]]` entry of the data folder's `layers.toml`.
+//! Coordinates are WGS84 lon/lat (`x` = longitude, `y` = latitude).
+//!
+//! Must not: do I/O, know about HTTP, or hold indexes (see `index`).
+
+use geo::{Geometry, Rect};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The geometry a layer holds. Each kind also accepts its multi- form, so a
+/// road made of two disjoint pieces is still a road.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum GeometryKind {
+    Point,
+    LineString,
+    Polygon,
+}
+
+impl GeometryKind {
+    /// The GeoJSON type names this kind accepts.
+    pub fn accepts(self) -> [&'static str; 2] {
+        match self {
+            GeometryKind::Point => ["Point", "MultiPoint"],
+            GeometryKind::LineString => ["LineString", "MultiLineString"],
+            GeometryKind::Polygon => ["Polygon", "MultiPolygon"],
+        }
+    }
+
+    /// The OGC `itemType`-adjacent geometry name used in docs and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeometryKind::Point => "Point",
+            GeometryKind::LineString => "LineString",
+            GeometryKind::Polygon => "Polygon",
+        }
+    }
+}
+
+/// One `[[layer]]` entry of `layers.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerMeta {
+    /// Collection id; the file is `<id>.geojson`.
+    pub id: String,
+    /// Human title (English).
+    pub title: String,
+    /// Human title (Chinese), optional.
+    #[serde(default)]
+    pub title_zh: Option<String>,
+    /// What the layer holds.
+    #[serde(default)]
+    pub description: String,
+    /// The geometry every feature must have.
+    pub geometry: GeometryKind,
+    /// Properties every feature must carry (non-null).
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Properties clients may filter on with `?name=value`.
+    #[serde(default)]
+    pub queryable: Vec<String>,
+}
+
+/// A feature's id: GeoJSON allows a string or a number; we keep its text.
+pub type FeatureId = String;
+
+/// One validated feature.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// Unique within its layer.
+    pub id: FeatureId,
+    /// Whether the id was a JSON number (served back as a number).
+    pub numeric_id: bool,
+    pub geometry: Geometry<f64>,
+    pub properties: Map<String, Value>,
+    /// lon/lat bounding box of the geometry.
+    pub bbox: Rect<f64>,
+}
+
+impl Feature {
+    /// A property as text, for equality filters and labels.
+    pub fn property_text(&self, name: &str) -> Option<String> {
+        match self.properties.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// One loaded collection.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub meta: LayerMeta,
+    pub features: Vec<Feature>,
+    /// lon/lat extent of all features; `None` for an empty layer.
+    pub extent: Option<Rect<f64>>,
+}
+
+impl Layer {
+    /// Build a layer, computing its extent.
+    pub fn new(meta: LayerMeta, features: Vec<Feature>) -> Self {
+        let extent = features.iter().map(|f| f.bbox).reduce(|a, b| {
+            Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        });
+        Layer {
+            meta,
+            features,
+            extent,
+        }
+    }
+
+    /// Position of a feature by id (linear scan; the catalog keeps a map).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.features.iter().position(|f| f.id == id)
+    }
+}

@@ -72,8 +72,13 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
     for e in endpoints() {
         api = api.route(e.path, (e.route)());
     }
+    // Unknown paths under /api get a JSON 404 even when the web page is the
+    // fallback for everything else.
     let api = api
-        .fallback(|| async { ApiError::not_found("no such API resource") })
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::not_found("no such API resource") }),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), etag));
 
     let mut app = Router::new()

@@ -1,0 +1,368 @@
+//! OGC API - Features behaviour through the HTTP router, on the sample data.
+
+mod common;
+
+use std::collections::HashSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{file_features, geodata, get, send};
+use serde_json::Value;
+
+fn app() -> axum::Router {
+    common::app_on(&geodata())
+}
+
+fn hrefs(v: &Value, rel: &str) -> Vec<String> {
+    v["links"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .filter(|l| l["rel"] == rel)
+                .filter_map(|l| l["href"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A link's path and query, to send back through the router.
+fn local(href: &str) -> String {
+    href.strip_prefix("http://localhost")
+        .expect("absolute link")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn landing_page_links_the_four_required_resources() {
+    let r = get(&app(), "/api").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    for rel in ["self", "service-desc", "conformance", "data"] {
+        assert_eq!(hrefs(&v, rel).len(), 1, "{rel} link in {v}");
+    }
+    assert_eq!(hrefs(&v, "data")[0], "http://localhost/api/collections");
+}
+
+#[tokio::test]
+async fn conformance_declares_core_geojson_and_oas30() {
+    let v = get(&app(), "/api/conformance").await.json();
+    let classes: Vec<&str> = v["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for c in ["core", "geojson", "oas30"] {
+        let uri = format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}");
+        assert!(classes.contains(&uri.as_str()), "{c} missing");
+    }
+}
+
+#[tokio::test]
+async fn collections_list_every_layer_of_the_manifest_with_its_extent() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(geodata().join("layers.toml")).unwrap()).unwrap();
+    let wanted: Vec<String> = manifest["layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    let v = get(&app(), "/api/collections").await.json();
+    let got: Vec<String> = v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, wanted);
+    for c in v["collections"].as_array().unwrap() {
+        let bbox = &c["extent"]["spatial"]["bbox"][0];
+        let (w, s, e, n) = (
+            bbox[0].as_f64().unwrap(),
+            bbox[1].as_f64().unwrap(),
+            bbox[2].as_f64().unwrap(),
+            bbox[3].as_f64().unwrap(),
+        );
+        // The sample lies around Mazhai, south-west Zhengzhou.
+        assert!(w > 113.45 && e < 113.6 && s > 34.6 && n < 34.75, "{c}");
+        assert_eq!(c["itemType"], "feature");
+    }
+}
+
+#[tokio::test]
+async fn paging_through_next_links_returns_every_road_exactly_once() {
+    let app = app();
+    let expected: HashSet<String> = file_features(&geodata(), "roads")
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut seen = Vec::new();
+    let mut uri = "/api/collections/roads/items?limit=7".to_owned();
+    for _ in 0..100 {
+        let r = get(&app, &uri).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.header("content-type"), Some("application/geo+json"));
+        let v = r.json();
+        assert_eq!(v["numberMatched"], expected.len());
+        let page = v["features"].as_array().unwrap();
+        assert_eq!(v["numberReturned"], page.len());
+        assert!(v["timeStamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+        seen.extend(page.iter().map(|f| f["id"].as_str().unwrap().to_owned()));
+        match hrefs(&v, "next").first() {
+            Some(next) => uri = local(next),
+            None => break,
+        }
+    }
+    let unique: HashSet<String> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), unique.len(), "a feature came twice");
+    assert_eq!(unique, expected);
+}
+
+#[tokio::test]
+async fn prev_link_walks_back_to_the_first_page() {
+    let app = app();
+    let v = get(&app, "/api/collections/pipelines/items?limit=10&offset=25")
+        .await
+        .json();
+    let prev = local(&hrefs(&v, "prev")[0]);
+    assert!(prev.contains("offset=15"), "{prev}");
+    let first = get(&app, "/api/collections/pipelines/items?limit=10&offset=5")
+        .await
+        .json();
+    assert!(local(&hrefs(&first, "prev")[0]).contains("offset=0"));
+    assert!(hrefs(
+        &get(&app, "/api/collections/pipelines/items?limit=10")
+            .await
+            .json(),
+        "prev"
+    )
+    .is_empty());
+}
+
+#[tokio::test]
+async fn equality_filters_match_a_count_of_the_file() {
+    let app = app();
+    for (layer, prop, value) in [
+        ("roads", "status", "planned"),
+        ("roads", "class", "trunk"),
+        ("pipelines", "utility", "gas"),
+        ("power_lines", "voltage_kv", "110"),
+    ] {
+        let expected = file_features(&geodata(), layer)
+            .iter()
+            .filter(|f| {
+                let p = &f["properties"][prop];
+                p.as_str() == Some(value)
+                    || p.as_f64().map(|n| n.to_string()) == Some(value.to_owned())
+            })
+            .count();
+        assert!(expected > 0, "{layer} {prop}={value} has no features");
+        let v = get(
+            &app,
+            &format!("/api/collections/{layer}/items?{prop}={value}&limit=10000"),
+        )
+        .await
+        .json();
+        assert_eq!(v["numberMatched"], expected, "{layer} {prop}={value}");
+        for f in v["features"].as_array().unwrap() {
+            let p = &f["properties"][prop];
+            assert!(
+                p.as_str() == Some(value)
+                    || p.as_f64().map(|n| n.to_string()) == Some(value.to_owned())
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_feature_by_id_and_its_links() {
+    let app = app();
+    let r = get(&app, "/api/collections/sites/items/ST-SMARTPORT").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["type"], "Feature");
+    assert_eq!(v["properties"]["area_mu"], 164);
+    assert_eq!(
+        hrefs(&v, "self")[0],
+        "http://localhost/api/collections/sites/items/ST-SMARTPORT"
+    );
+    assert_eq!(hrefs(&v, "collection").len(), 1);
+}
+
+#[tokio::test]
+async fn queryables_describe_the_filterable_properties() {
+    let v = get(&app(), "/api/collections/roads/queryables")
+        .await
+        .json();
+    assert_eq!(v["type"], "object");
+    let status = &v["properties"]["status"];
+    assert_eq!(status["type"], "string");
+    let mut e: Vec<&str> = status["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    e.sort();
+    assert_eq!(e, ["existing", "planned", "under_construction"]);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_4xx_with_a_json_reason() {
+    let app = app();
+    let cases = [
+        ("/api/collections/roads/items?bbox=1,2,3", 400, "4 or 6"),
+        ("/api/collections/roads/items?bbox=1,2,3,4,5", 400, "4 or 6"),
+        (
+            "/api/collections/roads/items?bbox=a,b,c,d",
+            400,
+            "not a number",
+        ),
+        (
+            "/api/collections/roads/items?bbox=NaN,34,114,35",
+            400,
+            "finite",
+        ),
+        (
+            "/api/collections/roads/items?bbox=113,-91,114,35",
+            400,
+            "latitude",
+        ),
+        (
+            "/api/collections/roads/items?bbox=113,35,114,34",
+            400,
+            "above north",
+        ),
+        ("/api/collections/roads/items?limit=0", 400, "limit"),
+        ("/api/collections/roads/items?limit=-5", 400, "limit"),
+        ("/api/collections/roads/items?limit=ten", 400, "limit"),
+        ("/api/collections/roads/items?offset=-1", 400, "offset"),
+        ("/api/collections/roads/items?colour=red", 400, "colour"),
+        (
+            "/api/collections/roads/items?limit=1&limit=2",
+            400,
+            "more than once",
+        ),
+        ("/api/collections/roads/items?f=xml", 400, "xml"),
+        (
+            "/api/collections/roads/items?bbox-crs=EPSG:3857&bbox=1,2,3,4",
+            400,
+            "bbox-crs",
+        ),
+        ("/api/collections/nope/items", 404, "nope"),
+        ("/api/collections/nope", 404, "nope"),
+        ("/api/collections/roads/items/R-999", 404, "R-999"),
+        ("/api/nothing-here", 404, "no such"),
+    ];
+    for (uri, status, needle) in cases {
+        let r = get(&app, uri).await;
+        assert_eq!(r.status.as_u16(), status, "{uri}");
+        let v = r.json();
+        assert!(v["code"].as_str().is_some(), "{uri}: {v}");
+        let d = v["description"].as_str().unwrap_or_default();
+        assert!(d.contains(needle), "{uri}: {d}");
+    }
+    // Still up afterwards.
+    assert_eq!(get(&app, "/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_overlong_uri_gets_414() {
+    let uri = format!("/api/collections/roads/items?status={}", "x".repeat(10_000));
+    let r = get(&app(), &uri).await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG);
+    assert_eq!(r.json()["code"], "URITooLong");
+}
+
+#[tokio::test]
+async fn a_limit_above_the_maximum_is_clamped_not_refused() {
+    let v = get(&app(), "/api/collections/pipelines/items?limit=99999")
+        .await
+        .json();
+    assert_eq!(v["numberReturned"], v["numberMatched"]);
+    assert!(hrefs(&v, "self")[0].contains("limit=10000"));
+}
+
+#[tokio::test]
+async fn etag_then_304_for_an_unchanged_resource() {
+    let app = app();
+    let first = get(&app, "/api/collections/roads/items?limit=3").await;
+    let tag = first.header("etag").expect("etag").to_owned();
+    let again = send(
+        &app,
+        Request::get("/api/collections/roads/items?limit=3")
+            .header("host", "localhost")
+            .header("if-none-match", &tag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.bytes.is_empty());
+    let other = get(&app, "/api/collections/roads/items?limit=4").await;
+    assert_ne!(other.header("etag"), Some(tag.as_str()));
+}
+
+#[tokio::test]
+async fn gzip_and_brotli_when_asked_and_cors_open() {
+    let app = app();
+    for enc in ["gzip", "br"] {
+        let r = send(
+            &app,
+            Request::get("/api/collections/pipelines/items")
+                .header("host", "localhost")
+                .header("accept-encoding", enc)
+                .header("origin", "http://example.org")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.header("content-encoding"), Some(enc));
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    }
+}
+
+#[tokio::test]
+async fn health_answers_once_loaded() {
+    let v = get(&app(), "/health").await.json();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["layers"], 8);
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_each_collections_filters() {
+    let app = app();
+    let r = get(&app, "/api/openapi.json").await;
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/vnd.oai.openapi+json;version=3.0")
+    );
+    let v = r.json();
+    assert_eq!(v["openapi"], "3.0.3");
+    let paths = v["paths"].as_object().unwrap();
+    for e in zoneatlas::api::endpoints() {
+        assert!(
+            paths[e.path][e.method].is_object(),
+            "{} {}",
+            e.method,
+            e.path
+        );
+    }
+    let road_params: Vec<&str> = paths["/api/collections/roads/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["bbox", "limit", "offset", "status", "class"] {
+        assert!(road_params.contains(&name), "{name}");
+    }
+    // Every documented GET path without a template answers (no dead docs).
+    for (path, item) in paths {
+        if item.get("get").is_some() && !path.contains('{') {
+            assert_eq!(get(&app, path).await.status, StatusCode::OK, "{path}");
+        }
+    }
+}

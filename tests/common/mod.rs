@@ -1,0 +1,115 @@
+//! Shared helpers for the integration tests: build the app on a data folder
+//! and call it without a socket, or serve it on a loopback port for real
+//! clients (GDAL, Python).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use zoneatlas::catalog::Catalog;
+
+/// The bundled sample data folder.
+pub fn geodata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata")
+}
+
+/// The app over a data folder, as `main` builds it (without the web page).
+pub fn app_on(dir: &Path) -> axum::Router {
+    let catalog = Catalog::open(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    zoneatlas::app(Arc::new(catalog), zoneatlas::api::Options::default())
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Send one request through the router.
+pub async fn send(app: &axum::Router, req: Request<Body>) -> Reply {
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        bytes,
+    }
+}
+
+/// GET a path (with query) with `Host: localhost`.
+pub async fn get(app: &axum::Router, uri: &str) -> Reply {
+    send(
+        app,
+        Request::get(uri)
+            .header("host", "localhost")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+/// The features of a GeoJSON file, read with serde_json only (an oracle
+/// independent of the loader).
+pub fn file_features(dir: &Path, layer: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join(format!("{layer}.geojson"))).expect("read");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    v["features"].as_array().expect("features").clone()
+}
+
+/// Whether a tool the tests can use is installed; when `ZONEATLAS_REQUIRE_TOOLS`
+/// is set (CI), a missing tool is a failure rather than a loud skip.
+pub fn tool_available(what: &str, probe: &mut std::process::Command) -> bool {
+    let ok = probe
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var_os("ZONEATLAS_REQUIRE_TOOLS").is_some() {
+            panic!("{what} is required (ZONEATLAS_REQUIRE_TOOLS is set) but not installed");
+        }
+        eprintln!("SKIPPED: {what} is not installed; this test did not run");
+    }
+    ok
+}
+
+/// Serve the app on 127.0.0.1 (a free port) in a background thread; returns
+/// the base URL. The server lives until the test process ends.
+pub fn serve_in_background(dir: &Path) -> String {
+    let app = app_on(dir);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    format!("http://{addr}")
+}

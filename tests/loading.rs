@@ -1,0 +1,224 @@
+//! Strict loading: each defect of a data folder stops `check` and `serve` with
+//! a line naming the file, the feature and the problem. One fixture each,
+//! made by applying one defect to a small valid folder.
+
+use std::path::Path;
+use std::process::Command;
+
+use zoneatlas::catalog::Catalog;
+
+const MANIFEST: &str = r#"
+title = "fixture"
+[[layer]]
+id = "roads"
+title = "Roads"
+geometry = "LineString"
+required = ["status"]
+queryable = ["status"]
+[[layer]]
+id = "parks"
+title = "Parks"
+geometry = "Polygon"
+required = ["name"]
+"#;
+
+const ROADS: &str = r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","id":"R-001","properties":{"status":"existing"},"geometry":{"type":"LineString","coordinates":[[113.50,34.70],[113.51,34.70]]}},
+{"type":"Feature","id":"R-002","properties":{"status":"planned"},"geometry":{"type":"LineString","coordinates":[[113.50,34.70],[113.50,34.71]]}}
+]}"#;
+
+const PARKS: &str = r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","id":"P-1","properties":{"name":"a"},"geometry":{"type":"Polygon","coordinates":[[[113.5,34.7],[113.51,34.7],[113.51,34.71],[113.5,34.7]]]}}
+]}"#;
+
+fn folder(roads: &str, parks: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("layers.toml"), MANIFEST).unwrap();
+    std::fs::write(dir.path().join("roads.geojson"), roads).unwrap();
+    std::fs::write(dir.path().join("parks.geojson"), parks).unwrap();
+    dir
+}
+
+fn error_of(dir: &Path) -> String {
+    match Catalog::open(dir) {
+        Ok(_) => panic!(
+            "{} loaded but should not: {}",
+            dir.display(),
+            std::fs::read_to_string(dir.join("roads.geojson")).unwrap_or_default()
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn check_cli(dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(dir)
+        .output()
+        .expect("run zoneatlas check");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_valid_fixture_loads_and_check_prints_a_summary() {
+    let dir = folder(ROADS, PARKS);
+    let c = Catalog::open(dir.path()).expect("valid");
+    assert_eq!(c.layer("roads").unwrap().layer.features.len(), 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Two roads of ~916 m and ~1109 m (hand computation at 34.7°N).
+    assert!(text.contains("roads") && text.contains("2.02"), "{text}");
+}
+
+/// (what, roads file, parks file, expected fragments of the message)
+fn defects() -> Vec<(&'static str, String, String, Vec<&'static str>)> {
+    let p = PARKS.to_string();
+    vec![
+        (
+            "invalid JSON",
+            ROADS.replace("\n]}", "\n"),
+            p.clone(),
+            vec!["roads.geojson", "invalid JSON", "line"],
+        ),
+        (
+            "wrong geometry type",
+            ROADS.replace(
+                r#"{"type":"LineString","coordinates":[[113.50,34.70],[113.51,34.70]]}"#,
+                r#"{"type":"Point","coordinates":[113.5,34.7]}"#,
+            ),
+            p.clone(),
+            vec![
+                "roads.geojson: feature 0 (id \"R-001\")",
+                "geometry is a Point",
+            ],
+        ),
+        (
+            "longitude out of range",
+            ROADS.replace("[113.51,34.70]", "[213.51,34.70]"),
+            p.clone(),
+            vec!["feature 0 (id \"R-001\")", "longitude 213.51"],
+        ),
+        (
+            "latitude out of range",
+            ROADS.replace("[113.50,34.71]", "[113.50,134.71]"),
+            p.clone(),
+            vec!["feature 1 (id \"R-002\")", "latitude 134.71"],
+        ),
+        (
+            "non-finite coordinate",
+            ROADS.replace("[113.51,34.70]", "[1e999,34.70]"),
+            p.clone(),
+            vec!["roads.geojson", "invalid JSON"],
+        ),
+        (
+            "duplicate id",
+            ROADS.replace("R-002", "R-001"),
+            p.clone(),
+            vec!["feature 1 (id \"R-001\")", "duplicate id"],
+        ),
+        (
+            "missing id",
+            ROADS.replace(r#""id":"R-002","#, ""),
+            p.clone(),
+            vec!["roads.geojson: feature 1:", "\"id\" is missing"],
+        ),
+        (
+            "missing required property",
+            ROADS.replace(r#""status":"planned""#, r#""state":"planned""#),
+            p.clone(),
+            vec!["roads.geojson: feature 1 (id \"R-002\"): property \"status\" is missing"],
+        ),
+        (
+            "zero-length line",
+            ROADS.replace("[113.51,34.70]]", "[113.50,34.70]]"),
+            p.clone(),
+            vec!["feature 0 (id \"R-001\")", "zero length"],
+        ),
+        (
+            "unclosed ring",
+            ROADS.to_string(),
+            p.replace("[113.5,34.7]]]", "[113.5,34.705]]]"),
+            vec!["parks.geojson: feature 0 (id \"P-1\")", "not closed"],
+        ),
+        (
+            "degenerate ring",
+            ROADS.to_string(),
+            p.replace("[113.51,34.71]", "[113.52,34.7]"),
+            vec!["parks.geojson: feature 0 (id \"P-1\")", "degenerate"],
+        ),
+        (
+            "self-intersecting ring",
+            ROADS.to_string(),
+            p.replace(
+                "[[113.5,34.7],[113.51,34.7],[113.51,34.71],[113.5,34.7]]",
+                "[[113.5,34.7],[113.51,34.71],[113.51,34.7],[113.5,34.71],[113.5,34.7]]",
+            ),
+            vec!["parks.geojson: feature 0 (id \"P-1\")", "invalid polygon"],
+        ),
+        (
+            "missing geometry",
+            ROADS.replace(
+                r#"{"type":"LineString","coordinates":[[113.50,34.70],[113.50,34.71]]}"#,
+                "null",
+            ),
+            p.clone(),
+            vec!["feature 1 (id \"R-002\")", "geometry is missing"],
+        ),
+    ]
+}
+
+#[test]
+fn each_defect_stops_loading_with_file_feature_and_problem() {
+    for (what, roads, parks, needles) in defects() {
+        let dir = folder(&roads, &parks);
+        let msg = error_of(dir.path());
+        for n in &needles {
+            assert!(msg.contains(n), "{what}: {n:?} not in {msg:?}");
+        }
+        let (ok, stderr) = check_cli(dir.path());
+        assert!(!ok, "{what}: check passed");
+        assert!(stderr.contains(needles[0]), "{what}: stderr {stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_defective_folder() {
+    let dir = folder(&ROADS.replace("R-002", "R-001"), PARKS);
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("run zoneatlas serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate id"));
+}
+
+#[test]
+fn a_stray_geojson_file_and_a_missing_layer_file_are_reported() {
+    let dir = folder(ROADS, PARKS);
+    std::fs::write(dir.path().join("extra.geojson"), ROADS).unwrap();
+    std::fs::remove_file(dir.path().join("parks.geojson")).unwrap();
+    let msg = error_of(dir.path());
+    assert!(
+        msg.contains("extra.geojson: not listed in layers.toml"),
+        "{msg}"
+    );
+    assert!(msg.contains("parks.geojson: cannot read"), "{msg}");
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let roads = ROADS
+        .replace("R-002", "R-001")
+        .replace(r#""status":"existing""#, r#""s":1"#);
+    let msg = error_of(folder(&roads, PARKS).path());
+    assert_eq!(msg.lines().count(), 2, "{msg}");
+}

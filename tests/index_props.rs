@@ -1,0 +1,140 @@
+//! Property tests: the R-tree queries equal a brute-force scan over every
+//! feature, on random layers, boxes and points.
+
+use geo::{coord, Coord, Geometry, Intersects, LineString, Point, Polygon, Rect};
+use proptest::prelude::*;
+use zoneatlas::geodesy::{point_segment_distance_m, LocalProjection};
+use zoneatlas::index::IndexedLayer;
+use zoneatlas::model::{Feature, GeometryKind, Layer, LayerMeta};
+
+fn meta(kind: GeometryKind) -> LayerMeta {
+    LayerMeta {
+        id: "t".into(),
+        title: "T".into(),
+        title_zh: None,
+        description: String::new(),
+        geometry: kind,
+        required: vec![],
+        queryable: vec![],
+    }
+}
+
+fn feature(i: usize, geometry: Geometry) -> Feature {
+    let bbox = geo::BoundingRect::bounding_rect(&geometry).expect("non-empty");
+    Feature {
+        id: i.to_string(),
+        numeric_id: false,
+        geometry,
+        properties: Default::default(),
+        bbox,
+    }
+}
+
+/// A point in a 10 km square around Mazhai.
+fn lonlat() -> impl Strategy<Value = Coord> {
+    (113.48f64..113.60, 34.64f64..34.74).prop_map(|(x, y)| coord! {x: x, y: y})
+}
+
+fn lines() -> impl Strategy<Value = Vec<Vec<Coord>>> {
+    prop::collection::vec(
+        (
+            lonlat(),
+            prop::collection::vec((-0.004f64..0.004, -0.004f64..0.004), 1..6),
+        )
+            .prop_map(|(start, steps)| {
+                let mut pts = vec![start];
+                for (dx, dy) in steps {
+                    let last = *pts.last().unwrap();
+                    pts.push(coord! {x: last.x + dx, y: last.y + dy});
+                }
+                pts
+            }),
+        1..60,
+    )
+}
+
+fn line_layer(lines: &[Vec<Coord>]) -> IndexedLayer {
+    let features = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| feature(i, Geometry::LineString(LineString(l.clone()))))
+        .collect();
+    IndexedLayer::build(
+        Layer::new(meta(GeometryKind::LineString), features),
+        LocalProjection::new(coord! {x: 113.54, y: 34.69}),
+    )
+}
+
+/// Brute force: the smallest distance from q to each feature, over every segment.
+fn brute_distances(lines: &[Vec<Coord>], q: Coord) -> Vec<(usize, f64)> {
+    let mut out: Vec<(usize, f64)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let d = l
+                .windows(2)
+                .map(|w| point_segment_distance_m(q, w[0], w[1]).0)
+                .fold(f64::INFINITY, f64::min);
+            (i, d)
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.total_cmp(&b.1));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn bbox_equals_a_scan_of_true_intersections(ls in lines(), a in lonlat(), b in lonlat()) {
+        let layer = line_layer(&ls);
+        let rect = Rect::new(a, b);
+        let expected: Vec<usize> = ls
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| LineString((*l).clone()).intersects(&rect))
+            .map(|(i, _)| i)
+            .collect();
+        prop_assert_eq!(layer.bbox(&[rect]), expected);
+    }
+
+    #[test]
+    fn nearest_k_equals_a_brute_force_scan(ls in lines(), q in lonlat(), k in 1usize..5) {
+        let layer = line_layer(&ls);
+        let got = layer.nearest(q, k);
+        let want = brute_distances(&ls, q);
+        prop_assert_eq!(got.len(), k.min(ls.len()));
+        for (hit, (_, d)) in got.iter().zip(&want) {
+            // Same distances in the same order (ids may swap only on exact ties).
+            prop_assert!((hit.distance_m - d).abs() < 1e-6, "{} vs {}", hit.distance_m, d);
+        }
+    }
+
+    #[test]
+    fn within_distance_equals_a_brute_force_scan(ls in lines(), q in lonlat(), r in 10.0f64..3000.0) {
+        let layer = line_layer(&ls);
+        let mut got: Vec<usize> = layer.within(q, r).iter().map(|h| h.feature).collect();
+        got.sort_unstable();
+        let mut want: Vec<usize> = brute_distances(&ls, q)
+            .into_iter()
+            .filter(|(_, d)| *d <= r)
+            .map(|(i, _)| i)
+            .collect();
+        want.sort_unstable();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_point_inside_a_polygon_is_at_distance_zero(c in lonlat(), w in 0.001f64..0.01, h in 0.001f64..0.01) {
+        let ring = vec![c, coord! {x: c.x + w, y: c.y}, coord! {x: c.x + w, y: c.y + h}, coord! {x: c.x, y: c.y + h}, c];
+        let poly = Polygon::new(LineString(ring), vec![]);
+        let layer = IndexedLayer::build(
+            Layer::new(meta(GeometryKind::Polygon), vec![feature(0, Geometry::Polygon(poly.clone()))]),
+            LocalProjection::new(c),
+        );
+        let inside = coord! {x: c.x + w / 2.0, y: c.y + h / 3.0};
+        prop_assert!(poly.intersects(&Point(inside)));
+        prop_assert_eq!(layer.nearest(inside, 1)[0].distance_m, 0.0);
+        prop_assert_eq!(layer.within(inside, 1.0).len(), 1);
+    }
+}

@@ -85,9 +85,9 @@ def in_ring(p, ring):
 
 
 # --- zone and sub-area ----------------------------------------------------------
-ZONE = [(600, 300), (7400, 300), (8050, 900), (8050, 5950), (3900, 5950), (3600, 6050),
+ZONE = [(600, 320), (7400, 320), (8050, 900), (8050, 5950), (3900, 5950), (3600, 6050),
         (2300, 6050), (2000, 5950), (850, 5950), (600, 5700)]
-FENGHU = [(5500, 300), (7400, 300), (8050, 900), (8050, 5950), (5500, 5950)]
+FENGHU = [(5500, 320), (7400, 320), (8050, 900), (8050, 5950), (5500, 5950)]
 
 # --- roads ------------------------------------------------------------------------
 # (name, name_en, status, class, width_m, points); ids are assigned in order.
@@ -252,6 +252,9 @@ def minus_lake(pts):
             out.append(ring + [ring[0]])
         return out
 
+    # RFC 7946: exterior rings counter-clockwise, holes clockwise.
+    from shapely.geometry.polygon import orient
+    g = orient(g, 1.0) if g.geom_type == "Polygon" else type(g)([orient(p, 1.0) for p in g.geoms])
     if g.geom_type == "Polygon":
         return "Polygon", rings(g)
     return "MultiPolygon", [rings(p) for p in g.geoms]
@@ -302,7 +305,7 @@ WATER_ROUTES = [  # (points, status)
 ]
 WATER_FEEDS = [  # the two independent sources
     ("north", "北部水源(柿园水厂方向)", "North feed (city water company, northern main)",
-     [(2025, 5960), (2025, 5590)]),
+     [(2025, 5940), (2025, 5590)]),
     ("south", "南部水源(尖岗水厂方向)", "South feed (city water company, southern main)",
      [(3200, 400), (3200, 800)]),
 ]
@@ -317,13 +320,12 @@ GAS_ROUTES = [
     # already available zone-wide (the article's claim).
     ([(5050, 3500), (7700, 3500)], E), ([(5050, 4800), (7700, 4800)], E),
     ([(5050, 5590), (7700, 5590)], E),
-    ([(5900, 2300), (5900, 5590)], E), ([(6500, 2300), (6500, 5590)], E),
+    ([(5900, 3230), (5900, 5590)], E), ([(6500, 3500), (6500, 5590)], E),
     ([(7100, 3500), (7100, 5590)], E), ([(7700, 3500), (7700, 5590)], E),
-    ([(5450, 2300), (7000, 2700)], E), ([(7600, 3500), (7950, 3000), (7950, 1200)], E),
-    ([(5050, 2300), (5450, 2300)], E), ([(6800, 800), (6800, 1250)], E),
-    ([(1000, 4780), (2025, 4780)], E), ([(4200, 1250), (7250, 1250)], E),
+    ([(5050, 2300), (5450, 2300), (5450, 3100)], E), ([(4200, 800), (6870, 800)], E),
+    ([(1000, 4780), (2025, 4780)], E),
 ]
-GAS_HP = [(600, 800), (7400, 800)]  # the "fourth ring" high-pressure main
+GAS_HP = [(1000, 800), (6870, 800)]  # the "fourth ring" high-pressure main
 STEAM_ROUTES = [
     ([(1000, 3100), (5050, 3100)], E), ([(1000, 2300), (4200, 2300)], E),
     ([(1000, 800), (1000, 4070)], E), ([(1000, 4070), (2025, 4070)], E),
@@ -360,34 +362,36 @@ add_network("pipelines", "W", WATER_ROUTES, lambda s, n: {
 def fill_gas_gaps():
     """Add short branch mains until every land point of the zone is within
     480 m of an existing gas main: each branch runs from the nearest main to
-    a point inside the largest uncovered patch, never across the lake."""
+    a point inside the largest uncovered patch, never across the lake. Works
+    on the pipes as drawn (shifted off the road centre line)."""
+    from shapely.affinity import translate
     from shapely.geometry import LineString as SLine
     from shapely.ops import nearest_points, unary_union
+    ox, oy = OFFSET["gas"]
     land = SPoly(ZONE).difference(SPoly(LAKE))
+    inner = land.buffer(-15)
     lake = SPoly(LAKE)
     for _ in range(30):
-        mains = unary_union([SLine(pts) for pts, _ in GAS_ROUTES] + [SLine(GAS_HP)])
+        drawn = [SLine(pts) for pts, _ in GAS_ROUTES] + [SLine(GAS_HP)]
+        mains = translate(unary_union(drawn), ox, oy)
         gap = land.difference(mains.buffer(480))
         if gap.area < 1:
             return
         parts = sorted(getattr(gap, "geoms", [gap]), key=lambda g: -g.area)
-        target = parts[0].representative_point()
-        q = nearest_points(mains, target)[0]
-        p = (round(target.x, 1), round(target.y, 1))
-        # Aim past the patch's centre a little so the whole patch is reached.
-        q = (round(q.x, 1), round(q.y, 1))
-        if SLine([q, p]).intersects(lake):
-            # Come in from the other side: the nearest main point off the lake.
-            q = None
-            for cand in sorted(mains.geoms if hasattr(mains, "geoms") else [mains],
-                               key=lambda g: g.distance(target)):
-                c = nearest_points(cand, target)[0]
-                if not SLine([(c.x, c.y), p]).intersects(lake):
-                    q = (round(c.x, 1), round(c.y, 1))
-                    break
-            if q is None:
-                raise SystemExit(f"cannot reach gas gap at {p}")
-        GAS_ROUTES.append(([q, p], E))
+        core = parts[0].intersection(inner).buffer(-20)
+        if core.is_empty:
+            core = parts[0].intersection(inner)
+        target = core.representative_point()
+        candidates = sorted(getattr(mains, "geoms", [mains]), key=lambda g: g.distance(target))
+        for cand in candidates:
+            q = nearest_points(cand, target)[0]
+            branch = SLine([(q.x, q.y), (target.x, target.y)])
+            if not branch.intersects(lake):
+                break
+        else:
+            raise SystemExit(f"cannot reach gas gap at {target}")
+        GAS_ROUTES.append(([(round(q.x - ox, 1), round(q.y - oy, 1)),
+                            (round(target.x - ox, 1), round(target.y - oy, 1))], E))
 
 
 fill_gas_gaps()
@@ -415,9 +419,9 @@ add_network("pipelines", "S", STEAM_ROUTES, lambda s, n: {
 
 # --- power ----------------------------------------------------------------------
 SUBSTATIONS = [
-    ("SS-MAZHAI", "马寨110kV变电站", "Mazhai 110 kV substation", E, (2950, 5000), 110, 100, None),
-    ("SS-GONGYE", "工业园110kV变电站", "Industrial Park 110 kV substation", E, (2950, 2700), 110, 100, None),
-    ("SS-NANHU", "南湖110kV变电站", "Nanhu 110 kV substation", E, (2950, 700), 110, 80, None),
+    ("SS-MAZHAI", "马寨110kV变电站", "Mazhai 110 kV substation", E, (3230, 5000), 110, 100, None),
+    ("SS-GONGYE", "工业园110kV变电站", "Industrial Park 110 kV substation", E, (3230, 2700), 110, 100, None),
+    ("SS-NANHU", "南湖110kV变电站", "Nanhu 110 kV substation", E, (3230, 700), 110, 80, None),
     # Sited ~500 m west of Jiangang village (its real site is not published).
     # A new-district substation: 10 kV supply radius up to 5 km in class C
     # areas (DL/T 5729-2016); 4 km reaches every corner of the Fenghu area.
@@ -434,10 +438,10 @@ for fid, name, name_en, status, p, kv, mva, radius in SUBSTATIONS:
 
 POWER_OFF = (-20, 20)
 FEEDERS = [  # 10 kV feeders along roads; stubs reach each substation
-    ([(2950, 5000), (2950, 4780 + 0)], E, 10), ([(2025, 4780), (4200, 4780)], E, 10),
+    ([(3230, 5000), (3230, 4780)], E, 10), ([(2025, 4780), (4200, 4780)], E, 10),
     ([(2025, 800), (2025, 5590)], E, 10), ([(4200, 800), (4200, 5590)], E, 10),
-    ([(1000, 3100), (5050, 3100)], E, 10), ([(2950, 2700), (2950, 3100)], E, 10),
-    ([(1000, 800), (4200, 800)], E, 10), ([(2950, 700), (2950, 800)], E, 10),
+    ([(1000, 3100), (5050, 3100)], E, 10), ([(3230, 2700), (3230, 3100)], E, 10),
+    ([(1000, 800), (4200, 800)], E, 10), ([(3230, 700), (3230, 800)], E, 10),
     ([(1000, 800), (1000, 5590)], E, 10), ([(1000, 5590), (5050, 5590)], E, 10),
     ([(5050, 3100), (5050, 5590)], E, 10),
     # Fenghu feeders wait for the Jiangang substation.
@@ -445,11 +449,11 @@ FEEDERS = [  # 10 kV feeders along roads; stubs reach each substation
     ([(5050, 4800), (7700, 4800)], U, 10), ([(6500, 3500), (6500, 4800)], U, 10),
 ]
 HV = [  # 110 kV ties between substations, and the incoming line from the 220 kV grid
-    ("P-110-IN", "220kV侯寨站—马寨线", "Houzhai 220 kV - Mazhai 110 kV line", E, [(2950, 6040), (2950, 5000)]),
-    ("P-110-MG", "马寨—工业园110kV线", "Mazhai - Industrial Park 110 kV line", E, [(2950, 5000), (2950, 2700)]),
-    ("P-110-GN", "工业园—南湖110kV线", "Industrial Park - Nanhu 110 kV line", E, [(2950, 2700), (2950, 700)]),
+    ("P-110-IN", "220kV侯寨站—马寨线", "Houzhai 220 kV - Mazhai 110 kV line", E, [(3230, 5940), (3230, 5000)]),
+    ("P-110-MG", "马寨—工业园110kV线", "Mazhai - Industrial Park 110 kV line", E, [(3230, 5000), (3230, 2700)]),
+    ("P-110-GN", "工业园—南湖110kV线", "Industrial Park - Nanhu 110 kV line", E, [(3230, 2700), (3230, 700)]),
     ("P-110-GJ", "工业园—尖岗110kV线", "Industrial Park - Jiangang 110 kV line", U,
-     [(2950, 2700), (4900, 2700), (4900, 3300), (7300, 3300), (7300, 3400)]),
+     [(3230, 2700), (3230, 3130), (5080, 3130), (5080, 3530), (7300, 3530), (7300, 3400)]),
 ]
 for fid, name, name_en, status, pts in HV:
     add("power_lines", fid, "LineString", [ll(p) for p in pts], {
@@ -458,7 +462,7 @@ for fid, name, name_en, status, pts in HV:
 feeder_lines = [f[0] for f in FEEDERS]
 n = 0
 for pts, status, kv in FEEDERS:
-    stub = len(pts) == 2 and (pts[0][0] in (2950, 7300))
+    stub = len(pts) == 2 and (pts[0][0] in (3230, 7300))
     full = with_junctions(pts, feeder_lines)
     for piece in pieces(full):
         n += 1

@@ -1,0 +1,289 @@
+//! Data tests of the bundled sample (`geodata/`), computed from the files with
+//! serde_json and geo's geodesic (Karney) algorithms only: none of the
+//! service's own loading, indexing or measuring code is involved.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use geo::{
+    Contains, Distance, Geodesic, GeodesicArea, Geometry, HaversineClosestPoint, Length,
+    LineString, MultiPolygon, Point, Validation,
+};
+use geojson::GeoJson;
+use serde_json::Value;
+
+fn dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata"))
+}
+
+fn features(layer: &str) -> Vec<(String, Geometry, serde_json::Map<String, Value>)> {
+    let text = std::fs::read_to_string(dir().join(format!("{layer}.geojson"))).unwrap();
+    let GeoJson::FeatureCollection(fc) = text.parse::<GeoJson>().unwrap() else {
+        panic!("{layer}: not a FeatureCollection")
+    };
+    fc.features
+        .into_iter()
+        .map(|f| {
+            let id = match f.id.clone().expect("id") {
+                geojson::feature::Id::String(s) => s,
+                geojson::feature::Id::Number(n) => n.to_string(),
+            };
+            let g: Geometry = f
+                .geometry
+                .clone()
+                .expect("geometry")
+                .try_into()
+                .expect("geo");
+            (id, g, f.properties.clone().unwrap_or_default())
+        })
+        .collect()
+}
+
+fn zone() -> MultiPolygon {
+    let z = features("zone")
+        .into_iter()
+        .find(|f| f.0 == "Z-ERQI")
+        .unwrap()
+        .1;
+    match z {
+        Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        Geometry::MultiPolygon(m) => m,
+        other => panic!("zone is {other:?}"),
+    }
+}
+
+const LAYERS: [&str; 8] = [
+    "zone",
+    "water",
+    "roads",
+    "pipelines",
+    "power_lines",
+    "substations",
+    "parks",
+    "sites",
+];
+
+#[test]
+fn road_counts_and_geodesic_lengths_match_the_article() {
+    let mut by_status: HashMap<String, (usize, f64)> = HashMap::new();
+    for (_, g, p) in features("roads") {
+        let Geometry::LineString(ls) = g else {
+            panic!("road not a line")
+        };
+        let e = by_status
+            .entry(p["status"].as_str().unwrap().to_owned())
+            .or_default();
+        e.0 += 1;
+        e.1 += Geodesic.length(&ls);
+    }
+    for (status, count, km) in [
+        ("existing", 25, 44.0),
+        ("under_construction", 22, 23.87),
+        ("planned", 15, 15.0),
+    ] {
+        let (n, m) = by_status[status];
+        assert_eq!(n, count, "{status} count");
+        assert!(
+            (m / 1000.0 - km).abs() <= km * 0.01,
+            "{status}: {} km vs {km}",
+            m / 1000.0
+        );
+    }
+}
+
+#[test]
+fn the_smart_port_is_164_mu() {
+    let (_, g, _) = features("sites")
+        .into_iter()
+        .find(|f| f.0 == "ST-SMARTPORT")
+        .unwrap();
+    let ha = g.geodesic_area_unsigned() / 10_000.0;
+    // 164 mu x 666.67 m² = 10.93 ha, within 2%.
+    assert!((ha - 10.93).abs() <= 10.93 * 0.02, "{ha} ha");
+}
+
+#[test]
+fn zone_is_40_to_55_km2_and_names_the_fenghu_area() {
+    let km2 = zone().geodesic_area_unsigned() / 1e6;
+    assert!((40.0..=55.0).contains(&km2), "{km2} km²");
+    let fenghu = features("zone")
+        .into_iter()
+        .find(|f| f.2["kind"] == "sub_area")
+        .unwrap();
+    assert!(fenghu.2["name"].as_str().unwrap().contains("凤湖"));
+    assert!(fenghu.2["name_en"].as_str().unwrap().contains("Fenghu"));
+}
+
+#[test]
+fn every_geometry_is_valid_and_inside_the_zone() {
+    let zone = zone();
+    // The zone has the reservoir cut out; pipes may touch its edge, so allow
+    // a metre of slack measured geodesically.
+    let slack_m = 1.0;
+    for layer in LAYERS {
+        if layer == "zone" || layer == "water" {
+            continue;
+        }
+        for (id, g, _) in features(layer) {
+            assert!(g.is_valid(), "{layer} {id}: {:?}", g.validation_errors());
+            let coords: Vec<geo::Coord> = match &g {
+                Geometry::Point(p) => vec![p.0],
+                Geometry::LineString(ls) => ls.0.clone(),
+                Geometry::Polygon(p) => p.exterior().0.clone(),
+                other => panic!("{layer} {id}: {other:?}"),
+            };
+            for c in coords {
+                let p = Point(c);
+                if zone.contains(&p) {
+                    continue;
+                }
+                let d = zone
+                    .0
+                    .iter()
+                    .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
+                    .map(|ring| match ring.haversine_closest_point(&p) {
+                        geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => {
+                            Geodesic.distance(p, q)
+                        }
+                        geo::Closest::Indeterminate => f64::INFINITY,
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    d <= slack_m,
+                    "{layer} {id}: vertex {c:?} is {d:.1} m outside the zone"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ids_are_unique_and_required_properties_present() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir().join("layers.toml")).unwrap()).unwrap();
+    for layer in manifest["layer"].as_array().unwrap() {
+        let id = layer["id"].as_str().unwrap();
+        let required: Vec<&str> = layer
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        for (fid, _, props) in features(id) {
+            assert!(seen.insert(fid.clone()), "{id}: duplicate {fid}");
+            for base in ["name", "name_en", "source"] {
+                assert!(
+                    props.get(base).is_some_and(|v| !v.is_null()),
+                    "{id} {fid}: {base}"
+                );
+            }
+            let source = props["source"].as_str().unwrap();
+            assert!(
+                ["approximate", "osm", "illustrative"].contains(&source),
+                "{id} {fid}: source {source}"
+            );
+            for r in &required {
+                assert!(
+                    props.get(*r).is_some_and(|v| !v.is_null()),
+                    "{id} {fid}: {r}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn area_properties_agree_with_the_geometry() {
+    for layer in ["parks", "sites"] {
+        for (id, g, p) in features(layer) {
+            let stated = p["area_m2"].as_f64().unwrap();
+            let real = g.geodesic_area_unsigned();
+            assert!(
+                (stated - real).abs() <= real * 0.01,
+                "{layer} {id}: {stated} vs {real}"
+            );
+        }
+    }
+}
+
+/// Geodesic distance from a point to a polyline, via geo's closest point.
+fn dist_to_line(p: Point, ls: &LineString) -> f64 {
+    match ls.haversine_closest_point(&p) {
+        geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => Geodesic.distance(p, q),
+        geo::Closest::Indeterminate => f64::INFINITY,
+    }
+}
+
+#[test]
+fn roads_meet_at_junctions() {
+    let roads: Vec<LineString> = features("roads")
+        .into_iter()
+        .map(|(_, g, _)| match g {
+            Geometry::LineString(ls) => ls,
+            _ => unreachable!(),
+        })
+        .collect();
+    let (mut ends, mut joined) = (0, 0);
+    for (i, r) in roads.iter().enumerate() {
+        for end in [r.0[0], *r.0.last().unwrap()] {
+            ends += 1;
+            let on_other = roads
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && dist_to_line(Point(end), o) < 1.0);
+            joined += usize::from(on_other);
+        }
+    }
+    assert!(
+        joined * 100 >= ends * 80,
+        "{joined}/{ends} road ends meet another road"
+    );
+}
+
+#[test]
+fn pipelines_and_power_lines_follow_road_corridors() {
+    let roads: Vec<LineString> = features("roads")
+        .into_iter()
+        .map(|(_, g, _)| match g {
+            Geometry::LineString(ls) => ls,
+            _ => unreachable!(),
+        })
+        .collect();
+    for layer in ["pipelines", "power_lines"] {
+        // Length-weighted: a segment counts as along a road when points
+        // sampled every ~25 m on it all lie within 60 m of some road.
+        let (mut near, mut total) = (0.0, 0.0);
+        for (_, g, _) in features(layer) {
+            let Geometry::LineString(ls) = g else {
+                unreachable!()
+            };
+            for w in ls.0.windows(2) {
+                let len = Geodesic.distance(Point(w[0]), Point(w[1]));
+                total += len;
+                let n = (len / 25.0).ceil().max(1.0) as usize;
+                let along = (0..=n).all(|i| {
+                    let t = i as f64 / n as f64;
+                    let p = Point::new(
+                        w[0].x + t * (w[1].x - w[0].x),
+                        w[0].y + t * (w[1].y - w[0].y),
+                    );
+                    roads.iter().any(|r| dist_to_line(p, r) < 60.0)
+                });
+                if along {
+                    near += len;
+                }
+            }
+        }
+        let share = near / total;
+        println!(
+            "{layer}: {:.1}% of {:.1} km along roads",
+            share * 100.0,
+            total / 1000.0
+        );
+        assert!(
+            share >= 0.8,
+            "{layer}: only {:.1}% of the length follows roads",
+            share * 100.0
+        );
+    }
+}

@@ -141,12 +141,7 @@ fn every_geometry_is_valid_and_inside_the_zone() {
                     .0
                     .iter()
                     .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
-                    .map(|ring| match ring.haversine_closest_point(&p) {
-                        geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => {
-                            Geodesic.distance(p, q)
-                        }
-                        geo::Closest::Indeterminate => f64::INFINITY,
-                    })
+                    .map(|ring| dist_to_line(p, ring))
                     .fold(f64::INFINITY, f64::min);
                 assert!(
                     d <= slack_m,
@@ -214,15 +209,19 @@ fn dist_to_line(p: Point, ls: &LineString) -> f64 {
     }
 }
 
+fn road_lines() -> Vec<LineString> {
+    features("roads")
+        .into_iter()
+        .map(|(id, g, _)| match g {
+            Geometry::LineString(ls) => ls,
+            other => panic!("road {id} is {other:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn roads_meet_at_junctions() {
-    let roads: Vec<LineString> = features("roads")
-        .into_iter()
-        .map(|(_, g, _)| match g {
-            Geometry::LineString(ls) => ls,
-            _ => unreachable!(),
-        })
-        .collect();
+    let roads = road_lines();
     let (mut ends, mut joined) = (0, 0);
     for (i, r) in roads.iter().enumerate() {
         for end in [r.0[0], *r.0.last().unwrap()] {
@@ -242,13 +241,7 @@ fn roads_meet_at_junctions() {
 
 #[test]
 fn pipelines_and_power_lines_follow_road_corridors() {
-    let roads: Vec<LineString> = features("roads")
-        .into_iter()
-        .map(|(_, g, _)| match g {
-            Geometry::LineString(ls) => ls,
-            _ => unreachable!(),
-        })
-        .collect();
+    let roads = road_lines();
     for layer in ["pipelines", "power_lines"] {
         // Length-weighted: a segment counts as along a road when points
         // sampled every ~25 m on it all lie within 60 m of some road.

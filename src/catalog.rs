@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use geo::{Coord, Geometry, Rect};
 
+use crate::coverage::{rules, Coverage};
 use crate::geodesy::{self, LocalProjection};
 use crate::index::IndexedLayer;
 use crate::load::{self, LoadError, Manifest};
@@ -30,17 +31,32 @@ pub struct Catalog {
     pub version: u64,
     /// When the data was loaded.
     pub loaded_at: SystemTime,
+    /// Coverage rules resolved against the layers, when the folder has
+    /// `coverage.toml`.
+    pub coverage: Option<Coverage>,
 }
 
 impl Catalog {
     /// Load, validate and index a data folder.
     pub fn open(dir: &Path) -> Result<Catalog, LoadError> {
         let loaded = load::load_dir(dir)?;
-        Ok(Catalog::from_layers(
-            loaded.manifest,
-            loaded.layers,
-            loaded.version,
-        ))
+        let rules_path = dir.join(rules::RULES_FILE);
+        let rules = rules::read(dir).map_err(|message| LoadError::Manifest {
+            path: rules_path.clone(),
+            message,
+        })?;
+        let mut catalog = Catalog::from_layers(loaded.manifest, loaded.layers, loaded.version);
+        if let Some(rules) = rules {
+            let coverage =
+                Coverage::build(&catalog.layers, catalog.projection, rules).map_err(|message| {
+                    LoadError::Manifest {
+                        path: rules_path,
+                        message,
+                    }
+                })?;
+            catalog.coverage = Some(coverage);
+        }
+        Ok(catalog)
     }
 
     /// Index already-validated layers.
@@ -84,6 +100,7 @@ impl Catalog {
             projection,
             version,
             loaded_at: SystemTime::now(),
+            coverage: None,
         }
     }
 

@@ -132,6 +132,19 @@ impl IndexedLayer {
         out
     }
 
+    /// Features whose lon/lat bounding box intersects `rect` (candidates for
+    /// an exact test the caller makes), in layer order.
+    pub fn envelope_candidates(&self, rect: Rect) -> Vec<usize> {
+        let aabb = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+        let mut out: Vec<usize> = self
+            .envelopes
+            .locate_in_envelope_intersecting(&aabb)
+            .map(|e| e.data as usize)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// The `k` nearest features to `q` (lon/lat) among those `keep` accepts,
     /// nearest first, distances in metres.
     pub fn nearest_where(&self, q: Coord, k: usize, keep: impl Fn(usize) -> bool) -> Vec<Hit> {

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod coverage;
 pub mod encode;
 pub mod geodesy;
 pub mod index;

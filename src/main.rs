@@ -70,8 +70,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if web_dir.is_none() {
         tracing::warn!(web = %args.web.display(), "web folder not found; serving the API only");
     }
+    let catalog = Arc::new(catalog);
+    if catalog.coverage.is_some() {
+        // Zone shares and gaps take a moment to compute; do it off the
+        // request path so /api/coverage/zone answers from the cache.
+        let warm = Arc::clone(&catalog);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            if let Some(c) = &warm.coverage {
+                c.warm(&warm.layers);
+            }
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "zone coverage computed"
+            );
+        });
+    }
     let app = zoneatlas::app(
-        Arc::new(catalog),
+        catalog,
         zoneatlas::api::Options {
             public_url: args.public_url.clone(),
             web_dir,

@@ -299,9 +299,9 @@ WATER_ROUTES = [  # (points, status)
     ([(1000, 3100), (5050, 3100)], E), ([(1000, 2300), (5050, 2300)], E),
     ([(1000, 800), (4200, 800)], E),
     ([(2025, 4780), (4200, 4780)], E),
-    # Fenghu: laid with its roads.
-    ([(5050, 3500), (7700, 3500)], U), ([(5050, 4800), (7700, 4800)], U),
-    ([(5900, 3500), (5900, 4800)], U), ([(7700, 3500), (7700, 4800)], U),
+    # Fenghu: laid ahead of its roads, so new plots have water from day one.
+    ([(5050, 3500), (7700, 3500)], E), ([(5050, 4800), (7700, 4800)], E),
+    ([(5900, 3500), (5900, 4800)], E), ([(7700, 3500), (7700, 4800)], E),
 ]
 WATER_FEEDS = [  # the two independent sources
     ("north", "北部水源(柿园水厂方向)", "North feed (city water company, northern main)",
@@ -466,9 +466,12 @@ for pts, status, kv in FEEDERS:
     full = with_junctions(pts, feeder_lines)
     for piece in pieces(full):
         n += 1
-        # Stubs start exactly at the substation; the rest run beside the road.
-        off = (0, 0) if stub else POWER_OFF
-        coords = [ll(p) for p in shift(piece, off)]
+        # Stubs start exactly at the substation and end on the feeder, which
+        # runs beside the road (shifted).
+        if stub:
+            coords = [ll(piece[0]), ll(shift([piece[1]], POWER_OFF)[0])]
+        else:
+            coords = [ll(p) for p in shift(piece, POWER_OFF)]
         add("power_lines", f"P-10-{n:03d}", "LineString", coords, {
             "name": f"10kV配电线{n}", "name_en": f"10 kV feeder {n}", "voltage_kv": kv,
             "status": status, "operator": "国网郑州供电公司 State Grid Zhengzhou",

@@ -5,6 +5,7 @@
 //! stack: panic catching, request tracing, CORS, compression, a URI length
 //! limit and ETags.
 
+pub mod coverage;
 mod error;
 pub mod items;
 pub mod ogc;
@@ -57,7 +58,11 @@ pub struct Options {
 
 /// Every endpoint of the API, in documentation order.
 pub fn endpoints() -> Vec<&'static Endpoint> {
-    ogc::ENDPOINTS.iter().chain(items::ENDPOINTS).collect()
+    ogc::ENDPOINTS
+        .iter()
+        .chain(items::ENDPOINTS)
+        .chain(coverage::ENDPOINTS)
+        .collect()
 }
 
 /// The whole application: API, health check, web page, middleware.

@@ -1,0 +1,359 @@
+//! Coverage and statistics endpoints: a point, a parcel, the zone, its gaps,
+//! every site, and the headline figures. All take `scenario`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use geo::{Geometry, MultiPolygon};
+use serde_json::{json, Value};
+
+use super::openapi::{Endpoint, Param};
+use super::params::{self, QueryPairs};
+use super::{json_response, ApiError, AppState};
+use crate::coverage::{Coverage, Scenario, Switch};
+use crate::encode::GeometryJson;
+
+const JSON: &str = "application/json";
+const GEOJSON: &str = "application/geo+json";
+/// Most vertices a posted parcel may have.
+pub const MAX_PARCEL_VERTICES: usize = 10_000;
+
+const SCENARIO: Param = Param {
+    name: "scenario",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"string","enum":["current","planned"],"default":"current"}"#,
+    description:
+        "current: existing assets only; planned: also those under construction and planned.",
+};
+const WITHOUT: Param = Param {
+    name: "without",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"string"}"#,
+    description:
+        "Id of a network feature (pipe, feeder, feed, substation) to switch off hypothetically.",
+};
+const LON: Param = Param {
+    name: "lon",
+    location: "query",
+    required: true,
+    schema: r#"{"type":"number","minimum":-180,"maximum":180}"#,
+    description: "Longitude, WGS84 degrees.",
+};
+const LAT: Param = Param {
+    name: "lat",
+    location: "query",
+    required: true,
+    schema: r#"{"type":"number","minimum":-90,"maximum":90}"#,
+    description: "Latitude, WGS84 degrees.",
+};
+const SERVICE: Param = Param {
+    name: "service",
+    location: "query",
+    required: true,
+    schema: r#"{"type":"string","enum":["water","gas","steam","power","road","park"]}"#,
+    description: "The service whose gaps to return.",
+};
+const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter or the body is malformed");
+const ERR_404: (u16, &str, &str) = (404, JSON, "The data folder defines no coverage rules");
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api/coverage",
+        operation_id: "getCoverageAtPoint",
+        summary: "Every service at a point: covered or not, distance to the nearest asset, what serves it, which sources feed it",
+        tag: "Coverage",
+        params: &[LON, LAT, SCENARIO, WITHOUT],
+        request_body: None,
+        responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404],
+        route: || get(at_point),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/coverage",
+        operation_id: "getCoverageOfParcel",
+        summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
+        tag: "Coverage",
+        params: &[SCENARIO, WITHOUT],
+        request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
+        responses: &[
+            (200, JSON, "Per-service shares"),
+            ERR_400,
+            ERR_404,
+            (413, JSON, "Body over 1 MiB or more than 10,000 vertices"),
+        ],
+        route: || axum::routing::post(parcel),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/coverage/zone",
+        operation_id: "getZoneCoverage",
+        summary: "Per service, the share and area of the zone within reach",
+        tag: "Coverage",
+        params: &[SCENARIO],
+        request_body: None,
+        responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404],
+        route: || get(zone),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/coverage/gaps",
+        operation_id: "getCoverageGaps",
+        summary: "The parts of the zone a service does not reach, as polygons with their area",
+        tag: "Coverage",
+        params: &[SERVICE, SCENARIO],
+        request_body: None,
+        responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404],
+        route: || get(gaps),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/coverage/sites",
+        operation_id: "getSitesCoverage",
+        summary: "Every project site with its per-service share and supply",
+        tag: "Coverage",
+        params: &[SCENARIO, WITHOUT],
+        request_body: None,
+        responses: &[(200, JSON, "The checklist"), ERR_400, ERR_404],
+        route: || get(sites),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/stats",
+        operation_id: "getStatistics",
+        summary: "Roads by status, network lengths, substations by voltage, park area, sites, zone shares",
+        tag: "Coverage",
+        params: &[SCENARIO],
+        request_body: None,
+        responses: &[(200, JSON, "The figures"), ERR_400, ERR_404],
+        route: || get(stats),
+    },
+];
+
+fn rules(s: &AppState) -> Result<&Coverage, ApiError> {
+    s.catalog.coverage.as_ref().ok_or_else(|| {
+        ApiError::not_found("this data folder has no coverage rules (coverage.toml)")
+    })
+}
+
+fn reject_unknown(q: &QueryPairs, known: &[&str]) -> Result<(), ApiError> {
+    match q.unknown(known).next() {
+        Some(bad) => Err(ApiError::bad_request(format!(
+            "unknown parameter {bad:?}; this endpoint accepts: {}",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn scenario(q: &QueryPairs) -> Result<Scenario, ApiError> {
+    match q.single("scenario")? {
+        None => Ok(Scenario::Current),
+        Some(v) => Scenario::parse(v).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "scenario {v:?} is not known; the scenarios are: current, planned"
+            ))
+        }),
+    }
+}
+
+fn without(
+    s: &AppState,
+    c: &Coverage,
+    q: &QueryPairs,
+) -> Result<Option<(Switch, String)>, ApiError> {
+    match q.single("without")? {
+        None => Ok(None),
+        Some(id) => c
+            .find_switch(&s.catalog.layers, id)
+            .map(|sw| Some((sw, id.to_owned())))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "without: no network feature (pipe, feeder, feed or substation) has id {id:?}"
+                ))
+            }),
+    }
+}
+
+/// Positions (arrays starting with a number) anywhere in a JSON value.
+fn count_positions(v: &Value) -> usize {
+    match v {
+        Value::Array(items) if items.first().is_some_and(Value::is_number) => 1,
+        Value::Array(items) => items.iter().map(count_positions).sum(),
+        Value::Object(m) => m.values().map(count_positions).sum(),
+        _ => 0,
+    }
+}
+
+fn body(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+async fn at_point(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["lon", "lat", "scenario", "without", "f"])?;
+    params::format(&q)?;
+    let p = params::point(&q)?;
+    let sc = scenario(&q)?;
+    let off = without(&s, c, &q)?;
+    let answers = c.at_point(&s.catalog.layers, p, sc, off.as_ref().map(|o| o.0));
+    let v = json!({
+        "location": {"lon": p.x, "lat": p.y},
+        "scenario": sc,
+        "without": off.map(|o| o.1),
+        "services": answers,
+    });
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn parcel(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["scenario", "without", "f"])?;
+    let sc = scenario(&q)?;
+    let off = without(&s, c, &q)?;
+    let bytes = bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!(
+                "the body is larger than {} bytes",
+                super::MAX_BODY_BYTES
+            ))
+        } else {
+            ApiError::bad_request(format!("cannot read the body: {e}"))
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    // Count before validating: validation is the costly part.
+    let vertices = count_positions(&value);
+    if vertices > MAX_PARCEL_VERTICES {
+        return Err(ApiError::too_large(format!(
+            "the parcel has {vertices} vertices; at most {MAX_PARCEL_VERTICES} are accepted"
+        )));
+    }
+    let geometry = crate::load::polygon_from_geojson(value)
+        .map_err(|e| ApiError::bad_request(format!("the parcel is not a valid polygon: {e}")))?;
+    let parcel = match geometry {
+        Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        Geometry::MultiPolygon(m) => m,
+        _ => {
+            return Err(ApiError::bad_request(
+                "the parcel must be a Polygon or MultiPolygon",
+            ))
+        }
+    };
+    let (area_m2, answers) = c.parcel(&s.catalog.layers, &parcel, sc, off.as_ref().map(|o| o.0));
+    let v = json!({
+        "scenario": sc,
+        "without": off.map(|o| o.1),
+        "area_m2": area_m2.round(),
+        "services": answers,
+    });
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["scenario", "f"])?;
+    let sc = scenario(&q)?;
+    let mut area = 0.0;
+    let services: Vec<Value> = c
+        .service_names()
+        .into_iter()
+        .filter_map(|name| {
+            let z = c.zone(&s.catalog.layers, name, sc)?;
+            area = z.area_m2;
+            Some(json!({"service": name, "share": z.share, "covered_m2": z.covered_m2.round()}))
+        })
+        .collect();
+    let v = json!({"scenario": sc, "area_m2": area.round(), "services": services});
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["service", "scenario", "f"])?;
+    let sc = scenario(&q)?;
+    let names = c.service_names();
+    let service = q.single("service")?.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "parameter \"service\" is required; one of: {}",
+            names.join(", ")
+        ))
+    })?;
+    let Some(z) = c.zone(&s.catalog.layers, service, sc) else {
+        return Err(ApiError::bad_request(format!(
+            "service {service:?} is not known; the services are: {}",
+            names.join(", ")
+        )));
+    };
+    let features: Vec<Value> = z
+        .gaps
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let area = crate::geodesy::polygon_area_m2(p);
+            json!({
+                "type": "Feature",
+                "id": format!("gap-{service}-{}", i + 1),
+                "geometry": serde_json::to_value(GeometryJson(&Geometry::Polygon(p.clone()))).unwrap_or(Value::Null),
+                "properties": {"service": service, "scenario": sc, "area_m2": area.round()},
+            })
+        })
+        .collect();
+    let v = json!({
+        "type": "FeatureCollection",
+        "service": service,
+        "scenario": sc,
+        "share": z.share,
+        "uncovered_m2": (z.area_m2 - z.covered_m2).max(0.0).round(),
+        "features": features,
+    });
+    Ok(json_response(GEOJSON, body(&v)))
+}
+
+async fn sites(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["scenario", "without", "f"])?;
+    let sc = scenario(&q)?;
+    let off = without(&s, c, &q)?;
+    let list: Vec<Value> = c
+        .sites(&s.catalog.layers, sc, off.as_ref().map(|o| o.0))
+        .into_iter()
+        .map(|(site, area, answers)| {
+            let lacking: Vec<&str> = answers
+                .iter()
+                .filter(|a| a.share < 0.999)
+                .map(|a| a.service)
+                .collect();
+            json!({"site": site, "area_m2": area.round(), "lacking": lacking, "services": answers})
+        })
+        .collect();
+    let v = json!({"scenario": sc, "without": off.map(|o| o.1), "sites": list});
+    Ok(json_response(JSON, body(&v)))
+}
+
+async fn stats(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let c = rules(&s)?;
+    let q = QueryPairs::parse(raw.as_deref());
+    reject_unknown(&q, &["scenario", "f"])?;
+    let sc = scenario(&q)?;
+    Ok(json_response(JSON, body(&c.stats(&s.catalog.layers, sc))))
+}

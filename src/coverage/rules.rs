@@ -1,0 +1,154 @@
+//! `coverage.toml`: which assets provide each service, how far they reach,
+//! what the scenarios count, and how networks are traced.
+//!
+//! Must not: touch layers (resolution against the catalog happens in
+//! `coverage::Coverage::build`), do I/O beyond reading the one file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The file's name inside a data folder.
+pub const RULES_FILE: &str = "coverage.toml";
+
+/// The six services, in answer order.
+pub const SERVICES: [&str; 6] = ["water", "gas", "steam", "power", "road", "park"];
+
+/// The whole rules file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub scenarios: Scenarios,
+    /// The features whose union is "the zone" (shares and gaps).
+    pub zone: Selector,
+    /// The project sites checklist (`/api/coverage/sites`).
+    pub sites: Option<Selector>,
+    pub services: BTreeMap<String, ServiceRule>,
+}
+
+/// Which asset statuses each scenario counts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenarios {
+    /// The property holding an asset's status; assets without it always count.
+    pub status_property: String,
+    pub current: Vec<String>,
+    pub planned: Vec<String>,
+}
+
+/// A collection and an equality filter on its properties.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    pub collection: String,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, toml::Value>,
+}
+
+impl Selector {
+    /// The filter as (property, text) pairs; numbers compare by their text.
+    pub fn filter_text(&self) -> Vec<(String, String)> {
+        self.filter
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => format!("{other:?}"),
+                };
+                (k.clone(), text)
+            })
+            .collect()
+    }
+}
+
+/// How one service is provided.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRule {
+    /// The collection of assets that provide it.
+    pub collection: String,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, toml::Value>,
+    /// Default reach in metres from an asset.
+    pub reach_m: f64,
+    /// Reach by a property's value (e.g. substation voltage), overriding `reach_m`.
+    #[serde(default)]
+    pub reach_by: Option<ReachBy>,
+    /// A per-feature property holding its own reach in metres, overriding both.
+    #[serde(default)]
+    pub reach_property: Option<String>,
+    /// Network tracing (sources reaching a place through connected lines).
+    #[serde(default)]
+    pub network: Option<NetworkRule>,
+}
+
+impl ServiceRule {
+    pub fn selector(&self) -> Selector {
+        Selector {
+            collection: self.collection.clone(),
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+/// Reach by the value of a property.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachBy {
+    pub property: String,
+    /// Property value (as text) -> reach in metres.
+    pub values: BTreeMap<String, f64>,
+}
+
+/// How a service's network is traced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRule {
+    /// The lines that connect; defaults to the service's own assets.
+    #[serde(default)]
+    pub lines: Option<Selector>,
+    /// The sources; defaults to the service's own assets.
+    #[serde(default)]
+    pub sources: Option<Selector>,
+    /// Lines connect where vertices lie within this many metres.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_m: f64,
+}
+
+fn default_tolerance() -> f64 {
+    1.0
+}
+
+/// Read `coverage.toml` from a data folder, if it has one.
+pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
+    let path = dir.join(RULES_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let rules: Rules =
+        toml::from_str(&text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    for (name, rule) in &rules.services {
+        if !SERVICES.contains(&name.as_str()) {
+            return Err(format!(
+                "unknown service {name:?}; the services are: {}",
+                SERVICES.join(", ")
+            ));
+        }
+        let mut reaches = vec![rule.reach_m];
+        if let Some(by) = &rule.reach_by {
+            reaches.extend(by.values.values());
+        }
+        if reaches.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+            return Err(format!(
+                "service {name:?}: every reach must be a positive number of metres"
+            ));
+        }
+    }
+    Ok(Some(rules))
+}

@@ -109,6 +109,11 @@ queryable = ["kind", "status"]
 pub fn write(dir: &Path, segments: usize, seed: u64) -> std::io::Result<SynthStats> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("layers.toml"), MANIFEST)?;
+    // The same coverage rules as the bundled sample.
+    std::fs::write(
+        dir.join("coverage.toml"),
+        include_str!("../geodata/coverage.toml"),
+    )?;
     let mut rng = Rng(seed);
     // ~75 m per segment; a city has ~20 km of network per km², so size the
     // square to keep that density.
@@ -235,7 +240,7 @@ pub fn write(dir: &Path, segments: usize, seed: u64) -> std::io::Result<SynthSta
     zone.polygon(
         "zone",
         &ring,
-        r#""name":"合成城区","name_en":"Synthetic city","source":"illustrative""#,
+        r#""name":"合成城区","name_en":"Synthetic city","kind":"zone","source":"illustrative""#,
     );
     stats.features += 1;
     stats.bytes += zone.finish(&dir.join("zone.geojson"))?;

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
 use serde_json::Value;
 use tower::ServiceExt;
 use zoneatlas::catalog::Catalog;
@@ -112,4 +115,61 @@ pub fn serve_in_background(dir: &Path) -> String {
         });
     });
     format!("http://{addr}")
+}
+
+pub fn python_has(module: &str) -> bool {
+    tool_available(
+        &format!("python3 module {module}"),
+        Command::new("python3").args(["-c", &format!("import {module}")]),
+    )
+}
+
+pub fn run_python(script: &str, args: &[&str], stdin: Option<&str>) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oracle")
+        .join(script);
+    let mut child = Command::new("python3")
+        .arg(path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().expect("python output");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+pub fn http_get_json(url: &str) -> Value {
+    // A tiny blocking HTTP/1.0 GET, to avoid pulling an HTTP client crate in.
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .expect("path");
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    let (_, body) = text.split_once("\r\n\r\n").expect("http body");
+    serde_json::from_str(body).expect("json body")
 }

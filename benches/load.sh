@@ -21,6 +21,10 @@ if command -v wrk > /dev/null; then
   for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/health > /dev/null && break; sleep 0.1; done
   echo "wrk: one page of 100 roads (sample data)"
   wrk -t2 -c32 -d10s "http://127.0.0.1:18080/api/collections/roads/items?limit=100" | grep -E "Requests/sec|Latency|Transfer"
+  echo "wrk: point coverage, all six services (sample data)"
+  wrk -t2 -c32 -d10s "http://127.0.0.1:18080/api/coverage?lon=113.52&lat=34.70" | grep -E "Requests/sec|Latency"
+  echo "wrk: zone shares (cached)"
+  wrk -t2 -c32 -d5s "http://127.0.0.1:18080/api/coverage/zone" | grep -E "Requests/sec|Latency"
   echo "wrk: bbox query (sample data)"
   wrk -t2 -c32 -d10s "http://127.0.0.1:18080/api/collections/pipelines/items?bbox=113.52,34.69,113.53,34.70" | grep -E "Requests/sec|Latency"
 fi

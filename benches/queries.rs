@@ -38,13 +38,20 @@ fn sample() -> Catalog {
     Catalog::open(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata"))).expect("sample")
 }
 
-fn synthetic() -> Catalog {
-    // 2M segments in all, so the roads layer alone holds 1M.
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/synth-2m"));
-    if !dir.join("layers.toml").exists() {
-        zoneatlas::synth::write(dir, 2_000_000, 42).expect("synth");
+/// A synthetic city of `segments` segments in all (roads hold half),
+/// written once under `target/`.
+fn synthetic_with(segments: usize) -> Catalog {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/synth-{}m", segments / 1_000_000));
+    if !dir.join("coverage.toml").exists() {
+        zoneatlas::synth::write(&dir, segments, 42).expect("synth");
     }
-    Catalog::open(dir).expect("synthetic")
+    Catalog::open(&dir).expect("synthetic")
+}
+
+/// 2M segments in all, so the roads layer alone holds 1M.
+fn synthetic() -> Catalog {
+    synthetic_with(2_000_000)
 }
 
 fn nearest(c: &mut Criterion) {
@@ -158,9 +165,82 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
+fn coverage(c: &mut Criterion) {
+    use zoneatlas::coverage::Scenario;
+    let mut g = c.benchmark_group("coverage");
+    for (name, catalog) in [
+        ("sample", sample()),
+        ("synth_1m", synthetic_with(1_000_000)),
+    ] {
+        let cov = catalog.coverage.as_ref().expect("coverage rules");
+        let zone = catalog.layer("zone").expect("zone");
+        let pts = points_in(zone.layer.extent.expect("extent"), 1024);
+        let mut i = 0;
+        g.bench_function(format!("point_all_six_services/{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % pts.len();
+                black_box(cov.at_point(&catalog.layers, pts[i], Scenario::Current, None))
+            })
+        });
+        // 200 m x 200 m parcels; the figure covers all six services.
+        let parcels: Vec<geo::MultiPolygon> = pts
+            .iter()
+            .take(64)
+            .map(|p| {
+                let (kx, ky) = zoneatlas::geodesy::metres_per_degree(p.y);
+                let r = Rect::new(*p, coord! {x: p.x + 200.0 / kx, y: p.y + 200.0 / ky});
+                geo::MultiPolygon(vec![r.to_polygon()])
+            })
+            .collect();
+        let mut j = 0;
+        g.bench_function(format!("parcel_200m_all_six_services/{name}"), |b| {
+            b.iter(|| {
+                j = (j + 1) % parcels.len();
+                black_box(cov.parcel(&catalog.layers, &parcels[j], Scenario::Current, None))
+            })
+        });
+        if name == "sample" {
+            // Baseline: no index, buffer every gas asset and intersect.
+            let gas: Vec<geo::Geometry> = catalog
+                .layer("pipelines")
+                .expect("pipelines")
+                .layer
+                .features
+                .iter()
+                .filter(|f| f.property_text("utility").as_deref() == Some("gas"))
+                .map(|f| f.geometry.clone())
+                .collect();
+            g.bench_function("parcel_200m_gas_only/brute_force_buffer_all/sample", |b| {
+                b.iter(|| {
+                    j = (j + 1) % parcels.len();
+                    let proj =
+                        zoneatlas::geodesy::LocalProjection::new(parcels[j].0[0].exterior().0[0]);
+                    let metric: Vec<geo::Geometry> = gas
+                        .iter()
+                        .map(|g| zoneatlas::coverage::area::to_metric(g, &proj))
+                        .collect();
+                    let reach = zoneatlas::coverage::area::buffer(
+                        &geo::Geometry::GeometryCollection(geo::GeometryCollection(metric)),
+                        500.0,
+                    );
+                    let parcel = match zoneatlas::coverage::area::to_metric(
+                        &geo::Geometry::MultiPolygon(parcels[j].clone()),
+                        &proj,
+                    ) {
+                        geo::Geometry::MultiPolygon(m) => m,
+                        _ => unreachable!(),
+                    };
+                    black_box(zoneatlas::coverage::area::intersection(&reach, &parcel))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = nearest, bbox, encode
+    targets = nearest, bbox, encode, coverage
 }
 criterion_main!(benches);

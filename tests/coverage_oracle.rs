@@ -42,10 +42,17 @@ fn karney(p: Point, g: &Geometry) -> f64 {
     }
 }
 
+/// (service, collection, equality filter)
+type ServiceSpec = (
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
+
 #[tokio::test]
 async fn point_distances_equal_a_brute_force_geodesic_scan() {
     let app = common::app_on(&geodata());
-    let services: [(&str, &str, Option<(&str, &str)>); 5] = [
+    let services: [ServiceSpec; 5] = [
         ("water", "pipelines", Some(("utility", "water"))),
         ("gas", "pipelines", Some(("utility", "gas"))),
         ("steam", "pipelines", Some(("utility", "steam"))),

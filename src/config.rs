@@ -46,6 +46,13 @@ pub struct ServeArgs {
     /// by default links use the request's Host header.
     #[arg(long, env = "ZONEATLAS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Basemap tile URL template for the web map, e.g.
+    /// https://tile.openstreetmap.org/{z}/{x}/{y}.png; none draws on a plain background.
+    #[arg(long, env = "ZONEATLAS_BASEMAP_URL")]
+    pub basemap_url: Option<String>,
+    /// Attribution shown with the basemap.
+    #[arg(long, env = "ZONEATLAS_BASEMAP_ATTRIBUTION", default_value = "")]
+    pub basemap_attribution: String,
 }
 
 impl ServeArgs {

@@ -91,6 +91,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         zoneatlas::api::Options {
             public_url: args.public_url.clone(),
             web_dir,
+            basemap: args
+                .basemap_url
+                .clone()
+                .map(|url| (url, args.basemap_attribution.clone())),
         },
     );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

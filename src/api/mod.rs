@@ -46,6 +46,8 @@ pub struct AppState {
     /// Base URL for links (`http://host:port`), when set in the config;
     /// otherwise taken from each request's `Host` header.
     pub public_url: Option<Arc<str>>,
+    /// Basemap tile URL and attribution for the web map (in the landing page).
+    pub basemap: Option<Arc<(String, String)>>,
 }
 
 /// How the router is put together.
@@ -54,6 +56,8 @@ pub struct Options {
     pub public_url: Option<String>,
     /// Folder of the web page; `None` serves no page.
     pub web_dir: Option<PathBuf>,
+    /// Basemap tile URL template and attribution, if any.
+    pub basemap: Option<(String, String)>,
 }
 
 /// Every endpoint of the API, in documentation order.
@@ -72,6 +76,7 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
         public_url: options
             .public_url
             .map(|u| Arc::from(u.trim_end_matches('/'))),
+        basemap: options.basemap.map(Arc::new),
     };
     let mut api = Router::new();
     for e in endpoints() {

@@ -107,7 +107,7 @@ async fn landing(
     format(&QueryPairs::parse(q.as_deref()))?;
     let base = base_url(&s, &headers);
     let m = &s.catalog.manifest;
-    let v = json!({
+    let mut v = json!({
         "title": m.title,
         "description": m.description,
         "links": [
@@ -117,6 +117,9 @@ async fn landing(
             link(format!("{base}/api/collections"), "data", JSON, "The layers"),
         ],
     });
+    if let Some(b) = &s.basemap {
+        v["basemap"] = json!({ "url": b.0, "attribution": b.1 });
+    }
     Ok(json_response(JSON, body(&v)))
 }
 

@@ -103,7 +103,23 @@ pub fn tool_available(what: &str, probe: &mut std::process::Command) -> bool {
 /// Serve the app on 127.0.0.1 (a free port) in a background thread; returns
 /// the base URL. The server lives until the test process ends.
 pub fn serve_in_background(dir: &Path) -> String {
-    let app = app_on(dir);
+    serve_app(app_on(dir))
+}
+
+/// Like `serve_in_background`, with the web page from `web/`.
+pub fn serve_with_web(dir: &Path) -> String {
+    let catalog = Catalog::open(dir).expect("catalog");
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    serve_app(zoneatlas::app(
+        Arc::new(catalog),
+        zoneatlas::api::Options {
+            web_dir: Some(web),
+            ..Default::default()
+        },
+    ))
+}
+
+fn serve_app(app: axum::Router) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let addr = listener.local_addr().expect("addr");

@@ -1,0 +1,162 @@
+// Drives Debian's Chromium against a running zoneatlas (URL in argv[2]) and
+// checks the map as a user sees it. Run by tests/browser.rs; prints one line
+// per check and a closing "N passed, M failed" line; exits non-zero on failure.
+// Usage: node map.test.mjs http://127.0.0.1:PORT SCREENSHOT.png
+import { chromium } from 'playwright-core';
+
+const base = process.argv[2];
+const shot = process.argv[3] || 'map.png';
+const results = [];
+const check = (name, ok, detail = '') => {
+  results.push({ name, ok });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
+};
+// Hard stop: never hang CI.
+const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 120 s'); process.exit(2); }, 120_000);
+
+const api = async (path, init) => (await fetch(base + path, init)).json();
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const external = [];
+  page.on('request', (r) => { if (!r.url().startsWith(base)) external.push(r.url()); });
+
+  await page.goto(base + '/', { waitUntil: 'load' });
+  await page.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+  const readyMs = await page.evaluate(() => window.zoneatlas.readyMs);
+  console.log(`first view ready in ${readyMs.toFixed(0)} ms`);
+  check('first view ready in under 1 s', readyMs < 1000, `${readyMs.toFixed(0)} ms`);
+
+  // Every layer is drawn: its features are SVG paths in the DOM.
+  const collections = (await api('/api/collections')).collections;
+  for (const c of collections) {
+    const n = await page.locator(`path.za-${c.id}`).count();
+    check(`layer ${c.id} drawn`, n > 0 && n >= c.numberOfFeatures, `${n} paths for ${c.numberOfFeatures} features`);
+  }
+  // The legend names every layer (Chinese titles by default).
+  const legend = await page.locator('#legend-body').innerText();
+  for (const c of collections) check(`legend names ${c.id}`, legend.includes(c.title_zh || c.title));
+
+  // Clicks at a lon/lat; `centre` first pans there, so no control covers it.
+  const clickAt = async (lon, lat, centre = false) => {
+    const p = await page.evaluate(([lo, la, c]) => {
+      const m = window.zoneatlas.map;
+      if (c) m.setView([la, lo], m.getZoom(), { animate: false });
+      const pt = m.latLngToContainerPoint([la, lo]);
+      const r = document.getElementById('map').getBoundingClientRect();
+      return { x: r.left + pt.x, y: r.top + pt.y };
+    }, [lon, lat, centre]);
+    await page.mouse.click(p.x, p.y);
+  };
+  const panelFor = async (service) => page.locator(`.coverage-table tr[data-service=${service}]`).getAttribute('data-covered');
+  const waitPanel = () => page.waitForSelector('.coverage-table[data-kind=point]', { timeout: 10_000 });
+  const closePopups = () => page.evaluate(() => window.zoneatlas.map.closePopup());
+
+  // A covered point in Mazhai town: the panel agrees with the API, service by service.
+  const town = [113.5250, 34.7080];
+  await clickAt(...town, true);
+  await waitPanel();
+  const truth = await api(`/api/coverage?lon=${town[0]}&lat=${town[1]}`);
+  let agree = true;
+  for (const s of truth.services) {
+    const shown = await panelFor(s.service);
+    if (shown !== String(s.covered)) agree = false;
+  }
+  check('coverage panel at a covered point matches the API', agree && truth.services.find((s) => s.service === 'gas').covered);
+  const panelText = await page.locator('#coverage-body').innerText();
+  check('panel shows the water sources and redundancy', panelText.includes('双源') && panelText.includes('北部水源'), panelText.slice(0, 80));
+  await closePopups();
+
+  // A known gap: Fenghu has no power today; the planned scenario brings Jiangang.
+  const fenghu = [113.5700, 34.7050];
+  const answered = () => page.evaluate(() => window.zoneatlas.answers);
+  const waitAnswer = (n) => page.waitForFunction((k) => window.zoneatlas.answers > k, n, { timeout: 10_000 });
+  let n = await answered();
+  await clickAt(...fenghu, true);
+  await waitAnswer(n);
+  check('a click in the Fenghu gap shows power uncovered', (await panelFor('power')) === 'false');
+  await closePopups();
+  n = await answered();
+  await page.locator('input[name=scenario][value=planned]').check();
+  await waitAnswer(n);
+  check('the planned scenario covers Fenghu with power', (await panelFor('power')) === 'true');
+  check('the URL keeps the scenario', page.url().includes('scenario=planned'));
+
+  // Gaps overlay: power gaps today are drawn in red.
+  await page.locator('input[name=scenario][value=current]').check();
+  await page.locator('input[name=gap][value=power]').check();
+  await page.waitForSelector('path.za-gap-power', { timeout: 10_000 });
+  check('power gaps drawn as a red overlay', (await page.locator('path.za-gap-power').count()) > 0);
+
+  // Draw a parcel in the town and read its shares.
+  await page.evaluate(([lo, la]) => { window.zoneatlas.map.closePopup(); window.zoneatlas.map.setView([la, lo], window.zoneatlas.map.getZoom(), { animate: false }); }, town);
+  await page.locator('#draw').click();
+  const d = 0.0012;
+  for (const [dx, dy] of [[-d, -d], [d, -d], [d, d]]) await clickAt(town[0] + dx, town[1] + dy);
+  await clickAt(town[0] - d, town[1] + d);
+  await page.locator('#map').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.coverage-shares[data-kind=parcel] .row[data-service=gas]', { timeout: 10_000 });
+  const gasShare = Number(await page.locator('.coverage-shares .row[data-service=gas]').getAttribute('data-share'));
+  check('a drawn parcel gets coverage shares', gasShare === 1, `gas share ${gasShare}`);
+
+  // Statistics panel shows the article's road figures.
+  await page.waitForFunction(() => document.querySelector('#stats-body').innerText.includes('44.00 km'), null, { timeout: 10_000 });
+  check('statistics panel shows 44 km of existing roads', true);
+
+  // Language toggle.
+  await page.locator('#lang').click();
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  const header = await page.locator('#coverage-h').innerText();
+  check('language toggle switches to English', lang === 'en' && header === 'Coverage', `${lang} ${header}`);
+  check('the URL keeps the language', page.url().includes('lang=en'));
+  const legendEn = await page.locator('#legend-body').innerText();
+  check('legend in English names the roads layer', legendEn.includes('Roads'));
+
+  // A link reproduces the view: reload the URL and find the same state.
+  const link = page.url();
+  const page2 = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+  page2.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page2.goto(link, { waitUntil: 'load' });
+  await page2.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+  const restored = await page2.evaluate(() => ({ lang: document.documentElement.lang, gap: document.querySelector('input[name=gap][value=power]').checked }));
+  check('a copied link restores language and gap overlay', restored.lang === 'en' && restored.gap);
+  await page2.close();
+
+  // The screenshot shows the whole zone, with the power gaps and the parcel.
+  await page.evaluate(() => {
+    const m = window.zoneatlas.map;
+    m.closePopup();
+    let b = null;
+    m.eachLayer((l) => { if (l.feature && l.zaCollection === 'zone') b = b ? b.extend(l.getBounds()) : l.getBounds(); });
+    if (b) m.fitBounds(b, { animate: false });
+  });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: shot });
+  console.log(`screenshot: ${shot}`);
+  check('no console errors', consoleErrors.length === 0, consoleErrors.join(' | '));
+  check('no request left the server (works offline)', external.length === 0, external.slice(0, 3).join(' '));
+} catch (e) {
+  check('browser test ran to the end', false, String(e));
+  try {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    if (pages[0]) {
+      await pages[0].screenshot({ path: shot.replace(/\.png$/, '-failure.png') });
+      console.log('panel at failure:', (await pages[0].locator('#coverage-body').innerText()).slice(0, 300));
+    }
+  } catch { /* the screenshot is a diagnostic only */ }
+} finally {
+  await browser.close();
+  clearTimeout(killer);
+}
+const failed = results.filter((r) => !r.ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

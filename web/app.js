@@ -1,0 +1,465 @@
+// zoneatlas web map. Plain script, no build step; talks to the server only
+// through the public API (/api/...). Leaflet is vendored under vendor/.
+'use strict';
+
+(() => {
+  const I18N = {
+    zh: {
+      scenario: '情景', current: '现状', planned: '规划建成后', draw: '绘制地块', finish: '完成',
+      coverage: '覆盖查询', hint: '点击地图查询该点的覆盖情况；或绘制地块（单击加点，双击或回车完成，Esc 取消）。',
+      gaps: '覆盖缺口', stats: '统计', legend: '图例', service: '服务', covered: '覆盖', distance: '距离',
+      nearest: '最近设施', reach: '服务半径', sources: '供给来源', redundant: '双源/多源供给', single: '单一来源',
+      none: '无', yes: '是', no: '否', share: '覆盖比例', area: '面积', parcel: '地块', point: '位置',
+      water: '给水', gas: '燃气', steam: '工业蒸汽', power: '电力', road: '道路', park: '公园',
+      existing: '现状', under_construction: '在建', planned_status: '规划', trunk: '主干路', secondary: '次干路', branch: '支路',
+      roads_by_status: '道路（按状态）', pipes_by_utility: '管网长度', zone_shares: '全区覆盖比例', sites_lacking: '缺少服务的项目',
+      all_served: '所有项目均已覆盖', roads: '条', drawing: '单击加点，双击/回车完成，Esc 取消',
+      water_pipes: '给水管', gas_pipes: '燃气管', steam_pipes: '蒸汽管', hp_gas: '高压燃气干管', kv110: '110 kV 线路', kv10: '10 kV 配电线',
+      substation: '变电站', substation_uc: '变电站（在建）', park_l: '公园', site_l: '项目地块', zone_l: '开发区范围', subarea_l: '凤湖智慧新区',
+      water_body: '水体', gap_l: '覆盖缺口', loading: '加载中…', error: '出错了',
+    },
+    en: {
+      scenario: 'Scenario', current: 'Current', planned: 'Planned built', draw: 'Draw parcel', finish: 'Finish',
+      coverage: 'Coverage', hint: 'Click the map to ask about a place, or draw a parcel (click to add points, double-click or Enter to finish, Esc to cancel).',
+      gaps: 'Coverage gaps', stats: 'Statistics', legend: 'Legend', service: 'Service', covered: 'Covered', distance: 'Distance',
+      nearest: 'Nearest asset', reach: 'Reach', sources: 'Sources', redundant: 'redundant supply', single: 'single source',
+      none: 'none', yes: 'yes', no: 'no', share: 'Share', area: 'Area', parcel: 'Parcel', point: 'Location',
+      water: 'Water', gas: 'Gas', steam: 'Steam', power: 'Power', road: 'Road', park: 'Park',
+      existing: 'existing', under_construction: 'under construction', planned_status: 'planned', trunk: 'trunk', secondary: 'secondary', branch: 'branch',
+      roads_by_status: 'Roads by status', pipes_by_utility: 'Pipelines', zone_shares: 'Zone coverage', sites_lacking: 'Sites lacking a service',
+      all_served: 'Every site is served', roads: 'roads', drawing: 'Click to add points, double-click or Enter to finish, Esc to cancel',
+      water_pipes: 'Water main', gas_pipes: 'Gas main', steam_pipes: 'Steam main', hp_gas: 'High-pressure gas main', kv110: '110 kV line', kv10: '10 kV feeder',
+      substation: 'Substation', substation_uc: 'Substation (under construction)', park_l: 'Park', site_l: 'Project site', zone_l: 'Zone outline', subarea_l: 'Fenghu Smart New Area',
+      water_body: 'Water body', gap_l: 'Coverage gap', loading: 'Loading…', error: 'Error',
+    },
+  };
+  const SERVICES = ['water', 'gas', 'steam', 'power', 'road', 'park'];
+  const UTILITY_COLOUR = { water: '#1f78b4', gas: '#f39c12', steam: '#d7301f' };
+  const DASH = { existing: null, under_construction: '10 6', planned: '2 6' };
+
+  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null };
+  const za = (window.zoneatlas = { ready: false, readyMs: null, errors: [], answers: 0 });
+  const t = (k) => (I18N[state.lang][k] ?? k);
+  const statusText = (s) => t(s === 'planned' ? 'planned_status' : s);
+  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  const label = (p) => (state.lang === 'en' ? p.name_en || p.name : p.name || p.name_en) || '';
+
+  // --- URL state: #map=z/lat/lon&layers=a,b&scenario=planned&lang=en&gaps=power
+  function readHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    if (h.get('lang') === 'en' || h.get('lang') === 'zh') state.lang = h.get('lang');
+    if (h.get('scenario') === 'planned') state.scenario = 'planned';
+    if (h.has('layers')) state.layers = new Set(h.get('layers').split(',').filter(Boolean));
+    if (h.get('gaps')) h.get('gaps').split(',').filter((s) => SERVICES.includes(s)).forEach((s) => state.gaps.add(s));
+    const m = (h.get('map') || '').split('/').map(Number);
+    if (m.length === 3 && m.every(Number.isFinite)) state.view = { zoom: m[0], lat: m[1], lon: m[2] };
+  }
+  function writeHash() {
+    if (!za.map) return;
+    const c = za.map.getCenter();
+    const on = Object.entries(groups).filter(([, g]) => za.map.hasLayer(g)).map(([k]) => k);
+    const h = new URLSearchParams();
+    h.set('map', `${za.map.getZoom()}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
+    h.set('layers', on.join(','));
+    h.set('scenario', state.scenario);
+    h.set('lang', state.lang);
+    if (state.gaps.size) h.set('gaps', [...state.gaps].join(','));
+    history.replaceState(null, '', '#' + h.toString().replace(/%2C/g, ',').replace(/%2F/g, '/'));
+  }
+
+  async function getJSON(url, init) {
+    const r = await fetch(url, init);
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(body.description || `${r.status} ${url}`);
+    return body;
+  }
+  async function fetchAll(id) {
+    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000`;
+    const out = [];
+    for (let i = 0; url && i < 1000; i++) {
+      const page = await getJSON(url);
+      out.push(...page.features);
+      const next = (page.links || []).find((l) => l.rel === 'next');
+      url = next ? new URL(next.href).pathname + new URL(next.href).search : null;
+    }
+    return out;
+  }
+
+  // --- styles: how each collection is drawn, faded when not in the scenario
+  const inScenario = (p) => state.scenario === 'planned' || !p.status || p.status === 'existing';
+  function styleFor(collection, p) {
+    let s;
+    switch (collection) {
+      case 'roads':
+        s = { color: '#4d4d4d', weight: { trunk: 5, secondary: 3.5 }[p.class] || 2, dashArray: DASH[p.status] };
+        break;
+      case 'pipelines':
+        s = { color: UTILITY_COLOUR[p.utility] || '#777', weight: p.role === 'transmission' ? 4.5 : p.role === 'feed' ? 3.5 : 2.2, dashArray: DASH[p.status] };
+        break;
+      case 'power_lines':
+        s = Number(p.voltage_kv) >= 110 ? { color: '#6a3d9a', weight: 3, dashArray: DASH[p.status] } : { color: '#a58bd0', weight: 1.6, dashArray: DASH[p.status] };
+        break;
+      case 'substations':
+        s = { radius: Number(p.voltage_kv) >= 110 ? 9 : 6, color: '#4a2a7a', weight: 2, fillColor: '#6a3d9a', fillOpacity: p.status === 'existing' ? 1 : 0.1, dashArray: p.status === 'existing' ? null : '3 3' };
+        break;
+      case 'parks':
+        s = { color: '#2e7d32', weight: 1.5, fillColor: '#66bb6a', fillOpacity: 0.4, dashArray: DASH[p.status] };
+        break;
+      case 'sites':
+        s = { color: '#b15928', weight: 2, fillColor: '#fdbf6f', fillOpacity: 0.25, dashArray: DASH[p.status] };
+        break;
+      case 'zone':
+        s = p.kind === 'sub_area'
+          ? { color: '#8e24aa', weight: 2, dashArray: '5 5', fillColor: '#8e24aa', fillOpacity: 0.04 }
+          : { color: '#263238', weight: 2.5, dashArray: '14 6', fill: false };
+        break;
+      case 'water':
+        s = { color: '#4f8fc0', weight: 1, fillColor: '#a6cee3', fillOpacity: 0.7 };
+        break;
+      default:
+        s = { color: '#555', weight: 2 };
+    }
+    if (!inScenario(p)) {
+      s.opacity = 0.35;
+      s.fillOpacity = (s.fillOpacity ?? 0.2) * 0.35;
+    } else {
+      s.opacity = 1;
+    }
+    return s;
+  }
+
+  // Overlay groups: one per collection, pipelines split by utility.
+  const groups = {};
+  const groupOf = (collection, p) => (collection === 'pipelines' ? `${p.utility}_pipes` : collection);
+  const UNITS = [[/_m2$/, 'm²'], [/_mm$/, 'mm'], [/_kv$/, 'kV'], [/_mva$/, 'MVA'], [/_km$/, 'km'], [/_m$/, 'm'], [/_mu$/, 'mu'], [/_cny(_per_year)?$/, 'CNY'], [/_ha$/, 'ha']];
+  function popupHtml(collection, f) {
+    const p = f.properties;
+    const rows = [];
+    rows.push(`<tr><td>${esc(t('point') === '位置' ? '名称' : 'Name')}</td><td><b>${esc(p.name)}</b><br>${esc(p.name_en)}</td></tr>`);
+    for (const [k, v] of Object.entries(p)) {
+      if (k === 'name' || k === 'name_en' || v === null || v === '') continue;
+      let shown = v;
+      if (k === 'status') shown = statusText(v);
+      else if (k === 'class') shown = t(v);
+      else if (typeof v === 'number') {
+        const unit = (UNITS.find(([re]) => re.test(k)) || [null, ''])[1];
+        shown = `${v.toLocaleString(state.lang === 'en' ? 'en' : 'zh-CN')} ${unit}`;
+      }
+      const key = k.replace(/_(m2|mm|kv|mva|km|m|mu|cny_per_year|cny|ha)$/, '').replace(/_/g, ' ');
+      rows.push(`<tr><td>${esc(key)}</td><td>${esc(shown)}</td></tr>`);
+    }
+    return `<div class="popup"><div><small>${esc(collection)} · ${esc(f.id)}</small></div><table>${rows.join('')}</table></div>`;
+  }
+
+  let collections = [];
+  const features = {}; // collection -> id -> feature
+  function drawCollection(c, list) {
+    features[c.id] = Object.fromEntries(list.map((f) => [String(f.id), f]));
+    za.featureCounts[c.id] = list.length;
+    for (const f of list) {
+      const key = groupOf(c.id, f.properties);
+      if (!groups[key]) groups[key] = L.featureGroup();
+      const layer = L.geoJSON(f, {
+        style: () => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` }),
+        pointToLayer: (_, ll) => L.circleMarker(ll, { ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` }),
+      });
+      layer.eachLayer((l) => {
+        l.feature = f;
+        l.zaCollection = c.id;
+        l.bindPopup(() => popupHtml(c.id, f));
+        // A feature's popup stops the click reaching the map; the click still
+        // asks about coverage there (or adds a vertex while drawing).
+        l.on('click', (e) => {
+          if (draw.on) l.closePopup();
+          onClick(e.latlng);
+        });
+        if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: true, direction: 'center', className: 'site-label' });
+      });
+      layer.addTo(groups[key]);
+    }
+  }
+  function restyle() {
+    for (const g of Object.values(groups)) {
+      g.eachLayer((outer) => outer.eachLayer((l) => l.setStyle && l.setStyle(styleFor(l.zaCollection, l.feature.properties))));
+    }
+  }
+
+  // --- legend
+  function swatch(kind, s) {
+    const dash = s.dashArray ? `stroke-dasharray="${s.dashArray}"` : '';
+    if (kind === 'line') return `<svg width="34" height="14" aria-hidden="true"><line x1="1" y1="7" x2="33" y2="7" stroke="${s.color}" stroke-width="${s.weight}" ${dash}/></svg>`;
+    if (kind === 'point') return `<svg width="34" height="18" aria-hidden="true"><circle cx="17" cy="9" r="${s.radius - 1}" stroke="${s.color}" stroke-width="2" fill="${s.fillColor}" fill-opacity="${s.fillOpacity}" ${dash}/></svg>`;
+    return `<svg width="34" height="16" aria-hidden="true"><rect x="2" y="2" width="30" height="12" stroke="${s.color}" stroke-width="${Math.min(s.weight, 2.5)}" fill="${s.fill === false ? 'none' : s.fillColor}" fill-opacity="${s.fillOpacity ?? 0.3}" ${dash}/></svg>`;
+  }
+  function renderLegend() {
+    const title = (id) => {
+      const c = collections.find((x) => x.id === id);
+      return c ? esc(state.lang === 'zh' && c.title_zh ? c.title_zh : c.title) : esc(id);
+    };
+    const row = (kind, s, text) => `<div class="legend-row">${swatch(kind, s)}<span>${esc(text)}</span></div>`;
+    const rows = [];
+    const has = (id) => collections.some((c) => c.id === id);
+    if (has('roads')) {
+      rows.push(`<div class="legend-group">${title('roads')}</div>`);
+      for (const st of ['existing', 'under_construction', 'planned']) rows.push(row('line', styleFor('roads', { class: 'secondary', status: st }), statusText(st)));
+      for (const cl of ['trunk', 'secondary', 'branch']) rows.push(row('line', styleFor('roads', { class: cl, status: 'existing' }), t(cl)));
+    }
+    if (has('pipelines')) {
+      rows.push(`<div class="legend-group">${title('pipelines')}</div>`);
+      for (const u of ['water', 'gas', 'steam']) rows.push(row('line', styleFor('pipelines', { utility: u, status: 'existing' }), t(`${u}_pipes`)));
+      rows.push(row('line', styleFor('pipelines', { utility: 'gas', role: 'transmission', status: 'existing' }), t('hp_gas')));
+    }
+    if (has('power_lines')) {
+      rows.push(`<div class="legend-group">${title('power_lines')}</div>`);
+      rows.push(row('line', styleFor('power_lines', { voltage_kv: 110, status: 'existing' }), t('kv110')));
+      rows.push(row('line', styleFor('power_lines', { voltage_kv: 10, status: 'existing' }), t('kv10')));
+    }
+    if (has('substations')) {
+      rows.push(`<div class="legend-group">${title('substations')}</div>`);
+      rows.push(row('point', styleFor('substations', { voltage_kv: 110, status: 'existing' }), t('substation')));
+      rows.push(row('point', styleFor('substations', { voltage_kv: 110, status: 'under_construction' }), t('substation_uc')));
+    }
+    for (const [id, props, text] of [['parks', { status: 'existing' }, 'park_l'], ['sites', { status: 'existing' }, 'site_l'], ['zone', { kind: 'zone' }, 'zone_l'], ['zone', { kind: 'sub_area' }, 'subarea_l'], ['water', {}, 'water_body']]) {
+      if (!has(id)) continue;
+      if (text !== 'subarea_l') rows.push(`<div class="legend-group">${title(id)}</div>`);
+      rows.push(row('area', styleFor(id, props), t(text)));
+    }
+    rows.push(`<div class="legend-group">${esc(t('gaps'))}</div>`);
+    rows.push(row('area', GAP_STYLE, t('gap_l')));
+    rows.push(`<p class="hint">${esc(t('existing'))} —— · ${esc(statusText('under_construction'))} – – · ${esc(statusText('planned'))} ····</p>`);
+    document.getElementById('legend-body').innerHTML = rows.join('');
+  }
+
+  // --- coverage at a point, and for a drawn parcel
+  let queryMarker = null;
+  let lastQuery = null;
+  const nearestName = (ref) => {
+    if (!ref) return t('none');
+    const f = features[ref.collection]?.[ref.id];
+    return f ? label(f.properties) : ref.name || ref.id;
+  };
+  const sourcesHtml = (s) => {
+    if (!('sources' in s)) return '';
+    const names = s.sources.length ? s.sources.map(nearestName).join('、') : t('none');
+    return `<div class="sources">${esc(t('sources'))}: ${esc(names)} — <span class="${s.redundant ? 'yes' : 'no'}">${esc(s.redundant ? t('redundant') : t('single'))}</span></div>`;
+  };
+  async function queryPoint(latlng) {
+    lastQuery = { kind: 'point', latlng };
+    if (queryMarker) queryMarker.remove();
+    queryMarker = L.circleMarker(latlng, { radius: 6, color: '#000', weight: 2, fillColor: '#ffeb3b', fillOpacity: 1, className: 'za-query' }).addTo(za.map);
+    const body = document.getElementById('coverage-body');
+    body.innerHTML = `<p>${esc(t('loading'))}</p>`;
+    try {
+      const v = await getJSON(`/api/coverage?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&scenario=${state.scenario}`);
+      const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
+        <th scope="row">${esc(t(s.service))}</th>
+        <td class="${s.covered ? 'yes' : 'no'}">${s.covered ? '✓ ' + esc(t('yes')) : '✗ ' + esc(t('no'))}</td>
+        <td>${s.distance_m == null ? '—' : Math.round(s.distance_m).toLocaleString() + ' m'}<br><small>${esc(t('reach'))} ${Math.round(s.reach_m)} m</small></td>
+        <td>${esc(nearestName(s.nearest))}${sourcesHtml(s)}</td></tr>`);
+      body.innerHTML = `<p><b>${esc(t('point'))}</b> ${latlng.lng.toFixed(5)}, ${latlng.lat.toFixed(5)} · ${esc(t(state.scenario))}</p>
+        <table class="coverage-table" data-kind="point"><thead><tr><th>${esc(t('service'))}</th><th>${esc(t('covered'))}</th><th>${esc(t('distance'))}</th><th>${esc(t('nearest'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+      za.answers += 1;
+    } catch (e) {
+      body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+    }
+  }
+  let parcelLayer = null;
+  async function queryParcel(latlngs) {
+    lastQuery = { kind: 'parcel', latlngs };
+    if (parcelLayer) parcelLayer.remove();
+    parcelLayer = L.polygon(latlngs, { color: '#e07b00', weight: 2, fillOpacity: 0.15, className: 'za-parcel' }).addTo(za.map);
+    const ring = latlngs.map((p) => [p.lng, p.lat]);
+    ring.push(ring[0]);
+    const body = document.getElementById('coverage-body');
+    body.innerHTML = `<p>${esc(t('loading'))}</p>`;
+    try {
+      const v = await getJSON(`/api/coverage?scenario=${state.scenario}`, {
+        method: 'POST', headers: { 'content-type': 'application/geo+json' },
+        body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
+      });
+      const rows = v.services.map((s) => `<div class="row" data-service="${s.service}" data-share="${s.share}">
+        <span>${esc(t(s.service))}</span><div class="bar-bg"><div class="bar-fg" style="width:${(s.share * 100).toFixed(1)}%"></div></div>
+        <span class="num">${(s.share * 100).toFixed(1)}%</span></div>${sourcesHtml(s)}`);
+      body.innerHTML = `<p><b>${esc(t('parcel'))}</b> · ${esc(t('area'))} ${Math.round(v.area_m2).toLocaleString()} m² · ${esc(t(state.scenario))}</p>
+        <div class="bars coverage-shares" data-kind="parcel">${rows.join('')}</div>`;
+      za.answers += 1;
+    } catch (e) {
+      body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+    }
+  }
+  const rerunQuery = () => {
+    if (lastQuery?.kind === 'point') queryPoint(lastQuery.latlng);
+    if (lastQuery?.kind === 'parcel') queryParcel(lastQuery.latlngs);
+  };
+
+  // --- drawing a parcel: click to add, double-click / Enter to finish, Esc to cancel
+  const draw = { on: false, points: [], line: null, hint: null };
+  function setDrawing(on) {
+    draw.on = on;
+    draw.points = [];
+    if (draw.line) draw.line.remove();
+    draw.line = null;
+    if (draw.hint) draw.hint.remove();
+    draw.hint = null;
+    const btn = document.getElementById('draw');
+    btn.setAttribute('aria-pressed', String(on));
+    btn.textContent = on ? t('finish') : t('draw');
+    if (on) {
+      za.map.doubleClickZoom.disable();
+      draw.hint = document.createElement('div');
+      draw.hint.className = 'draw-hint';
+      draw.hint.textContent = t('drawing');
+      document.getElementById('map').appendChild(draw.hint);
+    } else {
+      za.map.doubleClickZoom.enable();
+    }
+  }
+  function onClick(latlng) {
+    if (!draw.on) {
+      queryPoint(latlng);
+      return;
+    }
+    draw.points.push(latlng);
+    if (draw.line) draw.line.setLatLngs(draw.points);
+    else draw.line = L.polyline(draw.points, { color: '#e07b00', dashArray: '4 4', className: 'za-drawing', interactive: false }).addTo(za.map);
+  }
+  function finishDrawing() {
+    const pts = draw.points.slice();
+    setDrawing(false);
+    if (pts.length >= 3) queryParcel(pts);
+  }
+
+  // --- gaps overlay
+  const GAP_STYLE = { color: '#c62828', weight: 1, fillColor: '#e53935', fillOpacity: 0.45 };
+  const gapLayers = {};
+  async function showGaps(service) {
+    if (gapLayers[service]) gapLayers[service].remove();
+    delete gapLayers[service];
+    if (!state.gaps.has(service)) return;
+    const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}`);
+    if (!state.gaps.has(service)) return;
+    gapLayers[service] = L.geoJSON(fc, { style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
+  }
+  function renderGapToggles() {
+    document.getElementById('gaps-body').innerHTML = SERVICES.map((s) =>
+      `<label><input type="checkbox" name="gap" value="${s}" ${state.gaps.has(s) ? 'checked' : ''}> ${esc(t(s))}</label>`).join('');
+  }
+
+  // --- statistics
+  function bars(rows, max, fmt) {
+    return `<div class="bars">${rows.map(([name, v]) => `<div class="row"><span>${esc(name)}</span>
+      <div class="bar-bg"><div class="bar-fg" style="width:${max > 0 ? ((v / max) * 100).toFixed(1) : 0}%"></div></div>
+      <span class="num">${esc(fmt(v))}</span></div>`).join('')}</div>`;
+  }
+  async function renderStats() {
+    const el = document.getElementById('stats-body');
+    try {
+      const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}`)]);
+      const html = [];
+      if (st.road) {
+        const rows = ['existing', 'under_construction', 'planned'].filter((k) => st.road.by_status[k])
+          .map((k) => [`${statusText(k)} (${st.road.by_status[k].count} ${t('roads')})`, st.road.by_status[k].length_km]);
+        html.push(`<h3>${esc(t('roads_by_status'))}</h3>${bars(rows, Math.max(...rows.map((r) => r[1])), (x) => `${x.toFixed(2)} km`)}`);
+      }
+      const pipes = ['water', 'gas', 'steam'].filter((u) => st[u]).map((u) => [t(u), st[u].length_km]);
+      if (pipes.length) html.push(`<h3>${esc(t('pipes_by_utility'))}</h3>${bars(pipes, Math.max(...pipes.map((r) => r[1])), (x) => `${x.toFixed(1)} km`)}`);
+      const shares = Object.entries(st.zone.coverage_share).map(([k, v]) => [t(k), v]);
+      html.push(`<h3>${esc(t('zone_shares'))} (${st.zone.area_km2} km²)</h3>${bars(shares, 1, (x) => `${(x * 100).toFixed(1)}%`)}`);
+      const lacking = sites.sites.filter((s) => s.lacking.some((x) => x !== 'park' && x !== 'road'));
+      html.push(`<h3>${esc(t('sites_lacking'))}</h3>`);
+      html.push(lacking.length
+        ? `<ul class="lacking">${lacking.map((s) => `<li>${esc(nearestName(s.site))}: ${s.lacking.map((x) => esc(t(x))).join('、')}</li>`).join('')}</ul>`
+        : `<p>${esc(t('all_served'))}</p>`);
+      el.innerHTML = html.join('');
+    } catch (e) {
+      el.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+    }
+  }
+
+  // --- language
+  let layerControl = null;
+  function groupTitle(key) {
+    const pipes = { water_pipes: 'water_pipes', gas_pipes: 'gas_pipes', steam_pipes: 'steam_pipes' };
+    if (pipes[key]) return t(pipes[key]);
+    const c = collections.find((x) => x.id === key);
+    return c ? (state.lang === 'zh' && c.title_zh ? c.title_zh : c.title) : key;
+  }
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+    document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
+    document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
+    if (layerControl) layerControl.remove();
+    const overlays = {};
+    for (const key of Object.keys(groups)) overlays[esc(groupTitle(key))] = groups[key];
+    layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth < 800 }).addTo(za.map);
+    for (const g of Object.values(groups)) g.eachLayer((outer) => outer.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties)))));
+    renderLegend();
+    renderGapToggles();
+    renderStats();
+    rerunQuery();
+  }
+
+  async function main() {
+    const started = performance.now();
+    readHash();
+    const map = L.map('map', { zoomControl: true, keyboard: true, preferCanvas: false });
+    za.map = map;
+    za.featureCounts = {};
+    const [landing, cols] = await Promise.all([getJSON('/api'), getJSON('/api/collections')]);
+    collections = cols.collections;
+    document.getElementById('title').textContent = landing.title || 'zoneatlas';
+    document.title = `zoneatlas · ${landing.title || ''}`;
+    if (landing.basemap?.url) L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', maxZoom: 19 }).addTo(map);
+    const lists = await Promise.all(collections.map((c) => fetchAll(c.id)));
+    collections.forEach((c, i) => drawCollection(c, lists[i]));
+    // Draw order: areas under lines under points.
+    const order = ['zone', 'water', 'parks', 'sites', 'roads', 'water_pipes', 'gas_pipes', 'steam_pipes', 'power_lines', 'substations'];
+    const keys = Object.keys(groups).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
+    for (const k of keys) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
+    const zone = collections.find((c) => c.id === 'zone') || collections[0];
+    const b = zone?.extent?.spatial?.bbox?.[0];
+    if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
+    else if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10] });
+    else map.setView([34.69, 113.53], 13);
+    map.attributionControl.addAttribution('© OpenStreetMap contributors (reservoir, ODbL)');
+    L.control.scale({ imperial: false }).addTo(map);
+    document.querySelector(`input[name=scenario][value=${state.scenario}]`).checked = true;
+    applyLanguage();
+    for (const s of state.gaps) showGaps(s);
+
+    map.on('click', (e) => onClick(e.latlng));
+    map.on('dblclick', () => { if (draw.on) finishDrawing(); });
+    map.on('moveend overlayadd overlayremove', writeHash);
+    document.getElementById('map').addEventListener('keydown', (e) => {
+      if (draw.on && e.key === 'Enter') { e.preventDefault(); finishDrawing(); } else if (draw.on && e.key === 'Escape') setDrawing(false);
+      else if (!draw.on && e.key === 'Enter') queryPoint(map.getCenter());
+    });
+    document.addEventListener('keydown', (e) => { if (draw.on && e.key === 'Escape') setDrawing(false); });
+    document.getElementById('draw').addEventListener('click', () => (draw.on ? finishDrawing() : setDrawing(true)));
+    document.getElementById('lang').addEventListener('click', () => { state.lang = state.lang === 'zh' ? 'en' : 'zh'; applyLanguage(); writeHash(); });
+    document.querySelectorAll('input[name=scenario]').forEach((el) => el.addEventListener('change', () => {
+      state.scenario = el.value;
+      restyle();
+      renderStats();
+      rerunQuery();
+      for (const s of state.gaps) showGaps(s);
+      writeHash();
+    }));
+    document.getElementById('gaps-body').addEventListener('change', (e) => {
+      if (e.target.name !== 'gap') return;
+      if (e.target.checked) state.gaps.add(e.target.value); else state.gaps.delete(e.target.value);
+      showGaps(e.target.value);
+      writeHash();
+    });
+    writeHash();
+    za.readyMs = performance.now() - started;
+    za.ready = true;
+    window.dispatchEvent(new Event('zoneatlas-ready'));
+  }
+  main().catch((e) => {
+    za.errors.push(String(e));
+    console.error(e);
+    document.getElementById('coverage-body').innerHTML = `<p class="no">${esc(e.message)}</p>`;
+  });
+})();

@@ -15,8 +15,10 @@ use common::{geodata, serve_with_web, tool_available};
 fn the_map_draws_every_layer_and_answers_clicks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !tool_available("Chromium (Debian package chromium)", Command::new(&chromium).arg("--version"))
-        || !tool_available("node", Command::new("node").arg("--version"))
+    if !tool_available(
+        "Chromium (Debian package chromium)",
+        Command::new(&chromium).arg("--version"),
+    ) || !tool_available("node", Command::new("node").arg("--version"))
         || !tool_available(
             "playwright-core (npm ci --prefix tests/browser)",
             Command::new("node")

@@ -280,3 +280,105 @@ fn pipelines_and_power_lines_follow_road_corridors() {
         );
     }
 }
+
+#[test]
+fn trunk_skeleton_reads_as_6_plus_5_in_the_main_area_and_4_plus_2_in_fenghu() {
+    let fenghu = features("zone")
+        .into_iter()
+        .find(|f| f.2["kind"] == "sub_area")
+        .unwrap()
+        .1;
+    // corridor -> (east-west metres, north-south metres, length-weighted sum
+    // of section midpoints, total length)
+    let mut corridors: HashMap<String, (f64, f64, Point, f64)> = HashMap::new();
+    for (_, g, p) in features("roads") {
+        let Some(corridor) = p.get("corridor").and_then(Value::as_str) else {
+            continue;
+        };
+        let Geometry::LineString(ls) = g else {
+            unreachable!()
+        };
+        let (a, b) = (ls.0[0], *ls.0.last().unwrap());
+        let ew = Geodesic.distance(Point::new(a.x, a.y), Point::new(b.x, a.y));
+        let ns = Geodesic.distance(Point::new(a.x, a.y), Point::new(a.x, b.y));
+        let len = Geodesic.length(&ls);
+        let mid = Point::new((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+        let e =
+            corridors
+                .entry(corridor.to_owned())
+                .or_insert((0.0, 0.0, Point::new(0.0, 0.0), 0.0));
+        e.0 += ew;
+        e.1 += ns;
+        e.2 = Point::new(e.2.x() + mid.x() * len, e.2.y() + mid.y() * len);
+        e.3 += len;
+    }
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for (ew, ns, sum, len) in corridors.values() {
+        let centre = Point::new(sum.x() / len, sum.y() / len);
+        let area = if fenghu.contains(&centre) {
+            "fenghu"
+        } else {
+            "main"
+        };
+        let axis = if ns > ew { "north-south" } else { "east-west" };
+        *counts.entry((area, axis)).or_default() += 1;
+    }
+    assert_eq!(counts.get(&("main", "north-south")), Some(&6), "{counts:?}");
+    assert_eq!(counts.get(&("main", "east-west")), Some(&5), "{counts:?}");
+    assert_eq!(
+        counts.get(&("fenghu", "north-south")),
+        Some(&4),
+        "{counts:?}"
+    );
+    assert_eq!(counts.get(&("fenghu", "east-west")), Some(&2), "{counts:?}");
+}
+
+#[test]
+fn existing_water_mains_form_one_network_that_joins_both_feeds() {
+    // Independent of the service's tracing: union-find over rounded endpoints.
+    let pipes: Vec<(String, LineString)> = features("pipelines")
+        .into_iter()
+        .filter(|(_, _, p)| p["utility"] == "water" && p["status"] == "existing")
+        .map(|(id, g, _)| match g {
+            Geometry::LineString(ls) => (id, ls),
+            _ => unreachable!(),
+        })
+        .collect();
+    let key = |c: geo::Coord| ((c.x * 1e6).round() as i64, (c.y * 1e6).round() as i64);
+    let mut parent: HashMap<(i64, i64), (i64, i64)> = HashMap::new();
+    fn find(p: &mut HashMap<(i64, i64), (i64, i64)>, x: (i64, i64)) -> (i64, i64) {
+        let mut r = x;
+        while let Some(&q) = p.get(&r) {
+            if q == r {
+                break;
+            }
+            r = q;
+        }
+        r
+    }
+    for (_, ls) in &pipes {
+        for c in &ls.0 {
+            parent.entry(key(*c)).or_insert(key(*c));
+        }
+        for w in ls.0.windows(2) {
+            let (a, b) = (find(&mut parent, key(w[0])), find(&mut parent, key(w[1])));
+            parent.insert(a, b);
+        }
+    }
+    let roots: HashSet<(i64, i64)> = pipes
+        .iter()
+        .map(|(_, ls)| find(&mut parent, key(ls.0[0])))
+        .collect();
+    assert_eq!(
+        roots.len(),
+        1,
+        "existing water mains form {} networks",
+        roots.len()
+    );
+    let feeds: Vec<&String> = pipes
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| id.starts_with("W-FEED"))
+        .collect();
+    assert_eq!(feeds.len(), 2);
+}

@@ -284,10 +284,15 @@ road_lines = [r[5] for r in ROADS]
 for i, (name, name_en, status, cls, width, pts) in enumerate(ROADS, 1):
     full = with_junctions(pts, [o for o in road_lines if o is not pts])
     anchored = name in ("东方路", "曙光路", "温馨街", "萍湖路", "景中路", "程炉路", "明晖路", "工业路", "学院路")
-    add("roads", f"R-{i:03d}", "LineString", [ll(p) for p in full], {
-        "name": name, "name_en": name_en, "status": status, "class": cls, "width_m": width,
-        "length_m": round(geo_len([ll(p) for p in full]), 1),
-        "source": "approximate" if anchored else "illustrative"})
+    props = {"name": name, "name_en": name_en, "status": status, "class": cls, "width_m": width,
+             "length_m": round(geo_len([ll(p) for p in full]), 1),
+             "source": "approximate" if anchored else "illustrative"}
+    if cls == "trunk":
+        # The trunk road this section belongs to: "六纵五横" counts corridors.
+        props["corridor"] = name[:3] if name.startswith(("明晖路", "萍湖路", "南湖路", "东方路", "椰风路",
+                                                         "景中路", "曙光路", "凤湖路", "凤鸣路", "凤栖路",
+                                                         "凤翔路", "凤仪路", "尖岗路")) else name
+    add("roads", f"R-{i:03d}", "LineString", [ll(p) for p in full], props)
 
 # --- pipelines: along road corridors, offset so they read as separate lines ----
 OFFSET = {"water": (12, 12), "gas": (-12, -12), "steam": (20, -20)}

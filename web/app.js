@@ -392,7 +392,7 @@
     if (layerControl) layerControl.remove();
     const overlays = {};
     for (const key of Object.keys(groups)) overlays[esc(groupTitle(key))] = groups[key];
-    layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth < 800 }).addTo(za.map);
+    layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth <= 900 }).addTo(za.map);
     for (const g of Object.values(groups)) g.eachLayer((outer) => outer.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties)))));
     renderLegend();
     renderGapToggles();

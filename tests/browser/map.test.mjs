@@ -131,6 +131,35 @@ try {
   check('a copied link restores language and gap overlay', restored.lang === 'en' && restored.gap);
   await page2.close();
 
+  // A tablet in portrait: the map and the panels both show.
+  const tablet = await browser.newPage({ viewport: { width: 820, height: 1180 }, hasTouch: true, isMobile: true });
+  tablet.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await tablet.goto(base + '/', { waitUntil: 'load' });
+  await tablet.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+  const layout = await tablet.evaluate(() => {
+    const m = document.getElementById('map').getBoundingClientRect();
+    const side = document.getElementById('side').getBoundingClientRect();
+    return { mapH: m.height, mapW: m.width, sideTop: side.top, paths: document.querySelectorAll('path.za-roads').length };
+  });
+  check('tablet layout: map on top, panels below, roads drawn', layout.mapH > 400 && layout.mapW >= 800 && layout.sideTop >= layout.mapH && layout.paths > 0, JSON.stringify(layout));
+  await tablet.close();
+
+  // Every control has a label, and Tab reaches them.
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('button, input')]
+    .filter((el) => !(el.closest('label') || el.getAttribute('aria-label') || el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 60)));
+  check('every control has a label', unlabelled.length === 0, unlabelled.join(' '));
+  const fresh = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await fresh.goto(base + '/', { waitUntil: 'load' });
+  await fresh.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+  const reached = new Set();
+  for (let i = 0; i < 12; i++) {
+    await fresh.keyboard.press('Tab');
+    reached.add(await fresh.evaluate(() => document.activeElement?.id || document.activeElement?.name || document.activeElement?.tagName));
+  }
+  await fresh.close();
+  check('Tab reaches the scenario, draw and language controls', reached.has('scenario') && reached.has('draw') && reached.has('lang'), [...reached].join(','));
+
   // The screenshot shows the whole zone, with the power gaps and the parcel.
   await page.evaluate(() => {
     const m = window.zoneatlas.map;

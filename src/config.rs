@@ -9,10 +9,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// zoneatlas: a development zone's infrastructure on a map, over OGC API - Features.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Serve settings when no command is given (`zoneatlas --addr ...`).
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,18 +56,6 @@ pub struct ServeArgs {
     /// Attribution shown with the basemap.
     #[arg(long, env = "ZONEATLAS_BASEMAP_ATTRIBUTION", default_value = "")]
     pub basemap_attribution: String,
-}
-
-impl ServeArgs {
-    /// Serve settings when no subcommand is given: defaults plus environment.
-    pub fn from_env() -> ServeArgs {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            serve: ServeArgs,
-        }
-        Only::parse_from(["zoneatlas"]).serve
-    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -202,6 +202,19 @@ fn serve_refuses_to_start_on_a_defective_folder() {
 }
 
 #[test]
+fn serve_flags_work_without_the_serve_command() {
+    // `zoneatlas --data DIR` is `zoneatlas serve --data DIR`.
+    let dir = folder(ROADS, &PARKS.replace("P-1", ""));
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("run zoneatlas");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"id\" is missing"));
+}
+
+#[test]
 fn a_stray_geojson_file_and_a_missing_layer_file_are_reported() {
     let dir = folder(ROADS, PARKS);
     std::fs::write(dir.path().join("extra.geojson"), ROADS).unwrap();

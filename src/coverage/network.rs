@@ -48,32 +48,24 @@ impl Network {
         tolerance_m: f64,
     ) -> Network {
         let mut snap = Snapper::new(tolerance_m.max(1e-6));
-        let line_nodes = line_geoms
-            .iter()
-            .map(|g| {
-                g.map(|g| {
-                    coords_of(g)
-                        .into_iter()
-                        .map(|c| snap.node(proj.to_xy(c)))
-                        .collect()
+        // Sources snap to line vertices within the tolerance like lines do; a
+        // source with no line nearby is a component of its own.
+        let mut nodes_of = |geoms: &[Option<&Geometry>]| -> Vec<Vec<u32>> {
+            geoms
+                .iter()
+                .map(|g| {
+                    g.map(|g| {
+                        coords_of(g)
+                            .into_iter()
+                            .map(|c| snap.node(proj.to_xy(c)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
                 })
-                .unwrap_or_default()
-            })
-            .collect();
-        // Sources attach to existing line vertices only; a source with no
-        // line nearby is a component of its own.
-        let source_nodes = source_geoms
-            .iter()
-            .map(|g| {
-                g.map(|g| {
-                    coords_of(g)
-                        .into_iter()
-                        .map(|c| snap.node(proj.to_xy(c)))
-                        .collect()
-                })
-                .unwrap_or_default()
-            })
-            .collect();
+                .collect()
+        };
+        let line_nodes = nodes_of(line_geoms);
+        let source_nodes = nodes_of(source_geoms);
         Network {
             line_nodes,
             source_nodes,
@@ -96,26 +88,23 @@ impl Network {
             }
             x
         }
-        for (i, nodes) in self.line_nodes.iter().enumerate() {
-            if nodes.is_empty() || !line_on(i) {
-                continue;
-            }
+        fn join(p: &mut [u32], nodes: &[u32]) {
             for w in nodes.windows(2) {
-                let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
+                let (a, b) = (find(p, w[0]), find(p, w[1]));
                 if a != b {
-                    parent[a as usize] = b;
+                    p[a as usize] = b;
                 }
+            }
+        }
+        for (i, nodes) in self.line_nodes.iter().enumerate() {
+            if line_on(i) {
+                join(&mut parent, nodes);
             }
         }
         // A source made of several vertices (a feed pipe) connects them too.
         for (i, nodes) in self.source_nodes.iter().enumerate() {
-            if nodes.len() > 1 && source_on(i) {
-                for w in nodes.windows(2) {
-                    let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
-                    if a != b {
-                        parent[a as usize] = b;
-                    }
-                }
+            if source_on(i) {
+                join(&mut parent, nodes);
             }
         }
         let root: Vec<u32> = (0..self.node_count as u32)

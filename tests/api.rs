@@ -268,6 +268,20 @@ async fn malformed_requests_get_4xx_with_a_json_reason() {
 }
 
 #[tokio::test]
+async fn a_wrong_method_gets_405_with_a_json_reason() {
+    let r = send(
+        &app(),
+        Request::delete("/api/collections")
+            .header("host", "localhost")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.json()["description"].as_str().unwrap().contains("DELETE"));
+}
+
+#[tokio::test]
 async fn an_overlong_uri_gets_414() {
     let uri = format!("/api/collections/roads/items?status={}", "x".repeat(10_000));
     let r = get(&app(), &uri).await;

@@ -44,6 +44,60 @@ async fn landing_page_links_the_four_required_resources() {
 }
 
 #[tokio::test]
+async fn a_configured_basemap_is_offered_on_the_landing_page() {
+    let catalog = zoneatlas::catalog::Catalog::open(&geodata()).unwrap();
+    let app = zoneatlas::app(
+        std::sync::Arc::new(catalog),
+        zoneatlas::api::Options {
+            basemap: Some((
+                "https://tiles.example/{z}/{x}/{y}.png".into(),
+                "© example".into(),
+            )),
+            ..Default::default()
+        },
+    );
+    let v = get(&app, "/api").await.json();
+    assert_eq!(v["basemap"]["url"], "https://tiles.example/{z}/{x}/{y}.png");
+    // Without one, none is offered (the map draws on a plain background).
+    assert!(get(&common::app_on(&geodata()), "/api")
+        .await
+        .json()
+        .get("basemap")
+        .is_none());
+}
+
+#[test]
+fn check_passes_on_the_sample_and_summarises_every_layer() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(geodata())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for layer in [
+        "zone",
+        "water",
+        "roads",
+        "pipelines",
+        "power_lines",
+        "substations",
+        "parks",
+        "sites",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(layer)),
+            "{layer} missing in {text}"
+        );
+    }
+    // 25 + 22 + 15 roads, 82.87 km in all.
+    assert!(
+        text.contains("62 features") && text.contains("82.87"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn conformance_declares_core_geojson_and_oas30() {
     let v = get(&app(), "/api/conformance").await.json();
     let classes: Vec<&str> = v["conformsTo"]

@@ -90,6 +90,16 @@ try {
   check('the planned scenario covers Fenghu with power', (await panelFor('power')) === 'true');
   check('the URL keeps the scenario', page.url().includes('scenario=planned'));
 
+  // Popups: a feature's properties in readable form, both names, units.
+  const popup = await page.evaluate(() => {
+    let found = null;
+    window.zoneatlas.map.eachLayer((l) => { if (!found && l.zaCollection === 'substations' && l.feature.id === 'SS-JIANGANG') found = l; });
+    found.openPopup();
+    return document.querySelector('.leaflet-popup-content').innerText;
+  });
+  check('a popup shows both names, the status and units', popup.includes('尖岗110kV变电站') && popup.includes('Jiangang 110 kV substation') && popup.includes('在建') && popup.includes('110 kV') && popup.includes('MVA'), popup.replace(/\s+/g, ' ').slice(0, 160));
+  await closePopups();
+
   // Gaps overlay: power gaps today are drawn in red.
   await page.locator('input[name=scenario][value=current]').check();
   await page.locator('input[name=gap][value=power]').check();

@@ -60,6 +60,11 @@ const SERVICE: Param = Param {
 };
 const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter or the body is malformed");
 const ERR_404: (u16, &str, &str) = (404, JSON, "The data folder defines no coverage rules");
+const ERR_503: (u16, &str, &str) = (
+    503,
+    JSON,
+    "Zone results are still being computed after start-up; retry (Retry-After)",
+);
 
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -97,7 +102,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SCENARIO],
         request_body: None,
-        responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404],
+        responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_503],
         route: || get(zone),
     },
     Endpoint {
@@ -108,7 +113,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SERVICE, SCENARIO],
         request_body: None,
-        responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404],
+        responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_503],
         route: || get(gaps),
     },
     Endpoint {
@@ -130,7 +135,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SCENARIO],
         request_body: None,
-        responses: &[(200, JSON, "The figures"), ERR_400, ERR_404],
+        responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_503],
         route: || get(stats),
     },
 ];
@@ -139,6 +144,18 @@ fn rules(s: &AppState) -> Result<&Coverage, ApiError> {
     s.catalog.coverage.as_ref().ok_or_else(|| {
         ApiError::not_found("this data folder has no coverage rules (coverage.toml)")
     })
+}
+
+/// 503 while the background start-up computation of zone results for this
+/// scenario is still running (seconds at a million segments).
+fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
+    if c.zone_ready(sc) {
+        Ok(())
+    } else {
+        Err(ApiError::not_ready(
+            "zone coverage is still being computed after start-up; retry in a few seconds",
+        ))
+    }
 }
 
 fn reject_unknown(q: &QueryPairs, known: &[&str]) -> Result<(), ApiError> {
@@ -270,6 +287,7 @@ async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
     let q = QueryPairs::parse(raw.as_deref());
     reject_unknown(&q, &["scenario", "f"])?;
     let sc = scenario(&q)?;
+    zone_ready(c, sc)?;
     let mut area = 0.0;
     let services: Vec<Value> = c
         .service_names()
@@ -289,6 +307,7 @@ async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
     let q = QueryPairs::parse(raw.as_deref());
     reject_unknown(&q, &["service", "scenario", "f"])?;
     let sc = scenario(&q)?;
+    zone_ready(c, sc)?;
     let names = c.service_names();
     let service = q.single("service")?.ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -355,5 +374,6 @@ async fn stats(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Res
     let q = QueryPairs::parse(raw.as_deref());
     reject_unknown(&q, &["scenario", "f"])?;
     let sc = scenario(&q)?;
+    zone_ready(c, sc)?;
     Ok(json_response(JSON, body(&c.stats(&s.catalog.layers, sc))))
 }

@@ -47,6 +47,15 @@ impl ApiError {
         }
     }
 
+    /// 503: a cached result is still being computed; retry after a while.
+    pub fn not_ready(description: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "NotReady",
+            description: description.into(),
+        }
+    }
+
     /// 500: our fault. The cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -71,11 +80,16 @@ impl IntoResponse for ApiError {
             description: &self.description,
         })
         .unwrap_or_default();
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        resp
     }
 }

@@ -13,6 +13,7 @@ pub mod network;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use geo::{
@@ -154,6 +155,8 @@ pub struct Coverage {
     sites_layer: Option<usize>,
     proj: LocalProjection,
     cache: Vec<[OnceLock<ZoneResult>; 2]>,
+    /// Set while `warm` computes the zone results in the background.
+    warming: AtomicBool,
 }
 
 fn layer_index(layers: &[IndexedLayer], id: &str, what: &str) -> Result<usize, String> {
@@ -342,6 +345,7 @@ impl Coverage {
             sites_layer,
             proj,
             cache,
+            warming: AtomicBool::new(false),
         })
     }
 
@@ -622,11 +626,22 @@ impl Coverage {
     /// Compute every zone result now (both scenarios), so the first request
     /// does not wait. `main` runs it in the background after binding.
     pub fn warm(&self, layers: &[IndexedLayer]) {
-        for s in &self.services {
-            for sc in Scenario::ALL {
+        self.warming.store(true, Ordering::SeqCst);
+        for sc in Scenario::ALL {
+            for s in &self.services {
                 self.zone(layers, s.name, sc);
             }
         }
+        self.warming.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether every zone result of a scenario is computed, or nobody is
+    /// computing them (then a caller computes what it needs itself). Lets the
+    /// API answer "not ready, retry" rather than hold a request for the
+    /// seconds a city-scale dataset takes.
+    pub fn zone_ready(&self, sc: Scenario) -> bool {
+        !self.warming.load(Ordering::SeqCst)
+            || self.cache.iter().all(|c| c[sc.at()].get().is_some())
     }
 
     /// The zone's collection id (for labels).

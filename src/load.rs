@@ -166,9 +166,20 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
                 scope.spawn(move || load_layer_file(&path, meta.clone()))
             })
             .collect();
+        // A loader thread that panicked must not leave its layer silently
+        // out: report it as a problem, so nothing is served half-loaded.
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(vec![])))
+            .zip(&manifest.layers)
+            .map(|(h, meta)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(vec![Problem {
+                        file: dir.join(format!("{}.geojson", meta.id)),
+                        feature: None,
+                        message: "internal error while loading (a bug: please report it)".into(),
+                    }])
+                })
+            })
             .collect()
     });
 

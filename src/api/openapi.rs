@@ -69,15 +69,15 @@ pub mod params {
         name: "bbox",
         location: "query",
         required: false,
-        schema: r#"{"type":"array","minItems":4,"maxItems":6,"items":{"type":"number"}}"#,
+        schema: r#"{"type":"array","oneOf":[{"minItems":4,"maxItems":4},{"minItems":6,"maxItems":6}],"items":{"type":"number","minimum":-180,"maximum":180}}"#,
         description: "west,south,east,north (CRS84); features whose geometry intersects it. west > east crosses the antimeridian.",
     };
     pub const LIMIT: Param = Param {
         name: "limit",
         location: "query",
         required: false,
-        schema: r#"{"type":"integer","minimum":1,"maximum":10000,"default":100}"#,
-        description: "Page size; values above 10000 are treated as 10000.",
+        schema: r#"{"type":"integer","minimum":1,"default":100}"#,
+        description: "Page size; values above 10000 are treated as 10000 (OGC API - Features asks servers to clamp, not refuse).",
     };
     pub const OFFSET: Param = Param {
         name: "offset",
@@ -122,6 +122,12 @@ fn operation(e: &Endpoint, extra_params: &[Value]) -> Value {
         }
         responses.insert(status.to_string(), r);
     }
+    // Every route sits behind the URI length limit.
+    responses.insert(
+        "414".into(),
+        json!({"description": "URI longer than 8 KiB",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}}}}),
+    );
     let mut params: Vec<Value> = e.params.iter().map(param_json).collect();
     params.extend_from_slice(extra_params);
     let mut op = json!({

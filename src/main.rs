@@ -105,11 +105,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let bound = listener.local_addr()?;
         tracing::info!(addr = %bound, "listening on http://{bound}/ (API at http://{bound}/api)");
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving")
     })
+}
+
+/// Ctrl-C, or SIGTERM from a service manager or container runtime: finish
+/// the requests in flight, then exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

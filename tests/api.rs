@@ -75,16 +75,7 @@ fn check_passes_on_the_sample_and_summarises_every_layer() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for layer in [
-        "zone",
-        "water",
-        "roads",
-        "pipelines",
-        "power_lines",
-        "substations",
-        "parks",
-        "sites",
-    ] {
+    for layer in common::SAMPLE_LAYERS {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(layer)),
             "{layer} missing in {text}"

@@ -59,15 +59,7 @@ fn gdal_ogr2ogr_fetches_every_road_through_paging() {
         .output()
         .expect("ogrinfo");
     let listing = String::from_utf8_lossy(&info.stdout);
-    for layer in [
-        "zone",
-        "roads",
-        "pipelines",
-        "power_lines",
-        "substations",
-        "parks",
-        "sites",
-    ] {
+    for layer in common::SAMPLE_LAYERS {
         assert!(
             listing.contains(layer),
             "{layer} not listed by ogrinfo: {listing}"
@@ -104,16 +96,7 @@ fn bbox_items_equal_shapely_intersects_on_every_layer() {
         return;
     }
     let base = serve_in_background(&geodata());
-    let layers = [
-        "zone",
-        "water",
-        "roads",
-        "pipelines",
-        "power_lines",
-        "substations",
-        "parks",
-        "sites",
-    ];
+    let layers = common::SAMPLE_LAYERS;
     // Seeded random boxes over the zone, from 20 m to 3 km across.
     let mut seed: u64 = 2024;
     let mut rnd = || {

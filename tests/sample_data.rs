@@ -2,9 +2,12 @@
 //! serde_json and geo's geodesic (Karney) algorithms only: none of the
 //! service's own loading, indexing or measuring code is involved.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use common::SAMPLE_LAYERS as LAYERS;
 use geo::{
     Contains, Distance, Geodesic, GeodesicArea, Geometry, HaversineClosestPoint, Length,
     LineString, MultiPolygon, Point, Validation,
@@ -51,17 +54,6 @@ fn zone() -> MultiPolygon {
         other => panic!("zone is {other:?}"),
     }
 }
-
-const LAYERS: [&str; 8] = [
-    "zone",
-    "water",
-    "roads",
-    "pipelines",
-    "power_lines",
-    "substations",
-    "parks",
-    "sites",
-];
 
 #[test]
 fn road_counts_and_geodesic_lengths_match_the_article() {

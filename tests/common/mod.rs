@@ -16,6 +16,18 @@ use serde_json::Value;
 use tower::ServiceExt;
 use zoneatlas::catalog::Catalog;
 
+/// The sample's layers, in manifest order.
+pub const SAMPLE_LAYERS: [&str; 8] = [
+    "zone",
+    "water",
+    "roads",
+    "pipelines",
+    "power_lines",
+    "substations",
+    "parks",
+    "sites",
+];
+
 /// The bundled sample data folder.
 pub fn geodata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata")

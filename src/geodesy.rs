@@ -84,11 +84,6 @@ impl LocalProjection {
         LocalProjection { origin, kx, ky }
     }
 
-    /// The origin in lon/lat.
-    pub fn origin(&self) -> Coord {
-        self.origin
-    }
-
     /// lon/lat degrees to metres east/north of the origin.
     pub fn to_xy(&self, c: Coord) -> [f64; 2] {
         [

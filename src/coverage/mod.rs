@@ -148,7 +148,6 @@ struct Service {
 pub struct Coverage {
     pub rules: Rules,
     services: Vec<Service>,
-    zone_layer: usize,
     /// The zone (lon/lat) and in the catalog projection.
     zone: MultiPolygon,
     zone_metric: MultiPolygon,
@@ -339,7 +338,6 @@ impl Coverage {
         Ok(Coverage {
             rules,
             services,
-            zone_layer,
             zone,
             zone_metric,
             sites_layer,
@@ -642,11 +640,6 @@ impl Coverage {
     pub fn zone_ready(&self, sc: Scenario) -> bool {
         !self.warming.load(Ordering::SeqCst)
             || self.cache.iter().all(|c| c[sc.at()].get().is_some())
-    }
-
-    /// The zone's collection id (for labels).
-    pub fn zone_collection<'a>(&self, layers: &'a [IndexedLayer]) -> &'a str {
-        &layers[self.zone_layer].layer.meta.id
     }
 
     /// Every site's coverage: the planner's checklist.

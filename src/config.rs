@@ -2,8 +2,9 @@
 //!
 //! Must not: read data or start anything; `main` does that.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -39,8 +40,9 @@ pub struct DataArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Address to listen on; port 0 picks a free port (the bound address is logged).
-    #[arg(long, env = "ZONEATLAS_ADDR", default_value = "127.0.0.1:8080")]
+    /// Address to listen on, HOST:PORT (a name such as localhost is resolved);
+    /// port 0 picks a free port (the bound address is logged).
+    #[arg(long, env = "ZONEATLAS_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Folder of the web page served at /.
     #[arg(long, env = "ZONEATLAS_WEB", default_value = "web")]
@@ -56,6 +58,52 @@ pub struct ServeArgs {
     /// Attribution shown with the basemap.
     #[arg(long, env = "ZONEATLAS_BASEMAP_ATTRIBUTION", default_value = "")]
     pub basemap_attribution: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// How long and how much a client may hold on to (see README, "Limits").
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// kept-alive connection stays open.
+    #[arg(long, env = "ZONEATLAS_HEADER_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, env = "ZONEATLAS_BODY_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
+    /// Seconds of CPU a coverage computation (a parcel, the sites) may take
+    /// before it is abandoned with a 503.
+    #[arg(long, env = "ZONEATLAS_COMPUTE_DEADLINE", default_value = "10", value_parser = parse_seconds)]
+    pub compute_deadline: Duration,
+    /// Most connections open at once; more wait in the accept queue.
+    #[arg(long, env = "ZONEATLAS_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds open connections get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "ZONEATLAS_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+}
+
+/// HOST:PORT, where HOST may be a name (`localhost:0`) or an address.
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s:?} is not HOST:PORT ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+/// A positive number of seconds (fractions allowed), at most a day.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v > 0.0 && v <= 86_400.0) {
+        return Err(format!(
+            "{s:?}: give a number of seconds above 0 and at most 86400"
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod budget;
 pub mod catalog;
 pub mod config;
 pub mod coverage;
@@ -16,6 +17,7 @@ pub mod geodesy;
 pub mod index;
 pub mod load;
 pub mod model;
+pub mod query;
 pub mod synth;
 
 use std::sync::Arc;

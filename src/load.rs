@@ -23,6 +23,8 @@ use geo::{
     BoundingRect, Contains, Coord, Geometry, Intersections, Line, LineIntersection, LineString,
     MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
 };
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{Envelope, RTree, RTreeObject, AABB};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -93,13 +95,31 @@ pub struct Loaded {
     pub version: u64,
 }
 
+/// Read a whole file, refusing anything that is not a regular file: a FIFO
+/// or a device named as a layer would block the loader forever.
+pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or folder cannot be a data file)",
+        ));
+    }
+    std::fs::read(path)
+}
+
 /// Read the manifest of a data folder.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
     let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = read_regular_file(&path)
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+        .map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| LoadError::Manifest {
         path: path.clone(),
         message: e.to_string().trim().replace('\n', " "),
@@ -211,7 +231,7 @@ pub fn load_layer_file(path: &Path, meta: LayerMeta) -> Result<(Layer, u64), Vec
         feature: None,
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| vec![problem(format!("cannot read: {e}"))])?;
+    let bytes = read_regular_file(path).map_err(|e| vec![problem(format!("cannot read: {e}"))])?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);
     let layer = parse_layer(path, &bytes, meta)?;
@@ -227,12 +247,18 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
         message,
     };
     let raw: RawCollection = serde_json::from_slice(bytes).map_err(|e| {
-        let what = if e.is_syntax() || e.is_eof() {
-            "invalid JSON"
-        } else {
-            "not a GeoJSON FeatureCollection"
-        };
-        vec![problem(None, format!("{what}: {e}"))]
+        if e.is_syntax() || e.is_eof() {
+            return vec![problem(None, format!("invalid JSON: {e}"))];
+        }
+        // Well-formed JSON of the wrong shape: find which feature, so the
+        // message names its index and id rather than only a byte column.
+        match locate_bad_feature(bytes) {
+            Some((at, message)) => vec![problem(Some(at), message)],
+            None => vec![problem(
+                None,
+                format!("not a GeoJSON FeatureCollection: {e}"),
+            )],
+        }
     })?;
     if raw.kind != "FeatureCollection" {
         return Err(vec![problem(
@@ -313,6 +339,22 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
     } else {
         Err(problems)
     }
+}
+
+/// The first feature that does not deserialize, with its index, id and the
+/// reason; only called on the error path (it builds a `Value` tree).
+fn locate_bad_feature(bytes: &[u8]) -> Option<((usize, Option<String>), String)> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let features = v.get("features")?.as_array()?;
+    features.iter().enumerate().find_map(|(i, f)| {
+        let e = RawFeature::deserialize(f).err()?;
+        let id = match f.get("id") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        Some(((i, id), format!("not a valid GeoJSON feature: {e}")))
+    })
 }
 
 /// A client's polygon (a GeoJSON Polygon, MultiPolygon, or a Feature holding
@@ -567,25 +609,55 @@ fn polygon_problem(polygons: &[Polygon]) -> Option<String> {
             }
         }
     }
-    for (i, p) in polygons.iter().enumerate() {
+    // No two rings cross (checked above), so a ring lies inside another
+    // polygon as soon as one of its vertices does. An R-tree of the parts'
+    // extents keeps this near-linear: only parts whose extents contain each
+    // other are tested, instead of every pair.
+    for p in polygons {
+        if p.interiors().is_empty() {
+            continue;
+        }
+        let shell = Polygon::new(p.exterior().clone(), vec![]);
         for hole in p.interiors() {
-            let inside = hole
-                .0
-                .iter()
-                .any(|c| Polygon::new(p.exterior().clone(), vec![]).contains(c));
-            if !inside {
+            if !hole.0.iter().any(|c| shell.contains(c)) {
                 return Some(format!(
                     "a hole lies outside its exterior ring {}",
                     at(hole.0[0])
                 ));
             }
         }
+    }
+    if polygons.len() > 1 {
+        let extents: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = polygons
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let b = p.exterior().bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        let tree = RTree::bulk_load(extents);
         for (j, q) in polygons.iter().enumerate() {
-            if i != j && q.exterior().0.iter().any(|c| p.contains(c)) {
-                return Some(format!(
-                    "polygons of a MultiPolygon overlap {}",
-                    at(q.exterior().0[0])
-                ));
+            let Some(b) = q.exterior().bounding_rect() else {
+                continue;
+            };
+            let inner = AABB::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
+            // Parts whose extent contains q's: the only ones q can lie in.
+            for candidate in tree.locate_in_envelope_intersecting(&inner) {
+                let i = candidate.data;
+                let outer = candidate.geom().envelope();
+                if i == j || !outer.contains_envelope(&inner) {
+                    continue;
+                }
+                if q.exterior().0.iter().any(|c| polygons[i].contains(c)) {
+                    return Some(format!(
+                        "polygons of a MultiPolygon overlap {}",
+                        at(q.exterior().0[0])
+                    ));
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 //! The `zoneatlas` binary: parse the command line, start tracing, then serve,
 //! check or synthesise. All logic lives in the library.
 
+use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,13 +12,29 @@ use tracing_subscriber::EnvFilter;
 use zoneatlas::catalog::Catalog;
 use zoneatlas::config::{Cli, Command, ServeArgs};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    // Logs go to stderr (stdout carries command output); colour only on a
+    // terminal, so a log file holds no escape codes.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line; never a backtrace,
+            // whatever RUST_BACKTRACE says: these are the user's errors.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
@@ -34,7 +52,7 @@ fn main() -> anyhow::Result<()> {
             for s in catalog.summaries() {
                 println!("  {s}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Synth(args)) => {
             let started = Instant::now();
@@ -48,12 +66,12 @@ fn main() -> anyhow::Result<()> {
                 stats.bytes as f64 / 1e6,
                 started.elapsed()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let catalog = Catalog::open(&args.data.data)
         .with_context(|| format!("{}: the data folder is not valid", args.data.data.display()))?;
@@ -95,8 +113,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .basemap_url
                 .clone()
                 .map(|url| (url, args.basemap_attribution.clone())),
+            body_timeout: args.limits.body_timeout,
+            compute_deadline: args.limits.compute_deadline,
         },
     );
+    let limits = zoneatlas::api::server::ConnectionLimits {
+        header_timeout: args.limits.header_timeout,
+        max_connections: args.limits.max_connections as usize,
+        shutdown_grace: args.limits.shutdown_grace,
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -104,10 +129,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", args.addr))?;
         let bound = listener.local_addr()?;
         tracing::info!(addr = %bound, "listening on http://{bound}/ (API at http://{bound}/api)");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")
+        let clean = zoneatlas::api::server::serve(listener, app, limits, shutdown_signal()).await;
+        tracing::info!(clean, "stopped");
+        Ok(ExitCode::SUCCESS)
     })
 }
 

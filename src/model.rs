@@ -80,13 +80,24 @@ pub struct Feature {
 }
 
 impl Feature {
-    /// A property as text, for equality filters and labels.
+    /// A property as text, for labels and grouping. A whole number reads
+    /// the same whether stored as `110` or `110.0`. Equality goes through
+    /// `query::value_equals`, not through this text.
     pub fn property_text(&self, name: &str) -> Option<String> {
         match self.properties.get(name)? {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
+            Value::Number(n) => match n.as_f64() {
+                Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => Some(format!("{}", x as i64)),
+                _ => Some(n.to_string()),
+            },
             other => Some(other.to_string()),
         }
+    }
+
+    /// Whether a property equals the text `wanted` (see `query`).
+    pub fn property_equals(&self, name: &str, wanted: &str) -> bool {
+        crate::query::value_equals(self.properties.get(name), wanted)
     }
 }
 

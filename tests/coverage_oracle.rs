@@ -166,6 +166,7 @@ async fn parcel_and_zone_shares_equal_shapely_in_utm() {
                 &app,
                 axum::http::Request::post(format!("/api/coverage?scenario={scenario}"))
                     .header("host", "localhost")
+                    .header("content-type", "application/geo+json")
                     .body(axum::body::Body::from(body))
                     .unwrap(),
             )

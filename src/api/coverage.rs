@@ -4,16 +4,18 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use std::sync::Arc;
+
 use geo::{Geometry, MultiPolygon};
 use serde_json::{json, Value};
 
-use super::openapi::{Endpoint, Param};
+use super::openapi::{params::F, Endpoint, Param};
 use super::params::{self, QueryPairs};
 use super::{json_response, ApiError, AppState};
-use crate::coverage::{Coverage, Scenario, Switch};
+use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
 
 const JSON: &str = "application/json";
@@ -73,7 +75,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageAtPoint",
         summary: "Every service at a point: covered or not, distance to the nearest asset, what serves it, which sources feed it",
         tag: "Coverage",
-        params: &[LON, LAT, SCENARIO, WITHOUT],
+        params: &[LON, LAT, SCENARIO, WITHOUT, F],
         request_body: None,
         responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404],
         route: || get(at_point),
@@ -84,13 +86,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageOfParcel",
         summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT],
+        params: &[SCENARIO, WITHOUT, F],
         request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
         responses: &[
             (200, JSON, "Per-service shares"),
             ERR_400,
             ERR_404,
-            (413, JSON, "Body over 1 MiB or more than 10,000 vertices"),
+            (408, JSON, "The body did not arrive within the body timeout"),
+            (413, JSON, "Body over 1 MiB, more than 10,000 vertices, or a parcel too costly to compute (vertices x candidate assets)"),
+            (415, JSON, "The body is not declared as application/json or application/geo+json"),
+            (503, JSON, "Busy, or the computation ran past its deadline (Retry-After)"),
         ],
         route: || axum::routing::post(parcel),
     },
@@ -100,7 +105,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getZoneCoverage",
         summary: "Per service, the share and area of the zone within reach",
         tag: "Coverage",
-        params: &[SCENARIO],
+        params: &[SCENARIO, F],
         request_body: None,
         responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_503],
         route: || get(zone),
@@ -111,7 +116,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageGaps",
         summary: "The parts of the zone a service does not reach, as polygons with their area",
         tag: "Coverage",
-        params: &[SERVICE, SCENARIO],
+        params: &[SERVICE, SCENARIO, F],
         request_body: None,
         responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_503],
         route: || get(gaps),
@@ -122,9 +127,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getSitesCoverage",
         summary: "Every project site with its per-service share and supply",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT],
+        params: &[SCENARIO, WITHOUT, F],
         request_body: None,
-        responses: &[(200, JSON, "The checklist"), ERR_400, ERR_404],
+        responses: &[
+            (200, JSON, "The checklist"),
+            ERR_400,
+            ERR_404,
+            (503, JSON, "Busy, or the computation ran past its deadline (Retry-After)"),
+        ],
         route: || get(sites),
     },
     Endpoint {
@@ -133,7 +143,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getStatistics",
         summary: "Roads by status, network lengths, substations by voltage, park area, sites, zone shares",
         tag: "Coverage",
-        params: &[SCENARIO],
+        params: &[SCENARIO, F],
         request_body: None,
         responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_503],
         route: || get(stats),
@@ -155,16 +165,6 @@ fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
         Err(ApiError::not_ready(
             "zone coverage is still being computed after start-up; retry in a few seconds",
         ))
-    }
-}
-
-fn reject_unknown(q: &QueryPairs, known: &[&str]) -> Result<(), ApiError> {
-    match q.unknown(known).next() {
-        Some(bad) => Err(ApiError::bad_request(format!(
-            "unknown parameter {bad:?}; this endpoint accepts: {}",
-            known.join(", ")
-        ))),
-        None => Ok(()),
     }
 }
 
@@ -217,7 +217,7 @@ async fn at_point(
 ) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["lon", "lat", "scenario", "without", "f"])?;
+    q.reject_unknown(&["lon", "lat", "scenario", "without", "f"])?;
     params::format(&q)?;
     let p = params::point(&q)?;
     let sc = scenario(&q)?;
@@ -234,14 +234,18 @@ async fn at_point(
 
 async fn parcel(
     State(s): State<AppState>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let c = rules(&s)?;
+    rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["scenario", "without", "f"])?;
+    q.reject_unknown(&["scenario", "without", "f"])?;
+    params::format(&q)?;
     let sc = scenario(&q)?;
+    let c = rules(&s)?;
     let off = without(&s, c, &q)?;
+    params::require_json(&headers)?;
     let bytes = bytes.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!(
@@ -261,18 +265,41 @@ async fn parcel(
             "the parcel has {vertices} vertices; at most {MAX_PARCEL_VERTICES} are accepted"
         )));
     }
-    let geometry = crate::load::polygon_from_geojson(value)
-        .map_err(|e| ApiError::bad_request(format!("the parcel is not a valid polygon: {e}")))?;
-    let parcel = match geometry {
-        Geometry::Polygon(p) => MultiPolygon(vec![p]),
-        Geometry::MultiPolygon(m) => m,
-        _ => {
-            return Err(ApiError::bad_request(
-                "the parcel must be a Polygon or MultiPolygon",
-            ))
-        }
-    };
-    let (area_m2, answers) = c.parcel(&s.catalog.layers, &parcel, sc, off.as_ref().map(|o| o.0));
+    let catalog = Arc::clone(&s.catalog);
+    let switch = off.as_ref().map(|o| o.0);
+    let (area_m2, answers) = s
+        .compute
+        .run(move |deadline| {
+            let outcome = (|| {
+                let geometry = crate::load::polygon_from_geojson(value).map_err(|e| {
+                    ApiError::bad_request(format!("the parcel is not a valid polygon: {e}"))
+                })?;
+                let parcel = match geometry {
+                    Geometry::Polygon(p) => MultiPolygon(vec![p]),
+                    Geometry::MultiPolygon(m) => m,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "the parcel must be a Polygon or MultiPolygon",
+                        ))
+                    }
+                };
+                let Some(c) = catalog.coverage.as_ref() else {
+                    return Err(ApiError::not_found("no coverage rules"));
+                };
+                c.check_parcel(&catalog.layers, &parcel)
+                    .map_err(|e| match e {
+                        ParcelRefusal::TooWide { .. } => ApiError::bad_request(e.to_string()),
+                        ParcelRefusal::TooCostly { .. } => ApiError::too_large(e.to_string()),
+                    })?;
+                Ok(c.parcel(&catalog.layers, &parcel, sc, switch, &deadline))
+            })();
+            match outcome {
+                Ok(Ok(answer)) => Ok(Ok(answer)),
+                Ok(Err(exceeded)) => Err(exceeded),
+                Err(api) => Ok(Err(api)),
+            }
+        })
+        .await??;
     let v = json!({
         "scenario": sc,
         "without": off.map(|o| o.1),
@@ -285,7 +312,8 @@ async fn parcel(
 async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["scenario", "f"])?;
+    q.reject_unknown(&["scenario", "f"])?;
+    params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
     let mut area = 0.0;
@@ -305,7 +333,8 @@ async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
 async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["service", "scenario", "f"])?;
+    q.reject_unknown(&["service", "scenario", "f"])?;
+    params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
     let names = c.service_names();
@@ -350,16 +379,27 @@ async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
 async fn sites(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["scenario", "without", "f"])?;
+    q.reject_unknown(&["scenario", "without", "f"])?;
+    params::format(&q)?;
     let sc = scenario(&q)?;
     let off = without(&s, c, &q)?;
-    let list: Vec<Value> = c
-        .sites(&s.catalog.layers, sc, off.as_ref().map(|o| o.0))
-        .into_iter()
+    let catalog = Arc::clone(&s.catalog);
+    let switch = off.as_ref().map(|o| o.0);
+    let answers = s
+        .compute
+        .run(move |deadline| match catalog.coverage.as_ref() {
+            Some(c) => c.sites(&catalog.layers, sc, switch, &deadline),
+            None => Ok(Arc::new(vec![])),
+        })
+        .await?;
+    let list: Vec<Value> = answers
+        .iter()
         .map(|(site, area, answers)| {
+            // A planner asks first whether a site can connect; the covered
+            // share (every point within reach) is reported beside it.
             let lacking: Vec<&str> = answers
                 .iter()
-                .filter(|a| a.share < 0.999)
+                .filter(|a| !a.connectable)
                 .map(|a| a.service)
                 .collect();
             json!({"site": site, "area_m2": area.round(), "lacking": lacking, "services": answers})
@@ -372,7 +412,8 @@ async fn sites(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Res
 async fn stats(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    reject_unknown(&q, &["scenario", "f"])?;
+    q.reject_unknown(&["scenario", "f"])?;
+    params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
     Ok(json_response(JSON, body(&c.stats(&s.catalog.layers, sc))))

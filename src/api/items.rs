@@ -1,13 +1,12 @@
 //! Features of a collection: `/items` (bbox, filters, paging) and one feature.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use serde_json::Value;
 
 use super::openapi::{params as p, Endpoint};
-use super::params::{self as params, format, QueryPairs};
+use super::params::{self as params, format, ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, AppState};
 use crate::encode::{FeatureJson, FeaturePage, Features, Link};
 use crate::model::Feature;
@@ -22,7 +21,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getFeatures",
         summary: "Features of a collection, filtered by bbox and properties, one page at a time",
         tag: "Data",
-        params: &[p::COLLECTION_ID, p::BBOX, p::LIMIT, p::OFFSET, p::F],
+        params: &[
+            p::COLLECTION_ID,
+            p::BBOX,
+            p::BBOX_CRS,
+            p::LIMIT,
+            p::OFFSET,
+            p::F,
+        ],
         request_body: None,
         responses: &[
             (200, GEOJSON, "A page of features (FeatureCollection)"),
@@ -51,28 +57,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
 /// Parameters `/items` understands besides the layer's queryables.
 const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs"];
 
-/// Equality on a property: numbers compare as numbers (`width_m=20` matches
-/// 20.0), everything else as text.
-fn property_equals(f: &Feature, name: &str, wanted: &str) -> bool {
-    match f.properties.get(name) {
-        Some(Value::Number(n)) => match (n.as_f64(), wanted.trim().parse::<f64>()) {
-            (Some(a), Ok(b)) => a == b,
-            _ => false,
-        },
-        Some(Value::String(s)) => s == wanted,
-        Some(Value::Null) | None => false,
-        // Booleans and the like compare by their JSON text (`true`).
-        Some(other) => {
-            let text = other.to_string();
-            text == wanted
-        }
-    }
-}
-
 async fn items(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let l = find_layer(&s, &id)?;
@@ -117,7 +105,7 @@ async fn items(
     let matched: Vec<&Feature> = candidates
         .into_iter()
         .map(|i| &l.layer.features[i])
-        .filter(|f| filters.iter().all(|(n, v)| property_equals(f, n, v)))
+        .filter(|f| filters.iter().all(|(n, v)| f.property_equals(n, v)))
         .collect();
     let number_matched = matched.len();
     let page: Vec<&Feature> = matched.into_iter().skip(offset).take(limit).collect();
@@ -182,10 +170,10 @@ async fn items(
 async fn item(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path((id, feature_id)): Path<(String, String)>,
+    ApiPath((id, feature_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(raw.as_deref()))?;
+    super::ogc::only_format(raw.as_deref())?;
     let l = find_layer(&s, &id)?;
     let i = s.catalog.feature_index(&id, &feature_id).ok_or_else(|| {
         ApiError::not_found(format!("collection {id:?} has no feature {feature_id:?}"))

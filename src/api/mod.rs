@@ -1,30 +1,37 @@
-//! The HTTP boundary: the only module that knows axum, http and tower.
+//! The HTTP boundary: the only module that knows axum, http, hyper and tower.
 //!
-//! `router` mounts every resource's endpoint table under `/api`, `/health`,
-//! and the web page (static files) at `/`, then wraps it in the middleware
-//! stack: panic catching, request tracing, CORS, compression, a URI length
-//! limit and ETags.
+//! `router` mounts every resource's endpoint table under `/api` (`/health`
+//! included) and the web page (static files) at `/`, then wraps it in the
+//! middleware stack: panic catching, request tracing, CORS, compression,
+//! security headers, Host and URI checks, a bounded body read, and ETags.
+//! `server` runs the connection loop with its timeouts.
 
+pub mod compute;
 pub mod coverage;
 mod error;
 pub mod items;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::body::Body;
+use axum::extract::{MatchedPath, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use http_body_util::BodyExt;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -44,28 +51,72 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Base URL for links (`http://host:port`), when set in the config;
-    /// otherwise taken from each request's `Host` header.
+    /// otherwise taken from each request's (validated) `Host` header.
     pub public_url: Option<Arc<str>>,
     /// Basemap tile URL and attribution for the web map (in the landing page).
     pub basemap: Option<Arc<(String, String)>>,
+    /// Runs CPU-heavy answers off the async workers, bounded.
+    pub compute: compute::Compute,
+    pub body_timeout: Duration,
 }
 
 /// How the router is put together.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub public_url: Option<String>,
     /// Folder of the web page; `None` serves no page.
     pub web_dir: Option<PathBuf>,
     /// Basemap tile URL template and attribution, if any.
     pub basemap: Option<(String, String)>,
+    /// How long a client has to send a whole request body (then 408).
+    pub body_timeout: Duration,
+    /// How long a CPU-heavy computation may run (then 503).
+    pub compute_deadline: Duration,
 }
 
-/// Every endpoint of the API, in documentation order.
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            public_url: None,
+            web_dir: None,
+            basemap: None,
+            body_timeout: Duration::from_secs(30),
+            compute_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `/health`: 200 once the data is loaded (the server binds only then).
+pub const HEALTH: Endpoint = Endpoint {
+    method: "get",
+    path: "/health",
+    operation_id: "getHealth",
+    summary: "Liveness: the data is loaded; layer and feature counts",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (
+            200,
+            "application/json",
+            "The server is up and its data loaded",
+        ),
+        (
+            400,
+            "application/json",
+            "A parameter was given (none is accepted)",
+        ),
+    ],
+    route: || get(health),
+};
+
+/// Every endpoint of the server, in documentation order.
 pub fn endpoints() -> Vec<&'static Endpoint> {
     ogc::ENDPOINTS
         .iter()
         .chain(items::ENDPOINTS)
         .chain(coverage::ENDPOINTS)
+        .chain(std::iter::once(&HEALTH))
         .collect()
 }
 
@@ -77,23 +128,21 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
             .public_url
             .map(|u| Arc::from(u.trim_end_matches('/'))),
         basemap: options.basemap.map(Arc::new),
+        compute: compute::Compute::new(options.compute_deadline),
+        body_timeout: options.body_timeout,
     };
-    let mut api = Router::new();
+    let csp = content_security_policy(state.basemap.as_deref().map(|b| b.0.as_str()));
+    let mut routes = Router::new();
     for e in endpoints() {
-        api = api.route(e.path, (e.route)());
+        routes = routes.route(e.path, (e.route)());
     }
     // Unknown paths under /api get a JSON 404 even when the web page is the
     // fallback for everything else.
-    let api = api
+    let mut app = routes
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { ApiError::not_found("no such API resource") }),
         )
-        .layer(middleware::from_fn_with_state(state.clone(), etag));
-
-    let mut app = Router::new()
-        .route("/health", get(health))
-        .merge(api)
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError {
                 status: StatusCode::METHOD_NOT_ALLOWED,
@@ -102,9 +151,16 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
             }
         });
     app = match options.web_dir {
-        Some(dir) => app.fallback_service(ServeDir::new(dir)),
+        // ServeDir answers a missing file with an empty 404; say something.
+        Some(dir) => app.fallback_service(ServeDir::new(dir).not_found_service(
+            axum::routing::any(|| async { (StatusCode::NOT_FOUND, "not found\n") }),
+        )),
         None => app.fallback(|| async { ApiError::not_found("not found") }),
     };
+    let app = app
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), etag))
+        .layer(middleware::from_fn_with_state(state.clone(), buffer_body));
 
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -127,9 +183,14 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
         .expose_headers([header::ETAG])
         .max_age(Duration::from_secs(3600));
 
-    app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+    let inner = app
+        .layer(middleware::from_fn(check_host))
         .layer(middleware::from_fn(limit_uri))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let csp = csp.clone();
+            security_headers(req, next, csp)
+        }))
         .layer(cors)
         .layer(trace)
         .layer(CatchPanicLayer::custom(
@@ -137,10 +198,59 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
                 ApiError::internal("a handler panicked").into_response()
             },
         ))
-        .with_state(state)
+        .with_state(state);
+    // `/api/` and `/api/collections/` are the same resources as without the
+    // slash (OWSLib appends one). Rewriting must happen before routing, so
+    // the normalising service wraps the whole router.
+    Router::new().fallback_service(NormalizePathLayer::trim_trailing_slash().layer(inner))
 }
 
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+/// The page's Content-Security-Policy: everything from this server, plus
+/// the configured basemap's tiles. Leaflet positions tiles with inline
+/// styles, hence `'unsafe-inline'` for styles only.
+fn content_security_policy(basemap: Option<&str>) -> HeaderValue {
+    let tiles = basemap
+        .and_then(|url| {
+            let rest = url.split_once("://")?;
+            let host = rest.1.split('/').next()?;
+            // Template hosts like {s}.tile.example.org become a wildcard.
+            let host = host.replace("{s}.", "*.");
+            Some(format!(" {}://{host}", rest.0))
+        })
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:{tiles}; connect-src 'self'; object-src 'none'; \
+         base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'self'"))
+}
+
+async fn security_headers(req: Request, next: Next, csp: HeaderValue) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let is_html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    resp
+}
+
+async fn health(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = params::QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
     // The server binds only after the catalog is loaded, so reaching this
     // handler means the data is in.
     let features: usize = state
@@ -154,6 +264,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "layers": state.catalog.layers.len(),
         "features": features,
     }))
+    .into_response()
 }
 
 async fn limit_uri(req: Request, next: Next) -> Response {
@@ -169,10 +280,104 @@ async fn limit_uri(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Whether a `Host` header is a plausible `host[:port]`: a DNS name or IPv4
+/// address, or a bracketed IPv6 address. Links embed it, so anything else
+/// (quotes, angle brackets, spaces) would be an injection.
+pub fn valid_host(host: &str) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, tail)) => {
+                if v6.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                ("ipv6", tail.strip_prefix(':'))
+            }
+            None => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    let name_ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    port_ok && name_ok
+}
+
+async fn check_host(req: Request, next: Next) -> Response {
+    if let Some(h) = req.headers().get(header::HOST) {
+        let ok = h.to_str().is_ok_and(valid_host);
+        if !ok {
+            return ApiError::bad_request(
+                "the Host header is not a valid host[:port]; links are built from it",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Read the whole request body before routing, within `MAX_BODY_BYTES` and
+/// the body timeout, so no handler waits on a slow or lying client: a
+/// declared length over the limit is refused at once (413), a body that
+/// does not arrive in time gets 408.
+async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return ApiError::too_large(format!(
+            "the body is declared as {} bytes; at most {MAX_BODY_BYTES} are accepted",
+            declared.unwrap_or_default()
+        ))
+        .into_response();
+    }
+    if declared == Some(0) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let bytes = match tokio::time::timeout(state.body_timeout, limited.collect()).await {
+        Err(_) => {
+            return ApiError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "RequestTimeout",
+                description: format!(
+                    "the request body did not arrive within {} s",
+                    state.body_timeout.as_secs_f64()
+                ),
+            }
+            .into_response()
+        }
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return ApiError::too_large(format!(
+                    "the body is larger than {MAX_BODY_BYTES} bytes"
+                ))
+                .into_response();
+            }
+            return ApiError::bad_request(format!("cannot read the request body: {e}"))
+                .into_response();
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
 /// Weak ETags from the data version and the request: the data never changes
 /// while the process runs, so the same URL (and Host, which links embed)
-/// always yields the same body. Matching `If-None-Match` gets 304 without
-/// running the handler.
+/// always yields the same body. The handler runs first, so only a resource
+/// that exists (a 200) can answer 304, `If-None-Match: *` included.
 async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
@@ -199,18 +404,19 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
             t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/")
         });
     let value = HeaderValue::from_str(&tag).ok();
-    if matches {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        if let Some(v) = value {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
+    let mut resp = next.run(req).await;
+    if resp.status() != StatusCode::OK {
         return resp;
     }
-    let mut resp = next.run(req).await;
-    if resp.status() == StatusCode::OK {
+    if matches {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         if let Some(v) = value {
-            resp.headers_mut().insert(header::ETAG, v);
+            not_modified.headers_mut().insert(header::ETAG, v);
         }
+        return not_modified;
+    }
+    if let Some(v) = value {
+        resp.headers_mut().insert(header::ETAG, v);
     }
     resp
 }

@@ -1,14 +1,14 @@
 //! OGC API - Features discovery resources: landing page, conformance, the
 //! OpenAPI document, collections and their queryables.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{json, Map, Value};
 
 use super::openapi::{params as p, Endpoint};
-use super::params::{format, QueryPairs};
+use super::params::{format, ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, AppState};
 use crate::index::IndexedLayer;
 
@@ -91,6 +91,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
+/// Discovery resources take only `f`; anything else is a 400.
+pub fn only_format(raw: Option<&str>) -> Result<(), ApiError> {
+    let q = QueryPairs::parse(raw);
+    q.reject_unknown(&["f"])?;
+    format(&q)
+}
+
 fn link(href: String, rel: &str, media: &str, title: &str) -> Value {
     json!({ "href": href, "rel": rel, "type": media, "title": title })
 }
@@ -104,7 +111,7 @@ async fn landing(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let base = base_url(&s, &headers);
     let m = &s.catalog.manifest;
     let mut v = json!({
@@ -124,7 +131,7 @@ async fn landing(
 }
 
 async fn conformance(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let v = json!({
         "conformsTo": [
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -140,7 +147,7 @@ async fn openapi_doc(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let doc = super::openapi::document(&super::endpoints(), &s.catalog, &base_url(&s, &headers));
     Ok(json_response(OPENAPI, body(&doc)))
 }
@@ -183,7 +190,7 @@ async fn collections(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let base = base_url(&s, &headers);
     let list: Vec<Value> = s
         .catalog
@@ -201,10 +208,10 @@ async fn collections(
 async fn collection(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let l = find_layer(&s, &id)?;
     Ok(json_response(
         JSON,
@@ -215,10 +222,10 @@ async fn collection(
 async fn queryables(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    format(&QueryPairs::parse(q.as_deref()))?;
+    only_format(q.as_deref())?;
     let l = find_layer(&s, &id)?;
     let mut props = Map::new();
     for name in &l.layer.meta.queryable {

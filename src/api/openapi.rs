@@ -72,6 +72,13 @@ pub mod params {
         schema: r#"{"type":"array","oneOf":[{"minItems":4,"maxItems":4},{"minItems":6,"maxItems":6}],"items":{"type":"number","minimum":-180,"maximum":180}}"#,
         description: "west,south,east,north (CRS84); features whose geometry intersects it. west > east crosses the antimeridian.",
     };
+    pub const BBOX_CRS: Param = Param {
+        name: "bbox-crs",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","format":"uri","enum":["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]}"#,
+        description: "CRS of bbox; only CRS84 (longitude, latitude) is offered.",
+    };
     pub const LIMIT: Param = Param {
         name: "limit",
         location: "query",

@@ -3,7 +3,11 @@
 //! Parameters are read from the raw query string (not axum's `Query`), so
 //! every rejection is ours and says which parameter was wrong and why.
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use geo::{Coord, Rect};
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::index::antimeridian_rects;
@@ -41,6 +45,22 @@ impl QueryPairs {
             )));
         }
         Ok(first.map(String::as_str))
+    }
+
+    /// 400 naming the first parameter that is not in `known`; every endpoint
+    /// calls it, so a misspelt parameter is never silently ignored.
+    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.unknown(known).next() {
+            Some(bad) => Err(ApiError::bad_request(if known.is_empty() {
+                format!("unknown parameter {bad:?}; this resource takes no parameters")
+            } else {
+                format!(
+                    "unknown parameter {bad:?}; this resource accepts: {}",
+                    known.join(", ")
+                )
+            })),
+            None => Ok(()),
+        }
     }
 
     /// Names that are not in `known`, for "unknown parameter" errors.
@@ -176,6 +196,53 @@ pub fn format(q: &QueryPairs) -> Result<(), ApiError> {
             "f: format {other:?} is not offered; use json"
         ))),
     }
+}
+
+/// Path parameters whose rejection (e.g. `%FF`, not UTF-8) is our JSON
+/// 400, not axum's plain-text one.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the path is malformed: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
+/// 415 unless the body is declared as JSON (`application/json`,
+/// `application/geo+json` or another `+json` type).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code: "UnsupportedMediaType",
+        description: if ct.is_empty() {
+            "the body needs a Content-Type: application/json or application/geo+json".into()
+        } else {
+            format!("Content-Type {ct:?} is not accepted; send application/json or application/geo+json")
+        },
+    })
 }
 
 #[cfg(test)]

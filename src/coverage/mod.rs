@@ -14,7 +14,7 @@ pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use geo::{
     BoundingRect, Coord, Distance, Euclidean, Geometry, GeometryCollection, MultiPolygon, Rect,
@@ -22,6 +22,7 @@ use geo::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::budget::{Deadline, Exceeded};
 use crate::geodesy::{self, LocalProjection};
 use crate::index::IndexedLayer;
 use network::{Network, Tracing};
@@ -92,7 +93,18 @@ pub struct Supply {
 #[derive(Debug, Clone, Serialize)]
 pub struct AreaAnswer {
     pub service: &'static str,
+    /// Whether some eligible asset lies within its reach of the area's
+    /// boundary (or inside it): the area can be connected.
+    pub connectable: bool,
+    /// Metres from the area to the nearest eligible asset (0 when one lies
+    /// inside or crosses it); null when none lies within the service's
+    /// largest reach.
+    pub distance_m: Option<f64>,
+    /// The asset it would connect to: the nearest one whose reach includes
+    /// the area.
+    pub connect_to: Option<AssetRef>,
     pub covered_m2: f64,
+    /// Share of the area within reach of the service (every point of it).
     pub share: f64,
     pub reach_m: f64,
     /// The assets whose reach touches the area.
@@ -109,6 +121,18 @@ pub struct ZoneResult {
     pub share: f64,
     /// The uncovered parts, lon/lat.
     pub gaps: MultiPolygon,
+}
+
+/// What `covered_part` finds for one service and region.
+struct CoveredPart {
+    /// The region's part within reach (metric).
+    covered: MultiPolygon,
+    /// Assets whose reach touches the region.
+    reaching: Vec<usize>,
+    /// The nearest eligible asset in the reach window, with its distance (m).
+    nearest: Option<(f64, usize)>,
+    /// The nearest asset whose own reach includes the region.
+    connect: Option<usize>,
 }
 
 /// An area to measure: projected shape, its lon/lat extent, the projection.
@@ -154,9 +178,40 @@ pub struct Coverage {
     sites_layer: Option<usize>,
     proj: LocalProjection,
     cache: Vec<[OnceLock<ZoneResult>; 2]>,
+    /// The sites checklist without a switched-off asset, per scenario:
+    /// the map asks for it on every statistics render.
+    sites_cache: [Mutex<Option<Arc<Vec<SiteAnswer>>>>; 2],
     /// Set while `warm` computes the zone results in the background.
     warming: AtomicBool,
 }
+
+/// One site's row of the checklist: the site, its area, per-service answers.
+pub type SiteAnswer = (AssetRef, f64, Vec<AreaAnswer>);
+
+/// Why a parcel is refused before any computation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ParcelRefusal {
+    /// Larger than the local projection computes accurately.
+    #[error("the parcel spans {across_m:.0} m; at most {max_m:.0} m across can be computed within the stated accuracy (split it into smaller parcels)")]
+    TooWide { across_m: f64, max_m: f64 },
+    /// Its vertices times the candidate assets' vertices exceed the budget.
+    #[error("the parcel is too costly to compute: {vertices} vertices against {candidates} candidate asset vertices (cost {cost}, at most {max}); send a simpler or smaller parcel")]
+    TooCostly {
+        vertices: usize,
+        candidates: usize,
+        cost: u64,
+        max: u64,
+    },
+}
+
+/// Largest cost (`parcel_cost`) a parcel request may have. Calibrated so the
+/// costliest accepted parcel stays well under the default 10 s deadline on
+/// one core (see `benches/queries.rs`, `worst accepted parcel`).
+pub const MAX_PARCEL_COST: u64 = 60_000_000;
+
+/// Buffer vertices per asset vertex (126-segment circles), the weight of a
+/// candidate's own vertices in `parcel_cost`.
+const BUFFER_WEIGHT: u64 = 130;
 
 fn layer_index(layers: &[IndexedLayer], id: &str, what: &str) -> Result<usize, String> {
     layers
@@ -172,11 +227,7 @@ fn selected(layer: &IndexedLayer, sel: &Selector) -> Vec<bool> {
         .layer
         .features
         .iter()
-        .map(|f| {
-            filter
-                .iter()
-                .all(|(k, v)| f.property_text(k).as_deref() == Some(v))
-        })
+        .map(|f| filter.iter().all(|(k, v)| f.property_equals(k, v)))
         .collect()
 }
 
@@ -218,9 +269,10 @@ impl Coverage {
                     .iter()
                     .zip(member)
                     .map(|(f, &m)| {
-                        m && f
-                            .property_text(&status_prop)
-                            .is_none_or(|s| sets[sc.at()].contains(&s))
+                        m && (f.property_text(&status_prop).is_none()
+                            || sets[sc.at()]
+                                .iter()
+                                .any(|s| f.property_equals(&status_prop, s)))
                     })
                     .collect()
             })
@@ -240,19 +292,32 @@ impl Coverage {
                 .features
                 .iter()
                 .map(|f| {
-                    let own = rule
+                    let own = match rule
                         .reach_property
                         .as_ref()
-                        .and_then(|p| f.properties.get(p))
-                        .and_then(Value::as_f64)
-                        .filter(|r| r.is_finite() && *r > 0.0);
+                        .and_then(|p| f.properties.get(p).map(|v| (p, v)))
+                    {
+                        None | Some((_, Value::Null)) => None,
+                        Some((p, v)) => match v.as_f64() {
+                            Some(r) if r > 0.0 && r <= rules::MAX_REACH_M => Some(r),
+                            _ => {
+                                return Err(format!(
+                                    "{what}: feature {:?} has {p} = {v}, which is not a reach above 0 and at most {} m",
+                                    f.id,
+                                    rules::MAX_REACH_M
+                                ))
+                            }
+                        },
+                    };
                     let by = rule.reach_by.as_ref().and_then(|b| {
-                        f.property_text(&b.property)
-                            .and_then(|v| b.values.get(&v).copied())
+                        b.values
+                            .iter()
+                            .find(|(key, _)| f.property_equals(&b.property, key))
+                            .map(|(_, r)| *r)
                     });
-                    own.or(by).unwrap_or(rule.reach_m)
+                    Ok(own.or(by).unwrap_or(rule.reach_m))
                 })
-                .collect();
+                .collect::<Result<_, String>>()?;
             let max_reach = reach
                 .iter()
                 .zip(&member)
@@ -343,6 +408,7 @@ impl Coverage {
             sites_layer,
             proj,
             cache,
+            sites_cache: [Mutex::new(None), Mutex::new(None)],
             warming: AtomicBool::new(false),
         })
     }
@@ -482,24 +548,12 @@ impl Coverage {
             .collect()
     }
 
-    /// The part of a region within reach of a service, and the assets that
-    /// reach it.
-    fn covered_part(
-        &self,
-        layers: &[IndexedLayer],
-        s: &Service,
-        sc: Scenario,
-        off: Option<Switch>,
-        region: &Region,
-    ) -> (MultiPolygon, Vec<usize>) {
-        let Region {
-            shape: region,
-            bbox,
-            proj,
-        } = *region;
+    /// The lon/lat window in which assets can reach a region: its extent
+    /// grown by the service's largest reach (plus 1%).
+    fn reach_window(&self, s: &Service, bbox: Rect) -> Rect {
         let (kx, ky) = geodesy::metres_per_degree(bbox.center().y);
         let pad = s.max_reach * 1.01;
-        let grown = Rect::new(
+        Rect::new(
             Coord {
                 x: bbox.min().x - pad / kx,
                 y: bbox.min().y - pad / ky,
@@ -508,45 +562,142 @@ impl Coverage {
                 x: bbox.max().x + pad / kx,
                 y: bbox.max().y + pad / ky,
             },
-        );
+        )
+    }
+
+    /// The part of a region within reach of a service, the assets that
+    /// reach it, and the nearest eligible asset within the window with its
+    /// distance in metres.
+    fn covered_part(
+        &self,
+        layers: &[IndexedLayer],
+        s: &Service,
+        sc: Scenario,
+        off: Option<Switch>,
+        region: &Region,
+        deadline: &Deadline,
+    ) -> Result<CoveredPart, Exceeded> {
+        let Region {
+            shape: region,
+            bbox,
+            proj,
+        } = *region;
+        let grown = self.reach_window(s, bbox);
         let region_g = Geometry::MultiPolygon(region.clone());
         let layer = &layers[s.layer];
         let mut by_reach: BTreeMap<u64, Vec<Geometry>> = BTreeMap::new();
         let mut reaching = Vec::new();
-        for i in layer.envelope_candidates(grown) {
+        let mut nearest: Option<(f64, usize)> = None;
+        for (n, i) in layer.envelope_candidates(grown).into_iter().enumerate() {
+            if n % 64 == 0 {
+                deadline.check()?;
+            }
             if !self.on(s, sc, off, i) {
                 continue;
             }
             let g = area::to_metric(&layer.layer.features[i].geometry, proj);
-            if Euclidean.distance(&g, &region_g) <= s.reach[i] {
-                reaching.push(i);
+            let d = Euclidean.distance(&g, &region_g);
+            if nearest.is_none_or(|(best, _)| d < best) {
+                nearest = Some((d, i));
+            }
+            if d <= s.reach[i] {
+                reaching.push((d, i));
                 by_reach.entry(s.reach[i].to_bits()).or_default().push(g);
             }
         }
+        deadline.check()?;
         // One buffer per distinct reach: i_overlay unions within a call.
-        let parts: Vec<MultiPolygon> = by_reach
-            .into_iter()
-            .map(|(r, gs)| {
-                area::buffer(
-                    &Geometry::GeometryCollection(GeometryCollection(gs)),
-                    f64::from_bits(r),
-                )
-            })
-            .collect();
+        let mut parts = Vec::with_capacity(by_reach.len());
+        for (r, gs) in by_reach {
+            parts.push(area::buffer(
+                &Geometry::GeometryCollection(GeometryCollection(gs)),
+                f64::from_bits(r),
+            ));
+            deadline.check()?;
+        }
         let reach_area = area::union_all(&parts);
-        (area::intersection(&reach_area, region), reaching)
+        deadline.check()?;
+        let connect = reaching
+            .iter()
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|&(_, i)| i);
+        Ok(CoveredPart {
+            covered: area::intersection(&reach_area, region),
+            reaching: reaching.into_iter().map(|(_, i)| i).collect(),
+            nearest,
+            connect,
+        })
     }
 
-    /// Coverage of a lon/lat (multi)polygon, per service.
+    /// The cost of a parcel request before computing it: the parcel's
+    /// vertices plus a buffer's, times the vertices of every candidate asset
+    /// of every service within reach of its extent. Distances cost parcel ×
+    /// asset vertices, buffers and their union ~130 × asset vertices.
+    pub fn parcel_cost(
+        &self,
+        layers: &[IndexedLayer],
+        parcel: &MultiPolygon,
+    ) -> (usize, usize, u64) {
+        let Some(bbox) = parcel.bounding_rect() else {
+            return (0, 0, 0);
+        };
+        let vertices: usize = parcel
+            .0
+            .iter()
+            .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .sum();
+        let mut candidates = 0usize;
+        for s in &self.services {
+            let layer = &layers[s.layer];
+            for i in layer.envelope_candidates(self.reach_window(s, bbox)) {
+                candidates += geo::CoordsIter::coords_count(&layer.layer.features[i].geometry);
+            }
+        }
+        let cost = (vertices as u64 + BUFFER_WEIGHT).saturating_mul(candidates as u64);
+        (vertices, candidates, cost)
+    }
+
+    /// Refuse a parcel the method cannot compute accurately or cheaply
+    /// enough, before spending anything on it.
+    pub fn check_parcel(
+        &self,
+        layers: &[IndexedLayer],
+        parcel: &MultiPolygon,
+    ) -> Result<(), ParcelRefusal> {
+        if let Some(b) = parcel.bounding_rect() {
+            let (kx, ky) = geodesy::metres_per_degree(b.center().y);
+            let across_m = (b.width() * kx).max(b.height() * ky);
+            if across_m > geodesy::MAX_EXTENT_M {
+                return Err(ParcelRefusal::TooWide {
+                    across_m,
+                    max_m: geodesy::MAX_EXTENT_M,
+                });
+            }
+        }
+        let (vertices, candidates, cost) = self.parcel_cost(layers, parcel);
+        if cost > MAX_PARCEL_COST {
+            return Err(ParcelRefusal::TooCostly {
+                vertices,
+                candidates,
+                cost,
+                max: MAX_PARCEL_COST,
+            });
+        }
+        Ok(())
+    }
+
+    /// Coverage of a lon/lat (multi)polygon, per service. Callers check it
+    /// with `check_parcel` first when it comes from a client.
     pub fn parcel(
         &self,
         layers: &[IndexedLayer],
         parcel: &MultiPolygon,
         sc: Scenario,
         off: Option<Switch>,
-    ) -> (f64, Vec<AreaAnswer>) {
+        deadline: &Deadline,
+    ) -> Result<(f64, Vec<AreaAnswer>), Exceeded> {
         let Some(bbox) = parcel.bounding_rect() else {
-            return (0.0, vec![]);
+            return Ok((0.0, vec![]));
         };
         let proj = LocalProjection::new(bbox.center());
         let region = match area::to_metric(&Geometry::MultiPolygon(parcel.clone()), &proj) {
@@ -554,35 +705,36 @@ impl Coverage {
             _ => unreachable!("map_coords keeps the geometry type"),
         };
         let total = area::area_m2(&region);
-        let answers = self
-            .services
-            .iter()
-            .map(|s| {
-                let whole = Region {
-                    shape: &region,
-                    bbox,
-                    proj: &proj,
-                };
-                let (covered, reaching) = self.covered_part(layers, s, sc, off, &whole);
-                let covered_m2 = area::area_m2(&covered).min(total);
-                AreaAnswer {
-                    service: s.name,
-                    covered_m2: covered_m2.round(),
-                    share: if total > 0.0 {
-                        round_share(covered_m2 / total)
-                    } else {
-                        0.0
-                    },
-                    reach_m: s.default_reach,
-                    assets: reaching
-                        .iter()
-                        .map(|&i| self.asset(layers, s.layer, i))
-                        .collect(),
-                    supply: self.supply(layers, s, sc, off, &reaching),
-                }
-            })
-            .collect();
-        (total, answers)
+        let mut answers = Vec::with_capacity(self.services.len());
+        for s in &self.services {
+            let whole = Region {
+                shape: &region,
+                bbox,
+                proj: &proj,
+            };
+            let part = self.covered_part(layers, s, sc, off, &whole, deadline)?;
+            let covered_m2 = area::area_m2(&part.covered).min(total);
+            answers.push(AreaAnswer {
+                service: s.name,
+                connectable: part.connect.is_some(),
+                distance_m: part.nearest.map(|(d, _)| (d * 100.0).round() / 100.0),
+                connect_to: part.connect.map(|i| self.asset(layers, s.layer, i)),
+                covered_m2: covered_m2.round(),
+                share: if total > 0.0 {
+                    round_share(covered_m2 / total)
+                } else {
+                    0.0
+                },
+                reach_m: part.connect.map_or(s.default_reach, |i| s.reach[i]),
+                assets: part
+                    .reaching
+                    .iter()
+                    .map(|&i| self.asset(layers, s.layer, i))
+                    .collect(),
+                supply: self.supply(layers, s, sc, off, &part.reaching),
+            });
+        }
+        Ok((total, answers))
     }
 
     /// A service's coverage of the whole zone, computed once per scenario.
@@ -601,7 +753,10 @@ impl Coverage {
                 bbox,
                 proj: &self.proj,
             };
-            let (covered, _) = self.covered_part(layers, s, sc, None, &whole);
+            let covered = match self.covered_part(layers, s, sc, None, &whole, &Deadline::none()) {
+                Ok(part) => part.covered,
+                Err(never) => unreachable!("no deadline: {never}"),
+            };
             let area_m2 = area::area_m2(&self.zone_metric);
             let covered_m2 = area::area_m2(&covered).min(area_m2);
             let gaps = area::difference(&self.zone_metric, &covered);
@@ -642,27 +797,42 @@ impl Coverage {
             || self.cache.iter().all(|c| c[sc.at()].get().is_some())
     }
 
-    /// Every site's coverage: the planner's checklist.
+    /// Every site's coverage: the planner's checklist. Without a switched-off
+    /// asset the answer is computed once per scenario and kept.
     pub fn sites(
         &self,
         layers: &[IndexedLayer],
         sc: Scenario,
         off: Option<Switch>,
-    ) -> Vec<(AssetRef, f64, Vec<AreaAnswer>)> {
+        deadline: &Deadline,
+    ) -> Result<Arc<Vec<SiteAnswer>>, Exceeded> {
         let Some(sl) = self.sites_layer else {
-            return vec![];
+            return Ok(Arc::new(vec![]));
         };
-        layers[sl]
-            .layer
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let parcel = MultiPolygon(polygons_of(&f.geometry));
-                let (area_m2, answers) = self.parcel(layers, &parcel, sc, off);
-                (self.asset(layers, sl, i), area_m2, answers)
-            })
-            .collect()
+        if off.is_none() {
+            let cached = self.sites_cache[sc.at()]
+                .lock()
+                .map_err(|_| Exceeded {
+                    allowed: std::time::Duration::ZERO,
+                })?
+                .clone();
+            if let Some(hit) = cached {
+                return Ok(hit);
+            }
+        }
+        let mut list = Vec::with_capacity(layers[sl].layer.features.len());
+        for (i, f) in layers[sl].layer.features.iter().enumerate() {
+            let parcel = MultiPolygon(polygons_of(&f.geometry));
+            let (area_m2, answers) = self.parcel(layers, &parcel, sc, off, deadline)?;
+            list.push((self.asset(layers, sl, i), area_m2, answers));
+        }
+        let list = Arc::new(list);
+        if off.is_none() {
+            if let Ok(mut slot) = self.sites_cache[sc.at()].lock() {
+                *slot = Some(Arc::clone(&list));
+            }
+        }
+        Ok(list)
     }
 
     /// Headline figures: roads by status, network lengths, substations by

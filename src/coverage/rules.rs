@@ -12,6 +12,11 @@ use serde::Deserialize;
 /// The file's name inside a data folder.
 pub const RULES_FILE: &str = "coverage.toml";
 
+/// Largest reach accepted, in metres. Areas are computed in one local
+/// projection per parcel or zone; beyond 50 km its scale error would pass
+/// the stated accuracy (see `geodesy::MAX_EXTENT_M`).
+pub const MAX_REACH_M: f64 = 50_000.0;
+
 /// The six services, in answer order.
 pub const SERVICES: [&str; 6] = ["water", "gas", "steam", "power", "road", "park"];
 
@@ -126,7 +131,9 @@ fn default_tolerance() -> f64 {
 /// Read `coverage.toml` from a data folder, if it has one.
 pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
     let path = dir.join(RULES_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::load::read_regular_file(&path).and_then(|b| {
+        String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
@@ -144,9 +151,12 @@ pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
         if let Some(by) = &rule.reach_by {
             reaches.extend(by.values.values());
         }
-        if reaches.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+        if let Some(bad) = reaches
+            .iter()
+            .find(|r| !r.is_finite() || **r <= 0.0 || **r > MAX_REACH_M)
+        {
             return Err(format!(
-                "service {name:?}: every reach must be a positive number of metres"
+                "service {name:?}: reach {bad} m is out of range; every reach must be above 0 and at most {MAX_REACH_M} m"
             ));
         }
     }

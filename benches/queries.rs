@@ -196,7 +196,13 @@ fn coverage(c: &mut Criterion) {
         g.bench_function(format!("parcel_200m_all_six_services/{name}"), |b| {
             b.iter(|| {
                 j = (j + 1) % parcels.len();
-                black_box(cov.parcel(&catalog.layers, &parcels[j], Scenario::Current, None))
+                black_box(cov.parcel(
+                    &catalog.layers,
+                    &parcels[j],
+                    Scenario::Current,
+                    None,
+                    &zoneatlas::budget::Deadline::none(),
+                ))
             })
         });
         if name == "sample" {

@@ -400,32 +400,123 @@ async fn openapi_documents_every_route_and_each_collections_filters() {
     );
     let v = r.json();
     assert_eq!(v["openapi"], "3.0.3");
+    let server = v["servers"][0]["url"].as_str().unwrap().to_owned();
+    let server_path = server.trim_start_matches("http://localhost").to_owned();
+    assert_eq!(server_path, "/api");
     let paths = v["paths"].as_object().unwrap();
-    for e in zoneatlas::api::endpoints() {
-        assert!(
-            paths[e.path][e.method].is_object(),
-            "{} {}",
-            e.method,
-            e.path
-        );
-    }
-    let road_params: Vec<&str> = paths["/api/collections/roads/items"]["get"]["parameters"]
+    // A documented path as a request path: relative to its server.
+    let concrete = |path: &str, item: &Value| -> String {
+        let base = item["servers"][0]["url"]
+            .as_str()
+            .map(|u| u.trim_start_matches("http://localhost").to_owned())
+            .unwrap_or_else(|| server_path.clone());
+        let p = path
+            .replace("{collectionId}", "roads")
+            .replace("{featureId}", "R-001");
+        if p == "/" {
+            base
+        } else {
+            format!("{base}{p}")
+        }
+    };
+    let road_params: Vec<&str> = paths["/collections/roads/items"]["get"]["parameters"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for name in ["bbox", "limit", "offset", "status", "class"] {
+    for name in [
+        "bbox", "bbox-crs", "limit", "offset", "f", "status", "class",
+    ] {
         assert!(road_params.contains(&name), "{name}");
     }
-    // Every documented GET path without a template or a required parameter
-    // answers (no dead docs).
-    for (path, item) in paths {
-        let required = item["get"]["parameters"]
-            .as_array()
-            .is_some_and(|ps| ps.iter().any(|p| p["required"] == true));
-        if item.get("get").is_some() && !path.contains('{') && !required {
-            assert_eq!(get(&app, path).await.status, StatusCode::OK, "{path}");
+    // The router, walked from outside: every link the server hands out (from
+    // the landing page down) is a documented path.
+    let templates: Vec<String> = paths.iter().map(|(p, i)| concrete(p, i)).collect();
+    let mut todo = vec!["/api".to_owned(), "/health".to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(url) = todo.pop() {
+        if !seen.insert(url.clone()) || seen.len() > 60 {
+            continue;
         }
+        let r = get(&app, &url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}");
+        let path = url.split('?').next().unwrap().to_owned();
+        let documented = templates.contains(&path)
+            || paths.keys().any(|t| {
+                let re = t.replace("{collectionId}", "*").replace("{featureId}", "*");
+                let (tp, pp): (Vec<&str>, Vec<&str>) = (
+                    re.split('/').collect(),
+                    path.trim_start_matches("/api").split('/').collect(),
+                );
+                tp.len() == pp.len() && tp.iter().zip(&pp).all(|(a, b)| *a == "*" || a == b)
+            });
+        assert!(
+            documented,
+            "{path} is served but not in the OpenAPI document"
+        );
+        if let Ok(v) = serde_json::from_slice::<Value>(&r.bytes) {
+            let mut links = Vec::new();
+            collect_hrefs(&v, &mut links);
+            for href in links {
+                if let Some(rest) = href.strip_prefix("http://localhost") {
+                    if !rest.contains("/items?") && !rest.contains("/items/") {
+                        todo.push(rest.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen.len() >= 12, "walked only {seen:?}");
+    // Every documented operation accepts each documented query parameter
+    // (no "unknown parameter") and refuses an undocumented one.
+    for (path, item) in paths {
+        let Some(op) = item.get("get") else { continue };
+        let url = concrete(path, item);
+        let params: Vec<&Value> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .collect();
+        for p in &params {
+            let name = p["name"].as_str().unwrap();
+            let r = get(&app, &format!("{url}?{name}=x")).await;
+            let text = String::from_utf8_lossy(&r.bytes).into_owned();
+            assert!(!text.contains("unknown parameter"), "{url}: {name}: {text}");
+        }
+        let r = get(&app, &format!("{url}?zz_undocumented=1")).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{url} accepts an undocumented parameter"
+        );
+        assert!(r.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("zz_undocumented"));
+        // Documented GET paths without a template or required parameter answer.
+        let required = params.iter().any(|p| p["required"] == true);
+        if !path.contains('{') && !required {
+            assert_eq!(get(&app, &url).await.status, StatusCode::OK, "{url}");
+        }
+    }
+}
+
+fn collect_hrefs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "href" {
+                    if let Some(s) = x.as_str() {
+                        out.push(s.to_owned());
+                    }
+                } else {
+                    collect_hrefs(x, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_hrefs(x, out)),
+        _ => {}
     }
 }

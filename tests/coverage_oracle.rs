@@ -1,14 +1,15 @@
 //! Coverage answers against independent oracles:
 //! - distances at random points against a brute-force scan of every asset
 //!   with geo's Karney geodesic distance (not our ruler);
-//! - parcel and zone shares against shapely + pyproj in UTM 49N
-//!   (`tests/oracle/coverage_oracle.py`).
+//!
+//! Parcel and zone shares against shapely + pyproj are in `tests/tools.rs`
+//! (they need Python).
 
 mod common;
 
-use common::{file_features, geodata, get, python_has, run_python};
+use common::{file_features, geodata, get};
 use geo::{Closest, Contains, Distance, Geodesic, Geometry, HaversineClosestPoint, Point};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn rng(seed: &mut u64) -> f64 {
     *seed = seed
@@ -121,90 +122,6 @@ async fn point_distances_equal_a_brute_force_geodesic_scan() {
             if covering {
                 assert_eq!(power["covered"], true, "power at {lon},{lat} ({scenario})");
             }
-        }
-    }
-}
-
-#[tokio::test]
-async fn parcel_and_zone_shares_equal_shapely_in_utm() {
-    if !python_has("shapely") || !python_has("pyproj") {
-        return;
-    }
-    let app = common::app_on(&geodata());
-    let mut seed = 4242;
-    let parcels: Vec<Vec<[f64; 2]>> = (0..25)
-        .map(|_| {
-            // 200 m x 200 m parcels, some turned by up to 45°.
-            let (lon, lat) = (
-                113.50 + rng(&mut seed) * 0.07,
-                34.67 + rng(&mut seed) * 0.045,
-            );
-            let (kx, ky) = zoneatlas::geodesy::metres_per_degree(lat);
-            let turn = rng(&mut seed) * std::f64::consts::FRAC_PI_4;
-            let mut ring: Vec<[f64; 2]> = (0..4)
-                .map(|k| {
-                    let a =
-                        turn + k as f64 * std::f64::consts::FRAC_PI_2 + std::f64::consts::FRAC_PI_4;
-                    let r = 100.0 * std::f64::consts::SQRT_2;
-                    [lon + r * a.cos() / kx, lat + r * a.sin() / ky]
-                })
-                .collect();
-            ring.push(ring[0]);
-            ring
-        })
-        .collect();
-    for scenario in ["current", "planned"] {
-        let oracle = run_python(
-            "coverage_oracle.py",
-            &[],
-            Some(&json!({"dir": geodata(), "scenario": scenario, "parcels": parcels}).to_string()),
-        );
-        let mut partial = 0;
-        for (i, ring) in parcels.iter().enumerate() {
-            let body = json!({"type": "Polygon", "coordinates": [ring]}).to_string();
-            let r = common::send(
-                &app,
-                axum::http::Request::post(format!("/api/coverage?scenario={scenario}"))
-                    .header("host", "localhost")
-                    .header("content-type", "application/geo+json")
-                    .body(axum::body::Body::from(body))
-                    .unwrap(),
-            )
-            .await
-            .json();
-            let o = &oracle["parcels"][i];
-            let area = o["area_m2"].as_f64().unwrap();
-            let ours_area = r["area_m2"].as_f64().unwrap();
-            assert!(
-                (ours_area - area).abs() <= area * 0.002,
-                "parcel {i}: area {ours_area} vs {area}"
-            );
-            for s in r["services"].as_array().unwrap() {
-                let name = s["service"].as_str().unwrap();
-                let want = o["covered_m2"][name].as_f64().unwrap();
-                let got = s["covered_m2"].as_f64().unwrap();
-                assert!(
-                    (got - want).abs() <= area * 0.01,
-                    "parcel {i} {name} ({scenario}): {got} vs {want} of {area}"
-                );
-                partial += usize::from(want > 0.05 * area && want < 0.95 * area);
-            }
-        }
-        assert!(
-            partial >= 10,
-            "only {partial} partly covered answers: the parcels test too little"
-        );
-        let zone = get(&app, &format!("/api/coverage/zone?scenario={scenario}"))
-            .await
-            .json();
-        for s in zone["services"].as_array().unwrap() {
-            let name = s["service"].as_str().unwrap();
-            let want = oracle["zone"]["share"][name].as_f64().unwrap();
-            let got = s["share"].as_f64().unwrap();
-            assert!(
-                (got - want).abs() <= 0.005,
-                "zone {name} ({scenario}): {got} vs {want}"
-            );
         }
     }
 }

@@ -538,6 +538,47 @@ SITES = [
     ("ST-JINMAO", "中国金茂凤湖项目", "China Jinmao Fenghu project", "residential",
      "under_construction", rect(6000, 3600, 400, 400), {"developer": "中国金茂 China Jinmao"}),
 ]
+# Road frontage: a site's boundary lies on the road side, FRONTAGE_M from the
+# centre line of its nearest road on each axis (half a 40 m road reserve plus
+# a 5 m green strip; the utility corridors run 12-20 m off the centre line, so
+# they stay outside the parcels). Sites were first drawn on a 100 m offset
+# grid; this moves each one onto the road it faces.
+FRONTAGE_M = 25.0
+
+
+def frontage_shift(pts):
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    best = {"x": None, "y": None}
+    for r in ROADS:
+        (ax, ay), (bx, by) = r[5][0], r[5][-1]
+        if ax == bx and min(ay, by) < y1 and max(ay, by) > y0:  # north-south road
+            for edge, sign in ((x0, -1), (x1, 1)):
+                gap = (ax - edge) * sign
+                if 0 < gap <= 150 and (best["x"] is None or gap < abs(best["x"][0])):
+                    best["x"] = (gap * sign, sign)
+        if ay == by and min(ax, bx) < x1 and max(ax, bx) > x0:  # east-west road
+            for edge, sign in ((y0, -1), (y1, 1)):
+                gap = (ay - edge) * sign
+                if 0 < gap <= 150 and (best["y"] is None or gap < abs(best["y"][0])):
+                    best["y"] = (gap * sign, sign)
+    dx = 0.0 if best["x"] is None else best["x"][0] - FRONTAGE_M * best["x"][1]
+    dy = 0.0 if best["y"] is None else best["y"][0] - FRONTAGE_M * best["y"][1]
+
+    def clear(dx, dy):
+        # A substation's own plot (40 m around it) stays outside every site.
+        return not any(x0 + dx - 40 < sx < x1 + dx + 40 and y0 + dy - 40 < sy < y1 + dy + 40
+                       for _, _, _, _, (sx, sy), *_ in SUBSTATIONS)
+    for ddx, ddy in ((dx, dy), (0.0, dy), (dx, 0.0), (0.0, 0.0)):
+        if clear(ddx, ddy):
+            return [(x + ddx, y + ddy) for x, y in pts]
+    return pts
+
+
+SITES = [(fid, name, name_en, kind, status, frontage_shift(pts), extra)
+         for fid, name, name_en, kind, status, pts, extra in SITES]
+
 for fid, name, name_en, kind, status, pts, extra in SITES:
     props = {"name": name, "name_en": name_en, "kind": kind, "status": status,
              "area_m2": None, "source": "illustrative"}

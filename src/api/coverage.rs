@@ -21,7 +21,7 @@ use crate::encode::GeometryJson;
 const JSON: &str = "application/json";
 const GEOJSON: &str = "application/geo+json";
 /// Most vertices a posted parcel may have.
-pub const MAX_PARCEL_VERTICES: usize = 10_000;
+pub const MAX_PARCEL_VERTICES: usize = 50_000;
 
 const SCENARIO: Param = Param {
     name: "scenario",

@@ -69,8 +69,8 @@ pub mod params {
         name: "bbox",
         location: "query",
         required: false,
-        schema: r#"{"type":"array","oneOf":[{"minItems":4,"maxItems":4},{"minItems":6,"maxItems":6}],"items":{"type":"number","minimum":-180,"maximum":180}}"#,
-        description: "west,south,east,north (CRS84); features whose geometry intersects it. west > east crosses the antimeridian.",
+        schema: r#"{"type":"array","minItems":4,"maxItems":6,"items":{"type":"number"}}"#,
+        description: "west,south,east,north (CRS84), or the 6-number form with heights (5 numbers are refused); features whose geometry intersects it. west > east crosses the antimeridian. The schema is the standard's (OGC API - Features Part 1, bbox.yaml).",
     };
     pub const BBOX_CRS: Param = Param {
         name: "bbox-crs",
@@ -108,7 +108,9 @@ fn param_json(p: &Param) -> Value {
         "description": p.description,
         "schema": schema(p.schema),
     });
-    if p.name == "bbox" {
+    // Query parameters are form-style and not exploded (OGC API - Features
+    // declares it for bbox and limit; it is OpenAPI's default for the rest).
+    if p.location == "query" {
         v["style"] = json!("form");
         v["explode"] = json!(false);
     }
@@ -158,8 +160,19 @@ fn operation(e: &Endpoint, extra_params: &[Value]) -> Value {
 pub fn document(endpoints: &[&Endpoint], catalog: &Catalog, server_url: &str) -> Value {
     let mut paths = Map::new();
     for e in endpoints {
-        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        // Paths are relative to the server URL, which is the API root
+        // (`.../api`), as OGC clients and conformance suites expect; routes
+        // outside it (`/health`) say so with a server of their own.
+        let (key, outside) = match e.path.strip_prefix("/api") {
+            Some("") => ("/".to_owned(), false),
+            Some(rest) => (rest.to_owned(), false),
+            None => (e.path.to_owned(), true),
+        };
+        let entry = paths.entry(key).or_insert_with(|| json!({}));
         entry[e.method] = operation(e, &[]);
+        if outside {
+            entry["servers"] = json!([{ "url": server_url }]);
+        }
     }
     // One concrete items path per collection, so its filters are declared
     // parameters (clients build forms from them; OGC recommends it).
@@ -185,7 +198,7 @@ pub fn document(endpoints: &[&Endpoint], catalog: &Catalog, server_url: &str) ->
                 ps.retain(|p| p["name"] != "collectionId");
             }
             paths.insert(
-                format!("/api/collections/{}/items", l.layer.meta.id),
+                format!("/collections/{}/items", l.layer.meta.id),
                 json!({ "get": op }),
             );
         }
@@ -199,7 +212,7 @@ pub fn document(endpoints: &[&Endpoint], catalog: &Catalog, server_url: &str) ->
             "version": env!("CARGO_PKG_VERSION"),
             "license": { "name": "MIT OR Apache-2.0" },
         },
-        "servers": [ { "url": server_url } ],
+        "servers": [ { "url": format!("{server_url}/api") } ],
         "paths": paths,
         "components": {
             "schemas": {

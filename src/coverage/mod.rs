@@ -204,13 +204,19 @@ pub enum ParcelRefusal {
     },
 }
 
-/// Largest cost (`parcel_cost`) a parcel request may have. Calibrated so the
-/// costliest accepted parcel stays well under the default 10 s deadline on
-/// one core (see `benches/queries.rs`, `worst accepted parcel`).
-pub const MAX_PARCEL_COST: u64 = 60_000_000;
+/// Largest cost (`parcel_cost`) a parcel request may have. Calibrated on a
+/// 10,000-vertex star over the sample (cost 85M, 4 s on one core: its spikes
+/// cross every buffer boundary) and zone-sized rectangles over the 1M-segment
+/// city (cost 100M, about 5 s), so the costliest accepted parcel stays under
+/// the default 10 s deadline; `benches/queries.rs` measures it.
+pub const MAX_PARCEL_COST: u64 = 100_000_000;
 
-/// Buffer vertices per asset vertex (126-segment circles), the weight of a
-/// candidate's own vertices in `parcel_cost`.
+/// Weight of a parcel vertex against a candidate asset vertex: distances
+/// and the overlay's crossings grow with their product.
+const PARCEL_VERTEX_WEIGHT: u64 = 7;
+
+/// Buffer vertices per asset vertex (126-segment circles): what a candidate
+/// costs to buffer and union even against a 4-vertex parcel.
 const BUFFER_WEIGHT: u64 = 130;
 
 fn layer_index(layers: &[IndexedLayer], id: &str, what: &str) -> Result<usize, String> {
@@ -630,9 +636,10 @@ impl Coverage {
     }
 
     /// The cost of a parcel request before computing it: the parcel's
-    /// vertices plus a buffer's, times the vertices of every candidate asset
-    /// of every service within reach of its extent. Distances cost parcel ×
-    /// asset vertices, buffers and their union ~130 × asset vertices.
+    /// vertices (weighted) plus a buffer's, times the vertices of every
+    /// candidate asset of every service within reach of its extent.
+    /// Distances and overlay crossings grow with parcel × asset vertices,
+    /// buffers and their union with ~130 × asset vertices.
     pub fn parcel_cost(
         &self,
         layers: &[IndexedLayer],
@@ -653,7 +660,8 @@ impl Coverage {
                 candidates += geo::CoordsIter::coords_count(&layer.layer.features[i].geometry);
             }
         }
-        let cost = (vertices as u64 + BUFFER_WEIGHT).saturating_mul(candidates as u64);
+        let cost = (vertices as u64 * PARCEL_VERTEX_WEIGHT + BUFFER_WEIGHT)
+            .saturating_mul(candidates as u64);
         (vertices, candidates, cost)
     }
 

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: build the app on a data folder
-//! and call it without a socket, or serve it on a loopback port for real
-//! clients (GDAL, Python).
+//! and call it without a socket, or start the `zoneatlas` binary on a
+//! loopback port for real clients (GDAL, Python, Chromium) and speak HTTP to
+//! it over a plain socket.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -94,62 +95,172 @@ pub fn file_features(dir: &Path, layer: &str) -> Vec<Value> {
     v["features"].as_array().expect("features").clone()
 }
 
-/// Whether a tool the tests can use is installed; when `ZONEATLAS_REQUIRE_TOOLS`
-/// is set (CI), a missing tool is a failure rather than a loud skip.
-pub fn tool_available(what: &str, probe: &mut std::process::Command) -> bool {
-    let ok = probe
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var_os("ZONEATLAS_REQUIRE_TOOLS").is_some() {
-            panic!("{what} is required (ZONEATLAS_REQUIRE_TOOLS is set) but not installed");
-        }
-        eprintln!("SKIPPED: {what} is not installed; this test did not run");
-    }
-    ok
+/// The `zoneatlas` binary running as the README starts it (from the
+/// repository root, default data folder and web page), on a free loopback
+/// port. Killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    pub addr: String,
+    /// Everything the server logged (stderr), collected in the background.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
-/// Serve the app on 127.0.0.1 (a free port) in a background thread; returns
-/// the base URL. The server lives until the test process ends.
-pub fn serve_in_background(dir: &Path) -> String {
-    serve_app(app_on(dir))
-}
-
-/// Like `serve_in_background`, with the web page from `web/`.
-pub fn serve_with_web(dir: &Path) -> String {
-    let catalog = Catalog::open(dir).expect("catalog");
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-    serve_app(zoneatlas::app(
-        Arc::new(catalog),
-        zoneatlas::api::Options {
-            web_dir: Some(web),
-            ..Default::default()
-        },
-    ))
-}
-
-fn serve_app(app: axum::Router) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
+impl Server {
+    /// `zoneatlas --addr 127.0.0.1:0` plus `extra` arguments.
+    pub fn start(extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env_remove("ZONEATLAS_DATA")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the zoneatlas binary");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    if let Some(t) = tx.take() {
+                        let _ = t.send(rest.split('/').next().unwrap_or("").to_owned());
+                    }
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
         });
-    });
-    format!("http://{addr}")
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the server did not start: {}", log.lock().unwrap()));
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            addr,
+            log,
+        }
+    }
+
+    /// Send SIGTERM (as a service manager does).
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
 }
 
-pub fn python_has(module: &str) -> bool {
-    tool_available(
-        &format!("python3 module {module}"),
-        Command::new("python3").args(["-c", &format!("import {module}")]),
-    )
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer read off a socket.
+pub struct Raw {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`), so the
+/// tests need no HTTP client crate. `extra` is raw header lines.
+pub fn http(method: &str, url: &str, extra: &[(&str, &str)], body: &[u8]) -> Raw {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = match rest.split_once('/') {
+        Some((h, p)) => (h, format!("/{p}")),
+        None => (rest, "/".to_owned()),
+    };
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {host}\r\n"));
+    }
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+}
+
+/// Parse a whole HTTP/1.1 response (chunked bodies included).
+pub fn parse_response(buf: &[u8]) -> Raw {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(buf)));
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16)
+                .unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Raw {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn run_python(script: &str, args: &[&str], stdin: Option<&str>) -> Value {
@@ -184,20 +295,7 @@ pub fn run_python(script: &str, args: &[&str], stdin: Option<&str>) -> Value {
 }
 
 pub fn http_get_json(url: &str) -> Value {
-    // A tiny blocking HTTP/1.0 GET, to avoid pulling an HTTP client crate in.
-    use std::io::Read;
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .expect("path");
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf);
-    let (_, body) = text.split_once("\r\n\r\n").expect("http body");
-    serde_json::from_str(body).expect("json body")
+    let r = http("GET", url, &[], b"");
+    assert_eq!(r.status, 200, "{url}: {}", String::from_utf8_lossy(&r.body));
+    r.json()
 }

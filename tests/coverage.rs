@@ -265,11 +265,9 @@ async fn bad_coverage_input_gets_4xx_with_a_reason() {
         assert!(d.contains(needle), "{uri}: {d}");
     }
     let bowtie = json!({"type": "Polygon", "coordinates": [[[113.52, 34.70], [113.53, 34.71], [113.53, 34.70], [113.52, 34.71], [113.52, 34.70]]]});
-    let many: Vec<[f64; 2]> = (0..=10_001)
-        .map(|i| {
-            let a = i as f64 / 10_001.0 * std::f64::consts::TAU;
-            [113.52 + 0.01 * a.cos(), 34.70 + 0.01 * a.sin()]
-        })
+    // 50,001 short positions fit in the body limit but not the vertex cap.
+    let many: Vec<[f64; 2]> = (0..=50_001)
+        .map(|i| [113.5 + (i % 7) as f64 * 0.1, 34.5 + (i % 5) as f64 * 0.1])
         .collect();
     let mut many = many;
     many.push(many[0]);
@@ -302,7 +300,7 @@ async fn bad_coverage_input_gets_4xx_with_a_reason() {
         (json!({"type": "Point", "coordinates": [113.5, 34.7]}).to_string(), 400, "Polygon"),
         (json!({"type": "Polygon", "coordinates": [[[113.5, 34.7], [113.6, 34.7], [113.6, 34.8]]]}).to_string(), 400, "at least 4"),
         (bowtie.to_string(), 400, "invalid polygon"),
-        (json!({"type": "Polygon", "coordinates": [many]}).to_string(), 413, "10000"),
+        (json!({"type": "Polygon", "coordinates": [many]}).to_string(), 413, "50000"),
         (huge, 413, "larger than"),
     ] {
         let r = post_json(&app, "/api/coverage", body).await;
@@ -310,4 +308,71 @@ async fn bad_coverage_input_gets_4xx_with_a_reason() {
         let d = r.json()["description"].as_str().unwrap_or_default().to_owned();
         assert!(d.contains(needle), "{needle}: {d}");
     }
+}
+
+/// The sample copied to a temporary folder, with `edit` applied to the
+/// text of each file by name.
+fn sample_copy(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(geodata()).unwrap().flatten() {
+        if e.path().is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            std::fs::write(dir.path().join(&name), edit(&name, text)).unwrap();
+        }
+    }
+    dir
+}
+
+#[tokio::test]
+async fn regression_110_and_110_0_are_one_value_in_filters_and_coverage_rules() {
+    // GDAL writes integers back as reals: voltage_kv 110 becomes 110.0. The
+    // default reach is lowered to 500 m so that falling back to it shows.
+    let dir = sample_copy(|name, text| match name {
+        "substations.geojson" => text.replace("\"voltage_kv\":110,", "\"voltage_kv\":110.0,"),
+        "coverage.toml" => text.replace("reach_m = 3000", "reach_m = 500"),
+        _ => text,
+    });
+    assert!(
+        std::fs::read_to_string(dir.path().join("substations.geojson"))
+            .unwrap()
+            .contains("110.0")
+    );
+    let app = common::app_on(dir.path());
+    // A point 1.5 km from the Mazhai substation and no other: within the
+    // 110 kV reach (3 km) but not the 500 m default.
+    let subs = common::file_features(dir.path(), "substations");
+    let mazhai = subs.iter().find(|s| s["id"] == "SS-MAZHAI").unwrap();
+    let (lon, lat) = (
+        mazhai["geometry"]["coordinates"][0].as_f64().unwrap(),
+        mazhai["geometry"]["coordinates"][1].as_f64().unwrap(),
+    );
+    let (kx, _) = zoneatlas::geodesy::metres_per_degree(lat);
+    let v = get(
+        &app,
+        &format!("/api/coverage?lon={}&lat={lat}", lon - 1500.0 / kx),
+    )
+    .await
+    .json();
+    let power = service(&v, "power");
+    assert_eq!(power["covered"], true, "{power}");
+    assert_eq!(power["reach_m"], 3000.0, "{power}");
+    // /items filters agree: 110 and 110.0 select the same substations.
+    let count = |q: &'static str| {
+        let app = app.clone();
+        async move {
+            get(&app, &format!("/api/collections/substations/items?{q}"))
+                .await
+                .json()["numberMatched"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let want = subs
+        .iter()
+        .filter(|s| s["properties"]["voltage_kv"].as_f64() == Some(110.0))
+        .count() as u64;
+    assert!(want >= 3);
+    assert_eq!(count("voltage_kv=110").await, want);
+    assert_eq!(count("voltage_kv=110.0").await, want);
 }

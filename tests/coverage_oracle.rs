@@ -125,3 +125,120 @@ async fn point_distances_equal_a_brute_force_geodesic_scan() {
         }
     }
 }
+
+/// Karney distance between a site polygon and an asset: 0 when they
+/// intersect (an asset inside the site or crossing it); otherwise the least
+/// over the site's vertices to the asset and the asset's vertices to the
+/// site's boundary (two disjoint shapes are nearest at a vertex of one).
+fn site_distance(site: &geo::Polygon, asset: &Geometry) -> f64 {
+    use geo::{CoordsIter, Intersects};
+    if site.intersects(asset) {
+        return 0.0;
+    }
+    let from_site = site
+        .exterior()
+        .points()
+        .map(|p| karney(p, asset))
+        .fold(f64::INFINITY, f64::min);
+    let boundary = Geometry::LineString(site.exterior().clone());
+    let from_asset = asset
+        .coords_iter()
+        .map(|c| karney(Point::from(c), &boundary))
+        .fold(f64::INFINITY, f64::min);
+    from_site.min(from_asset)
+}
+
+#[tokio::test]
+async fn sites_connect_as_the_article_says_checked_against_karney_boundary_distances() {
+    let app = common::app_on(&geodata());
+    let v = get(&app, "/api/coverage/sites").await.json();
+    let sites = file_features(&geodata(), "sites");
+    // (service, collection, filter, reach) as coverage.toml says; power's
+    // reach is each substation's radius (3 km at 110 kV unless overridden).
+    let services: [(&str, &str, Option<(&str, &str)>, f64); 4] = [
+        ("water", "pipelines", Some(("utility", "water")), 200.0),
+        ("gas", "pipelines", Some(("utility", "gas")), 500.0),
+        ("steam", "pipelines", Some(("utility", "steam")), 500.0),
+        ("road", "roads", None, 100.0),
+    ];
+    let mut checked = 0;
+    for row in v["sites"].as_array().unwrap() {
+        let id = row["site"]["id"].as_str().unwrap();
+        let f = sites.iter().find(|f| f["id"] == id).unwrap();
+        let Geometry::Polygon(poly) = geometry(f) else {
+            panic!("{id} is not a polygon")
+        };
+        let enterprise = f["properties"]["kind"] != "residential";
+        let answer = |name: &str| -> &Value {
+            row["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["service"] == name)
+                .unwrap()
+        };
+        for (name, collection, filter, reach) in services {
+            let best = file_features(&geodata(), collection)
+                .iter()
+                .filter(|a| a["properties"]["status"] == "existing")
+                .filter(|a| filter.is_none_or(|(k, want)| a["properties"][k] == want))
+                .map(|a| site_distance(&poly, &geometry(a)))
+                .fold(f64::INFINITY, f64::min);
+            let ans = answer(name);
+            let got = ans["distance_m"].as_f64().unwrap_or(f64::INFINITY);
+            // Within reach the distance is always reported; beyond it, only
+            // when the asset lies in the searched window (null otherwise).
+            if best <= reach || got.is_finite() {
+                assert!(
+                    (got - best).abs() <= best * 0.005 + 0.5,
+                    "{id} {name}: distance {got} vs Karney {best}"
+                );
+            }
+            // Connectable exactly when within reach (away from the edge).
+            if (best - reach).abs() > 1.0 {
+                assert_eq!(ans["connectable"], best <= reach, "{id} {name}: {best} m");
+            }
+            if enterprise {
+                // The article: water, gas, steam and roads serve every
+                // enterprise today, each with margin, not by a centimetre.
+                assert!(best <= reach * 0.9, "{id} {name}: {best} m of {reach}");
+                assert_eq!(ans["connectable"], true, "{id} {name}");
+            }
+            checked += 1;
+        }
+        // Power: a substation whose radius reaches the site's boundary.
+        let power = file_features(&geodata(), "substations")
+            .iter()
+            .filter(|s| s["properties"]["status"] == "existing")
+            .any(|s| {
+                let r = s["properties"]["service_radius_m"]
+                    .as_f64()
+                    .unwrap_or(3000.0);
+                site_distance(&poly, &geometry(s)) <= r
+            });
+        assert_eq!(answer("power")["connectable"], power, "{id} power");
+        if enterprise {
+            assert!(power, "{id}: no power today");
+            // Water from both feeds, north and south.
+            let water = answer("water");
+            assert_eq!(water["redundant"], true, "{id} water");
+            let feeds: Vec<&str> = water["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(feeds.len(), 2, "{id}: {feeds:?}");
+            let lacking: Vec<&str> = row["lacking"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            for s in ["water", "gas", "steam", "power", "road"] {
+                assert!(!lacking.contains(&s), "{id} lacks {s}");
+            }
+        }
+    }
+    assert!(checked >= 40, "{checked}");
+}

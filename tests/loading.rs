@@ -235,3 +235,92 @@ fn every_problem_is_reported_not_just_the_first() {
     let msg = error_of(folder(&roads, PARKS).path());
     assert_eq!(msg.lines().count(), 2, "{msg}");
 }
+
+#[test]
+fn regression_a_fifo_named_as_a_layer_file_is_refused_not_waited_for() {
+    let dir = folder(ROADS, PARKS);
+    let parks = dir.path().join("parks.geojson");
+    std::fs::remove_file(&parks).unwrap();
+    let made = Command::new("mkfifo").arg(&parks).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+    // `check` must answer, not block on the FIFO: run it with a bound.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("check hangs on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("parks.geojson: cannot read: not a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn regression_a_wrongly_typed_coordinate_names_the_feature_index_and_id() {
+    // A coordinate given as a string in the second feature.
+    let roads = ROADS.replace(
+        "[113.50,34.70],[113.50,34.71]",
+        r#"["113.50",34.70],[113.50,34.71]"#,
+    );
+    let msg = error_of(folder(&roads, PARKS).path());
+    assert!(msg.contains("feature 1 (id \"R-002\")"), "{msg}");
+}
+
+#[test]
+fn regression_rust_backtrace_adds_no_stack_trace_to_a_data_error() {
+    let dir = folder(&ROADS.replace("R-002", "R-001"), PARKS);
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("duplicate id"), "{err}");
+    assert!(
+        !err.contains("backtrace") && !err.contains("Stack"),
+        "{err}"
+    );
+    // One line: the error, nothing after it.
+    assert_eq!(
+        err.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn regression_a_reach_out_of_range_in_coverage_toml_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    for e in std::fs::read_dir(&sample).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+    }
+    let rules = std::fs::read_to_string(dir.path().join("coverage.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("coverage.toml"),
+        rules.replace("reach_m = 200", "reach_m = 1e12"),
+    )
+    .unwrap();
+    let (ok, err) = check_cli(dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("out of range") && err.contains("water"),
+        "{err}"
+    );
+}

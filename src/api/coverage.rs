@@ -17,6 +17,7 @@ use super::params::{self, QueryPairs};
 use super::{json_response, ApiError, AppState};
 use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
+use crate::load::ClientPolygonError;
 
 const JSON: &str = "application/json";
 const GEOJSON: &str = "application/geo+json";
@@ -336,7 +337,6 @@ async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
     q.reject_unknown(&["service", "scenario", "f"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
-    zone_ready(c, sc)?;
     let names = c.service_names();
     let service = q.single("service")?.ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -344,10 +344,18 @@ async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
             names.join(", ")
         ))
     })?;
-    let Some(z) = c.zone(&s.catalog.layers, service, sc) else {
+    if !names.contains(&service) {
         return Err(ApiError::bad_request(format!(
             "service {service:?} is not known; the services are: {}",
             names.join(", ")
+        )));
+    }
+    // Only a well-formed request waits for (or is told to retry) the
+    // start-up computation.
+    zone_ready(c, sc)?;
+    let Some(z) = c.zone(&s.catalog.layers, service, sc) else {
+        return Err(ApiError::bad_request(format!(
+            "service {service:?} is not known"
         )));
     };
     let features: Vec<Value> = z

@@ -1,0 +1,727 @@
+//! Hostile clients against the `zoneatlas` binary on a loopback port: bad
+//! requests of every kind, expensive parcels in parallel, slow, idle and
+//! half-sent requests, SIGTERM mid-request, a flood of silent sockets.
+//! Every loop is bounded in count and time; nothing leaves 127.0.0.1.
+//! Regression tests for the hardening issue are named `regression_*`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{http, parse_response, Raw, Server};
+use serde_json::{json, Value};
+
+/// Raw bytes to the server, then whatever it answers until it closes.
+fn raw(addr: &str, bytes: &[u8]) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+}
+
+fn is_json_error(r: &Raw) -> bool {
+    r.header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+        && serde_json::from_slice::<Value>(&r.body)
+            .is_ok_and(|v| v["code"].is_string() && v["description"].is_string())
+}
+
+/// A star of `n` vertices around (lon, lat): long spikes that cross every
+/// buffer boundary, the costliest shape per vertex for the overlay.
+fn star(n: usize, lon: f64, lat: f64, r1: f64, r2: f64) -> Value {
+    let mut ring: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = if i % 2 == 0 { r1 } else { r2 };
+            [lon + r * a.cos() / 0.82, lat + r * a.sin()]
+        })
+        .collect();
+    ring.push(ring[0]);
+    json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+#[test]
+fn bad_requests_table_every_error_is_json_with_its_status() {
+    let server = Server::start(&[]);
+    let b = &server.base;
+    let geo = ("Content-Type", "application/geo+json");
+    let square = r#"{"type":"Polygon","coordinates":[[[113.52,34.70],[113.521,34.70],[113.521,34.701],[113.52,34.701],[113.52,34.70]]]}"#;
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(&str, String, Vec<(&str, &str)>, &str, u16, &str)> = vec![
+        ("GET", "/api/nothing".into(), vec![], "", 404, "no such"),
+        (
+            "GET",
+            "/api/collections/%FF/items".into(),
+            vec![],
+            "",
+            400,
+            "path",
+        ),
+        (
+            "GET",
+            "/api/collections/%FF".into(),
+            vec![],
+            "",
+            400,
+            "path",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items/%FF%FE".into(),
+            vec![],
+            "",
+            400,
+            "path",
+        ),
+        (
+            "GET",
+            "/api/collections/nope".into(),
+            vec![],
+            "",
+            404,
+            "nope",
+        ),
+        (
+            "GET",
+            "/api/collections/nope/items".into(),
+            vec![],
+            "",
+            404,
+            "nope",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items/R-999".into(),
+            vec![],
+            "",
+            404,
+            "R-999",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?bbox=1,2,3".into(),
+            vec![],
+            "",
+            400,
+            "4 or 6",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?bbox=1,2,3,4,5".into(),
+            vec![],
+            "",
+            400,
+            "4 or 6",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?bbox=a,b,c,d".into(),
+            vec![],
+            "",
+            400,
+            "not a number",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?limit=0".into(),
+            vec![],
+            "",
+            400,
+            "limit",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?offset=-1".into(),
+            vec![],
+            "",
+            400,
+            "offset",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?colour=red".into(),
+            vec![],
+            "",
+            400,
+            "colour",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?f=xml".into(),
+            vec![],
+            "",
+            400,
+            "xml",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items?bbox-crs=EPSG:3857".into(),
+            vec![],
+            "",
+            400,
+            "bbox-crs",
+        ),
+        ("GET", "/api?colour=red".into(), vec![], "", 400, "colour"),
+        ("GET", "/api/?colour=red".into(), vec![], "", 400, "colour"),
+        (
+            "GET",
+            "/api/conformance?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        (
+            "GET",
+            "/api/collections?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        (
+            "GET",
+            "/api/collections/roads?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/queryables?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        (
+            "GET",
+            "/api/collections/roads/items/R-001?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        (
+            "GET",
+            "/api/openapi.json?x=1".into(),
+            vec![],
+            "",
+            400,
+            "\"x\"",
+        ),
+        ("GET", "/health?x=1".into(), vec![], "", 400, "\"x\""),
+        ("GET", "/api/coverage".into(), vec![], "", 400, "lon"),
+        (
+            "GET",
+            "/api/coverage?lon=200&lat=34".into(),
+            vec![],
+            "",
+            400,
+            "lon",
+        ),
+        (
+            "GET",
+            "/api/coverage?lon=113.5&lat=34.7&scenario=later".into(),
+            vec![],
+            "",
+            400,
+            "scenario",
+        ),
+        (
+            "GET",
+            "/api/coverage?lon=113.5&lat=34.7&without=NOPE".into(),
+            vec![],
+            "",
+            400,
+            "NOPE",
+        ),
+        (
+            "GET",
+            "/api/coverage/gaps".into(),
+            vec![],
+            "",
+            400,
+            "service",
+        ),
+        (
+            "GET",
+            "/api/coverage/gaps?service=internet".into(),
+            vec![],
+            "",
+            400,
+            "internet",
+        ),
+        (
+            "GET",
+            "/api/coverage/sites?f=csv".into(),
+            vec![],
+            "",
+            400,
+            "csv",
+        ),
+        (
+            "DELETE",
+            "/api/collections".into(),
+            vec![],
+            "",
+            405,
+            "DELETE",
+        ),
+        (
+            "POST",
+            "/api/coverage".into(),
+            vec![("Content-Type", "text/plain")],
+            square,
+            415,
+            "Content-Type",
+        ),
+        (
+            "POST",
+            "/api/coverage".into(),
+            vec![],
+            square,
+            415,
+            "Content-Type",
+        ),
+        (
+            "POST",
+            "/api/coverage".into(),
+            vec![geo],
+            "not json",
+            400,
+            "not JSON",
+        ),
+        (
+            "POST",
+            "/api/coverage".into(),
+            vec![geo],
+            r#"{"type":"Point","coordinates":[113.5,34.7]}"#,
+            400,
+            "Polygon",
+        ),
+        (
+            "POST",
+            "/api/coverage".into(),
+            vec![geo],
+            r#"{"type":"Polygon","coordinates":[[[-170,-80],[170,-80],[170,80],[-170,80],[-170,-80]]]}"#,
+            400,
+            "across",
+        ),
+        (
+            "GET",
+            "/api/collections".into(),
+            vec![("Host", "evil.example\"><script>")],
+            "",
+            400,
+            "Host",
+        ),
+        (
+            "GET",
+            "/api/collections".into(),
+            vec![("Host", "a b")],
+            "",
+            400,
+            "Host",
+        ),
+        (
+            "GET",
+            "/api/collections/nope".into(),
+            vec![("If-None-Match", "*")],
+            "",
+            404,
+            "nope",
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    for (method, path, headers, body, status, needle) in &cases {
+        let r = http(method, &format!("{b}{path}"), headers, body.as_bytes());
+        assert_eq!(
+            r.status,
+            *status,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            is_json_error(&r),
+            "{method} {path}: not a JSON error: {:?} {}",
+            r.header("content-type"),
+            String::from_utf8_lossy(&r.body)
+        );
+        let d = r.json()["description"].as_str().unwrap_or("").to_owned();
+        assert!(
+            d.contains(needle),
+            "{method} {path}: {d:?} lacks {needle:?}"
+        );
+    }
+    // Outside /api the web page's 404 may be plain, but never empty.
+    let r = http("GET", &format!("{b}/nothing-here"), &[], b"");
+    assert_eq!(r.status, 404);
+    assert!(!r.body.is_empty());
+    // And the server is still up.
+    assert_eq!(http("GET", &format!("{b}/health"), &[], b"").status, 200);
+}
+
+#[test]
+fn regression_the_api_answers_with_a_trailing_slash() {
+    let server = Server::start(&[]);
+    for path in [
+        "/api/",
+        "/api/collections/",
+        "/api/collections/roads/items/",
+    ] {
+        let r = http("GET", &format!("{}{path}", server.base), &[], b"");
+        assert_eq!(r.status, 200, "{path}");
+        r.json();
+    }
+}
+
+#[test]
+fn regression_if_none_match_star_on_a_missing_resource_is_404_not_304() {
+    let server = Server::start(&[]);
+    let star = [("If-None-Match", "*")];
+    let r = http(
+        "GET",
+        &format!("{}/api/collections/nope", server.base),
+        &star,
+        b"",
+    );
+    assert_eq!(r.status, 404);
+    let r = http(
+        "GET",
+        &format!("{}/api/collections/roads", server.base),
+        &star,
+        b"",
+    );
+    assert_eq!(r.status, 304);
+}
+
+#[test]
+fn regression_unknown_parameters_are_refused_on_every_resource() {
+    let server = Server::start(&[]);
+    for path in [
+        "/api",
+        "/api/conformance",
+        "/api/collections",
+        "/api/collections/roads",
+        "/api/collections/roads/queryables",
+        "/api/collections/roads/items/R-001",
+        "/api/coverage/zone",
+        "/api/stats",
+        "/health",
+    ] {
+        let r = http("GET", &format!("{}{path}?limt=5", server.base), &[], b"");
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.json()["description"].as_str().unwrap().contains("limt"));
+    }
+}
+
+#[test]
+fn regression_post_bodies_need_a_json_content_type() {
+    let server = Server::start(&[]);
+    let body = star(8, 113.52, 34.70, 0.001, 0.001).to_string();
+    let url = format!("{}/api/coverage", server.base);
+    for (ct, status) in [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("application/json", 200),
+        ("application/geo+json; charset=utf-8", 200),
+    ] {
+        let r = http("POST", &url, &[("Content-Type", ct)], body.as_bytes());
+        assert_eq!(
+            r.status,
+            status,
+            "{ct}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}
+
+#[test]
+fn regression_security_headers_on_the_api_and_the_page() {
+    let server = Server::start(&[]);
+    let api = http("GET", &format!("{}/api", server.base), &[], b"");
+    let page = http("GET", &format!("{}/", server.base), &[], b"");
+    for r in [&api, &page] {
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    }
+    let csp = page
+        .header("content-security-policy")
+        .expect("CSP on the page");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(String::from_utf8_lossy(&page.body).contains("<html"));
+}
+
+#[test]
+fn regression_the_host_header_is_never_copied_into_links_unchecked() {
+    let server = Server::start(&[]);
+    let r = http(
+        "GET",
+        &format!("{}/api", server.base),
+        &[("Host", "evil.example\"><script>alert(1)</script>")],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    assert!(!String::from_utf8_lossy(&r.body).contains("<script>"));
+    // A proper host:port still makes the links.
+    let r = http(
+        "GET",
+        &format!("{}/api", server.base),
+        &[("Host", "maps.example.org:8443")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.json()["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://maps.example.org:8443/api"));
+}
+
+#[test]
+fn regression_log_lines_carry_no_colour_codes_when_not_on_a_terminal() {
+    let server = Server::start(&[]);
+    http("GET", &format!("{}/api", server.base), &[], b"");
+    std::thread::sleep(Duration::from_millis(200));
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("listening on"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI escape in the log: {log:?}");
+}
+
+#[test]
+fn regression_addr_takes_a_host_name() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--addr", "localhost:0", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // And it really serves there.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--addr", "localhost:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while !text.contains("listening on") && started.elapsed() < Duration::from_secs(30) {
+        match err.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
+}
+
+#[test]
+fn regression_a_declared_huge_body_is_refused_at_once() {
+    let server = Server::start(&[]);
+    let started = Instant::now();
+    let r = raw(
+        &server.addr,
+        b"POST /api/coverage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n{",
+    );
+    assert_eq!(r.status, 413);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn regression_a_whole_world_parcel_is_refused_not_mismeasured() {
+    let server = Server::start(&[]);
+    let world = json!({"type":"Polygon","coordinates":[[[-179,-85],[179,-85],[179,85],[-179,85],[-179,-85]]]});
+    let r = http(
+        "POST",
+        &format!("{}/api/coverage", server.base),
+        &[("Content-Type", "application/json")],
+        world.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("50000 m across"));
+}
+
+#[test]
+fn expensive_parcels_in_parallel_leave_health_fast() {
+    let server = Server::start(&["--compute-deadline", "4"]);
+    let body = star(9_000, 113.53, 34.70, 0.03, 0.005).to_string();
+    let url = format!("{}/api/coverage", server.base);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, body) = (url.clone(), body.clone());
+            std::thread::spawn(move || {
+                http(
+                    "POST",
+                    &url,
+                    &[("Content-Type", "application/json")],
+                    body.as_bytes(),
+                )
+            })
+        })
+        .collect();
+    // Meanwhile /health answers within 100 ms, every time.
+    std::thread::sleep(Duration::from_millis(100));
+    let health = format!("{}/health", server.base);
+    let mut worst = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut probes = 0;
+    while Instant::now() < until {
+        let t = Instant::now();
+        assert_eq!(http("GET", &health, &[], b"").status, 200);
+        worst = worst.max(t.elapsed());
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(probes > 20);
+    assert!(worst < Duration::from_millis(100), "health took {worst:?}");
+    for w in workers {
+        let r = w.join().unwrap();
+        // Either answered, or refused as busy / past the deadline: never a
+        // 500 or a dropped connection.
+        assert!(
+            [200, 503].contains(&r.status),
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(r.status == 200 || r.header("retry-after").is_some());
+    }
+}
+
+#[test]
+fn a_parcel_too_costly_for_the_budget_gets_413_before_any_work() {
+    let server = Server::start(&[]);
+    // 20,000 spikes over the whole zone: twice the cost budget.
+    let body = star(20_000, 113.53, 34.70, 0.03, 0.005).to_string();
+    let started = Instant::now();
+    let r = http(
+        "POST",
+        &format!("{}/api/coverage", server.base),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("too costly"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Whether the server has closed a connection: a read returns 0 (or an
+/// error) rather than timing out.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => continue, // e.g. a 408 answer before the close
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return None
+            }
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_clients_are_closed_after_the_documented_timeouts() {
+    let server = Server::start(&["--header-timeout", "1", "--body-timeout", "1"]);
+    // Idle: connects and says nothing.
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    // Half a header.
+    let mut half = TcpStream::connect(&server.addr).unwrap();
+    half.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // Kept alive after one request, then idle.
+    let mut kept = TcpStream::connect(&server.addr).unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // A body that drips.
+    let mut drip = TcpStream::connect(&server.addr).unwrap();
+    drip.write_all(b"POST /api/coverage HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").unwrap();
+    for (name, s) in [
+        ("idle", &mut idle),
+        ("half header", &mut half),
+        ("kept alive", &mut kept),
+    ] {
+        let t = closed_within(s, Duration::from_secs(4));
+        assert!(t.is_some(), "{name} connection still open after 4 s");
+    }
+    drip.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let mut buf = Vec::new();
+    let _ = drip.read_to_end(&mut buf);
+    let r = parse_response(&buf);
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn sigterm_with_a_half_sent_request_exits_within_the_grace_period() {
+    let mut server = Server::start(&["--header-timeout", "60", "--shutdown-grace", "1"]);
+    let mut half = TcpStream::connect(&server.addr).unwrap();
+    half.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    server.terminate();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "still running 4 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_flood_of_silent_sockets_is_shed_and_health_recovers() {
+    let server = Server::start(&["--header-timeout", "1", "--max-connections", "16"]);
+    let flood: Vec<TcpStream> = (0..64)
+        .filter_map(|_| TcpStream::connect(&server.addr).ok())
+        .collect();
+    assert!(flood.len() >= 32);
+    // Within a few header timeouts every silent socket is gone and the
+    // server answers again.
+    let started = Instant::now();
+    let health = format!("{}/health", server.base);
+    let answered = loop {
+        if http("GET", &health, &[], b"").status == 200 {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "health never answered"
+        );
+    };
+    assert!(answered < Duration::from_secs(10), "{answered:?}");
+    drop(flood);
+}

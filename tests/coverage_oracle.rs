@@ -155,6 +155,7 @@ async fn sites_connect_as_the_article_says_checked_against_karney_boundary_dista
     let sites = file_features(&geodata(), "sites");
     // (service, collection, filter, reach) as coverage.toml says; power's
     // reach is each substation's radius (3 km at 110 kV unless overridden).
+    #[allow(clippy::type_complexity)]
     let services: [(&str, &str, Option<(&str, &str)>, f64); 4] = [
         ("water", "pipelines", Some(("utility", "water")), 200.0),
         ("gas", "pipelines", Some(("utility", "gas")), 500.0),

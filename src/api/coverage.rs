@@ -272,8 +272,11 @@ async fn parcel(
         .compute
         .run(move |deadline| {
             let outcome = (|| {
-                let geometry = crate::load::polygon_from_geojson(value).map_err(|e| {
-                    ApiError::bad_request(format!("the parcel is not a valid polygon: {e}"))
+                let geometry = crate::load::polygon_from_geojson(value).map_err(|e| match e {
+                    ClientPolygonError::TooComplex(m) => ApiError::too_large(m),
+                    ClientPolygonError::Invalid(m) => {
+                        ApiError::bad_request(format!("the parcel is not a valid polygon: {m}"))
+                    }
                 })?;
                 let parcel = match geometry {
                     Geometry::Polygon(p) => MultiPolygon(vec![p]),

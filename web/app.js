@@ -73,12 +73,23 @@
     if (!r.ok) throw new Error(body.description || `${r.status} ${url}`);
     return body;
   }
+  // Every feature of a collection, following the next links. The sample and
+  // zone-sized data take one page; a layer too big to draw whole stops at
+  // MAX_PAGES with a visible notice rather than silently.
+  const MAX_PAGES = 100;
   async function fetchAll(id) {
     let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000`;
     const out = [];
-    for (let i = 0; url && i < 1000; i++) {
+    let matched = 0;
+    for (let i = 0; url; i++) {
+      if (i === MAX_PAGES) {
+        za.truncated[id] = { drawn: out.length, matched };
+        console.warn(`zoneatlas: ${id}: drew the first ${out.length} of ${matched} features`);
+        break;
+      }
       const page = await getJSON(url);
       out.push(...page.features);
+      matched = page.numberMatched ?? out.length;
       const next = (page.links || []).find((l) => l.rel === 'next');
       url = next ? new URL(next.href).pathname + new URL(next.href).search : null;
     }
@@ -153,35 +164,35 @@
 
   let collections = [];
   const features = {}; // collection -> id -> feature
+  // One Leaflet layer per group (a collection; pipelines by utility), not
+  // one per feature: styles come from `styleFor` through the layer's style
+  // function, so a scenario switch is one resetStyle per group.
   function drawCollection(c, list) {
     features[c.id] = Object.fromEntries(list.map((f) => [String(f.id), f]));
     za.featureCounts[c.id] = list.length;
-    for (const f of list) {
-      const key = groupOf(c.id, f.properties);
-      if (!groups[key]) groups[key] = L.featureGroup();
-      const layer = L.geoJSON(f, {
-        style: () => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` }),
-        pointToLayer: (_, ll) => L.circleMarker(ll, { ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` }),
+    const byGroup = {};
+    for (const f of list) (byGroup[groupOf(c.id, f.properties)] ||= []).push(f);
+    for (const [key, members] of Object.entries(byGroup)) {
+      const styled = (f) => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` });
+      groups[key] = L.geoJSON({ type: 'FeatureCollection', features: members }, {
+        style: styled,
+        pointToLayer: (f, ll) => L.circleMarker(ll, styled(f)),
+        onEachFeature: (f, l) => {
+          l.zaCollection = c.id;
+          l.bindPopup(() => popupHtml(c.id, f));
+          // A feature's popup stops the click reaching the map; the click
+          // still asks about coverage there (or adds a vertex while drawing).
+          l.on('click', (e) => {
+            if (draw.on) l.closePopup();
+            onClick(e.latlng);
+          });
+          if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: true, direction: 'center', className: 'site-label' });
+        },
       });
-      layer.eachLayer((l) => {
-        l.feature = f;
-        l.zaCollection = c.id;
-        l.bindPopup(() => popupHtml(c.id, f));
-        // A feature's popup stops the click reaching the map; the click still
-        // asks about coverage there (or adds a vertex while drawing).
-        l.on('click', (e) => {
-          if (draw.on) l.closePopup();
-          onClick(e.latlng);
-        });
-        if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: true, direction: 'center', className: 'site-label' });
-      });
-      layer.addTo(groups[key]);
     }
   }
   function restyle() {
-    for (const g of Object.values(groups)) {
-      g.eachLayer((outer) => outer.eachLayer((l) => l.setStyle && l.setStyle(styleFor(l.zaCollection, l.feature.properties))));
-    }
+    for (const g of Object.values(groups)) g.resetStyle();
   }
 
   // --- legend
@@ -243,7 +254,10 @@
     const names = s.sources.length ? s.sources.map(nearestName).join('、') : t('none');
     return `<div class="sources">${esc(t('sources'))}: ${esc(names)} — <span class="${s.redundant ? 'yes' : 'no'}">${esc(s.redundant ? t('redundant') : t('single'))}</span></div>`;
   };
+  // Answers can arrive out of order; only the latest question's is shown.
+  let querySeq = 0;
   async function queryPoint(latlng) {
+    const seq = ++querySeq;
     lastQuery = { kind: 'point', latlng };
     if (queryMarker) queryMarker.remove();
     queryMarker = L.circleMarker(latlng, { radius: 6, color: '#000', weight: 2, fillColor: '#ffeb3b', fillOpacity: 1, className: 'za-query' }).addTo(za.map);
@@ -251,6 +265,7 @@
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
       const v = await getJSON(`/api/coverage?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&scenario=${state.scenario}`);
+      if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
         <th scope="row">${esc(t(s.service))}</th>
         <td class="${s.covered ? 'yes' : 'no'}">${s.covered ? '✓ ' + esc(t('yes')) : '✗ ' + esc(t('no'))}</td>
@@ -260,11 +275,12 @@
         <table class="coverage-table" data-kind="point"><thead><tr><th>${esc(t('service'))}</th><th>${esc(t('covered'))}</th><th>${esc(t('distance'))}</th><th>${esc(t('nearest'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
       za.answers += 1;
     } catch (e) {
-      body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
     }
   }
   let parcelLayer = null;
   async function queryParcel(latlngs) {
+    const seq = ++querySeq;
     lastQuery = { kind: 'parcel', latlngs };
     if (parcelLayer) parcelLayer.remove();
     parcelLayer = L.polygon(latlngs, { color: '#e07b00', weight: 2, fillOpacity: 0.15, className: 'za-parcel' }).addTo(za.map);
@@ -277,6 +293,7 @@
         method: 'POST', headers: { 'content-type': 'application/geo+json' },
         body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
       });
+      if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<div class="row" data-service="${s.service}" data-share="${s.share}">
         <span>${esc(t(s.service))}</span><div class="bar-bg"><div class="bar-fg" style="width:${(s.share * 100).toFixed(1)}%"></div></div>
         <span class="num">${(s.share * 100).toFixed(1)}%</span></div>${sourcesHtml(s)}`);
@@ -284,7 +301,7 @@
         <div class="bars coverage-shares" data-kind="parcel">${rows.join('')}</div>`;
       za.answers += 1;
     } catch (e) {
-      body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
     }
   }
   const rerunQuery = () => {
@@ -332,12 +349,17 @@
   // --- gaps overlay
   const GAP_STYLE = { color: '#c62828', weight: 1, fillColor: '#e53935', fillOpacity: 0.45 };
   const gapLayers = {};
+  // Each request for a service's gaps gets a number; only the latest one
+  // may draw, so quick toggles or scenario switches leave no orphan layers.
+  const gapSeq = {};
   async function showGaps(service) {
+    const seq = (gapSeq[service] = (gapSeq[service] || 0) + 1);
     if (gapLayers[service]) gapLayers[service].remove();
     delete gapLayers[service];
     if (!state.gaps.has(service)) return;
     const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}`);
-    if (!state.gaps.has(service)) return;
+    if (seq !== gapSeq[service] || !state.gaps.has(service)) return;
+    if (gapLayers[service]) gapLayers[service].remove();
     gapLayers[service] = L.geoJSON(fc, { style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
   }
   function renderGapToggles() {
@@ -393,7 +415,7 @@
     const overlays = {};
     for (const key of Object.keys(groups)) overlays[esc(groupTitle(key))] = groups[key];
     layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth <= 900 }).addTo(za.map);
-    for (const g of Object.values(groups)) g.eachLayer((outer) => outer.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties)))));
+    for (const g of Object.values(groups)) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties))));
     renderLegend();
     renderGapToggles();
     renderStats();
@@ -406,6 +428,7 @@
     const map = L.map('map', { zoomControl: true, keyboard: true, preferCanvas: false });
     za.map = map;
     za.featureCounts = {};
+    za.truncated = {};
     const [landing, cols] = await Promise.all([getJSON('/api'), getJSON('/api/collections')]);
     collections = cols.collections;
     document.getElementById('title').textContent = landing.title || 'zoneatlas';

@@ -106,6 +106,33 @@ try {
   await page.waitForSelector('path.za-gap-power', { timeout: 10_000 });
   check('power gaps drawn as a red overlay', (await page.locator('path.za-gap-power').count()) > 0);
 
+  // Quick toggles and scenario switches leave exactly one overlay: as many
+  // gap paths as the API returns gap polygons, none orphaned.
+  const powerGaps = (await api('/api/coverage/gaps?service=power&scenario=current')).features.length;
+  const gapBox = page.locator('input[name=gap][value=power]');
+  for (let i = 0; i < 5; i++) { await gapBox.uncheck(); await gapBox.check(); }
+  await page.locator('input[name=scenario][value=planned]').check();
+  await page.locator('input[name=scenario][value=current]').check();
+  await page.waitForTimeout(800);
+  const gapPaths = await page.locator('path.za-gap-power').count();
+  check('rapid gap toggles leave one overlay, no orphans', gapPaths === powerGaps, `${gapPaths} paths for ${powerGaps} gaps`);
+
+  // Answers that arrive out of order: the first click's answer is held back
+  // until after the second's; the panel must show the second point.
+  let held = 0;
+  await page.route('**/api/coverage?lon=*', async (route) => {
+    if (held++ === 0) await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await clickAt(fenghu[0], fenghu[1], true);
+  await clickAt(town[0], town[1], true);
+  await page.waitForTimeout(2500);
+  const shown = await page.locator('#coverage-body p').first().innerText();
+  const shownLon = Number((shown.match(/(\d+\.\d+),/) || [])[1]);
+  check('a late answer to an earlier click does not replace the latest', held >= 2 && Math.abs(shownLon - town[0]) < 0.001, shown);
+  await page.unroute('**/api/coverage?lon=*');
+  await closePopups();
+
   // Draw a parcel in the town and read its shares.
   await page.evaluate(([lo, la]) => { window.zoneatlas.map.closePopup(); window.zoneatlas.map.setView([la, lo], window.zoneatlas.map.getZoom(), { animate: false }); }, town);
   await page.locator('#draw').click();

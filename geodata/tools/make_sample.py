@@ -6,7 +6,8 @@ The layout is illustrative: drawn in a local metric grid around Mazhai town
 figures of the source article (road counts and lengths per status, the Smart
 Port's 164 mu, gas everywhere, power missing in the Fenghu area until the
 Jiangang substation runs, steam at every industrial site, a dual water feed),
-anchored on the approximate real positions in shared/data/places.
+anchored on approximate real positions of the named places (geocoded addresses,
+listed in geodata/README.md).
 
 Re-run with `python3 geodata/tools/make_sample.py` from the repository root;
 it needs shapely (`pip install shapely`, only to cut the reservoir out of the
@@ -22,11 +23,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.dirname(HERE)
-RESERVOIR = os.path.join(OUT, "..", "..", "shared", "data", "osm",
-                         "jiangang_reservoir_osm_r10268686.geojson")
-if not os.path.exists(RESERVOIR):
-    RESERVOIR = os.path.join(OUT, "..", "..", "..", "shared", "data", "osm",
-                             "jiangang_reservoir_osm_r10268686.geojson")
+# The OSM outline of the Jiangang Reservoir (ODbL, see geodata/README.md),
+# kept beside this script so the sample regenerates from the repository alone.
+RESERVOIR = os.path.join(HERE, "jiangang_reservoir_osm_r10268686.geojson")
 
 # --- local metric grid --------------------------------------------------------
 LON0, LAT0 = 113.49, 34.665

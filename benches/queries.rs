@@ -244,9 +244,116 @@ fn coverage(c: &mut Criterion) {
     g.finish();
 }
 
+/// A parcel request as the server handles it: validate the GeoJSON, check
+/// the cost budget, compute every service.
+fn parcel_request(catalog: &Catalog, body: &serde_json::Value) -> usize {
+    use zoneatlas::coverage::Scenario;
+    let cov = catalog.coverage.as_ref().expect("coverage rules");
+    let g = zoneatlas::load::polygon_from_geojson(body.clone()).expect("valid parcel");
+    let parcel = match g {
+        geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(m) => m,
+        _ => unreachable!(),
+    };
+    cov.check_parcel(&catalog.layers, &parcel)
+        .expect("within budget");
+    let (_, answers) = cov
+        .parcel(
+            &catalog.layers,
+            &parcel,
+            Scenario::Current,
+            None,
+            &zoneatlas::budget::Deadline::none(),
+        )
+        .expect("no deadline");
+    answers.len()
+}
+
+/// A star of `n` vertices: spikes crossing every buffer boundary.
+fn star(n: usize, c: Coord, r1: f64, r2: f64) -> serde_json::Value {
+    let mut ring: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = if i % 2 == 0 { r1 } else { r2 };
+            [c.x + r * a.cos() / 0.82, c.y + r * a.sin()]
+        })
+        .collect();
+    ring.push(ring[0]);
+    serde_json::json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+/// The hardening issue's questions: does a MultiPolygon of many parts cost
+/// about what one polygon of as many vertices does (validation no longer
+/// compares every pair of parts), and how long does the costliest parcel
+/// the budget still accepts take.
+fn hardening(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parcel_request");
+    g.sample_size(10);
+    let catalog = sample();
+    // 5,000 squares of 10 m, 20 m apart (25,000 positions), against one
+    // polygon of 25,000 vertices over the same extent.
+    let origin = coord! {x: 113.515, y: 34.695};
+    let (kx, ky) = zoneatlas::geodesy::metres_per_degree(origin.y);
+    let side = 71; // 71 x 71 > 5,000
+    let parts: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| {
+            let (x, y) = ((i % side) as f64 * 20.0, (i / side) as f64 * 20.0);
+            let c = |dx: f64, dy: f64| [origin.x + (x + dx) / kx, origin.y + (y + dy) / ky];
+            serde_json::json!([[c(0., 0.), c(10., 0.), c(10., 10.), c(0., 10.), c(0., 0.)]])
+        })
+        .collect();
+    let multi = serde_json::json!({"type": "MultiPolygon", "coordinates": parts});
+    let extent = side as f64 * 20.0;
+    let centre = coord! {x: origin.x + extent / 2.0 / kx, y: origin.y + extent / 2.0 / ky};
+    let one = star(24_999, centre, extent / 2.0 / ky, extent / 2.0 / ky);
+    g.bench_function("multipolygon_5000_parts_25000_vertices/sample", |b| {
+        b.iter(|| black_box(parcel_request(&catalog, &multi)))
+    });
+    g.bench_function("polygon_25000_vertices_same_extent/sample", |b| {
+        b.iter(|| black_box(parcel_request(&catalog, &one)))
+    });
+    // The costliest accepted shape found: a 10,000-vertex star over the
+    // zone (its spikes cross every buffer edge).
+    let worst = star(10_000, coord! {x: 113.53, y: 34.70}, 0.03, 0.005);
+    g.bench_function("worst_accepted_star_10000/sample", |b| {
+        b.iter(|| black_box(parcel_request(&catalog, &worst)))
+    });
+    // On the city: the largest square the cost budget accepts.
+    let city = synthetic_with(1_000_000);
+    let cov = city.coverage.as_ref().expect("coverage rules");
+    let mid = city
+        .layer("zone")
+        .expect("zone")
+        .layer
+        .extent
+        .expect("extent")
+        .center();
+    let square = |half: f64| {
+        geo::MultiPolygon(vec![Rect::new(
+            coord! {x: mid.x - half, y: mid.y - half},
+            coord! {x: mid.x + half, y: mid.y + half},
+        )
+        .to_polygon()])
+    };
+    let mut half = 0.01;
+    while cov.check_parcel(&city.layers, &square(half * 1.05)).is_ok() && half < 1.0 {
+        half *= 1.05;
+    }
+    let big = serde_json::to_value(geojson::Geometry::from(&square(half).0[0])).expect("json");
+    let (_, _, cost) = cov.parcel_cost(&city.layers, &square(half));
+    eprintln!(
+        "largest accepted square on synth_1m: {:.0} m across, cost {cost}",
+        half * 2.0 * ky
+    );
+    g.bench_function("worst_accepted_square/synth_1m", |b| {
+        b.iter(|| black_box(parcel_request(&city, &big)))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = nearest, bbox, encode, coverage
+    targets = nearest, bbox, encode, coverage, hardening
 }
 criterion_main!(benches);

@@ -16,9 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use geo::{
-    BoundingRect, Coord, Distance, Euclidean, Geometry, GeometryCollection, MultiPolygon, Rect,
-};
+use geo::{BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Rect};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -139,6 +137,8 @@ struct CoveredPart {
 #[derive(Clone, Copy)]
 struct Region<'a> {
     shape: &'a MultiPolygon,
+    /// The shape's parts, indexed for distances.
+    parts: &'a area::Parts<'a>,
     bbox: Rect,
     proj: &'a LocalProjection,
 }
@@ -585,11 +585,12 @@ impl Coverage {
     ) -> Result<CoveredPart, Exceeded> {
         let Region {
             shape: region,
+            parts,
             bbox,
             proj,
         } = *region;
         let grown = self.reach_window(s, bbox);
-        let region_g = Geometry::MultiPolygon(region.clone());
+        let limit = s.max_reach * 1.01;
         let layer = &layers[s.layer];
         let mut by_reach: BTreeMap<u64, Vec<Geometry>> = BTreeMap::new();
         let mut reaching = Vec::new();
@@ -602,7 +603,11 @@ impl Coverage {
                 continue;
             }
             let g = area::to_metric(&layer.layer.features[i].geometry, proj);
-            let d = Euclidean.distance(&g, &region_g);
+            // Beyond the largest reach from every part: neither reaching
+            // nor reported as nearest.
+            let Some(d) = parts.distance_within(&g, limit) else {
+                continue;
+            };
             if nearest.is_none_or(|(best, _)| d < best) {
                 nearest = Some((d, i));
             }
@@ -713,10 +718,12 @@ impl Coverage {
             _ => unreachable!("map_coords keeps the geometry type"),
         };
         let total = area::area_m2(&region);
+        let parts = area::Parts::new(&region);
         let mut answers = Vec::with_capacity(self.services.len());
         for s in &self.services {
             let whole = Region {
                 shape: &region,
+                parts: &parts,
                 bbox,
                 proj: &proj,
             };
@@ -756,8 +763,10 @@ impl Coverage {
         Some(self.cache[idx][sc.at()].get_or_init(|| {
             let s = &self.services[idx];
             let bbox = self.zone.bounding_rect().expect("zone has polygons");
+            let parts = area::Parts::new(&self.zone_metric);
             let whole = Region {
                 shape: &self.zone_metric,
+                parts: &parts,
                 bbox,
                 proj: &self.proj,
             };

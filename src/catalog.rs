@@ -1,18 +1,23 @@
-//! What the server holds: the validated layers with their indexes.
+//! A snapshot of what the server holds: the validated layers with their
+//! indexes and the coverage rules resolved against them, at one revision.
 //!
-//! Built once at start-up from a data folder and shared read-only behind an
-//! `Arc`; nothing mutates it afterwards, which is why responses can carry an
-//! ETag derived from `version`.
+//! Immutable once built and shared behind an `Arc`: a request pins one
+//! snapshot, so its body and its ETag (derived from `version`) agree. An edit
+//! builds the next snapshot with `Catalog::with_layers`, re-indexing only the
+//! layers it changed; positions are valid inside one snapshot only, feature
+//! ids across snapshots.
 //!
-//! Must not: know about HTTP.
+//! Must not: know about HTTP or do I/O beyond `open` (a data folder).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use geo::{Coord, Geometry, Rect};
 
+use crate::coverage::rules::Rules;
 use crate::coverage::{rules, Coverage};
 use crate::geodesy::{self, LocalProjection};
 use crate::index::IndexedLayer;
@@ -22,13 +27,16 @@ use crate::load::{self, LoadError, Manifest};
 #[derive(Debug)]
 pub struct Catalog {
     pub manifest: Manifest,
-    pub layers: Vec<IndexedLayer>,
+    pub layers: Vec<Arc<IndexedLayer>>,
     by_id: HashMap<String, usize>,
     feature_ids: Vec<HashMap<String, usize>>,
     /// The projection every index uses (centred on the data).
     pub projection: LocalProjection,
-    /// Changes whenever any byte of the data does.
+    /// Changes whenever the data does (ETags): a hash of a data folder's
+    /// bytes, or a function of the store revision.
     pub version: u64,
+    /// The store's revision this snapshot reflects (0 for a data folder).
+    pub revision: u64,
     /// When the data was loaded.
     pub loaded_at: SystemTime,
     /// Coverage rules resolved against the layers, when the folder has
@@ -45,18 +53,72 @@ impl Catalog {
             path: rules_path.clone(),
             message,
         })?;
-        let mut catalog = Catalog::from_layers(loaded.manifest, loaded.layers, loaded.version);
+        Catalog::build(loaded.manifest, loaded.layers, rules, loaded.version, 0).map_err(
+            |message| LoadError::Manifest {
+                path: rules_path,
+                message,
+            },
+        )
+    }
+
+    /// Index validated layers and resolve the coverage rules against them.
+    /// Errors are the rules' (a collection they name is missing, say).
+    pub fn build(
+        manifest: Manifest,
+        layers: Vec<crate::model::Layer>,
+        rules: Option<Rules>,
+        version: u64,
+        revision: u64,
+    ) -> Result<Catalog, String> {
+        let mut catalog = Catalog::from_layers(manifest, layers, version);
+        catalog.revision = revision;
         if let Some(rules) = rules {
-            let coverage =
-                Coverage::build(&catalog.layers, catalog.projection, rules).map_err(|message| {
-                    LoadError::Manifest {
-                        path: rules_path,
-                        message,
-                    }
-                })?;
-            catalog.coverage = Some(coverage);
+            catalog.coverage = Some(Coverage::build(&catalog.layers, catalog.projection, rules)?);
         }
         Ok(catalog)
+    }
+
+    /// The next snapshot: `replaced` holds the new content of the layers an
+    /// edit changed (by position); the others are shared with this one,
+    /// indexes and all. Coverage is resolved again (it reads every layer).
+    pub fn with_layers(
+        &self,
+        replaced: Vec<(usize, crate::model::Layer)>,
+        version: u64,
+        revision: u64,
+    ) -> Result<Catalog, String> {
+        let mut layers = self.layers.clone();
+        let mut feature_ids = self.feature_ids.clone();
+        let projection = self.projection;
+        let rebuilt: Vec<(usize, IndexedLayer)> = std::thread::scope(|s| {
+            let handles: Vec<_> = replaced
+                .into_iter()
+                .map(|(i, l)| s.spawn(move || (i, IndexedLayer::build(l, projection))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("index build does not panic"))
+                .collect()
+        });
+        for (i, l) in rebuilt {
+            feature_ids[i] = ids_of(&l.layer);
+            layers[i] = Arc::new(l);
+        }
+        let coverage = match &self.coverage {
+            Some(c) => Some(Coverage::build(&layers, projection, c.rules.clone())?),
+            None => None,
+        };
+        Ok(Catalog {
+            manifest: self.manifest.clone(),
+            layers,
+            by_id: self.by_id.clone(),
+            feature_ids,
+            projection,
+            version,
+            revision,
+            loaded_at: SystemTime::now(),
+            coverage,
+        })
     }
 
     /// Index already-validated layers.
@@ -71,21 +133,12 @@ impl Catalog {
             .enumerate()
             .map(|(i, l)| (l.meta.id.clone(), i))
             .collect();
-        let feature_ids = layers
-            .iter()
-            .map(|l| {
-                l.features
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| (f.id.clone(), i))
-                    .collect()
-            })
-            .collect();
+        let feature_ids = layers.iter().map(ids_of).collect();
         // Indexes are independent: build them on all cores.
         let layers = std::thread::scope(|s| {
             let handles: Vec<_> = layers
                 .into_iter()
-                .map(|l| s.spawn(move || IndexedLayer::build(l, projection)))
+                .map(|l| s.spawn(move || Arc::new(IndexedLayer::build(l, projection))))
                 .collect();
             handles
                 .into_iter()
@@ -99,14 +152,20 @@ impl Catalog {
             feature_ids,
             projection,
             version,
+            revision: 0,
             loaded_at: SystemTime::now(),
             coverage: None,
         }
     }
 
+    /// A layer's position by collection id.
+    pub fn layer_position(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
     /// A layer by collection id.
     pub fn layer(&self, id: &str) -> Option<&IndexedLayer> {
-        self.by_id.get(id).map(|&i| &self.layers[i])
+        self.by_id.get(id).map(|&i| &*self.layers[i])
     }
 
     /// A feature's index in a layer, by feature id.
@@ -117,8 +176,17 @@ impl Catalog {
 
     /// Per-layer figures, as `zoneatlas check` prints them.
     pub fn summaries(&self) -> Vec<LayerSummary> {
-        self.layers.iter().map(summarise).collect()
+        self.layers.iter().map(|l| summarise(l)).collect()
     }
+}
+
+/// Feature id -> position within a layer.
+fn ids_of(l: &crate::model::Layer) -> HashMap<String, usize> {
+    l.features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.id.clone(), i))
+        .collect()
 }
 
 fn union_rect(a: Rect, b: Rect) -> Rect {

@@ -27,6 +27,40 @@ pub enum Command {
     Check(DataArgs),
     /// Write a seeded synthetic city-scale data folder (for benchmarks).
     Synth(SynthArgs),
+    /// Manage the access tokens of a store.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// The store file `serve` uses when given neither `--store` nor `--data`
+/// (gitignored; delete it to start over from `geodata/`).
+pub const DEFAULT_STORE: &str = "zoneatlas.gpkg";
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once, as the last line.
+    Add {
+        #[arg(long, env = "ZONEATLAS_STORE", default_value = DEFAULT_STORE)]
+        store: PathBuf,
+        /// viewer (reads with --private), editor (writes) or admin.
+        #[arg(long, value_parser = ["viewer", "editor", "admin"])]
+        role: String,
+        /// Who the token is for; edits are recorded under this name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens (names and roles; secrets are never stored).
+    List {
+        #[arg(long, env = "ZONEATLAS_STORE", default_value = DEFAULT_STORE)]
+        store: PathBuf,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        #[arg(long, env = "ZONEATLAS_STORE", default_value = DEFAULT_STORE)]
+        store: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -38,8 +72,19 @@ pub struct DataArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub data: DataArgs,
+    /// Data folder (layers.toml plus one <id>.geojson per layer). Alone, it
+    /// is served read-only; with --store, it seeds a store that does not
+    /// exist yet. Default: geodata.
+    #[arg(long, env = "ZONEATLAS_DATA")]
+    pub data: Option<PathBuf>,
+    /// GeoPackage store to serve and edit; created from the data folder if
+    /// missing. Default, when neither --store nor --data is given:
+    /// zoneatlas.gpkg (created from geodata/ on first start).
+    #[arg(long, env = "ZONEATLAS_STORE")]
+    pub store: Option<PathBuf>,
+    /// Reads need a token too (any role); without it reads are public.
+    #[arg(long, env = "ZONEATLAS_PRIVATE")]
+    pub private: bool,
     /// Address to listen on, HOST:PORT (a name such as localhost is resolved);
     /// port 0 picks a free port (the bound address is logged).
     #[arg(long, env = "ZONEATLAS_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]

@@ -15,15 +15,17 @@ pub mod coverage;
 pub mod encode;
 pub mod geodesy;
 pub mod index;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod query;
+pub mod store;
 pub mod synth;
 
 use std::sync::Arc;
 
-/// The whole HTTP application over a loaded catalog; tests call it with
+/// The whole HTTP application over the live seat; tests call it with
 /// `tower::ServiceExt::oneshot`, `main` serves it.
-pub fn app(catalog: Arc<catalog::Catalog>, options: api::Options) -> axum::Router {
-    api::router(catalog, options)
+pub fn app(live: Arc<live::Live>, options: api::Options) -> axum::Router {
+    api::router(live, options)
 }

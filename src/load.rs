@@ -26,7 +26,7 @@ use geo::{
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{Envelope, RTree, RTreeObject, AABB};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::{Feature, GeometryKind, Layer, LayerMeta};
@@ -74,7 +74,7 @@ impl fmt::Display for Problem {
 }
 
 /// The manifest, `layers.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Title of the whole dataset (the OGC landing page's title).
@@ -328,6 +328,7 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
             features.push(Feature {
                 id,
                 numeric_id,
+                revision: 0,
                 geometry,
                 properties,
                 bbox,
@@ -338,6 +339,21 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
         Ok(Layer::new(meta, features))
     } else {
         Err(problems)
+    }
+}
+
+/// One client feature (a GeoJSON Feature object) validated as layer data
+/// is: the layer's geometry kind, valid coordinates and rings, an id,
+/// required properties. Problems come one per line, without a file name.
+pub fn feature_from_geojson(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<String>> {
+    let wrapped = serde_json::json!({"type": "FeatureCollection", "features": [v]});
+    let bytes = serde_json::to_vec(&wrapped).map_err(|e| vec![e.to_string()])?;
+    match parse_layer(Path::new("body"), &bytes, meta.clone()) {
+        Ok(mut layer) => layer
+            .features
+            .pop()
+            .ok_or_else(|| vec!["no feature".to_owned()]),
+        Err(problems) => Err(problems.into_iter().map(|p| p.message).collect()),
     }
 }
 
@@ -772,6 +788,49 @@ fn polygon_problem_text(
         }
     }
     None
+}
+
+/// Check a geometry already built (read from a store, or sent by a client)
+/// by the rules of loading: the layer's kind, finite in-range coordinates,
+/// lines of two distinct positions, valid rings and polygons.
+pub fn validate_geometry(g: &Geometry, kind: GeometryKind) -> Result<(), String> {
+    let name = match g {
+        Geometry::Point(_) => "Point",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::LineString(_) => "LineString",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::Polygon(_) => "Polygon",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        _ => "GeometryCollection",
+    };
+    let raw = RawGeometry {
+        kind: name.to_owned(),
+        coordinates: Some(nested_of(g)),
+    };
+    build_geometry(raw, kind).map(|_| ())
+}
+
+/// A geometry's coordinates as the nested arrays GeoJSON would hold.
+fn nested_of(g: &Geometry) -> Nested {
+    let pos = |c: &Coord| Nested::List(vec![Nested::Num(c.x), Nested::Num(c.y)]);
+    let line = |l: &LineString| Nested::List(l.0.iter().map(pos).collect());
+    let poly = |p: &Polygon| {
+        Nested::List(
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(line)
+                .collect(),
+        )
+    };
+    match g {
+        Geometry::Point(p) => pos(&p.0),
+        Geometry::MultiPoint(m) => Nested::List(m.0.iter().map(|p| pos(&p.0)).collect()),
+        Geometry::LineString(l) => line(l),
+        Geometry::MultiLineString(m) => Nested::List(m.0.iter().map(line).collect()),
+        Geometry::Polygon(p) => poly(p),
+        Geometry::MultiPolygon(m) => Nested::List(m.0.iter().map(poly).collect()),
+        _ => Nested::List(vec![]),
+    }
 }
 
 /// A layer feature's geometry, checked without a sweep budget (data files

@@ -8,9 +8,15 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
+
 use zoneatlas::catalog::Catalog;
-use zoneatlas::config::{Cli, Command, ServeArgs};
+use zoneatlas::config::{Cli, Command, ServeArgs, TokenCommand, DEFAULT_STORE};
+use zoneatlas::live::{token_hash, Live};
+use zoneatlas::store::folder::FolderStore;
+use zoneatlas::store::gpkg::GpkgStore;
+use zoneatlas::store::{Role, Store};
 
 fn main() -> ExitCode {
     // Logs go to stderr (stdout carries command output); colour only on a
@@ -54,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Token(cmd)) => token(cmd),
         Some(Command::Synth(args)) => {
             let started = Instant::now();
             let stats = zoneatlas::synth::write(&args.out, args.segments, args.seed)
@@ -71,24 +78,57 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Which store `serve` opens: `--store` (created from the data folder when
+/// missing), else `--data` read-only, else the default store created from
+/// `geodata/`.
+fn open_store(args: &ServeArgs) -> anyhow::Result<Box<dyn Store>> {
+    let store_path = match (&args.store, &args.data) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => return Ok(Box::new(FolderStore::new(dir.clone()))),
+        (None, None) => PathBuf::from(DEFAULT_STORE),
+    };
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("geodata"));
+    if !store_path.exists() {
+        let started = Instant::now();
+        let created =
+            zoneatlas::store::gpkg::create_from_folder(&store_path, &data).with_context(|| {
+                format!("creating {} from {}", store_path.display(), data.display())
+            })?;
+        tracing::info!(
+            store = %store_path.display(),
+            from = %data.display(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "created the store from the data folder"
+        );
+        return Ok(Box::new(created));
+    }
+    let store = GpkgStore::open(&store_path)
+        .with_context(|| format!("opening the store {}", store_path.display()))?;
+    Ok(Box::new(store))
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let catalog = Catalog::open(&args.data.data)
-        .with_context(|| format!("{}: the data folder is not valid", args.data.data.display()))?;
+    let store = open_store(&args)?;
+    let description = store.describe();
+    let live = Live::open(store).with_context(|| format!("{description}: cannot be served"))?;
+    let catalog = live.snapshot();
     for s in catalog.summaries() {
         tracing::info!(layer = %s.id, features = s.features, "{s}");
     }
     tracing::info!(
         layers = catalog.layers.len(),
+        revision = catalog.revision,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded and indexed {}",
-        args.data.data.display()
+        "loaded and indexed {description}"
     );
     let web_dir = args.web.is_dir().then(|| args.web.clone());
     if web_dir.is_none() {
         tracing::warn!(web = %args.web.display(), "web folder not found; serving the API only");
     }
-    let catalog = Arc::new(catalog);
     if catalog.coverage.is_some() {
         // Zone shares and gaps take a moment to compute; do it off the
         // request path so /api/coverage/zone answers from the cache.
@@ -104,8 +144,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         });
     }
+    drop(catalog);
     let app = zoneatlas::app(
-        catalog,
+        Arc::new(live),
         zoneatlas::api::Options {
             public_url: args.public_url.clone(),
             web_dir,
@@ -115,6 +156,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .map(|url| (url, args.basemap_attribution.clone())),
             body_timeout: args.limits.body_timeout,
             compute_deadline: args.limits.compute_deadline,
+            private: args.private,
         },
     );
     let limits = zoneatlas::api::server::ConnectionLimits {
@@ -133,6 +175,44 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(clean, "stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `zoneatlas token add|list|revoke`.
+fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let open = |p: &PathBuf| {
+        GpkgStore::open(p).with_context(|| format!("opening the store {}", p.display()))
+    };
+    match cmd {
+        TokenCommand::Add { store, role, name } => {
+            let mut s = open(&store)?;
+            let role = Role::parse(&role).context("role must be viewer, editor or admin")?;
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+            let secret = format!("za_{}", zoneatlas::store::gpkg::hex(&bytes));
+            s.add_token(&name, role, &token_hash(&secret))?;
+            println!(
+                "token {name:?} ({}) added to {}; keep the secret below, it is not stored:",
+                role.name(),
+                store.display()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List { store } => {
+            let mut s = open(&store)?;
+            for t in s.tokens()? {
+                println!("{}\t{}\tcreated {}", t.name, t.role.name(), t.created);
+            }
+        }
+        TokenCommand::Revoke { store, name } => {
+            let mut s = open(&store)?;
+            if !s.revoke_token(&name)? {
+                anyhow::bail!("no token named {name:?} in {}", store.display());
+            }
+            println!("token {name:?} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ctrl-C, or SIGTERM from a service manager or container runtime: finish

@@ -7,12 +7,12 @@
 //! Must not: do I/O, know about HTTP, or hold indexes (see `index`).
 
 use geo::{Geometry, Rect};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The geometry a layer holds. Each kind also accepts its multi- form, so a
 /// road made of two disjoint pieces is still a road.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum GeometryKind {
     Point,
     LineString,
@@ -40,7 +40,7 @@ impl GeometryKind {
 }
 
 /// One `[[layer]]` entry of `layers.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerMeta {
     /// Collection id; the file is `<id>.geojson`.
@@ -77,6 +77,9 @@ pub struct Feature {
     pub properties: Map<String, Value>,
     /// lon/lat bounding box of the geometry.
     pub bbox: Rect<f64>,
+    /// The store revision that last wrote this feature (0 when served from a
+    /// data folder); its ETag for editing.
+    pub revision: u64,
 }
 
 impl Feature {

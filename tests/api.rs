@@ -45,9 +45,12 @@ async fn landing_page_links_the_four_required_resources() {
 
 #[tokio::test]
 async fn a_configured_basemap_is_offered_on_the_landing_page() {
-    let catalog = zoneatlas::catalog::Catalog::open(&geodata()).unwrap();
+    let live = zoneatlas::live::Live::open(Box::new(zoneatlas::store::folder::FolderStore::new(
+        geodata(),
+    )))
+    .unwrap();
     let app = zoneatlas::app(
-        std::sync::Arc::new(catalog),
+        std::sync::Arc::new(live),
         zoneatlas::api::Options {
             basemap: Some((
                 "https://tiles.example/{z}/{x}/{y}.png".into(),

@@ -27,6 +27,7 @@ fn feature(i: usize, geometry: Geometry) -> Feature {
         geometry,
         properties: Default::default(),
         bbox,
+        revision: 0,
     }
 }
 

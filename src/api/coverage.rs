@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::openapi::{params::F, Endpoint, Param};
 use super::params::{self, QueryPairs};
-use super::{json_response, ApiError, AppState};
+use super::{json_response, ApiError, Ctx};
 use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
 use crate::load::ClientPolygonError;
@@ -151,7 +151,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-fn rules(s: &AppState) -> Result<&Coverage, ApiError> {
+fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
     s.catalog.coverage.as_ref().ok_or_else(|| {
         ApiError::not_found("this data folder has no coverage rules (coverage.toml)")
     })
@@ -180,11 +180,7 @@ fn scenario(q: &QueryPairs) -> Result<Scenario, ApiError> {
     }
 }
 
-fn without(
-    s: &AppState,
-    c: &Coverage,
-    q: &QueryPairs,
-) -> Result<Option<(Switch, String)>, ApiError> {
+fn without(s: &Ctx, c: &Coverage, q: &QueryPairs) -> Result<Option<(Switch, String)>, ApiError> {
     match q.single("without")? {
         None => Ok(None),
         Some(id) => c
@@ -212,10 +208,7 @@ fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-async fn at_point(
-    State(s): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn at_point(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&["lon", "lat", "scenario", "without", "f"])?;
@@ -234,7 +227,7 @@ async fn at_point(
 }
 
 async fn parcel(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     bytes: Result<Bytes, BytesRejection>,
@@ -313,7 +306,7 @@ async fn parcel(
     Ok(json_response(JSON, body(&v)))
 }
 
-async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&["scenario", "f"])?;
@@ -334,7 +327,7 @@ async fn zone(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
     Ok(json_response(JSON, body(&v)))
 }
 
-async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&["service", "scenario", "f"])?;
@@ -387,7 +380,7 @@ async fn gaps(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Resp
     Ok(json_response(GEOJSON, body(&v)))
 }
 
-async fn sites(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn sites(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&["scenario", "without", "f"])?;
@@ -420,7 +413,7 @@ async fn sites(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Res
     Ok(json_response(JSON, body(&v)))
 }
 
-async fn stats(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn stats(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&["scenario", "f"])?;

@@ -1,13 +1,13 @@
 //! Features of a collection: `/items` (bbox, filters, paging) and one feature.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
 use super::openapi::{params as p, Endpoint};
 use super::params::{self as params, format, ApiPath, QueryPairs};
-use super::{base_url, find_layer, json_response, ApiError, AppState};
+use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use crate::encode::{FeatureJson, FeaturePage, Features, Link};
 use crate::model::Feature;
 
@@ -58,12 +58,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
 const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs"];
 
 async fn items(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let l = find_layer(&s, &id)?;
+    let l = find_layer(&s.catalog, &id)?;
     let q = QueryPairs::parse(raw.as_deref());
     format(&q)?;
     let meta = &l.layer.meta;
@@ -168,13 +168,13 @@ async fn items(
 }
 
 async fn item(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     ApiPath((id, feature_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     super::ogc::only_format(raw.as_deref())?;
-    let l = find_layer(&s, &id)?;
+    let l = find_layer(&s.catalog, &id)?;
     let i = s.catalog.feature_index(&id, &feature_id).ok_or_else(|| {
         ApiError::not_found(format!("collection {id:?} has no feature {feature_id:?}"))
     })?;

@@ -40,6 +40,46 @@ pub use error::ApiError;
 use openapi::Endpoint;
 
 use crate::catalog::Catalog;
+use crate::live::Live;
+
+/// A handler's view of one request: the snapshot pinned for it (so its body
+/// and its ETag agree, whatever edits land meanwhile) and the shared state.
+pub struct Ctx {
+    pub catalog: Arc<Catalog>,
+    shared: AppState,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.shared
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let catalog = parts
+            .extensions
+            .get::<Arc<Catalog>>()
+            .cloned()
+            .unwrap_or_else(|| state.live.snapshot());
+        Ok(Ctx {
+            catalog,
+            shared: state.clone(),
+        })
+    }
+}
+
+/// Pin the current snapshot for the request (outermost, before ETags).
+async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(state.live.snapshot());
+    next.run(req).await
+}
 
 /// Longest URI (path + query) accepted; longer ones get 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -49,7 +89,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every handler can see.
 #[derive(Clone)]
 pub struct AppState {
-    pub catalog: Arc<Catalog>,
+    /// The live seat: snapshots for reads, the writer for edits.
+    pub live: Arc<Live>,
     /// Base URL for links (`http://host:port`), when set in the config;
     /// otherwise taken from each request's (validated) `Host` header.
     pub public_url: Option<Arc<str>>,
@@ -72,6 +113,8 @@ pub struct Options {
     pub body_timeout: Duration,
     /// How long a CPU-heavy computation may run (then 503).
     pub compute_deadline: Duration,
+    /// Reads need a token too.
+    pub private: bool,
 }
 
 impl Default for Options {
@@ -82,6 +125,7 @@ impl Default for Options {
             basemap: None,
             body_timeout: Duration::from_secs(30),
             compute_deadline: Duration::from_secs(10),
+            private: false,
         }
     }
 }
@@ -121,9 +165,9 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
 }
 
 /// The whole application: API, health check, web page, middleware.
-pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
+pub fn router(live: Arc<Live>, options: Options) -> Router {
     let state = AppState {
-        catalog,
+        live,
         public_url: options
             .public_url
             .map(|u| Arc::from(u.trim_end_matches('/'))),
@@ -160,7 +204,8 @@ pub fn router(catalog: Arc<Catalog>, options: Options) -> Router {
     let app = app
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), etag))
-        .layer(middleware::from_fn_with_state(state.clone(), buffer_body));
+        .layer(middleware::from_fn_with_state(state.clone(), buffer_body))
+        .layer(middleware::from_fn_with_state(state.clone(), pin_snapshot));
 
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -247,7 +292,7 @@ async fn security_headers(req: Request, next: Next, csp: HeaderValue) -> Respons
     resp
 }
 
-async fn health(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
     if let Err(e) = params::QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
         return e.into_response();
     }
@@ -263,6 +308,7 @@ async fn health(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respons
         "status": "ok",
         "layers": state.catalog.layers.len(),
         "features": features,
+        "revision": state.catalog.revision,
     }))
     .into_response()
 }
@@ -388,9 +434,13 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
         &req.headers().get(header::HOST).map(|v| v.as_bytes()),
         &mut h,
     );
+    let version = req
+        .extensions()
+        .get::<Arc<Catalog>>()
+        .map_or_else(|| state.live.snapshot().version, |c| c.version);
     let tag = format!(
         "W/\"{:016x}{:016x}\"",
-        state.catalog.version,
+        version,
         std::hash::Hasher::finish(&h)
     );
     let matches = req
@@ -441,12 +491,11 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 /// A layer by collection id, or a 404 that lists the collections.
 pub fn find_layer<'a>(
-    s: &'a AppState,
+    catalog: &'a Catalog,
     id: &str,
 ) -> Result<&'a crate::index::IndexedLayer, ApiError> {
-    s.catalog.layer(id).ok_or_else(|| {
-        let known: Vec<&str> = s
-            .catalog
+    catalog.layer(id).ok_or_else(|| {
+        let known: Vec<&str> = catalog
             .layers
             .iter()
             .map(|l| l.layer.meta.id.as_str())

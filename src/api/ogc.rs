@@ -1,7 +1,7 @@
 //! OGC API - Features discovery resources: landing page, conformance, the
 //! OpenAPI document, collections and their queryables.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::openapi::{params as p, Endpoint};
 use super::params::{format, ApiPath, QueryPairs};
-use super::{base_url, find_layer, json_response, ApiError, AppState};
+use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use crate::index::IndexedLayer;
 
 const JSON: &str = "application/json";
@@ -106,11 +106,7 @@ fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-async fn landing(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
     let base = base_url(&s, &headers);
     let m = &s.catalog.manifest;
@@ -143,7 +139,7 @@ async fn conformance(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
 }
 
 async fn openapi_doc(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -186,7 +182,7 @@ fn describe(l: &IndexedLayer, base: &str) -> Value {
 }
 
 async fn collections(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -206,13 +202,13 @@ async fn collections(
 }
 
 async fn collection(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
-    let l = find_layer(&s, &id)?;
+    let l = find_layer(&s.catalog, &id)?;
     Ok(json_response(
         JSON,
         body(&describe(l, &base_url(&s, &headers))),
@@ -220,13 +216,13 @@ async fn collection(
 }
 
 async fn queryables(
-    State(s): State<AppState>,
+    s: Ctx,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
-    let l = find_layer(&s, &id)?;
+    let l = find_layer(&s.catalog, &id)?;
     let mut props = Map::new();
     for name in &l.layer.meta.queryable {
         props.insert(name.clone(), property_schema(l, name));

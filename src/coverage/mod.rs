@@ -219,7 +219,7 @@ const PARCEL_VERTEX_WEIGHT: u64 = 7;
 /// costs to buffer and union even against a 4-vertex parcel.
 const BUFFER_WEIGHT: u64 = 130;
 
-fn layer_index(layers: &[IndexedLayer], id: &str, what: &str) -> Result<usize, String> {
+fn layer_index(layers: &[Arc<IndexedLayer>], id: &str, what: &str) -> Result<usize, String> {
     layers
         .iter()
         .position(|l| l.layer.meta.id == id)
@@ -258,7 +258,7 @@ fn feature_name(f: &crate::model::Feature) -> Option<String> {
 impl Coverage {
     /// Resolve the rules against the layers; errors name what is wrong.
     pub fn build(
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         proj: LocalProjection,
         rules: Rules,
     ) -> Result<Coverage, String> {
@@ -426,7 +426,7 @@ impl Coverage {
 
     /// Find a network feature to switch off by id, among every service's
     /// network lines and sources.
-    pub fn find_switch(&self, layers: &[IndexedLayer], id: &str) -> Option<Switch> {
+    pub fn find_switch(&self, layers: &[Arc<IndexedLayer>], id: &str) -> Option<Switch> {
         for s in &self.services {
             if let Some(n) = &s.network {
                 for layer in [n.lines_layer, n.sources_layer] {
@@ -439,7 +439,7 @@ impl Coverage {
         None
     }
 
-    fn asset(&self, layers: &[IndexedLayer], layer: usize, i: usize) -> AssetRef {
+    fn asset(&self, layers: &[Arc<IndexedLayer>], layer: usize, i: usize) -> AssetRef {
         let f = &layers[layer].layer.features[i];
         AssetRef {
             collection: layers[layer].layer.meta.id.clone(),
@@ -461,7 +461,7 @@ impl Coverage {
     /// Sources reaching the given assets of a service through its network.
     fn supply(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         s: &Service,
         sc: Scenario,
         off: Option<Switch>,
@@ -515,7 +515,7 @@ impl Coverage {
     /// Every service's answer at a lon/lat point.
     pub fn at_point(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         q: Coord,
         sc: Scenario,
         off: Option<Switch>,
@@ -576,7 +576,7 @@ impl Coverage {
     /// distance in metres.
     fn covered_part(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         s: &Service,
         sc: Scenario,
         off: Option<Switch>,
@@ -647,7 +647,7 @@ impl Coverage {
     /// buffers and their union with ~130 × asset vertices.
     pub fn parcel_cost(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         parcel: &MultiPolygon,
     ) -> (usize, usize, u64) {
         let Some(bbox) = parcel.bounding_rect() else {
@@ -674,7 +674,7 @@ impl Coverage {
     /// enough, before spending anything on it.
     pub fn check_parcel(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         parcel: &MultiPolygon,
     ) -> Result<(), ParcelRefusal> {
         if let Some(b) = parcel.bounding_rect() {
@@ -703,7 +703,7 @@ impl Coverage {
     /// with `check_parcel` first when it comes from a client.
     pub fn parcel(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         parcel: &MultiPolygon,
         sc: Scenario,
         off: Option<Switch>,
@@ -755,7 +755,7 @@ impl Coverage {
     /// A service's coverage of the whole zone, computed once per scenario.
     pub fn zone(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         service: &str,
         sc: Scenario,
     ) -> Option<&ZoneResult> {
@@ -795,7 +795,7 @@ impl Coverage {
 
     /// Compute every zone result now (both scenarios), so the first request
     /// does not wait. `main` runs it in the background after binding.
-    pub fn warm(&self, layers: &[IndexedLayer]) {
+    pub fn warm(&self, layers: &[Arc<IndexedLayer>]) {
         self.warming.store(true, Ordering::SeqCst);
         for sc in Scenario::ALL {
             for s in &self.services {
@@ -818,7 +818,7 @@ impl Coverage {
     /// asset the answer is computed once per scenario and kept.
     pub fn sites(
         &self,
-        layers: &[IndexedLayer],
+        layers: &[Arc<IndexedLayer>],
         sc: Scenario,
         off: Option<Switch>,
         deadline: &Deadline,
@@ -854,7 +854,7 @@ impl Coverage {
 
     /// Headline figures: roads by status, network lengths, substations by
     /// voltage, park area, site count, zone shares.
-    pub fn stats(&self, layers: &[IndexedLayer], sc: Scenario) -> Value {
+    pub fn stats(&self, layers: &[Arc<IndexedLayer>], sc: Scenario) -> Value {
         let status_prop = &self.rules.scenarios.status_property;
         let length_km = |g: &Geometry| -> f64 {
             match g {

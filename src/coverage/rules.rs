@@ -138,8 +138,12 @@ pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let rules: Rules =
-        toml::from_str(&text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    parse(&text).map(Some)
+}
+
+/// Parse and check the text of a `coverage.toml` (as a store keeps it).
+pub fn parse(text: &str) -> Result<Rules, String> {
+    let rules: Rules = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
     for (name, rule) in &rules.services {
         if !SERVICES.contains(&name.as_str()) {
             return Err(format!(
@@ -160,5 +164,5 @@ pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
             ));
         }
     }
-    Ok(Some(rules))
+    Ok(rules)
 }

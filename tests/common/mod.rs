@@ -15,7 +15,6 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use tower::ServiceExt;
-use zoneatlas::catalog::Catalog;
 
 /// The sample's layers, in manifest order.
 pub const SAMPLE_LAYERS: [&str; 8] = [
@@ -34,10 +33,13 @@ pub fn geodata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata")
 }
 
-/// The app over a data folder, as `main` builds it (without the web page).
+/// The app over a data folder served read-only, as `main` does for
+/// `--data DIR` (without the web page).
 pub fn app_on(dir: &Path) -> axum::Router {
-    let catalog = Catalog::open(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    zoneatlas::app(Arc::new(catalog), zoneatlas::api::Options::default())
+    let live =
+        zoneatlas::live::Live::open(Box::new(zoneatlas::store::folder::FolderStore::new(dir)))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    zoneatlas::app(Arc::new(live), zoneatlas::api::Options::default())
 }
 
 pub struct Reply {
@@ -96,23 +98,38 @@ pub fn file_features(dir: &Path, layer: &str) -> Vec<Value> {
 }
 
 /// The `zoneatlas` binary running as the README starts it (from the
-/// repository root, default data folder and web page), on a free loopback
-/// port. Killed when dropped.
+/// repository root, the sample data and the web page, a store created from
+/// `geodata/` on first start), on a free loopback port, with a store of its
+/// own so no test sees another's edits (or the user's). Killed when dropped.
 pub struct Server {
     pub child: std::process::Child,
     pub base: String,
     pub addr: String,
     /// Everything the server logged (stderr), collected in the background.
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The store file, in a folder removed when the server is dropped.
+    pub store: PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// `zoneatlas --addr 127.0.0.1:0` plus `extra` arguments.
+    /// `zoneatlas --addr 127.0.0.1:0 --store <fresh file>` plus `extra`.
     pub fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("zoneatlas.gpkg");
+        let mut s = Server::start_on(&store, extra);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// The binary on a given store file (created if missing), so a test can
+    /// restart a server on the same store.
+    pub fn start_on(store: &Path, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--addr", "127.0.0.1:0"])
+            .args(["--addr", "127.0.0.1:0", "--store"])
+            .arg(store)
             .args(extra)
             .env("RUST_LOG", "info")
             .env_remove("ZONEATLAS_DATA")
@@ -148,6 +165,8 @@ impl Server {
             base: format!("http://{addr}"),
             addr,
             log,
+            store: store.to_path_buf(),
+            _dir: None,
         }
     }
 

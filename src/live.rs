@@ -1,0 +1,568 @@
+//! The one live seat: the current snapshot (`Catalog`), the store, and the
+//! single writer.
+//!
+//! Readers call `snapshot()` (a lock-free `ArcSwap` load) and keep that
+//! `Arc` for the whole request, so they never block and never see half an
+//! edit. Writers call `submit(edits)`: edits queue up, and whoever holds the
+//! writer lock takes the whole queue as one batch — validate each request
+//! against the current snapshot (all-or-nothing per request), commit the
+//! batch in one durable store transaction, build the next snapshot
+//! (re-indexing only the layers it touched), swap it in, then answer every
+//! request of the batch. Concurrent writers thus share one fsync.
+//!
+//! Must not: know about HTTP (errors are `EditError`, the API maps them).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Catalog;
+use crate::model::{Feature, Layer};
+use crate::store::{Change, Role, Store, StoreError, TokenRecord};
+
+/// One requested edit of one feature (from a client, not yet validated).
+#[derive(Debug, Clone)]
+pub enum Edit {
+    /// Create a feature from a GeoJSON Feature (its id, if any, is used).
+    Create { layer: String, feature: Value },
+    /// Replace a feature wholesale; `if_match` is the revision the client saw.
+    Replace {
+        layer: String,
+        id: String,
+        feature: Value,
+        if_match: u64,
+    },
+    /// Apply a JSON Merge Patch (RFC 7396) to the feature object.
+    Patch {
+        layer: String,
+        id: String,
+        patch: Value,
+        if_match: u64,
+    },
+    /// Delete a feature.
+    Delete {
+        layer: String,
+        id: String,
+        if_match: u64,
+    },
+}
+
+/// Why an edit was refused; nothing of the request was stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EditError {
+    #[error("no collection {0:?}")]
+    NoCollection(String),
+    #[error("collection {0:?} has no feature {1:?}")]
+    NoFeature(String, String),
+    #[error("collection {0:?} already has a feature {1:?}")]
+    IdInUse(String, String),
+    /// The client's version is not the current one.
+    #[error("feature {id:?} changed since you read it (your version {yours}, current {current})")]
+    Stale {
+        id: String,
+        yours: u64,
+        current: u64,
+    },
+    /// The feature breaks the layer's rules; one line per problem.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The store takes no writes (a data folder, a read-only file).
+    #[error("{0}")]
+    ReadOnly(String),
+    /// The store could not commit (busy, full, failing); retry later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// What a successful request changed: the new revision and, per edit, the
+/// feature as stored (`None` for a delete).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub revision: u64,
+    pub features: Results,
+}
+
+/// Per edit, the feature id and the feature as stored (`None`: deleted).
+type Results = Vec<(String, Option<Feature>)>;
+
+struct Pending {
+    edits: Vec<Edit>,
+    who: String,
+    reply: std::sync::mpsc::SyncSender<Result<Applied, EditError>>,
+}
+
+/// Tokens read from the store, refreshed at most once a second so that a
+/// `zoneatlas token add` takes effect without a restart.
+struct TokenCache {
+    read_at: Option<Instant>,
+    tokens: Vec<TokenRecord>,
+}
+
+/// The live seat.
+pub struct Live {
+    current: ArcSwap<Catalog>,
+    writer: Mutex<Box<dyn Store>>,
+    queue: Mutex<Vec<Pending>>,
+    tokens: Mutex<TokenCache>,
+    writable: bool,
+    description: String,
+}
+
+/// SHA-256 of a token's secret, as stored.
+pub fn token_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Equality that takes the same time wherever the first difference is.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Live {
+    /// Load the store and build the first snapshot.
+    pub fn open(mut store: Box<dyn Store>) -> Result<Live, StoreError> {
+        let data = store.load()?;
+        let catalog = Catalog::build(
+            data.manifest,
+            data.layers,
+            data.rules,
+            data.version,
+            data.revision,
+        )
+        .map_err(|message| StoreError::Corrupt {
+            path: store.describe(),
+            message: format!("coverage rules: {message}"),
+        })?;
+        Ok(Live {
+            current: ArcSwap::from_pointee(catalog),
+            writable: store.writable(),
+            description: store.describe(),
+            writer: Mutex::new(store),
+            queue: Mutex::new(Vec::new()),
+            tokens: Mutex::new(TokenCache {
+                read_at: None,
+                tokens: vec![],
+            }),
+        })
+    }
+
+    /// The current snapshot; keep it for the whole request.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.current.load_full()
+    }
+
+    /// Whether the store takes writes at all.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// What is being served, for logs.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// The name and role of the token with this secret, if any.
+    pub fn authenticate(&self, secret: &str) -> Option<(String, Role)> {
+        let hash = token_hash(secret);
+        let mut cache = self.tokens.lock().ok()?;
+        let stale = cache
+            .read_at
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(1));
+        if stale {
+            if let Ok(mut store) = self.writer.lock() {
+                match store.tokens() {
+                    Ok(t) => {
+                        cache.tokens = t;
+                        cache.read_at = Some(Instant::now());
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read the access tokens"),
+                }
+            }
+        }
+        // Compare against every token, so the time taken says nothing of
+        // which one (if any) matched.
+        let mut found = None;
+        for t in &cache.tokens {
+            if constant_time_eq(&t.hash, &hash) {
+                found = Some((t.name.clone(), t.role));
+            }
+        }
+        found
+    }
+
+    /// Apply one request's edits (all or none), batched with any others
+    /// waiting. Blocking: call it off the async workers.
+    pub fn submit(&self, edits: Vec<Edit>, who: &str) -> Result<Applied, EditError> {
+        if !self.writable {
+            return Err(EditError::ReadOnly(format!(
+                "the server serves {} and takes no edits",
+                self.description
+            )));
+        }
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.queue
+            .lock()
+            .map_err(|_| EditError::Unavailable("the write queue is poisoned".into()))?
+            .push(Pending {
+                edits,
+                who: who.to_owned(),
+                reply,
+            });
+        {
+            let mut store = match self.writer.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            let batch = std::mem::take(
+                &mut *self
+                    .queue
+                    .lock()
+                    .map_err(|_| EditError::Unavailable("the write queue is poisoned".into()))?,
+            );
+            if !batch.is_empty() {
+                self.apply_batch(&mut **store, batch);
+            }
+        }
+        // Answered by this thread's batch or by an earlier writer's, which
+        // finished before releasing the lock.
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(EditError::Unavailable("the writer stopped".into())))
+    }
+
+    fn apply_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) {
+        let snap = self.snapshot();
+        let next = snap.revision + 1;
+        // The batch's view: feature id -> its state after earlier requests
+        // of this batch (None = deleted), per layer.
+        let mut overlay: HashMap<String, HashMap<String, Option<Feature>>> = HashMap::new();
+        let mut accepted: Vec<(Pending, Results, Vec<Change>)> = Vec::new();
+        for p in batch {
+            let mut mine = overlay.clone();
+            match validate(&snap, &mut mine, &p.edits, next) {
+                Ok((results, changes)) => {
+                    overlay = mine;
+                    accepted.push((p, results, changes));
+                }
+                Err(e) => {
+                    let _ = p.reply.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let changes: Vec<(String, Change)> = accepted
+            .iter()
+            .flat_map(|(p, _, cs)| cs.iter().map(|c| (p.who.clone(), c.clone())))
+            .collect();
+        let started = Instant::now();
+        let committed = store.commit(&changes);
+        let revision = match committed {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; nothing of the batch was stored");
+                let msg = match e {
+                    StoreError::ReadOnly(m) => EditError::ReadOnly(m),
+                    other => EditError::Unavailable(format!(
+                        "the store could not save the edit, nothing was changed: {other}"
+                    )),
+                };
+                for (p, _, _) in accepted {
+                    let _ = p.reply.send(Err(msg.clone()));
+                }
+                return;
+            }
+        };
+        let committed_ms = started.elapsed().as_secs_f64() * 1e3;
+        // The next snapshot: changed layers rebuilt, the rest shared.
+        let mut replaced = Vec::new();
+        for (layer_id, changes) in &overlay {
+            let Some(pos) = snap.layer_position(layer_id) else {
+                continue;
+            };
+            let old = &snap.layers[pos].layer;
+            let mut features: Vec<Feature> = Vec::with_capacity(old.features.len() + changes.len());
+            for f in &old.features {
+                match changes.get(&f.id) {
+                    None => features.push(f.clone()),
+                    Some(Some(newer)) => features.push(newer.clone()),
+                    Some(None) => {}
+                }
+            }
+            let mut created: Vec<&Feature> = changes
+                .iter()
+                .filter(|(id, f)| f.is_some() && old_position(&snap, pos, id).is_none())
+                .filter_map(|(_, f)| f.as_ref())
+                .collect();
+            created.sort_by(|a, b| a.id.cmp(&b.id));
+            features.extend(created.into_iter().cloned());
+            replaced.push((pos, Layer::new(old.meta.clone(), features)));
+        }
+        match snap.with_layers(replaced, revision, revision) {
+            Ok(next_snapshot) => {
+                self.current.store(Arc::new(next_snapshot));
+            }
+            Err(e) => {
+                // The rules resolved against the same collections before;
+                // this is a bug. The edit is stored and will be served after
+                // a restart.
+                tracing::error!(error = %e, revision, "cannot build the snapshot after a commit");
+            }
+        }
+        tracing::info!(
+            revision,
+            requests = accepted.len(),
+            changes = changes.len(),
+            commit_ms = committed_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "committed"
+        );
+        for (p, results, _) in accepted {
+            let _ = p.reply.send(Ok(Applied {
+                revision,
+                features: results,
+            }));
+        }
+    }
+}
+
+fn old_position(snap: &Catalog, _layer: usize, id: &str) -> Option<usize> {
+    let layer_id = &snap.layers[_layer].layer.meta.id;
+    snap.feature_index(layer_id, id)
+}
+
+/// A feature's current state in the batch's view: the overlay's if it has
+/// one, else the snapshot's.
+fn current<'a>(
+    snap: &'a Catalog,
+    overlay: &'a HashMap<String, HashMap<String, Option<Feature>>>,
+    layer: &str,
+    id: &str,
+) -> Option<&'a Feature> {
+    if let Some(state) = overlay.get(layer).and_then(|m| m.get(id)) {
+        return state.as_ref();
+    }
+    let l = snap.layer(layer)?;
+    snap.feature_index(layer, id).map(|i| &l.layer.features[i])
+}
+
+/// A feature as its GeoJSON object (for merge patches).
+fn feature_value(f: &Feature) -> Value {
+    serde_json::to_value(crate::encode::FeatureJson {
+        feature: f,
+        links: &[],
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// RFC 7396: objects merge member by member, `null` removes, anything else
+/// replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// Validate one request's edits against the snapshot plus the batch so far,
+/// recording their effect in `overlay`.
+fn validate(
+    snap: &Catalog,
+    overlay: &mut HashMap<String, HashMap<String, Option<Feature>>>,
+    edits: &[Edit],
+    next: u64,
+) -> Result<(Results, Vec<Change>), EditError> {
+    let mut results = Vec::new();
+    let mut changes = Vec::new();
+    let mut problems = Vec::new();
+    for (n, e) in edits.iter().enumerate() {
+        let layer_id = match e {
+            Edit::Create { layer, .. }
+            | Edit::Replace { layer, .. }
+            | Edit::Patch { layer, .. }
+            | Edit::Delete { layer, .. } => layer.clone(),
+        };
+        let Some(layer) = snap.layer(&layer_id) else {
+            return Err(EditError::NoCollection(layer_id));
+        };
+        let meta = &layer.layer.meta;
+        // The feature as the client wants it, for creates and replaces.
+        let (id_given, wanted, existing) = match e {
+            Edit::Create { feature, .. } => {
+                let id = match feature.get("id") {
+                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                if let Some(id) = &id {
+                    if current(snap, overlay, &layer_id, id).is_some() {
+                        return Err(EditError::IdInUse(layer_id, id.clone()));
+                    }
+                }
+                (id, Some(feature.clone()), None)
+            }
+            Edit::Replace {
+                id,
+                feature,
+                if_match,
+                ..
+            } => {
+                let old = current(snap, overlay, &layer_id, id)
+                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
+                check_version(old, id, *if_match, next)?;
+                let mut f = feature.clone();
+                if let Value::Object(m) = &mut f {
+                    m.insert("id".into(), feature_value(old)["id"].clone());
+                }
+                (Some(id.clone()), Some(f), Some(old.clone()))
+            }
+            Edit::Patch {
+                id,
+                patch,
+                if_match,
+                ..
+            } => {
+                let old = current(snap, overlay, &layer_id, id)
+                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
+                check_version(old, id, *if_match, next)?;
+                let mut f = feature_value(old);
+                merge_patch(&mut f, patch);
+                if let Value::Object(m) = &mut f {
+                    // The id is the URL's; a patch cannot move a feature.
+                    m.insert("id".into(), feature_value(old)["id"].clone());
+                }
+                (Some(id.clone()), Some(f), Some(old.clone()))
+            }
+            Edit::Delete { id, if_match, .. } => {
+                let old = current(snap, overlay, &layer_id, id)
+                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
+                check_version(old, id, *if_match, next)?;
+                (Some(id.clone()), None, Some(old.clone()))
+            }
+        };
+        let Some(mut wanted) = wanted else {
+            // A delete.
+            let old = existing.expect("a delete has the old feature");
+            overlay
+                .entry(layer_id.clone())
+                .or_default()
+                .insert(old.id.clone(), None);
+            changes.push(Change::Delete {
+                layer: layer_id,
+                id: old.id.clone(),
+                numeric: old.numeric_id,
+            });
+            results.push((old.id, None));
+            continue;
+        };
+        if let Value::Object(m) = &mut wanted {
+            if id_given.is_none() {
+                m.insert("id".into(), Value::String(new_id(&layer_id)));
+            }
+            m.entry("type").or_insert(Value::String("Feature".into()));
+        }
+        let feature = match crate::load::feature_from_geojson(&wanted, meta) {
+            Ok(f) => f,
+            Err(lines) => {
+                let prefix = if edits.len() > 1 {
+                    format!("feature {n}: ")
+                } else {
+                    String::new()
+                };
+                problems.extend(lines.into_iter().map(|l| format!("{prefix}{l}")));
+                continue;
+            }
+        };
+        if let Some(rules) = snap.coverage.as_ref().map(|c| &c.rules) {
+            let prop = &rules.scenarios.status_property;
+            if let Some(v) = feature.properties.get(prop) {
+                let allowed: Vec<&String> = rules
+                    .scenarios
+                    .planned
+                    .iter()
+                    .chain(&rules.scenarios.current)
+                    .collect();
+                if !allowed
+                    .iter()
+                    .any(|a| crate::query::value_equals(Some(v), a))
+                {
+                    let mut names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    problems.push(format!(
+                        "property {prop:?} is {v}; allowed: {}",
+                        names.join(", ")
+                    ));
+                    continue;
+                }
+            }
+        }
+        let mut stored = feature;
+        stored.revision = next;
+        overlay
+            .entry(layer_id.clone())
+            .or_default()
+            .insert(stored.id.clone(), Some(stored.clone()));
+        results.push((stored.id.clone(), Some(stored.clone())));
+        changes.push(if existing.is_some() {
+            Change::Replace {
+                layer: layer_id,
+                feature: stored,
+            }
+        } else {
+            Change::Create {
+                layer: layer_id,
+                feature: stored,
+            }
+        });
+    }
+    if !problems.is_empty() {
+        return Err(EditError::Invalid(problems));
+    }
+    Ok((results, changes))
+}
+
+fn check_version(old: &Feature, id: &str, yours: u64, next: u64) -> Result<(), EditError> {
+    // A feature changed earlier in this batch carries the batch's revision,
+    // which no client can have seen yet.
+    if old.revision != yours || old.revision == next {
+        return Err(EditError::Stale {
+            id: id.to_owned(),
+            yours,
+            current: old.revision,
+        });
+    }
+    Ok(())
+}
+
+/// A fresh feature id: the collection and 12 random hex digits.
+fn new_id(layer: &str) -> String {
+    let mut bytes = [0u8; 6];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to the clock, still unique enough
+        // within a layer when combined with the id check.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&t.to_le_bytes()[..6]);
+    }
+    format!("{layer}-{}", crate::store::gpkg::hex(&bytes))
+}

@@ -108,6 +108,7 @@ pub struct Live {
     writer: Mutex<Box<dyn Store>>,
     queue: Mutex<Vec<Pending>>,
     tokens: Mutex<TokenCache>,
+    editable: bool,
     writable: bool,
     description: String,
 }
@@ -126,6 +127,7 @@ impl Live {
     /// Load the store and build the first snapshot.
     pub fn open(mut store: Box<dyn Store>) -> Result<Live, StoreError> {
         let data = store.load()?;
+        let tokens = store.tokens()?;
         let catalog = Catalog::build(
             data.manifest,
             data.layers,
@@ -139,13 +141,14 @@ impl Live {
         })?;
         Ok(Live {
             current: ArcSwap::from_pointee(catalog),
+            editable: store.editable(),
             writable: store.writable(),
             description: store.describe(),
             writer: Mutex::new(store),
             queue: Mutex::new(Vec::new()),
             tokens: Mutex::new(TokenCache {
-                read_at: None,
-                tokens: vec![],
+                read_at: Some(Instant::now()),
+                tokens,
             }),
         })
     }
@@ -155,9 +158,9 @@ impl Live {
         self.current.load_full()
     }
 
-    /// Whether the store takes writes at all.
-    pub fn writable(&self) -> bool {
-        self.writable
+    /// Whether the store takes edits at all (a data folder does not).
+    pub fn editable(&self) -> bool {
+        self.editable
     }
 
     /// What is being served, for logs.
@@ -173,7 +176,9 @@ impl Live {
             .read_at
             .is_none_or(|t| t.elapsed() > Duration::from_secs(1));
         if stale {
-            if let Ok(mut store) = self.writer.lock() {
+            // Never wait for the writer (it may be in an fsync): a busy
+            // writer means the cached tokens serve a little longer.
+            if let Ok(mut store) = self.writer.try_lock() {
                 match store.tokens() {
                     Ok(t) => {
                         cache.tokens = t;
@@ -199,7 +204,7 @@ impl Live {
     pub fn submit(&self, edits: Vec<Edit>, who: &str) -> Result<Applied, EditError> {
         if !self.writable {
             return Err(EditError::ReadOnly(format!(
-                "the server serves {} and takes no edits",
+                "{} cannot be written by this server; nothing was changed",
                 self.description
             )));
         }

@@ -47,6 +47,15 @@ impl ApiError {
         }
     }
 
+    /// 401: no valid credentials (answered with `WWW-Authenticate`).
+    pub fn unauthorized(description: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "Unauthorized",
+            description: description.into(),
+        }
+    }
+
     /// 503: a cached result is still being computed; retry after a while.
     pub fn not_ready(description: impl Into<String>) -> Self {
         ApiError {
@@ -86,6 +95,12 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"zoneatlas\""),
+            );
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));

@@ -199,11 +199,18 @@ async fn item(
         links: &links,
     })
     .map_err(ApiError::internal)?;
-    Ok(json_response(GEOJSON, bytes))
+    let mut resp = json_response(GEOJSON, bytes);
+    // Strong and per feature: what If-Match takes for editing.
+    if let Ok(v) =
+        axum::http::HeaderValue::from_str(&super::edit::feature_etag(&l.layer.features[i]))
+    {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(resp)
 }
 
 /// Percent-encode a path segment (feature ids may hold any character).
-fn encode_segment(s: &str) -> String {
+pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -8,6 +8,7 @@
 
 pub mod compute;
 pub mod coverage;
+pub mod edit;
 mod error;
 pub mod items;
 pub mod ogc;
@@ -75,6 +76,31 @@ impl axum::extract::FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// With `--private`, every API read needs a valid token of any role
+/// (`/health` and the page's static files stay public: they hold no data).
+async fn private_reads(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.private && req.uri().path().starts_with("/api") && req.method() != Method::OPTIONS {
+        let ok = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_owned())
+            })
+            .is_some_and(|t| state.live.authenticate(&t).is_some());
+        if !ok {
+            return ApiError::unauthorized(
+                "this server is private: send Authorization: Bearer <token> (any role)",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// Pin the current snapshot for the request (outermost, before ETags).
 async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(state.live.snapshot());
@@ -96,6 +122,8 @@ pub struct AppState {
     pub public_url: Option<Arc<str>>,
     /// Basemap tile URL and attribution for the web map (in the landing page).
     pub basemap: Option<Arc<(String, String)>>,
+    /// Reads need a token too (`--private`).
+    pub private: bool,
     /// Runs CPU-heavy answers off the async workers, bounded.
     pub compute: compute::Compute,
     pub body_timeout: Duration,
@@ -159,6 +187,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
     ogc::ENDPOINTS
         .iter()
         .chain(items::ENDPOINTS)
+        .chain(edit::ENDPOINTS)
         .chain(coverage::ENDPOINTS)
         .chain(std::iter::once(&HEALTH))
         .collect()
@@ -174,6 +203,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         basemap: options.basemap.map(Arc::new),
         compute: compute::Compute::new(options.compute_deadline),
         body_timeout: options.body_timeout,
+        private: options.private,
     };
     let csp = content_security_policy(state.basemap.as_deref().map(|b| b.0.as_str()));
     let mut routes = Router::new();
@@ -205,7 +235,8 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), etag))
         .layer(middleware::from_fn_with_state(state.clone(), buffer_body))
-        .layer(middleware::from_fn_with_state(state.clone(), pin_snapshot));
+        .layer(middleware::from_fn_with_state(state.clone(), pin_snapshot))
+        .layer(middleware::from_fn_with_state(state.clone(), private_reads));
 
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -223,9 +254,24 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         );
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
-        .allow_headers(Any)
-        .expose_headers([header::ETAG])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        // Listed, not `*`: a wildcard does not cover Authorization.
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::ACCEPT,
+        ])
+        .expose_headers([header::ETAG, header::LOCATION])
         .max_age(Duration::from_secs(3600));
 
     let inner = app
@@ -453,11 +499,29 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
             let t = t.trim();
             t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/")
         });
-    let value = HeaderValue::from_str(&tag).ok();
+    let wanted: Vec<String> = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_owned())
+        .collect();
+    let mut value = HeaderValue::from_str(&tag).ok();
     let mut resp = next.run(req).await;
     if resp.status() != StatusCode::OK {
         return resp;
     }
+    // A handler's own (strong, per-feature) ETag wins over the URL's.
+    let matches = if let Some(own) = resp.headers().get(header::ETAG).cloned() {
+        let own_text = own.to_str().unwrap_or("").to_owned();
+        value = Some(own);
+        wanted
+            .iter()
+            .any(|t| t == "*" || t.trim_start_matches("W/") == own_text.trim_start_matches("W/"))
+    } else {
+        matches
+    };
     if matches {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         if let Some(v) = value {

@@ -126,15 +126,22 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
     Ok(json_response(JSON, body(&v)))
 }
 
-async fn conformance(RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn conformance(s: Ctx, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
-    let v = json!({
-        "conformsTo": [
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-        ]
-    });
+    let mut classes = vec![
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    ];
+    // Part 4 (create, replace, delete; update) only when edits are possible.
+    if s.live.editable() {
+        classes.extend([
+            "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+            "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+            "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+        ]);
+    }
+    let v = json!({ "conformsTo": classes });
     Ok(json_response(JSON, body(&v)))
 }
 

@@ -86,6 +86,13 @@ pub mod params {
         schema: r#"{"type":"integer","minimum":1,"default":100}"#,
         description: "Page size; values above 10000 are treated as 10000 (OGC API - Features asks servers to clamp, not refuse).",
     };
+    pub const IF_MATCH: Param = Param {
+        name: "If-Match",
+        location: "header",
+        required: true,
+        schema: r#"{"type":"string"}"#,
+        description: "The feature's ETag as last read (a quoted revision); the write fails with 412 if it changed since.",
+    };
     pub const OFFSET: Param = Param {
         name: "offset",
         location: "query",
@@ -147,11 +154,21 @@ fn operation(e: &Endpoint, extra_params: &[Value]) -> Value {
         "responses": responses,
     });
     if let Some(body) = e.request_body {
-        op["requestBody"] = json!({
-            "required": true,
-            "content": { "application/json": { "schema": schema(body) },
-                         "application/geo+json": { "schema": schema(body) } }
-        });
+        op["requestBody"] = if e.method == "patch" {
+            json!({
+                "required": true,
+                "content": { "application/merge-patch+json": { "schema": schema(body) } }
+            })
+        } else {
+            json!({
+                "required": true,
+                "content": { "application/json": { "schema": schema(body) },
+                             "application/geo+json": { "schema": schema(body) } }
+            })
+        };
+    }
+    if e.tag == "Editing" {
+        op["security"] = json!([{ "bearer": [] }]);
     }
     op
 }
@@ -215,6 +232,13 @@ pub fn document(endpoints: &[&Endpoint], catalog: &Catalog, server_url: &str) ->
         "servers": [ { "url": format!("{server_url}/api") } ],
         "paths": paths,
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `zoneatlas token add` (editor or admin to edit)."
+                }
+            },
             "schemas": {
                 "Exception": {
                     "type": "object",

@@ -39,6 +39,10 @@ impl Store for FolderStore {
         })
     }
 
+    fn editable(&self) -> bool {
+        false
+    }
+
     fn writable(&self) -> bool {
         false
     }

@@ -133,7 +133,9 @@ impl GpkgStore {
             message,
         };
         if !path.is_file() {
-            return Err(corrupt("no such store file".into()));
+            return Err(corrupt(
+                "no such store file (`zoneatlas serve --store FILE` creates it from a data folder on first start)".into(),
+            ));
         }
         let writable = std::fs::OpenOptions::new().append(true).open(path).is_ok();
         let flags = if writable {
@@ -715,6 +717,10 @@ impl Store for GpkgStore {
             revision: self.revision,
             version: self.revision,
         })
+    }
+
+    fn editable(&self) -> bool {
+        true
     }
 
     fn writable(&self) -> bool {

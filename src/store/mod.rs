@@ -112,7 +112,9 @@ pub trait Store: Send {
     fn describe(&self) -> String;
     /// Read the whole dataset.
     fn load(&mut self) -> Result<Dataset, StoreError>;
-    /// Whether `commit` can succeed at all.
+    /// Whether this kind of store takes edits at all (a data folder does not).
+    fn editable(&self) -> bool;
+    /// Whether `commit` can succeed now (false for a read-only file).
     fn writable(&self) -> bool;
     /// Apply `changes` (each with who made it) atomically as one new
     /// revision, which it returns. Either every change is stored or none is.

@@ -1,0 +1,496 @@
+//! Editing through OGC API - Features Part 4: create (POST), replace (PUT),
+//! update (PATCH, a JSON Merge Patch) and delete (DELETE) features.
+//!
+//! Every write needs `Authorization: Bearer <token>` of an editor or admin,
+//! and PUT, PATCH and DELETE need `If-Match` with the feature's current ETag
+//! (`"<revision>"`, as GET answers it): no lost updates. A write is durable
+//! before its 2xx (see `live` and `store::gpkg`).
+
+use axum::body::Bytes;
+use axum::extract::RawQuery;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, patch, post, put};
+use serde_json::Value;
+
+use super::openapi::{params as p, Endpoint};
+use super::params::{ApiPath, QueryPairs};
+use super::{base_url, find_layer, ApiError, Ctx};
+use crate::encode::{FeatureJson, Link};
+use crate::live::{Applied, Edit, EditError};
+use crate::model::Feature;
+use crate::store::Role;
+
+const GEOJSON: &str = "application/geo+json";
+const JSON: &str = "application/json";
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+const ERR_401: (u16, &str, &str) = (401, JSON, "No valid bearer token (WWW-Authenticate)");
+const ERR_403: (u16, &str, &str) = (403, JSON, "The token's role may not edit");
+const ERR_405: (u16, &str, &str) = (405, JSON, "The server serves a read-only data folder");
+const ERR_503: (u16, &str, &str) = (
+    503,
+    JSON,
+    "The store cannot take writes now (read-only file, disk full, locked); nothing was changed",
+);
+
+const FEATURE_BODY: &str = r#"{"type":"object","description":"A GeoJSON Feature (or, for POST, a FeatureCollection created all-or-nothing)","required":["type"],"properties":{"type":{"type":"string","enum":["Feature","FeatureCollection"]}}}"#;
+const PATCH_BODY: &str = r#"{"type":"object","description":"A JSON Merge Patch (RFC 7396) of the feature: {\"properties\": {...}} and/or {\"geometry\": {...}}"}"#;
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "post",
+        path: "/api/collections/{collectionId}/items",
+        operation_id: "createFeature",
+        summary: "Create a feature (or a FeatureCollection of them, all or nothing)",
+        tag: "Editing",
+        params: &[p::COLLECTION_ID],
+        request_body: Some(FEATURE_BODY),
+        responses: &[
+            (
+                201,
+                GEOJSON,
+                "Created: the stored feature(s); Location of a single one",
+            ),
+            (400, JSON, "Invalid feature: one line per problem"),
+            ERR_401,
+            ERR_403,
+            (404, JSON, "No such collection"),
+            ERR_405,
+            (409, JSON, "The id is in use; nothing stored"),
+            (413, JSON, "Body over 1 MiB"),
+            (415, JSON, "Not application/geo+json or application/json"),
+            ERR_503,
+        ],
+        route: || post(create),
+    },
+    Endpoint {
+        method: "put",
+        path: "/api/collections/{collectionId}/items/{featureId}",
+        operation_id: "replaceFeature",
+        summary: "Replace a feature (If-Match required)",
+        tag: "Editing",
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        request_body: Some(FEATURE_BODY),
+        responses: &[
+            (200, GEOJSON, "The stored feature, with its new ETag"),
+            (400, JSON, "Invalid feature: one line per problem"),
+            ERR_401,
+            ERR_403,
+            (404, JSON, "No such collection or feature"),
+            ERR_405,
+            (
+                412,
+                JSON,
+                "If-Match is not the current version (ETag has the current one)",
+            ),
+            (415, JSON, "Not application/geo+json or application/json"),
+            (428, JSON, "If-Match is missing"),
+            ERR_503,
+        ],
+        route: || put(replace),
+    },
+    Endpoint {
+        method: "patch",
+        path: "/api/collections/{collectionId}/items/{featureId}",
+        operation_id: "updateFeature",
+        summary: "Update a feature with a JSON Merge Patch (If-Match required)",
+        tag: "Editing",
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        request_body: Some(PATCH_BODY),
+        responses: &[
+            (200, GEOJSON, "The stored feature, with its new ETag"),
+            (
+                400,
+                JSON,
+                "The patched feature is invalid: one line per problem",
+            ),
+            ERR_401,
+            ERR_403,
+            (404, JSON, "No such collection or feature"),
+            ERR_405,
+            (
+                412,
+                JSON,
+                "If-Match is not the current version (ETag has the current one)",
+            ),
+            (415, JSON, "Not application/merge-patch+json"),
+            (428, JSON, "If-Match is missing"),
+            ERR_503,
+        ],
+        route: || patch(update),
+    },
+    Endpoint {
+        method: "delete",
+        path: "/api/collections/{collectionId}/items/{featureId}",
+        operation_id: "deleteFeature",
+        summary: "Delete a feature (If-Match required)",
+        tag: "Editing",
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        request_body: None,
+        responses: &[
+            (204, "", "Deleted"),
+            ERR_401,
+            ERR_403,
+            (404, JSON, "No such collection or feature"),
+            ERR_405,
+            (
+                412,
+                JSON,
+                "If-Match is not the current version (ETag has the current one)",
+            ),
+            (428, JSON, "If-Match is missing"),
+            ERR_503,
+        ],
+        route: || delete(remove),
+    },
+];
+
+/// The feature ETag: strong, the revision that last wrote it.
+pub fn feature_etag(f: &Feature) -> String {
+    format!("\"{}\"", f.revision)
+}
+
+/// The name behind a bearer token of a role allowed to edit: 401 without a
+/// valid token, 403 for a viewer.
+pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let Some(secret) = presented else {
+        return Err(ApiError::unauthorized(
+            "this needs Authorization: Bearer <token> (zoneatlas token add)",
+        ));
+    };
+    let Some((name, role)) = s.live.authenticate(secret) else {
+        return Err(ApiError::unauthorized(
+            "the bearer token is not valid (revoked or mistyped)",
+        ));
+    };
+    if role < least {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "Forbidden",
+            description: format!(
+                "token {name:?} is a {}; this needs {} or above",
+                role.name(),
+                least.name()
+            ),
+        });
+    }
+    Ok(name)
+}
+
+/// The revision in `If-Match` (428 without it, 412 when malformed).
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Err(ApiError {
+            status: StatusCode::PRECONDITION_REQUIRED,
+            code: "PreconditionRequired",
+            description: "If-Match is required: send the ETag of the feature as you read it (GET the feature first)".into(),
+        });
+    };
+    let text = v.to_str().unwrap_or("").trim();
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ApiError {
+            status: StatusCode::PRECONDITION_FAILED,
+            code: "PreconditionFailed",
+            description: format!(
+                "If-Match {text:?} is not an ETag of this server (a quoted revision, e.g. \"12\")"
+            ),
+        })
+}
+
+fn require_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if accepted.contains(&essence.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code: "UnsupportedMediaType",
+        description: format!(
+            "Content-Type {:?} is not accepted here; send {}",
+            ct,
+            accepted.join(" or ")
+        ),
+    })
+}
+
+fn body_json(bytes: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+}
+
+fn no_params(raw: Option<&str>) -> Result<(), ApiError> {
+    QueryPairs::parse(raw).reject_unknown(&[])
+}
+
+/// 405 when the server serves a data folder: editing needs a store.
+fn editable(s: &Ctx) -> Result<(), ApiError> {
+    if s.live.editable() {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "ReadOnly",
+        description: format!(
+            "the server serves {} read-only; start it with --store FILE.gpkg to edit",
+            s.live.describe()
+        ),
+    })
+}
+
+fn edit_error(e: EditError) -> ApiError {
+    let status = match &e {
+        EditError::NoCollection(_) | EditError::NoFeature(..) => StatusCode::NOT_FOUND,
+        EditError::IdInUse(..) => StatusCode::CONFLICT,
+        EditError::Stale { .. } => StatusCode::PRECONDITION_FAILED,
+        EditError::Invalid(_) => StatusCode::BAD_REQUEST,
+        EditError::ReadOnly(_) | EditError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::PRECONDITION_FAILED => "PreconditionFailed",
+        StatusCode::BAD_REQUEST => "InvalidFeature",
+        _ => "StoreUnavailable",
+    };
+    let description = match &e {
+        EditError::Invalid(lines) => format!("the feature is not valid:\n{}", lines.join("\n")),
+        other => other.to_string(),
+    };
+    ApiError {
+        status,
+        code,
+        description,
+    }
+}
+
+/// Run edits on the blocking pool (the writer waits on the disk).
+async fn submit(s: &Ctx, edits: Vec<Edit>, who: String) -> Result<Applied, ApiError> {
+    let live = std::sync::Arc::clone(&s.live);
+    let outcome = tokio::task::spawn_blocking(move || live.submit(edits, &who))
+        .await
+        .map_err(|e| ApiError::internal(format!("the writer failed: {e}")))?;
+    outcome.map_err(|e| {
+        let current = match &e {
+            EditError::Stale { current, .. } => Some(*current),
+            _ => None,
+        };
+        let mut err = edit_error(e);
+        if let Some(c) = current {
+            err.description = format!("{} (current ETag \"{c}\")", err.description);
+        }
+        err
+    })
+}
+
+fn feature_response(
+    s: &Ctx,
+    headers: &HeaderMap,
+    layer: &str,
+    status: StatusCode,
+    f: &Feature,
+) -> Response {
+    let base = base_url(s, headers);
+    let href = format!(
+        "{base}/api/collections/{layer}/items/{}",
+        super::items::encode_segment(&f.id)
+    );
+    let links = [Link {
+        href: href.clone(),
+        rel: "self",
+        media_type: GEOJSON,
+        title: None,
+    }];
+    let body = serde_json::to_vec(&FeatureJson {
+        feature: f,
+        links: &links,
+    })
+    .unwrap_or_default();
+    let mut resp = (status, [(header::CONTENT_TYPE, GEOJSON)], body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&feature_etag(f)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(v) = HeaderValue::from_str(&href) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
+}
+
+async fn create(
+    s: Ctx,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    no_params(raw.as_deref())?;
+    find_layer(&s.catalog, &id)?;
+    editable(&s)?;
+    let who = require_role(&s, &headers, Role::Editor)?;
+    require_type(&headers, &[GEOJSON, JSON])?;
+    let body = body_json(&bytes)?;
+    let edits: Vec<Edit> = match body.get("type").and_then(Value::as_str) {
+        Some("Feature") => vec![Edit::Create {
+            layer: id.clone(),
+            feature: body,
+        }],
+        Some("FeatureCollection") => body
+            .get("features")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::bad_request("a FeatureCollection needs a \"features\" array"))?
+            .iter()
+            .map(|f| Edit::Create {
+                layer: id.clone(),
+                feature: f.clone(),
+            })
+            .collect(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "the body must be a GeoJSON Feature or FeatureCollection",
+            ))
+        }
+    };
+    if edits.is_empty() {
+        return Err(ApiError::bad_request(
+            "the FeatureCollection has no features",
+        ));
+    }
+    let single = edits.len() == 1 && body_is_feature(&bytes);
+    let applied = submit(&s, edits, who).await?;
+    let stored: Vec<Feature> = applied
+        .features
+        .into_iter()
+        .filter_map(|(_, f)| f)
+        .collect();
+    if single {
+        if let Some(f) = stored.first() {
+            return Ok(feature_response(&s, &headers, &id, StatusCode::CREATED, f));
+        }
+    }
+    let body = serde_json::to_vec(&serde_json::json!({
+        "type": "FeatureCollection",
+        "features": stored.iter().map(|f| serde_json::to_value(FeatureJson { feature: f, links: &[] }).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+    }))
+    .unwrap_or_default();
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, GEOJSON)], body).into_response())
+}
+
+fn body_is_feature(bytes: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("Feature"))
+}
+
+async fn replace(
+    s: Ctx,
+    headers: HeaderMap,
+    ApiPath((id, feature_id)): ApiPath<(String, String)>,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    no_params(raw.as_deref())?;
+    find_layer(&s.catalog, &id)?;
+    editable(&s)?;
+    let who = require_role(&s, &headers, Role::Editor)?;
+    let version = if_match(&headers)?;
+    require_type(&headers, &[GEOJSON, JSON])?;
+    let feature = body_json(&bytes)?;
+    if feature.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err(ApiError::bad_request("the body must be a GeoJSON Feature"));
+    }
+    let applied = submit(
+        &s,
+        vec![Edit::Replace {
+            layer: id.clone(),
+            id: feature_id,
+            feature,
+            if_match: version,
+        }],
+        who,
+    )
+    .await?;
+    match applied.features.into_iter().next() {
+        Some((_, Some(f))) => Ok(feature_response(&s, &headers, &id, StatusCode::OK, &f)),
+        _ => Err(ApiError::internal("a replace stored no feature")),
+    }
+}
+
+async fn update(
+    s: Ctx,
+    headers: HeaderMap,
+    ApiPath((id, feature_id)): ApiPath<(String, String)>,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    no_params(raw.as_deref())?;
+    find_layer(&s.catalog, &id)?;
+    editable(&s)?;
+    let who = require_role(&s, &headers, Role::Editor)?;
+    let version = if_match(&headers)?;
+    require_type(&headers, &[MERGE_PATCH, JSON])?;
+    let patch = body_json(&bytes)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "a merge patch of a feature is a JSON object, e.g. {\"properties\": {\"status\": \"existing\"}}",
+        ));
+    }
+    let applied = submit(
+        &s,
+        vec![Edit::Patch {
+            layer: id.clone(),
+            id: feature_id,
+            patch,
+            if_match: version,
+        }],
+        who,
+    )
+    .await?;
+    match applied.features.into_iter().next() {
+        Some((_, Some(f))) => Ok(feature_response(&s, &headers, &id, StatusCode::OK, &f)),
+        _ => Err(ApiError::internal("a patch stored no feature")),
+    }
+}
+
+async fn remove(
+    s: Ctx,
+    headers: HeaderMap,
+    ApiPath((id, feature_id)): ApiPath<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    no_params(raw.as_deref())?;
+    find_layer(&s.catalog, &id)?;
+    editable(&s)?;
+    let who = require_role(&s, &headers, Role::Editor)?;
+    let version = if_match(&headers)?;
+    submit(
+        &s,
+        vec![Edit::Delete {
+            layer: id,
+            id: feature_id,
+            if_match: version,
+        }],
+        who,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

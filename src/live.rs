@@ -118,6 +118,18 @@ pub fn token_hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// The token with this hash, comparing against every token so the time
+/// taken says nothing of which one (if any) matched.
+fn find_token(tokens: &[TokenRecord], hash: &[u8; 32]) -> Option<(String, Role)> {
+    let mut found = None;
+    for t in tokens {
+        if constant_time_eq(&t.hash, hash) {
+            found = Some((t.name.clone(), t.role));
+        }
+    }
+    found
+}
+
 /// Equality that takes the same time wherever the first difference is.
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -168,14 +180,18 @@ impl Live {
         &self.description
     }
 
-    /// The name and role of the token with this secret, if any.
+    /// The name and role of the token with this secret, if any. Tokens are
+    /// re-read from the store at least once a second (so a revocation takes
+    /// effect within a second), and on an unknown secret (so a token just
+    /// added works at once; the read is a small indexed table, and skipped
+    /// while the writer is busy).
     pub fn authenticate(&self, secret: &str) -> Option<(String, Role)> {
         let hash = token_hash(secret);
         let mut cache = self.tokens.lock().ok()?;
-        let stale = cache
-            .read_at
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(1));
-        if stale {
+        let age = cache.read_at.map_or(Duration::MAX, |t| t.elapsed());
+        let mut found = find_token(&cache.tokens, &hash);
+        let refresh = age > Duration::from_secs(1) || found.is_none();
+        if refresh {
             // Never wait for the writer (it may be in an fsync): a busy
             // writer means the cached tokens serve a little longer.
             if let Ok(mut store) = self.writer.try_lock() {
@@ -183,17 +199,10 @@ impl Live {
                     Ok(t) => {
                         cache.tokens = t;
                         cache.read_at = Some(Instant::now());
+                        found = find_token(&cache.tokens, &hash);
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot read the access tokens"),
                 }
-            }
-        }
-        // Compare against every token, so the time taken says nothing of
-        // which one (if any) matched.
-        let mut found = None;
-        for t in &cache.tokens {
-            if constant_time_eq(&t.hash, &hash) {
-                found = Some((t.name.clone(), t.role));
             }
         }
         found

@@ -170,6 +170,11 @@ impl Server {
         }
     }
 
+    /// Keep the store's folder past this server (to restart on it).
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+
     /// Send SIGTERM (as a service manager does).
     pub fn terminate(&self) {
         let _ = Command::new("kill")

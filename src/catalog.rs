@@ -105,7 +105,11 @@ impl Catalog {
             layers[i] = Arc::new(l);
         }
         let coverage = match &self.coverage {
-            Some(c) => Some(Coverage::build(&layers, projection, c.rules.clone())?),
+            Some(c) => {
+                let next = Coverage::build(&layers, projection, c.rules.clone())?;
+                next.keep_unchanged_zone_results(c, &self.layers, &layers);
+                Some(next)
+            }
             None => None,
         };
         Ok(Catalog {

@@ -582,3 +582,49 @@ fn every_acknowledged_write_survives_sigkill_at_three_moments() {
         kill_during_writes(Duration::from_millis(ms));
     }
 }
+
+#[test]
+fn an_edited_road_keeps_the_other_services_zone_results() {
+    use zoneatlas::coverage::Scenario;
+    use zoneatlas::live::{Edit, Live};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.gpkg");
+    let store = zoneatlas::store::gpkg::create_from_folder(&path, &geodata()).unwrap();
+    let live = Live::open(Box::new(store)).unwrap();
+    let before = live.snapshot();
+    let c = before.coverage.as_ref().unwrap();
+    c.warm(&before.layers);
+    let applied = live
+        .submit(
+            vec![Edit::Create {
+                layer: "roads".into(),
+                feature: road("R-CACHE", "existing", 113.52),
+            }],
+            "test",
+        )
+        .unwrap();
+    let after = live.snapshot();
+    assert_eq!(after.revision, applied.revision);
+    assert_eq!(after.revision, before.revision + 1);
+    let c = after.coverage.as_ref().unwrap();
+    for service in ["water", "gas", "steam", "power", "park"] {
+        assert!(
+            c.zone_cached(service, Scenario::Current),
+            "{service} recomputed"
+        );
+    }
+    assert!(
+        !c.zone_cached("road", Scenario::Current),
+        "road kept a stale result"
+    );
+    // Unchanged layers are shared, the edited one is new.
+    let pos = |id: &str| after.layer_position(id).unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &before.layers[pos("pipelines")],
+        &after.layers[pos("pipelines")]
+    ));
+    assert!(!std::sync::Arc::ptr_eq(
+        &before.layers[pos("roads")],
+        &after.layers[pos("roads")]
+    ));
+}

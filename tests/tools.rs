@@ -102,6 +102,11 @@ fn main() {
             gdal_fetches_every_road,
         ),
         trial(
+            "gdal_reads_the_geopackage_store_after_edits",
+            &[GDAL],
+            gdal_reads_the_store_after_edits,
+        ),
+        trial(
             "owslib_reads_the_api_with_and_without_a_trailing_slash",
             &[Need::Python("owslib")],
             owslib_with_and_without_slash,
@@ -186,6 +191,92 @@ fn gdal_fetches_every_road() -> Result<(), Failed> {
         })?;
     }
     Ok(())
+}
+
+fn gdal_reads_the_store_after_edits() -> Result<(), Failed> {
+    let server = Server::start(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args([
+            "token", "add", "--role", "editor", "--name", "gdal", "--store",
+        ])
+        .arg(&server.store)
+        .output()?;
+    let token = String::from_utf8(out.stdout)?
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+    let new_road = json!({"type": "Feature", "id": "R-GDAL",
+        "geometry": {"type": "LineString", "coordinates": [[113.51, 34.69], [113.515, 34.695]]},
+        "properties": {"name": "新路", "name_en": "GDAL Rd", "status": "planned", "class": "branch",
+                       "width_m": 16.5, "source": "illustrative"}});
+    let r = http(
+        "POST",
+        &format!("{}/api/collections/roads/items", server.base),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/geo+json"),
+        ],
+        new_road.to_string().as_bytes(),
+    );
+    check(r.status == 201, || {
+        String::from_utf8_lossy(&r.body).into_owned()
+    })?;
+    let etag = http(
+        "GET",
+        &format!("{}/api/collections/roads/items/R-002", server.base),
+        &[],
+        b"",
+    )
+    .header("etag")
+    .unwrap_or("")
+    .to_owned();
+    let r = http(
+        "DELETE",
+        &format!("{}/api/collections/roads/items/R-002", server.base),
+        &[("Authorization", &bearer), ("If-Match", &etag)],
+        b"",
+    );
+    check(r.status == 204, || format!("delete: {}", r.status))?;
+    let api_count = http_get_json(&format!(
+        "{}/api/collections/roads/items?limit=1",
+        server.base
+    ))["numberMatched"]
+        .as_u64()
+        .unwrap_or(0);
+    // GDAL reads the store file directly, while the server runs.
+    let info = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(&server.store)
+        .arg("roads")
+        .output()?;
+    let text = String::from_utf8_lossy(&info.stdout);
+    check(
+        text.contains(&format!("Feature Count: {api_count}")),
+        || format!("API has {api_count} roads; ogrinfo says:\n{text}"),
+    )?;
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("roads.json");
+    let status = Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON"])
+        .arg(&out)
+        .arg(&server.store)
+        .arg("roads")
+        .args(["-where", "zoneatlas_id = 'R-GDAL'"])
+        .status()?;
+    check(status.success(), || "ogr2ogr failed".into())?;
+    let got: Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    let f = &got["features"][0];
+    check(
+        f["geometry"]["coordinates"] == new_road["geometry"]["coordinates"],
+        || format!("geometry as GDAL reads it: {}", f["geometry"]),
+    )?;
+    check(
+        f["properties"]["name"] == "新路" && f["properties"]["width_m"] == 16.5,
+        || format!("properties as GDAL reads them: {}", f["properties"]),
+    )
 }
 
 fn owslib_with_and_without_slash() -> Result<(), Failed> {

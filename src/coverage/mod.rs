@@ -419,6 +419,52 @@ impl Coverage {
         })
     }
 
+    /// Positions of the layers a service's zone result reads: its assets,
+    /// its network's lines and sources, and the zone.
+    fn inputs_of(&self, idx: usize, layers: &[Arc<IndexedLayer>]) -> Vec<usize> {
+        let s = &self.services[idx];
+        let mut v = vec![s.layer];
+        if let Some(n) = &s.network {
+            v.extend([n.lines_layer, n.sources_layer]);
+        }
+        if let Some(z) = layers
+            .iter()
+            .position(|l| l.layer.meta.id == self.rules.zone.collection)
+        {
+            v.push(z);
+        }
+        v
+    }
+
+    /// Keep the zone results of `old` (built over `old_layers`) for every
+    /// service none of whose input layers changed (same `Arc`): an edited
+    /// road does not recompute water.
+    pub fn keep_unchanged_zone_results(
+        &self,
+        old: &Coverage,
+        old_layers: &[Arc<IndexedLayer>],
+        layers: &[Arc<IndexedLayer>],
+    ) {
+        for (idx, s) in self.services.iter().enumerate() {
+            let Some(old_idx) = old.services.iter().position(|o| o.name == s.name) else {
+                continue;
+            };
+            let same = self.inputs_of(idx, layers).into_iter().all(|i| {
+                old_layers
+                    .get(i)
+                    .is_some_and(|o| Arc::ptr_eq(o, &layers[i]))
+            });
+            if !same {
+                continue;
+            }
+            for sc in Scenario::ALL {
+                if let Some(z) = old.cache[old_idx][sc.at()].get() {
+                    let _ = self.cache[idx][sc.at()].set(z.clone());
+                }
+            }
+        }
+    }
+
     /// The services this data folder defines, in answer order.
     pub fn service_names(&self) -> Vec<&'static str> {
         self.services.iter().map(|s| s.name).collect()
@@ -803,6 +849,14 @@ impl Coverage {
             }
         }
         self.warming.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether a service's zone result for a scenario is computed already.
+    pub fn zone_cached(&self, service: &str, sc: Scenario) -> bool {
+        self.services
+            .iter()
+            .position(|s| s.name == service)
+            .is_some_and(|i| self.cache[i][sc.at()].get().is_some())
     }
 
     /// Whether every zone result of a scenario is computed, or nobody is

@@ -82,19 +82,26 @@ impl ColumnType {
         }
     }
     /// The column type a JSON value asks for; `None` for what no column
-    /// holds exactly (null, arrays, objects).
+    /// holds exactly (null, arrays, objects). Numbers get REAL columns,
+    /// whole or not: a width of 16 today may be 16.5 tomorrow, and an
+    /// INTEGER column would make GDAL truncate it. A whole number reads
+    /// back as a JSON integer.
     fn of(v: &Value) -> Option<ColumnType> {
         match v {
             Value::String(_) => Some(ColumnType::Text),
             Value::Bool(_) => Some(ColumnType::Boolean),
-            Value::Number(n) if n.is_i64() => Some(ColumnType::Integer),
             Value::Number(_) => Some(ColumnType::Real),
             _ => None,
         }
     }
-    /// Whether a value of type `v` is stored exactly in this column.
-    fn holds(self, v: ColumnType) -> bool {
-        self == v || (self == ColumnType::Real && v == ColumnType::Integer)
+    /// Whether this column stores the value exactly.
+    fn holds(self, v: &Value) -> bool {
+        match (self, v) {
+            (ColumnType::Text, Value::String(_)) | (ColumnType::Boolean, Value::Bool(_)) => true,
+            (ColumnType::Real, Value::Number(n)) => real_exact(n),
+            (ColumnType::Integer, Value::Number(n)) => n.is_i64(),
+            _ => false,
+        }
     }
 }
 
@@ -369,10 +376,9 @@ impl GpkgStore {
                     rusqlite::types::ValueRef::Null => continue,
                     rusqlite::types::ValueRef::Integer(i) => match cols[*name] {
                         ColumnType::Boolean => Value::Bool(i != 0),
-                        ColumnType::Real => serde_json::json!(i as f64),
                         _ => Value::from(i),
                     },
-                    rusqlite::types::ValueRef::Real(x) => serde_json::json!(x),
+                    rusqlite::types::ValueRef::Real(x) => real_json(x),
                     rusqlite::types::ValueRef::Text(t) => {
                         Value::String(String::from_utf8_lossy(t).into_owned())
                     }
@@ -532,8 +538,23 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     )
 }
 
-/// Property columns for a layer: each scalar property, typed by its values
-/// (a number column is REAL when any value has a fraction).
+/// Whether a JSON number survives a trip through a REAL column: a float
+/// always; an integer when it is within 2^53 (and then reads back whole).
+fn real_exact(n: &serde_json::Number) -> bool {
+    n.is_f64() || n.as_i64().is_some_and(|i| i.unsigned_abs() < (1 << 53))
+}
+
+/// A REAL read back: whole numbers (to 2^53) as JSON integers, so `110`
+/// stays `110`.
+fn real_json(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        Value::from(x as i64)
+    } else {
+        serde_json::json!(x)
+    }
+}
+
+/// Property columns for a layer: each scalar property, typed by its values.
 fn columns_for(features: &[Feature]) -> BTreeMap<String, ColumnType> {
     let mut cols: BTreeMap<String, ColumnType> = BTreeMap::new();
     for f in features {
@@ -542,15 +563,7 @@ fn columns_for(features: &[Feature]) -> BTreeMap<String, ColumnType> {
                 continue;
             }
             let Some(t) = ColumnType::of(v) else { continue };
-            match cols.get(k) {
-                None => {
-                    cols.insert(k.clone(), t);
-                }
-                Some(ColumnType::Integer) if t == ColumnType::Real => {
-                    cols.insert(k.clone(), ColumnType::Real);
-                }
-                _ => {}
-            }
+            cols.entry(k.clone()).or_insert(t);
         }
     }
     cols
@@ -629,9 +642,7 @@ fn insert_feature(
     values.push(Sql::Integer(f.revision as i64));
     let mut extra = Map::new();
     for (k, v) in &f.properties {
-        let fits = columns
-            .get(k)
-            .is_some_and(|c| ColumnType::of(v).is_some_and(|t| c.holds(t)));
+        let fits = columns.get(k).is_some_and(|c| c.holds(v));
         if !fits {
             extra.insert(k.clone(), v.clone());
         }
@@ -649,7 +660,11 @@ fn insert_feature(
             (Some(Value::Number(n)), ColumnType::Integer) if n.is_i64() => {
                 Sql::Integer(n.as_i64().unwrap_or_default())
             }
-            (Some(Value::Number(n)), ColumnType::Real) => Sql::Real(n.as_f64().unwrap_or_default()),
+            // A whole number beyond 2^53 would lose digits as a REAL: it
+            // goes to zoneatlas_extra instead (see `holds`).
+            (Some(Value::Number(n)), ColumnType::Real) if real_exact(n) => {
+                Sql::Real(n.as_f64().unwrap_or_default())
+            }
             _ => Sql::Null,
         });
     }
@@ -869,4 +884,59 @@ fn id_value(f: &Feature) -> rusqlite::types::Value {
         }
     }
     rusqlite::types::Value::Text(f.id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LayerMeta;
+    use serde_json::json;
+
+    fn feature(id: &str, props: Value) -> Feature {
+        let geometry = geo::Geometry::Point(geo::Point::new(113.5, 34.7));
+        Feature {
+            id: id.into(),
+            numeric_id: false,
+            bbox: geometry.bounding_rect().unwrap(),
+            geometry,
+            properties: props.as_object().unwrap().clone(),
+            revision: 0,
+        }
+    }
+
+    #[test]
+    fn every_kind_of_property_survives_the_store_exactly() {
+        let props = [
+            json!({"name": "马寨", "n": 110, "x": 16.5, "ok": true, "gone": null,
+                   "list": [1, "a"], "obj": {"k": 1}, "big": 1_152_921_504_606_846_976u64}),
+            // A string where the column is REAL, a number where it is TEXT.
+            json!({"name": 7, "n": "one hundred", "x": 2, "ok": false}),
+        ];
+        let meta: LayerMeta =
+            toml::from_str("id = \"things\"\ntitle = \"Things\"\ngeometry = \"Point\"").unwrap();
+        let features: Vec<Feature> = props
+            .iter()
+            .enumerate()
+            .map(|(i, p)| feature(&format!("F-{i}"), p.clone()))
+            .collect();
+        let data = Dataset {
+            manifest: Manifest {
+                title: "t".into(),
+                description: String::new(),
+                layers: vec![meta.clone()],
+            },
+            layers: vec![Layer::new(meta, features)],
+            rules: None,
+            revision: 0,
+            version: 0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = GpkgStore::create(&dir.path().join("t.gpkg"), &data, None).unwrap();
+        let back = store.load().unwrap();
+        assert_eq!(back.revision, 1);
+        for (f, want) in back.layers[0].features.iter().zip(&props) {
+            assert_eq!(&Value::Object(f.properties.clone()), want, "{}", f.id);
+            assert_eq!(f.revision, 1);
+        }
+    }
 }

@@ -29,7 +29,9 @@ pub struct Catalog {
     pub manifest: Manifest,
     pub layers: Vec<Arc<IndexedLayer>>,
     by_id: HashMap<String, usize>,
-    feature_ids: Vec<HashMap<String, usize>>,
+    /// Per layer, feature id -> position (shared across snapshots when the
+    /// layer did not change).
+    feature_ids: Vec<Arc<HashMap<String, usize>>>,
     /// The projection every index uses (centred on the data).
     pub projection: LocalProjection,
     /// Changes whenever the data does (ETags): a hash of a data folder's
@@ -101,12 +103,17 @@ impl Catalog {
                 .collect()
         });
         for (i, l) in rebuilt {
-            feature_ids[i] = ids_of(&l.layer);
+            feature_ids[i] = Arc::new(ids_of(&l.layer));
             layers[i] = Arc::new(l);
         }
         let coverage = match &self.coverage {
             Some(c) => {
-                let next = Coverage::build(&layers, projection, c.rules.clone())?;
+                let next = Coverage::build_reusing(
+                    &layers,
+                    projection,
+                    c.rules.clone(),
+                    Some((c, &self.layers)),
+                )?;
                 next.keep_unchanged_zone_results(c, &self.layers, &layers);
                 Some(next)
             }
@@ -137,7 +144,7 @@ impl Catalog {
             .enumerate()
             .map(|(i, l)| (l.meta.id.clone(), i))
             .collect();
-        let feature_ids = layers.iter().map(ids_of).collect();
+        let feature_ids = layers.iter().map(|l| Arc::new(ids_of(l))).collect();
         // Indexes are independent: build them on all cores.
         let layers = std::thread::scope(|s| {
             let handles: Vec<_> = layers

@@ -226,26 +226,51 @@ impl Live {
                 who: who.to_owned(),
                 reply,
             });
-        {
-            let mut store = match self.writer.lock() {
-                Ok(s) => s,
-                Err(p) => p.into_inner(),
-            };
-            let batch = std::mem::take(
-                &mut *self
-                    .queue
-                    .lock()
-                    .map_err(|_| EditError::Unavailable("the write queue is poisoned".into()))?,
-            );
-            if !batch.is_empty() {
-                self.apply_batch(&mut **store, batch);
+        // Leader and followers: whoever gets the writer lock applies
+        // everything queued, batch after batch, until the queue is empty;
+        // the others wait for their answer rather than queue on the lock
+        // (which would split the next batch into ones). The timeout covers
+        // a request queued just as the leader let go.
+        loop {
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return Err(EditError::Unavailable("the writer stopped".into()))
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            match self.writer.try_lock() {
+                Ok(mut store) => loop {
+                    let batch = match self.queue.lock() {
+                        Ok(mut q) => std::mem::take(&mut *q),
+                        Err(_) => {
+                            return Err(EditError::Unavailable(
+                                "the write queue is poisoned".into(),
+                            ))
+                        }
+                    };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.apply_batch(&mut **store, batch);
+                },
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    // A panic in an earlier batch: the store itself is
+                    // consistent (SQLite rolled back); carry on.
+                    drop(p.into_inner());
+                    self.writer.clear_poison();
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    match answer.recv_timeout(Duration::from_millis(2)) {
+                        Ok(result) => return result,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(EditError::Unavailable("the writer stopped".into()))
+                        }
+                    }
+                }
             }
         }
-        // Answered by this thread's batch or by an earlier writer's, which
-        // finished before releasing the lock.
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(EditError::Unavailable("the writer stopped".into())))
     }
 
     fn apply_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) {

@@ -171,7 +171,9 @@ struct Service {
 #[derive(Debug)]
 pub struct Coverage {
     pub rules: Rules,
-    services: Vec<Service>,
+    /// Shared with the previous snapshot's coverage when the service's
+    /// layers did not change (`build_reusing`).
+    services: Vec<Arc<Service>>,
     /// The zone (lon/lat) and in the catalog projection.
     zone: MultiPolygon,
     zone_metric: MultiPolygon,
@@ -262,6 +264,18 @@ impl Coverage {
         proj: LocalProjection,
         rules: Rules,
     ) -> Result<Coverage, String> {
+        Coverage::build_reusing(layers, proj, rules, None)
+    }
+
+    /// Like `build`, reusing from `previous` (a coverage over
+    /// `previous_layers`) every service whose layers are the same `Arc`s:
+    /// an edited road does not rebuild the water network.
+    pub fn build_reusing(
+        layers: &[Arc<IndexedLayer>],
+        proj: LocalProjection,
+        rules: Rules,
+        previous: Option<(&Coverage, &[Arc<IndexedLayer>])>,
+    ) -> Result<Coverage, String> {
         let status_prop = rules.scenarios.status_property.clone();
         let sets = [
             rules.scenarios.current.clone(),
@@ -291,6 +305,25 @@ impl Coverage {
             };
             let what = format!("service {name}");
             let li = layer_index(layers, &rule.collection, &what)?;
+            let mut inputs = vec![li];
+            if let Some(n) = &rule.network {
+                for sel in [&n.lines, &n.sources].into_iter().flatten() {
+                    inputs.push(layer_index(layers, &sel.collection, &what)?);
+                }
+            }
+            let reusable = previous.and_then(|(old, old_layers)| {
+                let same = inputs.iter().all(|&i| {
+                    old_layers
+                        .get(i)
+                        .is_some_and(|o| Arc::ptr_eq(o, &layers[i]))
+                });
+                let prev = old.services.iter().find(|s| s.name == name)?;
+                (same && prev.layer == li).then(|| Arc::clone(prev))
+            });
+            if let Some(prev) = reusable {
+                services.push(prev);
+                continue;
+            }
             let layer = &layers[li];
             let member = selected(layer, &rule.selector());
             let reach: Vec<f64> = layer
@@ -369,7 +402,7 @@ impl Coverage {
                     })
                 }
             };
-            services.push(Service {
+            services.push(Arc::new(Service {
                 name,
                 layer: li,
                 eligible: in_scenario(layer, &member),
@@ -377,7 +410,7 @@ impl Coverage {
                 max_reach,
                 default_reach: rule.reach_m,
                 network,
-            });
+            }));
         }
 
         let zone_layer = layer_index(layers, &rules.zone.collection, "zone")?;

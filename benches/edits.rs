@@ -1,0 +1,334 @@
+//! Editing benchmarks against the release `zoneatlas` binary on loopback,
+//! each with a baseline measured in the same run (`cargo bench --bench
+//! edits`; about two minutes on 2 cores):
+//!
+//! 1. durable single-feature creates per second with 1 and with 32 clients,
+//!    against the fsync floor: one-row SQLite commits with the same pragmas;
+//! 2. a write on a 1M-segment store: its latency (the 2xx comes after the
+//!    next snapshot is swapped in, so the write is visible the moment it is
+//!    acknowledged), against a full rebuild of the same dataset;
+//! 3. read throughput while 100 edits/s land, against the same reads alone;
+//! 4. creating a store from the 1M-segment folder.
+//!
+//! The figures print as a table; nothing is asserted (tests do that).
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{http, Server};
+use serde_json::json;
+
+fn token(store: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["token", "add", "--role", "editor", "--name"])
+        .arg(format!("bench-{}", std::process::id()))
+        .arg("--store")
+        .arg(store)
+        .output()
+        .expect("token add");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+fn road(id: &str, lon: f64) -> String {
+    json!({"type": "Feature", "id": id,
+           "geometry": {"type": "LineString", "coordinates": [[lon, 34.70], [lon + 0.001, 34.70]]},
+           "properties": {"name": id, "name_en": id, "status": "planned", "class": "branch",
+                          "width_m": 16, "source": "illustrative"}})
+    .to_string()
+}
+
+/// One kept-alive HTTP/1.1 connection, as a real client (or a load
+/// balancer) holds them: no handshake per request.
+struct KeepAlive {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    host: String,
+}
+
+impl KeepAlive {
+    fn new(base: &str) -> KeepAlive {
+        let host = base.trim_start_matches("http://").to_owned();
+        let stream = std::net::TcpStream::connect(&host).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        KeepAlive {
+            reader: std::io::BufReader::new(stream),
+            host,
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let s = self.reader.get_mut();
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(body).expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).expect("body");
+        status
+    }
+}
+
+fn create(base: &str, bearer: &str, id: &str, lon: f64) -> u16 {
+    http(
+        "POST",
+        &format!("{base}/api/collections/roads/items"),
+        &[
+            ("Authorization", bearer),
+            ("Content-Type", "application/geo+json"),
+        ],
+        road(id, lon).as_bytes(),
+    )
+    .status
+}
+
+/// Creates per second with `clients` threads, `each` creates apiece.
+fn edits_per_second(server: &Server, bearer: &str, clients: usize, each: usize, tag: &str) -> f64 {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|c| {
+            let (base, bearer, tag) = (server.base.clone(), bearer.to_owned(), tag.to_owned());
+            std::thread::spawn(move || {
+                let mut conn = KeepAlive::new(&base);
+                for i in 0..each {
+                    let id = format!("R-B-{tag}-{c}-{i}");
+                    let body = road(&id, 113.50 + (i % 50) as f64 * 0.001);
+                    let status = conn.request(
+                        "POST",
+                        "/api/collections/roads/items",
+                        &[
+                            ("Authorization", &bearer),
+                            ("Content-Type", "application/geo+json"),
+                        ],
+                        body.as_bytes(),
+                    );
+                    assert_eq!(status, 201);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("writer");
+    }
+    (clients * each) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One-row commits with the store's pragmas: the disk's fsync floor.
+fn fsync_floor(n: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = rusqlite::Connection::open(dir.path().join("floor.db")).expect("open");
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .expect("wal");
+    conn.execute_batch("PRAGMA synchronous = FULL; CREATE TABLE t(x TEXT)")
+        .expect("schema");
+    let started = Instant::now();
+    for i in 0..n {
+        conn.execute("INSERT INTO t VALUES (?1)", [i.to_string()])
+            .expect("insert");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// GETs per second from `threads` readers for `secs`, while `during` runs.
+fn reads_per_second(base: &str, threads: usize, secs: f64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..threads)
+        .map(|k| {
+            let (base, stop, done) = (base.to_owned(), Arc::clone(&stop), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut conn = KeepAlive::new(&base);
+                while !stop.load(Ordering::Relaxed) {
+                    let path = if k % 2 == 0 {
+                        "/api/collections/pipelines/items?bbox=113.52,34.69,113.53,34.70"
+                    } else {
+                        "/api/coverage?lon=113.525&lat=34.70"
+                    };
+                    assert_eq!(conn.request("GET", path, &[], b""), 200);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("reader");
+    }
+    done.load(Ordering::Relaxed) as f64 / secs
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` runs nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    // 1. Edits per second on the sample.
+    let server = Server::start(&["--header-timeout", "60"]);
+    let bearer = format!("Bearer {}", token(&server.store));
+    let one = edits_per_second(&server, &bearer, 1, 200, "one");
+    let many = edits_per_second(&server, &bearer, 32, 40, "many");
+    let floor = fsync_floor(200);
+    rows.push((
+        "durable creates/s, 1 client (sample)".into(),
+        format!("{one:.0}"),
+        format!("fsync floor {floor:.0} one-row commits/s"),
+    ));
+    rows.push((
+        "durable creates/s, 32 clients (sample)".into(),
+        format!("{many:.0}"),
+        format!("{:.1}x the fsync floor (batched commits)", many / floor),
+    ));
+
+    // 3. Reads alone, then with 100 edits/s.
+    let alone = reads_per_second(&server.base, 4, 5.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (base, bearer, stop) = (server.base.clone(), bearer.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 0;
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                create(
+                    &base,
+                    &bearer,
+                    &format!("R-B-read-{i}"),
+                    113.50 + (i % 50) as f64 * 0.001,
+                );
+                i += 1;
+                // 100 a second, evenly.
+                let due = started + Duration::from_millis(10 * i as u64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            i as f64 / started.elapsed().as_secs_f64()
+        })
+    };
+    let during = reads_per_second(&server.base, 4, 5.0);
+    stop.store(true, Ordering::Relaxed);
+    let rate = writer.join().expect("writer");
+    rows.push((
+        format!("reads/s while {rate:.0} edits/s land (sample)"),
+        format!("{during:.0}"),
+        format!(
+            "{alone:.0} without edits ({:+.1}%)",
+            (during / alone - 1.0) * 100.0
+        ),
+    ));
+    drop(server);
+
+    // 2 and 4. The 1M-segment city.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/synth-1m");
+    if !dir.join("coverage.toml").exists() {
+        zoneatlas::synth::write(&dir, 1_000_000, 42).expect("synth");
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("city.gpkg");
+    let started = Instant::now();
+    zoneatlas::store::gpkg::create_from_folder(&store, &dir).expect("store from folder");
+    let created = started.elapsed();
+    let started = Instant::now();
+    let catalog = zoneatlas::catalog::Catalog::open(&dir).expect("folder");
+    let folder_load = started.elapsed();
+    let started = Instant::now();
+    let rebuilt = zoneatlas::catalog::Catalog::build(
+        catalog.manifest.clone(),
+        catalog.layers.iter().map(|l| l.layer.clone()).collect(),
+        catalog.coverage.as_ref().map(|c| c.rules.clone()),
+        1,
+        1,
+    )
+    .expect("rebuild");
+    let full_rebuild = started.elapsed();
+    drop(rebuilt);
+    rows.push((
+        "create a store from the 1M-segment folder".into(),
+        format!("{:.1} s", created.as_secs_f64()),
+        format!(
+            "loading the folder alone {:.1} s",
+            folder_load.as_secs_f64()
+        ),
+    ));
+    let roads = catalog.layer("roads").expect("roads").layer.features.len();
+    drop(catalog);
+    let server = Server::start_on(&store, &["--header-timeout", "60"]);
+    let bearer = format!("Bearer {}", token(&store));
+    let mut latencies = Vec::new();
+    for i in 0..10 {
+        let started = Instant::now();
+        assert_eq!(
+            create(
+                &server.base,
+                &bearer,
+                &format!("R-CITY-{i}"),
+                113.6 + i as f64 * 0.001
+            ),
+            201
+        );
+        let acked = started.elapsed();
+        // Visible at once: the next read has it.
+        let r = http(
+            "GET",
+            &format!("{}/api/collections/roads/items/R-CITY-{i}", server.base),
+            &[],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        latencies.push(acked.as_secs_f64() * 1e3);
+    }
+    latencies.sort_by(f64::total_cmp);
+    rows.push((
+        format!("write to visible, 1M-segment store ({roads} road features)"),
+        format!("{:.0} ms median", latencies[latencies.len() / 2]),
+        format!(
+            "full rebuild of the dataset {:.0} ms (target 50 ms)",
+            full_rebuild.as_secs_f64() * 1e3
+        ),
+    ));
+    drop(server);
+
+    println!("\n| what | figure | baseline (same run) |\n|---|---|---|");
+    for (what, figure, baseline) in rows {
+        println!("| {what} | {figure} | {baseline} |");
+    }
+}

@@ -13,7 +13,6 @@
 //! The figures print as a table; nothing is asserted (tests do that).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;

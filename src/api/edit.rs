@@ -401,6 +401,40 @@ fn body_is_feature(bytes: &Bytes) -> bool {
         .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("Feature"))
 }
 
+/// The checks every write to an existing feature makes, in order: no
+/// parameters, the collection, an editable store, the role, `If-Match`, the
+/// body's type. Returns who writes and the version they saw.
+fn precheck_existing(
+    s: &Ctx,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    collection: &str,
+    types: &[&str],
+) -> Result<(String, u64), ApiError> {
+    no_params(raw)?;
+    find_layer(&s.catalog, collection)?;
+    editable(s)?;
+    let who = require_role(s, headers, Role::Editor)?;
+    let version = if_match(headers)?;
+    require_type(headers, types)?;
+    Ok((who, version))
+}
+
+/// Submit one edit of an existing feature and answer with it as stored.
+async fn write_existing(
+    s: &Ctx,
+    headers: &HeaderMap,
+    collection: &str,
+    edit: Edit,
+    who: String,
+) -> Result<Response, ApiError> {
+    let applied = submit(s, vec![edit], who).await?;
+    match applied.features.into_iter().next() {
+        Some((_, Some(f))) => Ok(feature_response(s, headers, collection, StatusCode::OK, &f)),
+        _ => Err(ApiError::internal("a write stored no feature")),
+    }
+}
+
 async fn replace(
     s: Ctx,
     headers: HeaderMap,
@@ -408,31 +442,18 @@ async fn replace(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    no_params(raw.as_deref())?;
-    find_layer(&s.catalog, &id)?;
-    editable(&s)?;
-    let who = require_role(&s, &headers, Role::Editor)?;
-    let version = if_match(&headers)?;
-    require_type(&headers, &[GEOJSON, JSON])?;
+    let (who, version) = precheck_existing(&s, &headers, raw.as_deref(), &id, &[GEOJSON, JSON])?;
     let feature = body_json(&bytes)?;
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(ApiError::bad_request("the body must be a GeoJSON Feature"));
     }
-    let applied = submit(
-        &s,
-        vec![Edit::Replace {
-            layer: id.clone(),
-            id: feature_id,
-            feature,
-            if_match: version,
-        }],
-        who,
-    )
-    .await?;
-    match applied.features.into_iter().next() {
-        Some((_, Some(f))) => Ok(feature_response(&s, &headers, &id, StatusCode::OK, &f)),
-        _ => Err(ApiError::internal("a replace stored no feature")),
-    }
+    let edit = Edit::Replace {
+        layer: id.clone(),
+        id: feature_id,
+        feature,
+        if_match: version,
+    };
+    write_existing(&s, &headers, &id, edit, who).await
 }
 
 async fn update(
@@ -442,33 +463,21 @@ async fn update(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    no_params(raw.as_deref())?;
-    find_layer(&s.catalog, &id)?;
-    editable(&s)?;
-    let who = require_role(&s, &headers, Role::Editor)?;
-    let version = if_match(&headers)?;
-    require_type(&headers, &[MERGE_PATCH, JSON])?;
+    let (who, version) =
+        precheck_existing(&s, &headers, raw.as_deref(), &id, &[MERGE_PATCH, JSON])?;
     let patch = body_json(&bytes)?;
     if !patch.is_object() {
         return Err(ApiError::bad_request(
             "a merge patch of a feature is a JSON object, e.g. {\"properties\": {\"status\": \"existing\"}}",
         ));
     }
-    let applied = submit(
-        &s,
-        vec![Edit::Patch {
-            layer: id.clone(),
-            id: feature_id,
-            patch,
-            if_match: version,
-        }],
-        who,
-    )
-    .await?;
-    match applied.features.into_iter().next() {
-        Some((_, Some(f))) => Ok(feature_response(&s, &headers, &id, StatusCode::OK, &f)),
-        _ => Err(ApiError::internal("a patch stored no feature")),
-    }
+    let edit = Edit::Patch {
+        layer: id.clone(),
+        id: feature_id,
+        patch,
+        if_match: version,
+    };
+    write_existing(&s, &headers, &id, edit, who).await
 }
 
 async fn remove(

@@ -216,9 +216,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// 415 unless the body is declared as JSON (`application/json`,
-/// `application/geo+json` or another `+json` type).
-pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+/// The request's Content-Type as sent, and its essence (type/subtype,
+/// lower case, without parameters).
+pub fn content_type(headers: &HeaderMap) -> (&str, String) {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -229,6 +229,13 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    (ct, essence)
+}
+
+/// 415 unless the body is declared as JSON (`application/json`,
+/// `application/geo+json` or another `+json` type).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let (ct, essence) = content_type(headers);
     if essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
     {

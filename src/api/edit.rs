@@ -208,16 +208,7 @@ fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
 }
 
 fn require_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (ct, essence) = super::params::content_type(headers);
     if accepted.contains(&essence.as_str()) {
         return Ok(());
     }

@@ -125,7 +125,8 @@ fn bbox(c: &mut Criterion) {
 fn encode(c: &mut Criterion) {
     let catalog = sample();
     let l = catalog.layer("pipelines").expect("pipelines");
-    let page: Vec<_> = l.layer.features.iter().take(100).collect();
+    let page: Vec<&zoneatlas::model::Feature> =
+        l.layer.features.iter().take(100).map(|f| &**f).collect();
     fn body<'a>(page: &[&'a zoneatlas::model::Feature]) -> FeaturePage<'a> {
         FeaturePage {
             kind: "FeatureCollection",

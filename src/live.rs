@@ -325,11 +325,13 @@ impl Live {
                 continue;
             };
             let old = &snap.layers[pos].layer;
-            let mut features: Vec<Feature> = Vec::with_capacity(old.features.len() + changes.len());
+            // Pointers, not features, are copied: unchanged ones are shared.
+            let mut features: Vec<Arc<Feature>> =
+                Vec::with_capacity(old.features.len() + changes.len());
             for f in &old.features {
                 match changes.get(&f.id) {
-                    None => features.push(f.clone()),
-                    Some(Some(newer)) => features.push(newer.clone()),
+                    None => features.push(Arc::clone(f)),
+                    Some(Some(newer)) => features.push(Arc::new(newer.clone())),
                     Some(None) => {}
                 }
             }
@@ -339,8 +341,8 @@ impl Live {
                 .filter_map(|(_, f)| f.as_ref())
                 .collect();
             created.sort_by(|a, b| a.id.cmp(&b.id));
-            features.extend(created.into_iter().cloned());
-            replaced.push((pos, Layer::new(old.meta.clone(), features)));
+            features.extend(created.into_iter().map(|f| Arc::new(f.clone())));
+            replaced.push((pos, Layer::from_shared(old.meta.clone(), features)));
         }
         match snap.with_layers(replaced, revision, revision) {
             Ok(next_snapshot) => {
@@ -387,7 +389,7 @@ fn current<'a>(
         return state.as_ref();
     }
     let l = snap.layer(layer)?;
-    snap.feature_index(layer, id).map(|i| &l.layer.features[i])
+    snap.feature_index(layer, id).map(|i| &*l.layer.features[i])
 }
 
 /// A feature as its GeoJSON object (for merge patches).

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use geo::sweep::Cross;
 use geo::{
@@ -352,6 +353,7 @@ pub fn feature_from_geojson(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<
         Ok(mut layer) => layer
             .features
             .pop()
+            .map(Arc::unwrap_or_clone)
             .ok_or_else(|| vec!["no feature".to_owned()]),
         Err(problems) => Err(problems.into_iter().map(|p| p.message).collect()),
     }

@@ -9,6 +9,7 @@
 use geo::{Geometry, Rect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The geometry a layer holds. Each kind also accepts its multi- form, so a
 /// road made of two disjoint pieces is still a road.
@@ -108,7 +109,8 @@ impl Feature {
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub meta: LayerMeta,
-    pub features: Vec<Feature>,
+    /// Shared with other snapshots: an edit copies pointers, not features.
+    pub features: Vec<Arc<Feature>>,
     /// lon/lat extent of all features; `None` for an empty layer.
     pub extent: Option<Rect<f64>>,
 }
@@ -116,6 +118,11 @@ pub struct Layer {
 impl Layer {
     /// Build a layer, computing its extent.
     pub fn new(meta: LayerMeta, features: Vec<Feature>) -> Self {
+        Layer::from_shared(meta, features.into_iter().map(Arc::new).collect())
+    }
+
+    /// Build a layer of features some other snapshot may share.
+    pub fn from_shared(meta: LayerMeta, features: Vec<Arc<Feature>>) -> Self {
         let extent = features.iter().map(|f| f.bbox).reduce(|a, b| {
             Rect::new(
                 geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },

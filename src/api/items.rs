@@ -104,7 +104,7 @@ async fn items(
     };
     let matched: Vec<&Feature> = candidates
         .into_iter()
-        .map(|i| &l.layer.features[i])
+        .map(|i| &*l.layer.features[i])
         .filter(|f| filters.iter().all(|(n, v)| f.property_equals(n, v)))
         .collect();
     let number_matched = matched.len();

@@ -289,7 +289,7 @@ impl Coverage {
                     .iter()
                     .zip(member)
                     .map(|(f, &m)| {
-                        m && (f.property_text(&status_prop).is_none()
+                        m && (f.properties.get(&status_prop).is_none_or(Value::is_null)
                             || sets[sc.at()]
                                 .iter()
                                 .any(|s| f.property_equals(&status_prop, s)))
@@ -966,7 +966,7 @@ impl Coverage {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| s.eligible[Scenario::Planned.at()][*i])
-                .map(|(_, f)| f)
+                .map(|(_, f)| &**f)
                 .collect();
             let in_scenario = layer
                 .layer

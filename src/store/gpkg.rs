@@ -241,7 +241,7 @@ impl GpkgStore {
                     )
                     .map_err(fail)?;
                 for f in &layer.features {
-                    let mut f = f.clone();
+                    let mut f = (**f).clone();
                     f.revision = 1;
                     insert_feature(&mut insert, &columns, &f).map_err(fail)?;
                     log.execute(params![now, layer.meta.id, f.id, feature_json(&f)])
@@ -555,7 +555,7 @@ fn real_json(x: f64) -> Value {
 }
 
 /// Property columns for a layer: each scalar property, typed by its values.
-fn columns_for(features: &[Feature]) -> BTreeMap<String, ColumnType> {
+fn columns_for(features: &[std::sync::Arc<Feature>]) -> BTreeMap<String, ColumnType> {
     let mut cols: BTreeMap<String, ColumnType> = BTreeMap::new();
     for f in features {
         for (k, v) in &f.properties {
@@ -787,10 +787,11 @@ impl Store for GpkgStore {
                         let mut f = feature.clone();
                         f.revision = next;
                         if matches!(c, Change::Replace { .. }) {
-                            tx.execute(
-                                &format!("DELETE FROM {} WHERE zoneatlas_id = ?1", quote(layer)),
-                                params![id_value(&f)],
-                            )?;
+                            tx.prepare_cached(&format!(
+                                "DELETE FROM {} WHERE zoneatlas_id = ?1",
+                                quote(layer)
+                            ))?
+                            .execute(params![id_value(&f)])?;
                         }
                         let mut stmt = tx.prepare_cached(&insert_sql(layer, &cols))?;
                         insert_feature(&mut stmt, &cols, &f)?;
@@ -813,19 +814,17 @@ impl Store for GpkgStore {
                         ("delete", id.clone(), None)
                     }
                 };
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![next as i64, now, who, op, layer, id, after],
-                )?;
-                tx.execute(
+                )?
+                .execute(params![next as i64, now, who, op, layer, id, after])?;
+                tx.prepare_cached(
                     "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",
-                    params![layer],
-                )?;
+                )?
+                .execute(params![layer])?;
             }
-            tx.execute(
-                "UPDATE zoneatlas_meta SET value = ?1 WHERE key = 'revision'",
-                params![next.to_string()],
-            )?;
+            tx.prepare_cached("UPDATE zoneatlas_meta SET value = ?1 WHERE key = 'revision'")?
+                .execute(params![next.to_string()])?;
             Ok(())
         })();
         match outcome.and_then(|()| tx.commit()) {

@@ -29,9 +29,6 @@ pub struct Catalog {
     pub manifest: Manifest,
     pub layers: Vec<Arc<IndexedLayer>>,
     by_id: HashMap<String, usize>,
-    /// Per layer, feature id -> position (shared across snapshots when the
-    /// layer did not change).
-    feature_ids: Vec<Arc<HashMap<String, usize>>>,
     /// The projection every index uses (centred on the data).
     pub projection: LocalProjection,
     /// Changes whenever the data does (ETags): a hash of a data folder's
@@ -90,21 +87,10 @@ impl Catalog {
         revision: u64,
     ) -> Result<Catalog, String> {
         let mut layers = self.layers.clone();
-        let mut feature_ids = self.feature_ids.clone();
         let projection = self.projection;
-        let rebuilt: Vec<(usize, IndexedLayer)> = std::thread::scope(|s| {
-            let handles: Vec<_> = replaced
-                .into_iter()
-                .map(|(i, l)| s.spawn(move || (i, IndexedLayer::build(l, projection))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("index build does not panic"))
-                .collect()
-        });
-        for (i, l) in rebuilt {
-            feature_ids[i] = Arc::new(ids_of(&l.layer));
-            layers[i] = Arc::new(l);
+        // Each changed layer indexes only what changed (see `index`).
+        for (i, l) in replaced {
+            layers[i] = Arc::new(self.layers[i].with_features(l));
         }
         let coverage = match &self.coverage {
             Some(c) => {
@@ -123,7 +109,6 @@ impl Catalog {
             manifest: self.manifest.clone(),
             layers,
             by_id: self.by_id.clone(),
-            feature_ids,
             projection,
             version,
             revision,
@@ -144,7 +129,6 @@ impl Catalog {
             .enumerate()
             .map(|(i, l)| (l.meta.id.clone(), i))
             .collect();
-        let feature_ids = layers.iter().map(|l| Arc::new(ids_of(l))).collect();
         // Indexes are independent: build them on all cores.
         let layers = std::thread::scope(|s| {
             let handles: Vec<_> = layers
@@ -160,7 +144,6 @@ impl Catalog {
             manifest,
             layers,
             by_id,
-            feature_ids,
             projection,
             version,
             revision: 0,
@@ -182,22 +165,13 @@ impl Catalog {
     /// A feature's index in a layer, by feature id.
     pub fn feature_index(&self, layer_id: &str, feature_id: &str) -> Option<usize> {
         let l = *self.by_id.get(layer_id)?;
-        self.feature_ids[l].get(feature_id).copied()
+        self.layers[l].position_of(feature_id)
     }
 
     /// Per-layer figures, as `zoneatlas check` prints them.
     pub fn summaries(&self) -> Vec<LayerSummary> {
         self.layers.iter().map(|l| summarise(l)).collect()
     }
-}
-
-/// Feature id -> position within a layer.
-fn ids_of(l: &crate::model::Layer) -> HashMap<String, usize> {
-    l.features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.id.clone(), i))
-        .collect()
 }
 
 fn union_rect(a: Rect, b: Rect) -> Rect {

@@ -8,12 +8,22 @@
 //! - `pieces`: every segment (and every point) in a local metric projection,
 //!   for nearest and within-distance queries in metres.
 //!
+//! Edits do not rebuild a big layer: an edited layer keeps its predecessor's
+//! trees (`base`, shared by `Arc`) and indexes only what changed in small
+//! `delta` trees. Tree entries name a *slot*, not a position: a slot is
+//! stable for a feature version; `slot_pos` maps it to the feature's position
+//! in this snapshot (or `DEAD` once deleted or replaced). When the delta
+//! outgrows `COMPACT_AT`, the layer is re-indexed whole.
+//!
 //! Distances are pruned with projected distances and ranked with
 //! `geodesy::point_segment_distance_m`; `LocalProjection::slack` bounds the gap
 //! between the two, so the answers equal a brute-force scan (the property
 //! tests below check exactly that).
 //!
 //! Must not: do I/O, fail, or know about HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::{Coord, Geometry, Intersects, Point, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -27,7 +37,7 @@ use crate::model::{GeometryKind, Layer};
 pub struct Piece {
     pub a: [f64; 2],
     pub b: [f64; 2],
-    /// Index of the feature in its layer.
+    /// The feature's slot (see the module doc); not its position.
     pub feature: u32,
 }
 
@@ -65,45 +75,181 @@ pub struct Hit {
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
-/// A layer with its R-trees. Immutable once built.
+/// A slot whose feature is gone (deleted, or replaced by a newer version).
+const DEAD: u32 = u32::MAX;
+
+/// The delta is merged into a new base (a whole re-index) once it holds more
+/// pieces than this, or more than a sixteenth of the base's.
+const COMPACT_AT: usize = 256;
+
+/// The two trees over some slots.
+#[derive(Debug, Default)]
+struct Trees {
+    envelopes: RTree<Envelope>,
+    pieces: RTree<Piece>,
+    /// Feature id -> slot, for the features these trees index.
+    ids: HashMap<String, u32>,
+}
+
+impl Trees {
+    /// Index `features`, each with its slot.
+    fn build<'a>(
+        features: impl Iterator<Item = (u32, &'a crate::model::Feature)>,
+        proj: &LocalProjection,
+    ) -> Trees {
+        let mut envelopes = Vec::new();
+        let mut pieces = Vec::new();
+        let mut ids = HashMap::new();
+        for (slot, f) in features {
+            let (lo, hi) = (f.bbox.min(), f.bbox.max());
+            envelopes.push(GeomWithData::new(
+                Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
+                slot,
+            ));
+            push_pieces(&f.geometry, slot, proj, &mut pieces);
+            ids.insert(f.id.clone(), slot);
+        }
+        Trees {
+            envelopes: RTree::bulk_load(envelopes),
+            pieces: RTree::bulk_load(pieces),
+            ids,
+        }
+    }
+}
+
+/// A layer with its R-trees. Immutable once built; `with_features` makes
+/// the next version.
 #[derive(Debug)]
 pub struct IndexedLayer {
     pub layer: Layer,
     proj: LocalProjection,
-    envelopes: RTree<Envelope>,
-    pieces: RTree<Piece>,
+    /// Trees over slots `0..base_slots`, shared across versions.
+    base: Arc<Trees>,
+    /// Trees over the slots added since the base was built.
+    delta: Trees,
+    base_slots: u32,
+    /// Slot -> position in `layer.features`, `DEAD` when gone.
+    slot_pos: Vec<u32>,
+    /// Position -> slot.
+    pos_slot: Vec<u32>,
 }
 
 impl IndexedLayer {
     /// Index a layer in the projection `proj` (shared by the whole catalog).
     pub fn build(layer: Layer, proj: LocalProjection) -> Self {
-        let envelopes = layer
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let (lo, hi) = (f.bbox.min(), f.bbox.max());
-                GeomWithData::new(
-                    Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
-                    i as u32,
-                )
-            })
-            .collect();
-        let mut pieces = Vec::new();
-        for (i, f) in layer.features.iter().enumerate() {
-            push_pieces(&f.geometry, i as u32, &proj, &mut pieces);
-        }
+        let n = layer.features.len() as u32;
+        let base = Trees::build(
+            layer
+                .features
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i as u32, &**f)),
+            &proj,
+        );
         IndexedLayer {
             layer,
             proj,
-            envelopes: RTree::bulk_load(envelopes),
-            pieces: RTree::bulk_load(pieces),
+            base: Arc::new(base),
+            delta: Trees::default(),
+            base_slots: n,
+            slot_pos: (0..n).collect(),
+            pos_slot: (0..n).collect(),
         }
+    }
+
+    /// The next version of this layer, holding `layer`'s features. Features
+    /// that are the same `Arc` as here (in the same order) keep their slots
+    /// and their place in the shared base trees; the others are indexed in
+    /// the delta, which costs what changed, not the layer's size.
+    pub fn with_features(&self, layer: Layer) -> IndexedLayer {
+        let old = &self.layer.features;
+        let new = &layer.features;
+        let mut slot_pos = self.slot_pos.clone();
+        let mut pos_slot = Vec::with_capacity(new.len());
+        let (mut i, mut p) = (0, 0);
+        let mut next_slot = slot_pos.len() as u32;
+        while p < new.len() {
+            if i < old.len() && Arc::ptr_eq(&new[p], &old[i]) {
+                let slot = self.pos_slot[i];
+                slot_pos[slot as usize] = p as u32;
+                pos_slot.push(slot);
+                i += 1;
+                p += 1;
+                continue;
+            }
+            if i < old.len() && new[p].id != old[i].id {
+                // old[i] is gone (or moved): its slot dies; try new[p] again.
+                slot_pos[self.pos_slot[i] as usize] = DEAD;
+                i += 1;
+                continue;
+            }
+            if i < old.len() {
+                // Replaced in place: the old version's slot dies.
+                slot_pos[self.pos_slot[i] as usize] = DEAD;
+                i += 1;
+            }
+            slot_pos.push(p as u32);
+            pos_slot.push(next_slot);
+            next_slot += 1;
+            p += 1;
+        }
+        for &slot in &self.pos_slot[i.min(old.len())..] {
+            slot_pos[slot as usize] = DEAD;
+        }
+        let live_delta: Vec<(u32, usize)> = (self.base_slots..next_slot)
+            .filter_map(|s| {
+                let pos = slot_pos[s as usize];
+                (pos != DEAD).then_some((s, pos as usize))
+            })
+            .collect();
+        let delta_pieces: usize = live_delta
+            .iter()
+            .map(|&(_, pos)| geo::CoordsIter::coords_count(&new[pos].geometry))
+            .sum();
+        if delta_pieces > COMPACT_AT.max(self.base.pieces.size() / 16) {
+            return IndexedLayer::build(layer, self.proj);
+        }
+        let delta = Trees::build(
+            live_delta.iter().map(|&(s, pos)| (s, &*new[pos])),
+            &self.proj,
+        );
+        IndexedLayer {
+            proj: self.proj,
+            base: Arc::clone(&self.base),
+            delta,
+            base_slots: self.base_slots,
+            slot_pos,
+            pos_slot,
+            layer,
+        }
+    }
+
+    /// The position of the live feature in `slot`, if it still is one.
+    fn live(&self, slot: u32) -> Option<usize> {
+        match self.slot_pos.get(slot as usize) {
+            Some(&p) if p != DEAD => Some(p as usize),
+            _ => None,
+        }
+    }
+
+    /// Both trees, base first.
+    fn trees(&self) -> [&Trees; 2] {
+        [&self.base, &self.delta]
+    }
+
+    /// A feature's position by id.
+    pub fn position_of(&self, id: &str) -> Option<usize> {
+        if let Some(&slot) = self.delta.ids.get(id) {
+            if let Some(p) = self.live(slot) {
+                return Some(p);
+            }
+        }
+        self.base.ids.get(id).and_then(|&slot| self.live(slot))
     }
 
     /// How many segments and points the distance tree holds.
     pub fn piece_count(&self) -> usize {
-        self.pieces.size()
+        self.base.pieces.size() + self.delta.pieces.size()
     }
 
     /// Features whose geometry intersects any of `rects` (lon/lat), in layer
@@ -120,10 +266,12 @@ impl IndexedLayer {
         let mut out = Vec::new();
         for &r in rects {
             let aabb = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
-            for e in self.envelopes.locate_in_envelope_intersecting(&aabb) {
-                let i = e.data as usize;
-                if self.layer.features[i].geometry.intersects(&r) {
-                    out.push(i);
+            for t in self.trees() {
+                for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
+                    let Some(i) = self.live(e.data) else { continue };
+                    if self.layer.features[i].geometry.intersects(&r) {
+                        out.push(i);
+                    }
                 }
             }
         }
@@ -137,9 +285,10 @@ impl IndexedLayer {
     pub fn envelope_candidates(&self, rect: Rect) -> Vec<usize> {
         let aabb = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
         let mut out: Vec<usize> = self
-            .envelopes
-            .locate_in_envelope_intersecting(&aabb)
-            .map(|e| e.data as usize)
+            .trees()
+            .iter()
+            .flat_map(|t| t.envelopes.locate_in_envelope_intersecting(&aabb))
+            .filter_map(|e| self.live(e.data))
             .collect();
         out.sort_unstable();
         out
@@ -167,24 +316,29 @@ impl IndexedLayer {
         }
         let slack = self.slack(q.y);
         let qxy = self.proj.to_xy(q);
-        for (piece, d2) in self.pieces.nearest_neighbor_iter_with_distance_2(&qxy) {
-            if best.len() == k && d2.sqrt() / slack > best[k - 1].distance_m {
-                break;
+        // Each tree in turn, pruned against the best found so far.
+        for t in self.trees() {
+            for (piece, d2) in t.pieces.nearest_neighbor_iter_with_distance_2(&qxy) {
+                if best.len() == k && d2.sqrt() / slack > best[k - 1].distance_m {
+                    break;
+                }
+                let Some(i) = self.live(piece.feature) else {
+                    continue;
+                };
+                if !keep(i) {
+                    continue;
+                }
+                let (d, closest) = self.exact(q, piece);
+                insert_hit(
+                    &mut best,
+                    k,
+                    Hit {
+                        feature: i,
+                        distance_m: d,
+                        closest,
+                    },
+                );
             }
-            let i = piece.feature as usize;
-            if !keep(i) {
-                continue;
-            }
-            let (d, closest) = self.exact(q, piece);
-            insert_hit(
-                &mut best,
-                k,
-                Hit {
-                    feature: i,
-                    distance_m: d,
-                    closest,
-                },
-            );
         }
         best
     }
@@ -209,8 +363,14 @@ impl IndexedLayer {
             .collect();
         let r = radius_m * self.slack(q.y);
         let qxy = self.proj.to_xy(q);
-        for piece in self.pieces.locate_within_distance(qxy, r * r) {
-            let i = piece.feature as usize;
+        let near = self
+            .trees()
+            .into_iter()
+            .flat_map(|t| t.pieces.locate_within_distance(qxy, r * r));
+        for piece in near {
+            let Some(i) = self.live(piece.feature) else {
+                continue;
+            };
             if !keep(i) {
                 continue;
             }
@@ -247,9 +407,10 @@ impl IndexedLayer {
         if self.layer.meta.geometry != GeometryKind::Polygon {
             return Vec::new();
         }
-        self.envelopes
-            .locate_all_at_point(&[q.x, q.y])
-            .map(|e| e.data as usize)
+        self.trees()
+            .iter()
+            .flat_map(|t| t.envelopes.locate_all_at_point(&[q.x, q.y]))
+            .filter_map(|e| self.live(e.data))
             .filter(|&i| self.layer.features[i].geometry.intersects(&Point(q)))
             .collect()
     }

@@ -325,21 +325,32 @@ impl Live {
                 continue;
             };
             let old = &snap.layers[pos].layer;
-            // Pointers, not features, are copied: unchanged ones are shared.
-            let mut features: Vec<Arc<Feature>> =
-                Vec::with_capacity(old.features.len() + changes.len());
-            for f in &old.features {
-                match changes.get(&f.id) {
-                    None => features.push(Arc::clone(f)),
-                    Some(Some(newer)) => features.push(Arc::new(newer.clone())),
-                    Some(None) => {}
+            // Pointers, not features, are copied: unchanged ones are shared,
+            // and only the changed ids are looked up.
+            let mut features: Vec<Arc<Feature>> = old.features.clone();
+            let mut gone = Vec::new();
+            let mut created: Vec<&Feature> = Vec::new();
+            for (id, state) in changes {
+                match (snap.feature_index(layer_id, id), state) {
+                    (Some(p), Some(newer)) => features[p] = Arc::new(newer.clone()),
+                    (Some(p), None) => gone.push(p),
+                    (None, Some(newer)) => created.push(newer),
+                    (None, None) => {}
                 }
             }
-            let mut created: Vec<&Feature> = changes
-                .iter()
-                .filter(|(id, f)| f.is_some() && old_position(&snap, pos, id).is_none())
-                .filter_map(|(_, f)| f.as_ref())
-                .collect();
+            if !gone.is_empty() {
+                gone.sort_unstable();
+                let mut k = 0;
+                let mut i = 0;
+                features.retain(|_| {
+                    let keep = gone.get(k) != Some(&i);
+                    if !keep {
+                        k += 1;
+                    }
+                    i += 1;
+                    keep
+                });
+            }
             created.sort_by(|a, b| a.id.cmp(&b.id));
             features.extend(created.into_iter().map(|f| Arc::new(f.clone())));
             replaced.push((pos, Layer::from_shared(old.meta.clone(), features)));
@@ -370,11 +381,6 @@ impl Live {
             }));
         }
     }
-}
-
-fn old_position(snap: &Catalog, _layer: usize, id: &str) -> Option<usize> {
-    let layer_id = &snap.layers[_layer].layer.meta.id;
-    snap.feature_index(layer_id, id)
 }
 
 /// A feature's current state in the batch's view: the overlay's if it has

@@ -139,3 +139,71 @@ proptest! {
         prop_assert_eq!(layer.within(inside, 1.0).len(), 1);
     }
 }
+
+/// One edit of a layer: 0 replace, 1 delete, 2 create, at a position.
+fn edits() -> impl Strategy<Value = Vec<(u8, usize, Vec<Coord>)>> {
+    prop::collection::vec(
+        (
+            0u8..3,
+            0usize..100,
+            lines().prop_map(|mut ls| ls.swap_remove(0)),
+        ),
+        1..25,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    /// A layer edited step by step (its delta trees over a shared base, as a
+    /// store edit makes it) answers exactly what a layer indexed from
+    /// scratch answers, and a brute-force scan of its features.
+    #[test]
+    fn an_edited_layer_answers_as_one_indexed_from_scratch(
+        ls in lines(), steps in edits(), q in lonlat(), r in 10.0f64..3000.0, a in lonlat(), b in lonlat()
+    ) {
+        use std::sync::Arc;
+        let proj = LocalProjection::new(coord! {x: 113.54, y: 34.69});
+        let mut layer = line_layer(&ls);
+        let mut next_id = ls.len();
+        for (op, at, geom) in steps {
+            let mut features: Vec<Arc<Feature>> = layer.layer.features.clone();
+            let n = features.len();
+            match op {
+                0 if n > 0 => {
+                    let id = features[at % n].id.clone();
+                    let mut f = feature(0, Geometry::LineString(LineString(geom)));
+                    f.id = id;
+                    features[at % n] = Arc::new(f);
+                }
+                1 if n > 0 => {
+                    features.remove(at % n);
+                }
+                _ => {
+                    features.push(Arc::new(feature(next_id, Geometry::LineString(LineString(geom)))));
+                    next_id += 1;
+                }
+            }
+            layer = layer.with_features(Layer::from_shared(meta(GeometryKind::LineString), features));
+        }
+        let fresh = IndexedLayer::build(layer.layer.clone(), proj);
+        let rect = Rect::new(a, b);
+        prop_assert_eq!(layer.bbox(&[rect]), fresh.bbox(&[rect]));
+        prop_assert_eq!(layer.envelope_candidates(rect), fresh.envelope_candidates(rect));
+        let mut got: Vec<usize> = layer.within(q, r).iter().map(|h| h.feature).collect();
+        let mut want: Vec<usize> = fresh.within(q, r).iter().map(|h| h.feature).collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        prop_assert_eq!(got, want);
+        let (g, w) = (layer.nearest(q, 3), fresh.nearest(q, 3));
+        prop_assert_eq!(g.len(), w.len());
+        for (x, y) in g.iter().zip(&w) {
+            prop_assert!((x.distance_m - y.distance_m).abs() < 1e-9);
+        }
+        for (i, f) in layer.layer.features.iter().enumerate() {
+            prop_assert_eq!(layer.position_of(&f.id), Some(i));
+        }
+        prop_assert_eq!(layer.position_of("no-such-id"), None);
+        prop_assert_eq!(layer.piece_count() >= fresh.piece_count(), true);
+    }
+}

@@ -179,7 +179,7 @@ pub struct Coverage {
     zone_metric: MultiPolygon,
     sites_layer: Option<usize>,
     proj: LocalProjection,
-    cache: Vec<[OnceLock<ZoneResult>; 2]>,
+    cache: Vec<[OnceLock<Arc<ZoneResult>>; 2]>,
     /// The sites checklist without a switched-off asset, per scenario:
     /// the map asks for it on every statistics render.
     sites_cache: [Mutex<Option<Arc<Vec<SiteAnswer>>>>; 2],
@@ -492,7 +492,7 @@ impl Coverage {
             }
             for sc in Scenario::ALL {
                 if let Some(z) = old.cache[old_idx][sc.at()].get() {
-                    let _ = self.cache[idx][sc.at()].set(z.clone());
+                    let _ = self.cache[idx][sc.at()].set(Arc::clone(z));
                 }
             }
         }
@@ -840,35 +840,38 @@ impl Coverage {
     ) -> Option<&ZoneResult> {
         let idx = self.services.iter().position(|s| s.name == service)?;
         Some(self.cache[idx][sc.at()].get_or_init(|| {
-            let s = &self.services[idx];
-            let bbox = self.zone.bounding_rect().expect("zone has polygons");
-            let parts = area::Parts::new(&self.zone_metric);
-            let whole = Region {
-                shape: &self.zone_metric,
-                parts: &parts,
-                bbox,
-                proj: &self.proj,
-            };
-            let covered = match self.covered_part(layers, s, sc, None, &whole, &Deadline::none()) {
-                Ok(part) => part.covered,
-                Err(never) => unreachable!("no deadline: {never}"),
-            };
-            let area_m2 = area::area_m2(&self.zone_metric);
-            let covered_m2 = area::area_m2(&covered).min(area_m2);
-            let gaps = area::difference(&self.zone_metric, &covered);
-            // Slivers below 1 m² are arithmetic noise of the overlay, not gaps.
-            let gaps = MultiPolygon(
-                gaps.0
-                    .into_iter()
-                    .filter(|p| geo::Area::unsigned_area(p) >= 1.0)
-                    .collect(),
-            );
-            ZoneResult {
-                area_m2,
-                covered_m2,
-                share: round_share(covered_m2 / area_m2),
-                gaps: area::to_lonlat(&gaps, &self.proj),
-            }
+            Arc::new({
+                let s = &self.services[idx];
+                let bbox = self.zone.bounding_rect().expect("zone has polygons");
+                let parts = area::Parts::new(&self.zone_metric);
+                let whole = Region {
+                    shape: &self.zone_metric,
+                    parts: &parts,
+                    bbox,
+                    proj: &self.proj,
+                };
+                let covered =
+                    match self.covered_part(layers, s, sc, None, &whole, &Deadline::none()) {
+                        Ok(part) => part.covered,
+                        Err(never) => unreachable!("no deadline: {never}"),
+                    };
+                let area_m2 = area::area_m2(&self.zone_metric);
+                let covered_m2 = area::area_m2(&covered).min(area_m2);
+                let gaps = area::difference(&self.zone_metric, &covered);
+                // Slivers below 1 m² are arithmetic noise of the overlay, not gaps.
+                let gaps = MultiPolygon(
+                    gaps.0
+                        .into_iter()
+                        .filter(|p| geo::Area::unsigned_area(p) >= 1.0)
+                        .collect(),
+                );
+                ZoneResult {
+                    area_m2,
+                    covered_m2,
+                    share: round_share(covered_m2 / area_m2),
+                    gaps: area::to_lonlat(&gaps, &self.proj),
+                }
+            })
         }))
     }
 

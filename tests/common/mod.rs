@@ -239,7 +239,8 @@ pub fn http(method: &str, url: &str, extra: &[(&str, &str)], body: &[u8]) -> Raw
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    // The server may answer (413) and close before the whole body is sent.
+    let _ = s.write_all(body);
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     parse_response(&buf)

@@ -131,7 +131,12 @@ impl Server {
             .args(["--addr", "127.0.0.1:0", "--store"])
             .arg(store)
             .args(extra)
-            .env("RUST_LOG", "info")
+            // Benchmarks quiet the per-request lines (the readers would
+            // spend their time parsing logs).
+            .env(
+                "RUST_LOG",
+                std::env::var("ZONEATLAS_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env_remove("ZONEATLAS_DATA")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

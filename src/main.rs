@@ -18,6 +18,12 @@ use zoneatlas::store::folder::FolderStore;
 use zoneatlas::store::gpkg::GpkgStore;
 use zoneatlas::store::{Role, Store};
 
+/// mimalloc rather than glibc's malloc: snapshots are built on the writer
+/// thread and freed on whichever reader lets go last, and glibc's per-thread
+/// arenas make that cross-thread traffic costly under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Logs go to stderr (stdout carries command output); colour only on a
     // terminal, so a log file holds no escape codes.

@@ -17,10 +17,13 @@ pub fn value_equals(value: Option<&Value>, wanted: &str) -> bool {
             (Some(a), Some(b)) => a == b,
             _ => false,
         },
-        // A text property holding a number ("110") equals 110.0 too.
+        // A text property holding a number ("110") equals 110.0 too; the
+        // numeric parse only runs when both sides start like a number.
         Some(Value::String(s)) => {
             s == wanted
-                || matches!((parse_number(s), parse_number(wanted)), (Some(a), Some(b)) if a == b)
+                || (starts_numeric(s)
+                    && starts_numeric(wanted)
+                    && matches!((parse_number(s), parse_number(wanted)), (Some(a), Some(b)) if a == b))
         }
         Some(Value::Bool(b)) => wanted.trim() == if *b { "true" } else { "false" },
         Some(Value::Null) | None => false,
@@ -35,6 +38,15 @@ pub fn value_equals(value: Option<&Value>, wanted: &str) -> bool {
 /// the same rule.
 pub fn text_equals(a: &str, b: &str) -> bool {
     a == b || matches!((parse_number(a), parse_number(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Whether a text could be a number at all (its first non-blank byte is a
+/// digit, a sign or a point): the cheap test before parsing.
+fn starts_numeric(s: &str) -> bool {
+    s.trim_start()
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
 }
 
 /// A finite decimal number, or `None` (so "inf" and "NaN" are text).

@@ -281,21 +281,24 @@ impl Coverage {
             rules.scenarios.current.clone(),
             rules.scenarios.planned.clone(),
         ];
+        // One property lookup per feature, then both scenarios: this runs
+        // over a whole layer after every edit of it.
         let in_scenario = |layer: &IndexedLayer, member: &[bool]| -> [Vec<bool>; 2] {
-            Scenario::ALL.map(|sc| {
-                layer
-                    .layer
-                    .features
-                    .iter()
-                    .zip(member)
-                    .map(|(f, &m)| {
-                        m && (f.properties.get(&status_prop).is_none_or(Value::is_null)
-                            || sets[sc.at()]
+            let n = layer.layer.features.len();
+            let mut out = [Vec::with_capacity(n), Vec::with_capacity(n)];
+            for (f, &m) in layer.layer.features.iter().zip(member) {
+                let status = f.properties.get(&status_prop).filter(|v| !v.is_null());
+                for sc in Scenario::ALL {
+                    out[sc.at()].push(
+                        m && status.is_none_or(|v| {
+                            sets[sc.at()]
                                 .iter()
-                                .any(|s| f.property_equals(&status_prop, s)))
-                    })
-                    .collect()
-            })
+                                .any(|s| crate::query::value_equals(Some(v), s))
+                        }),
+                    );
+                }
+            }
+            out
         };
 
         let mut services = Vec::new();

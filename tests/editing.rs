@@ -625,3 +625,49 @@ fn an_edited_road_keeps_the_other_services_zone_results() {
         &after.layers[pos("roads")]
     ));
 }
+
+#[test]
+fn with_no_arguments_the_default_store_is_created_from_geodata_then_reused() {
+    // `cargo run --release` from a checkout: the working directory holds
+    // geodata/ and no store yet.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("geodata");
+    std::fs::create_dir(&data).unwrap();
+    for e in std::fs::read_dir(geodata()).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), data.join(e.file_name())).unwrap();
+        }
+    }
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+            .current_dir(dir.path())
+            .args(["--addr", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let mut text = String::new();
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        while !text.contains("listening on") && started.elapsed() < Duration::from_secs(30) {
+            match std::io::Read::read(&mut err, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        text
+    };
+    let first = start();
+    assert!(first.contains("created the store"), "{first}");
+    assert!(dir.path().join("zoneatlas.gpkg").is_file());
+    let second = start();
+    assert!(!second.contains("created the store"), "{second}");
+    assert!(
+        second.contains("zoneatlas.gpkg (GeoPackage, revision 1"),
+        "{second}"
+    );
+    integrity_ok(&dir.path().join("zoneatlas.gpkg"));
+}

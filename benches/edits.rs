@@ -332,7 +332,7 @@ fn main() {
     let rebuilt = zoneatlas::catalog::Catalog::build(
         catalog.manifest.clone(),
         catalog.layers.iter().map(|l| l.layer.clone()).collect(),
-        catalog.coverage.as_ref().map(|c| c.rules.clone()),
+        catalog.coverage.as_ref().map(|c| (*c.rules).clone()),
         1,
         1,
     )

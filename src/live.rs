@@ -107,6 +107,10 @@ pub struct Live {
     current: ArcSwap<Catalog>,
     writer: Mutex<Box<dyn Store>>,
     queue: Mutex<Vec<Pending>>,
+    /// Snapshots replaced by an edit and maybe still read: kept here so the
+    /// last reference is dropped on the writer thread (the next batch), not
+    /// on a reader's, which would pay for freeing them mid-request.
+    retired: Mutex<Vec<Arc<Catalog>>>,
     tokens: Mutex<TokenCache>,
     editable: bool,
     writable: bool,
@@ -158,6 +162,7 @@ impl Live {
             description: store.describe(),
             writer: Mutex::new(store),
             queue: Mutex::new(Vec::new()),
+            retired: Mutex::new(Vec::new()),
             tokens: Mutex::new(TokenCache {
                 read_at: Some(Instant::now()),
                 tokens,
@@ -357,7 +362,12 @@ impl Live {
         }
         match snap.with_layers(replaced, revision, revision) {
             Ok(next_snapshot) => {
-                self.current.store(Arc::new(next_snapshot));
+                let old = self.current.swap(Arc::new(next_snapshot));
+                if let Ok(mut retired) = self.retired.lock() {
+                    // Free those no reader holds any more; keep the rest.
+                    retired.retain(|c| Arc::strong_count(c) > 1);
+                    retired.push(old);
+                }
             }
             Err(e) => {
                 // The rules resolved against the same collections before;

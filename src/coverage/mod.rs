@@ -170,13 +170,15 @@ struct Service {
 /// Coverage rules resolved against the layers.
 #[derive(Debug)]
 pub struct Coverage {
-    pub rules: Rules,
+    /// The rules, shared across snapshots (they change only with a restart).
+    pub rules: Arc<Rules>,
     /// Shared with the previous snapshot's coverage when the service's
     /// layers did not change (`build_reusing`).
     services: Vec<Arc<Service>>,
     /// The zone (lon/lat) and in the catalog projection.
-    zone: MultiPolygon,
-    zone_metric: MultiPolygon,
+    /// Shared with the previous coverage while the zone layer is unchanged.
+    zone: Arc<MultiPolygon>,
+    zone_metric: Arc<MultiPolygon>,
     sites_layer: Option<usize>,
     proj: LocalProjection,
     cache: Vec<[OnceLock<Arc<ZoneResult>>; 2]>,
@@ -264,7 +266,7 @@ impl Coverage {
         proj: LocalProjection,
         rules: Rules,
     ) -> Result<Coverage, String> {
-        Coverage::build_reusing(layers, proj, rules, None)
+        Coverage::build_reusing(layers, proj, Arc::new(rules), None)
     }
 
     /// Like `build`, reusing from `previous` (a coverage over
@@ -273,7 +275,7 @@ impl Coverage {
     pub fn build_reusing(
         layers: &[Arc<IndexedLayer>],
         proj: LocalProjection,
-        rules: Rules,
+        rules: Arc<Rules>,
         previous: Option<(&Coverage, &[Arc<IndexedLayer>])>,
     ) -> Result<Coverage, String> {
         let status_prop = rules.scenarios.status_property.clone();
@@ -417,22 +419,15 @@ impl Coverage {
         }
 
         let zone_layer = layer_index(layers, &rules.zone.collection, "zone")?;
-        let zone_member = selected(&layers[zone_layer], &rules.zone);
-        let zone_polys: Vec<geo::Polygon> = layers[zone_layer]
-            .layer
-            .features
-            .iter()
-            .zip(&zone_member)
-            .filter(|(_, m)| **m)
-            .flat_map(|(f, _)| polygons_of(&f.geometry))
-            .collect();
-        if zone_polys.is_empty() {
-            return Err("zone: the selector matches no polygon".into());
-        }
-        let zone = MultiPolygon(zone_polys);
-        let zone_metric = match area::to_metric(&Geometry::MultiPolygon(zone.clone()), &proj) {
-            Geometry::MultiPolygon(m) => m,
-            _ => unreachable!("map_coords keeps the geometry type"),
+        let same_zone = previous.and_then(|(old, old_layers)| {
+            old_layers
+                .get(zone_layer)
+                .is_some_and(|o| Arc::ptr_eq(o, &layers[zone_layer]))
+                .then(|| (Arc::clone(&old.zone), Arc::clone(&old.zone_metric)))
+        });
+        let (zone, zone_metric) = match same_zone {
+            Some(z) => z,
+            None => Coverage::zone_of(layers, zone_layer, &rules, &proj)?,
         };
         let sites_layer = match &rules.sites {
             Some(s) => Some(layer_index(layers, &s.collection, "sites")?),
@@ -453,6 +448,33 @@ impl Coverage {
             sites_cache: [Mutex::new(None), Mutex::new(None)],
             warming: AtomicBool::new(false),
         })
+    }
+
+    /// The zone (lon/lat and metric) from its layer.
+    fn zone_of(
+        layers: &[Arc<IndexedLayer>],
+        zone_layer: usize,
+        rules: &Rules,
+        proj: &LocalProjection,
+    ) -> Result<(Arc<MultiPolygon>, Arc<MultiPolygon>), String> {
+        let zone_member = selected(&layers[zone_layer], &rules.zone);
+        let zone_polys: Vec<geo::Polygon> = layers[zone_layer]
+            .layer
+            .features
+            .iter()
+            .zip(&zone_member)
+            .filter(|(_, m)| **m)
+            .flat_map(|(f, _)| polygons_of(&f.geometry))
+            .collect();
+        if zone_polys.is_empty() {
+            return Err("zone: the selector matches no polygon".into());
+        }
+        let zone = MultiPolygon(zone_polys);
+        let zone_metric = match area::to_metric(&Geometry::MultiPolygon(zone.clone()), proj) {
+            Geometry::MultiPolygon(m) => m,
+            _ => unreachable!("map_coords keeps the geometry type"),
+        };
+        Ok((Arc::new(zone), Arc::new(zone_metric)))
     }
 
     /// Positions of the layers a service's zone result reads: its assets,

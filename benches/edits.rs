@@ -105,6 +105,23 @@ impl KeepAlive {
     }
 }
 
+impl KeepAlive {
+    /// Create road `id` (the `i`-th of its writer), east of the zone.
+    fn create_road(&mut self, bearer: &str, id: &str, i: usize) {
+        let body = road(id, 113.62 + (i % 50) as f64 * 0.001);
+        let status = self.request(
+            "POST",
+            "/api/collections/roads/items",
+            &[
+                ("Authorization", bearer),
+                ("Content-Type", "application/geo+json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 201, "{id}");
+    }
+}
+
 fn create(base: &str, bearer: &str, id: &str, lon: f64) -> u16 {
     http(
         "POST",
@@ -129,18 +146,7 @@ fn edits_per_second(server: &Server, bearer: &str, clients: usize, each: usize, 
             std::thread::spawn(move || {
                 let mut conn = KeepAlive::new(&base);
                 for i in 0..each {
-                    let id = format!("R-B-{tag}-{c}-{i}");
-                    let body = road(&id, 113.62 + (i % 50) as f64 * 0.001);
-                    let status = conn.request(
-                        "POST",
-                        "/api/collections/roads/items",
-                        &[
-                            ("Authorization", &bearer),
-                            ("Content-Type", "application/geo+json"),
-                        ],
-                        body.as_bytes(),
-                    );
-                    assert_eq!(status, 201);
+                    conn.create_road(&bearer, &format!("R-B-{tag}-{c}-{i}"), i);
                 }
             })
         })
@@ -271,20 +277,7 @@ fn main() {
                 let mut i = 0;
                 let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    let body = road(
-                        &format!("R-B-read-{round}-{i}"),
-                        113.62 + (i % 50) as f64 * 0.001,
-                    );
-                    let status = conn.request(
-                        "POST",
-                        "/api/collections/roads/items",
-                        &[
-                            ("Authorization", &bearer),
-                            ("Content-Type", "application/geo+json"),
-                        ],
-                        body.as_bytes(),
-                    );
-                    assert_eq!(status, 201);
+                    conn.create_road(&bearer, &format!("R-B-read-{round}-{i}"), i);
                     i += 1;
                     // 100 a second, evenly.
                     let due = started + Duration::from_millis(10 * i as u64);

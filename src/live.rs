@@ -482,9 +482,7 @@ fn validate(
                 if_match,
                 ..
             } => {
-                let old = current(snap, overlay, &layer_id, id)
-                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
-                check_version(old, id, *if_match, next)?;
+                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
                 let mut f = feature.clone();
                 if let Value::Object(m) = &mut f {
                     m.insert("id".into(), feature_value(old)["id"].clone());
@@ -497,9 +495,7 @@ fn validate(
                 if_match,
                 ..
             } => {
-                let old = current(snap, overlay, &layer_id, id)
-                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
-                check_version(old, id, *if_match, next)?;
+                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
                 let mut f = feature_value(old);
                 merge_patch(&mut f, patch);
                 if let Value::Object(m) = &mut f {
@@ -509,9 +505,7 @@ fn validate(
                 (Some(id.clone()), Some(f), Some(old.clone()))
             }
             Edit::Delete { id, if_match, .. } => {
-                let old = current(snap, overlay, &layer_id, id)
-                    .ok_or_else(|| EditError::NoFeature(layer_id.clone(), id.clone()))?;
-                check_version(old, id, *if_match, next)?;
+                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
                 (Some(id.clone()), None, Some(old.clone()))
             }
         };
@@ -595,6 +589,22 @@ fn validate(
         return Err(EditError::Invalid(problems));
     }
     Ok((results, changes))
+}
+
+/// The feature an edit of an existing one targets, if it exists and the
+/// client's version is current.
+fn existing_at<'a>(
+    snap: &'a Catalog,
+    overlay: &'a HashMap<String, HashMap<String, Option<Feature>>>,
+    layer: &str,
+    id: &str,
+    yours: u64,
+    next: u64,
+) -> Result<&'a Feature, EditError> {
+    let old = current(snap, overlay, layer, id)
+        .ok_or_else(|| EditError::NoFeature(layer.to_owned(), id.to_owned()))?;
+    check_version(old, id, yours, next)?;
+    Ok(old)
 }
 
 fn check_version(old: &Feature, id: &str, yours: u64, next: u64) -> Result<(), EditError> {

@@ -83,6 +83,20 @@ fn count(server: &Server, collection: &str) -> u64 {
         .unwrap()
 }
 
+/// Stop a server and check its store with SQLite's own integrity check.
+fn finish(mut server: Server) {
+    let store = server.store.clone();
+    let dir = server.take_dir();
+    drop(server);
+    integrity_ok(&store);
+    drop(dir);
+}
+
+/// The same for a server shared with (now finished) threads.
+fn finish_shared(server: Arc<Server>) {
+    finish(Arc::try_unwrap(server).unwrap_or_else(|_| panic!("the server is still shared")));
+}
+
 /// SQLite's own check of the store file.
 fn integrity_ok(store: &std::path::Path) {
     let conn = rusqlite::Connection::open(store).unwrap();
@@ -270,7 +284,19 @@ fn roles_viewers_cannot_edit_revoked_tokens_stop_and_private_reads_need_a_token(
     let r = post(&server, "roads", &editor, &road("R-E", "planned", 113.52));
     assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
     // Tokens are stored hashed only: the secret is nowhere in the file.
-    drop(server);
+    // (Look in the WAL too: recent pages live there until a checkpoint.)
+    let mut bytes = std::fs::read(&server.store).unwrap();
+    bytes.extend(std::fs::read(server.store.with_extension("gpkg-wal")).unwrap_or_default());
+    assert!(bytes.len() > 100_000);
+    let hash = zoneatlas::store::gpkg::hex(&zoneatlas::live::token_hash(&viewer));
+    assert!(
+        bytes.windows(hash.len()).any(|w| w == hash.as_bytes()),
+        "the hash is stored"
+    );
+    for secret in [&viewer, &editor] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    }
+    finish(server);
 }
 
 #[test]
@@ -340,6 +366,7 @@ fn coverage_follows_the_data_a_new_substation_closes_the_fenghu_gap() {
     // And the sites checklist and zone shares follow too.
     let sites = get(&server, "/api/coverage/sites").json();
     assert!(sites.to_string().contains("SS-NEW-FENGHU"));
+    finish(server);
 }
 
 #[test]
@@ -460,6 +487,8 @@ fn a_locked_store_answers_writes_503_and_reads_keep_working() {
     );
     let r = post(&server, "roads", &t, &road("R-LOCKED", "planned", 113.52));
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    drop(conn);
+    finish(server);
 }
 
 #[test]

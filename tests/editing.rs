@@ -334,6 +334,7 @@ fn twenty_concurrent_patches_with_one_etag_exactly_one_wins() {
         19,
         "{statuses:?}"
     );
+    finish_shared(server);
 }
 
 #[test]
@@ -458,6 +459,7 @@ fn readers_during_a_write_burst_never_see_half_a_request_or_an_error() {
         count(&server, "roads"),
         file_features(&geodata(), "roads").len() as u64 + 120
     );
+    finish_shared(server);
 }
 
 #[test]

@@ -157,6 +157,27 @@ fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
     })
 }
 
+/// Make sure every zone result of a scenario is computed, on the blocking
+/// pool: after an edit a service's result is recomputed on first use, and at
+/// city scale that takes seconds no async worker may spend.
+async fn zone_results(s: &Ctx, sc: Scenario) -> Result<(), ApiError> {
+    let c = rules(s)?;
+    if c.service_names().iter().all(|n| c.zone_cached(n, sc)) {
+        return Ok(());
+    }
+    let catalog = Arc::clone(&s.catalog);
+    s.compute
+        .run(move |_| {
+            if let Some(c) = &catalog.coverage {
+                for name in c.service_names() {
+                    c.zone(&catalog.layers, name, sc);
+                }
+            }
+            Ok(())
+        })
+        .await
+}
+
 /// 503 while the background start-up computation of zone results for this
 /// scenario is still running (seconds at a million segments).
 fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
@@ -313,6 +334,7 @@ async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
+    zone_results(&s, sc).await?;
     let mut area = 0.0;
     let services: Vec<Value> = c
         .service_names()
@@ -349,6 +371,7 @@ async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     // Only a well-formed request waits for (or is told to retry) the
     // start-up computation.
     zone_ready(c, sc)?;
+    zone_results(&s, sc).await?;
     let Some(z) = c.zone(&s.catalog.layers, service, sc) else {
         return Err(ApiError::bad_request(format!(
             "service {service:?} is not known"
@@ -420,5 +443,6 @@ async fn stats(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
+    zone_results(&s, sc).await?;
     Ok(json_response(JSON, body(&c.stats(&s.catalog.layers, sc))))
 }

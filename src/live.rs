@@ -89,6 +89,9 @@ pub struct Applied {
 /// Per edit, the feature id and the feature as stored (`None`: deleted).
 type Results = Vec<(String, Option<Feature>)>;
 
+/// Per layer, feature id -> its state after some edits (`None`: deleted).
+type Overlay = HashMap<String, HashMap<String, Option<Feature>>>;
+
 struct Pending {
     edits: Vec<Edit>,
     who: String,
@@ -281,15 +284,18 @@ impl Live {
     fn apply_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) {
         let snap = self.snapshot();
         let next = snap.revision + 1;
-        // The batch's view: feature id -> its state after earlier requests
-        // of this batch (None = deleted), per layer.
-        let mut overlay: HashMap<String, HashMap<String, Option<Feature>>> = HashMap::new();
+        // The batch's view: what earlier requests of this batch changed. A
+        // request's own changes go to `mine` first and join the batch's only
+        // if the whole request is valid.
+        let mut overlay: Overlay = HashMap::new();
         let mut accepted: Vec<(Pending, Results, Vec<Change>)> = Vec::new();
         for p in batch {
-            let mut mine = overlay.clone();
-            match validate(&snap, &mut mine, &p.edits, next) {
+            let mut mine = Overlay::new();
+            match validate(&snap, &overlay, &mut mine, &p.edits, next) {
                 Ok((results, changes)) => {
-                    overlay = mine;
+                    for (layer, states) in mine {
+                        overlay.entry(layer).or_default().extend(states);
+                    }
                     accepted.push((p, results, changes));
                 }
                 Err(e) => {
@@ -393,19 +399,30 @@ impl Live {
     }
 }
 
-/// A feature's current state in the batch's view: the overlay's if it has
-/// one, else the snapshot's.
+/// A feature's current state as a request sees it: its own earlier edits
+/// (`mine`), else the batch's (`batch`), else the snapshot's.
 fn current<'a>(
     snap: &'a Catalog,
-    overlay: &'a HashMap<String, HashMap<String, Option<Feature>>>,
+    batch: &'a Overlay,
+    mine: &'a Overlay,
     layer: &str,
     id: &str,
 ) -> Option<&'a Feature> {
-    if let Some(state) = overlay.get(layer).and_then(|m| m.get(id)) {
-        return state.as_ref();
+    for overlay in [mine, batch] {
+        if let Some(state) = overlay.get(layer).and_then(|m| m.get(id)) {
+            return state.as_ref();
+        }
     }
     let l = snap.layer(layer)?;
     snap.feature_index(layer, id).map(|i| &*l.layer.features[i])
+}
+
+/// A feature's id as GeoJSON has it: a number when it was given as one.
+fn id_json(f: &Feature) -> Value {
+    match f.id.parse::<serde_json::Number>() {
+        Ok(n) if f.numeric_id => Value::Number(n),
+        _ => Value::String(f.id.clone()),
+    }
 }
 
 /// A feature as its GeoJSON object (for merge patches).
@@ -440,10 +457,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Validate one request's edits against the snapshot plus the batch so far,
-/// recording their effect in `overlay`.
+/// recording their effect in `mine`.
 fn validate(
     snap: &Catalog,
-    overlay: &mut HashMap<String, HashMap<String, Option<Feature>>>,
+    batch: &Overlay,
+    mine: &mut Overlay,
     edits: &[Edit],
     next: u64,
 ) -> Result<(Results, Vec<Change>), EditError> {
@@ -470,7 +488,7 @@ fn validate(
                     _ => None,
                 };
                 if let Some(id) = &id {
-                    if current(snap, overlay, &layer_id, id).is_some() {
+                    if current(snap, batch, mine, &layer_id, id).is_some() {
                         return Err(EditError::IdInUse(layer_id, id.clone()));
                     }
                 }
@@ -482,10 +500,10 @@ fn validate(
                 if_match,
                 ..
             } => {
-                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
+                let old = existing_at(snap, batch, mine, &layer_id, id, *if_match, next)?;
                 let mut f = feature.clone();
                 if let Value::Object(m) = &mut f {
-                    m.insert("id".into(), feature_value(old)["id"].clone());
+                    m.insert("id".into(), id_json(old));
                 }
                 (Some(id.clone()), Some(f), Some(old.clone()))
             }
@@ -495,25 +513,24 @@ fn validate(
                 if_match,
                 ..
             } => {
-                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
+                let old = existing_at(snap, batch, mine, &layer_id, id, *if_match, next)?;
                 let mut f = feature_value(old);
                 merge_patch(&mut f, patch);
                 if let Value::Object(m) = &mut f {
                     // The id is the URL's; a patch cannot move a feature.
-                    m.insert("id".into(), feature_value(old)["id"].clone());
+                    m.insert("id".into(), id_json(old));
                 }
                 (Some(id.clone()), Some(f), Some(old.clone()))
             }
             Edit::Delete { id, if_match, .. } => {
-                let old = existing_at(snap, overlay, &layer_id, id, *if_match, next)?;
+                let old = existing_at(snap, batch, mine, &layer_id, id, *if_match, next)?;
                 (Some(id.clone()), None, Some(old.clone()))
             }
         };
         let Some(mut wanted) = wanted else {
             // A delete.
             let old = existing.expect("a delete has the old feature");
-            overlay
-                .entry(layer_id.clone())
+            mine.entry(layer_id.clone())
                 .or_default()
                 .insert(old.id.clone(), None);
             changes.push(Change::Delete {
@@ -568,8 +585,7 @@ fn validate(
         }
         let mut stored = feature;
         stored.revision = next;
-        overlay
-            .entry(layer_id.clone())
+        mine.entry(layer_id.clone())
             .or_default()
             .insert(stored.id.clone(), Some(stored.clone()));
         results.push((stored.id.clone(), Some(stored.clone())));
@@ -595,13 +611,14 @@ fn validate(
 /// client's version is current.
 fn existing_at<'a>(
     snap: &'a Catalog,
-    overlay: &'a HashMap<String, HashMap<String, Option<Feature>>>,
+    batch: &'a Overlay,
+    mine: &'a Overlay,
     layer: &str,
     id: &str,
     yours: u64,
     next: u64,
 ) -> Result<&'a Feature, EditError> {
-    let old = current(snap, overlay, layer, id)
+    let old = current(snap, batch, mine, layer, id)
         .ok_or_else(|| EditError::NoFeature(layer.to_owned(), id.to_owned()))?;
     check_version(old, id, yours, next)?;
     Ok(old)

@@ -109,18 +109,19 @@ pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
+/// `read_regular_file` for a text file (UTF-8).
+pub fn read_regular_text(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular_file(path)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Read the manifest of a data folder.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
     let path = dir.join(MANIFEST);
-    let text = read_regular_file(&path)
-        .and_then(|b| {
-            String::from_utf8(b)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        })
-        .map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    let text = read_regular_text(&path).map_err(|source| LoadError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| LoadError::Manifest {
         path: path.clone(),
         message: e.to_string().trim().replace('\n', " "),

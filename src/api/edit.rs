@@ -151,17 +151,17 @@ pub fn feature_etag(f: &Feature) -> String {
     format!("\"{}\"", f.revision)
 }
 
+/// The secret of an `Authorization: Bearer <token>` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The name behind a bearer token of a role allowed to edit: 401 without a
 /// valid token, 403 for a viewer.
 pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let Some(secret) = presented else {
+    let Some(secret) = bearer(headers) else {
         return Err(ApiError::unauthorized(
             "this needs Authorization: Bearer <token> (zoneatlas token add)",
         ));
@@ -340,6 +340,8 @@ async fn create(
     let who = require_role(&s, &headers, Role::Editor)?;
     require_type(&headers, &[GEOJSON, JSON])?;
     let body = body_json(&bytes)?;
+    // A Feature answers as one (with `Location`), a collection as a collection.
+    let single = body.get("type").and_then(Value::as_str) == Some("Feature");
     let edits: Vec<Edit> = match body.get("type").and_then(Value::as_str) {
         Some("Feature") => vec![Edit::Create {
             layer: id.clone(),
@@ -366,7 +368,6 @@ async fn create(
             "the FeatureCollection has no features",
         ));
     }
-    let single = edits.len() == 1 && body_is_feature(&bytes);
     let applied = submit(&s, edits, who).await?;
     let stored: Vec<Feature> = applied
         .features
@@ -386,28 +387,25 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, GEOJSON)], body).into_response())
 }
 
-fn body_is_feature(bytes: &Bytes) -> bool {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("Feature"))
-}
-
 /// The checks every write to an existing feature makes, in order: no
-/// parameters, the collection, an editable store, the role, `If-Match`, the
-/// body's type. Returns who writes and the version they saw.
+/// parameters, the collection, an editable store, the role, `If-Match`, and
+/// the body's type when it has one. Returns who writes and the version they
+/// saw.
 fn precheck_existing(
     s: &Ctx,
     headers: &HeaderMap,
     raw: Option<&str>,
     collection: &str,
-    types: &[&str],
+    types: Option<&[&str]>,
 ) -> Result<(String, u64), ApiError> {
     no_params(raw)?;
     find_layer(&s.catalog, collection)?;
     editable(s)?;
     let who = require_role(s, headers, Role::Editor)?;
     let version = if_match(headers)?;
-    require_type(headers, types)?;
+    if let Some(types) = types {
+        require_type(headers, types)?;
+    }
     Ok((who, version))
 }
 
@@ -433,7 +431,8 @@ async fn replace(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let (who, version) = precheck_existing(&s, &headers, raw.as_deref(), &id, &[GEOJSON, JSON])?;
+    let (who, version) =
+        precheck_existing(&s, &headers, raw.as_deref(), &id, Some(&[GEOJSON, JSON]))?;
     let feature = body_json(&bytes)?;
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(ApiError::bad_request("the body must be a GeoJSON Feature"));
@@ -454,8 +453,13 @@ async fn update(
     RawQuery(raw): RawQuery,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let (who, version) =
-        precheck_existing(&s, &headers, raw.as_deref(), &id, &[MERGE_PATCH, JSON])?;
+    let (who, version) = precheck_existing(
+        &s,
+        &headers,
+        raw.as_deref(),
+        &id,
+        Some(&[MERGE_PATCH, JSON]),
+    )?;
     let patch = body_json(&bytes)?;
     if !patch.is_object() {
         return Err(ApiError::bad_request(
@@ -477,11 +481,7 @@ async fn remove(
     ApiPath((id, feature_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    no_params(raw.as_deref())?;
-    find_layer(&s.catalog, &id)?;
-    editable(&s)?;
-    let who = require_role(&s, &headers, Role::Editor)?;
-    let version = if_match(&headers)?;
+    let (who, version) = precheck_existing(&s, &headers, raw.as_deref(), &id, None)?;
     submit(
         &s,
         vec![Edit::Delete {

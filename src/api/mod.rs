@@ -80,17 +80,7 @@ impl axum::extract::FromRequestParts<AppState> for Ctx {
 /// (`/health` and the page's static files stay public: they hold no data).
 async fn private_reads(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if state.private && req.uri().path().starts_with("/api") && req.method() != Method::OPTIONS {
-        let ok = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_owned())
-            })
-            .is_some_and(|t| state.live.authenticate(&t).is_some());
+        let ok = edit::bearer(req.headers()).is_some_and(|t| state.live.authenticate(t).is_some());
         if !ok {
             return ApiError::unauthorized(
                 "this server is private: send Authorization: Bearer <token> (any role)",
@@ -466,10 +456,11 @@ async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) ->
         .await
 }
 
-/// Weak ETags from the data version and the request: the data never changes
-/// while the process runs, so the same URL (and Host, which links embed)
-/// always yields the same body. The handler runs first, so only a resource
-/// that exists (a 200) can answer 304, `If-None-Match: *` included.
+/// Weak ETags from the snapshot's version and the request: within one
+/// snapshot the same URL (and Host, which links embed) always yields the
+/// same body, and every edit makes a new version. A handler may set its own
+/// (strong, per-feature) ETag instead. The handler runs first, so only a
+/// resource that exists (a 200) can answer 304, `If-None-Match: *` included.
 async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return next.run(req).await;
@@ -484,21 +475,11 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .extensions()
         .get::<Arc<Catalog>>()
         .map_or_else(|| state.live.snapshot().version, |c| c.version);
-    let tag = format!(
+    let url_tag = format!(
         "W/\"{:016x}{:016x}\"",
         version,
         std::hash::Hasher::finish(&h)
     );
-    let matches = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/")
-        });
     let wanted: Vec<String> = req
         .headers()
         .get_all(header::IF_NONE_MATCH)
@@ -507,31 +488,30 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().to_owned())
         .collect();
-    let mut value = HeaderValue::from_str(&tag).ok();
     let mut resp = next.run(req).await;
     if resp.status() != StatusCode::OK {
         return resp;
     }
-    // A handler's own (strong, per-feature) ETag wins over the URL's.
-    let matches = if let Some(own) = resp.headers().get(header::ETAG).cloned() {
-        let own_text = own.to_str().unwrap_or("").to_owned();
-        value = Some(own);
-        wanted
-            .iter()
-            .any(|t| t == "*" || t.trim_start_matches("W/") == own_text.trim_start_matches("W/"))
-    } else {
-        matches
+    let Some(tag) = resp
+        .headers()
+        .get(header::ETAG)
+        .cloned()
+        .or_else(|| HeaderValue::from_str(&url_tag).ok())
+    else {
+        return resp;
     };
+    let text = tag
+        .to_str()
+        .unwrap_or("")
+        .trim_start_matches("W/")
+        .to_owned();
+    let matches = wanted
+        .iter()
+        .any(|t| t == "*" || t.trim_start_matches("W/") == text);
     if matches {
-        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
-        if let Some(v) = value {
-            not_modified.headers_mut().insert(header::ETAG, v);
-        }
-        return not_modified;
+        resp = StatusCode::NOT_MODIFIED.into_response();
     }
-    if let Some(v) = value {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
+    resp.headers_mut().insert(header::ETAG, tag);
     resp
 }
 

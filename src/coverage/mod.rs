@@ -14,7 +14,7 @@ pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use geo::{BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Rect};
 use serde::Serialize;
@@ -184,7 +184,7 @@ pub struct Coverage {
     cache: Vec<[OnceLock<Arc<ZoneResult>>; 2]>,
     /// The sites checklist without a switched-off asset, per scenario:
     /// the map asks for it on every statistics render.
-    sites_cache: [Mutex<Option<Arc<Vec<SiteAnswer>>>>; 2],
+    sites_cache: [OnceLock<Arc<Vec<SiteAnswer>>>; 2],
     /// Set while `warm` computes the zone results in the background.
     warming: AtomicBool,
 }
@@ -445,7 +445,7 @@ impl Coverage {
             sites_layer,
             proj,
             cache,
-            sites_cache: [Mutex::new(None), Mutex::new(None)],
+            sites_cache: [OnceLock::new(), OnceLock::new()],
             warming: AtomicBool::new(false),
         })
     }
@@ -942,14 +942,8 @@ impl Coverage {
             return Ok(Arc::new(vec![]));
         };
         if off.is_none() {
-            let cached = self.sites_cache[sc.at()]
-                .lock()
-                .map_err(|_| Exceeded {
-                    allowed: std::time::Duration::ZERO,
-                })?
-                .clone();
-            if let Some(hit) = cached {
-                return Ok(hit);
+            if let Some(hit) = self.sites_cache[sc.at()].get() {
+                return Ok(Arc::clone(hit));
             }
         }
         let mut list = Vec::with_capacity(layers[sl].layer.features.len());
@@ -960,9 +954,8 @@ impl Coverage {
         }
         let list = Arc::new(list);
         if off.is_none() {
-            if let Ok(mut slot) = self.sites_cache[sc.at()].lock() {
-                *slot = Some(Arc::clone(&list));
-            }
+            // Two requests may compute it at once; either answer is the same.
+            let _ = self.sites_cache[sc.at()].set(Arc::clone(&list));
         }
         Ok(list)
     }

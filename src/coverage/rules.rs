@@ -131,9 +131,7 @@ fn default_tolerance() -> f64 {
 /// Read `coverage.toml` from a data folder, if it has one.
 pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
     let path = dir.join(RULES_FILE);
-    let text = match crate::load::read_regular_file(&path).and_then(|b| {
-        String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    }) {
+    let text = match crate::load::read_regular_text(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),

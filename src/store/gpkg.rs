@@ -474,7 +474,7 @@ fn sync_file(path: &Path) {
 /// keeping its `coverage.toml` text as it is.
 pub fn create_from_folder(path: &Path, dir: &Path) -> Result<GpkgStore, StoreError> {
     let data = super::folder::FolderStore::new(dir).load()?;
-    let rules_text = match std::fs::read_to_string(dir.join(rules::RULES_FILE)) {
+    let rules_text = match crate::load::read_regular_text(&dir.join(rules::RULES_FILE)) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {

@@ -3,8 +3,11 @@
 //!
 //! `Coverage::build` resolves `coverage.toml` against the loaded layers once:
 //! which features provide each service in each scenario, each feature's
-//! reach, and the network graphs for tracing. Zone shares and gap polygons
-//! are computed on first use and cached (the catalog never changes).
+//! reach, and the network graphs for tracing. After an edit,
+//! `build_reusing` shares every service whose layers did not change and
+//! carries per-feature values over for the features that did not. Zone
+//! shares and gap polygons are computed on first use and cached per
+//! snapshot (kept across edits that leave their inputs alone).
 //!
 //! Must not: know about HTTP; do I/O (the rules arrive parsed).
 
@@ -241,6 +244,69 @@ fn selected(layer: &IndexedLayer, sel: &Selector) -> Vec<bool> {
         .collect()
 }
 
+/// A feature's reach for a service: its own `reach_property`, else the
+/// rule's `reach_by` value, else the rule's default.
+fn reach_of(
+    rule: &rules::ServiceRule,
+    f: &crate::model::Feature,
+    what: &str,
+) -> Result<f64, String> {
+    let own = match rule
+        .reach_property
+        .as_ref()
+        .and_then(|p| f.properties.get(p).map(|v| (p, v)))
+    {
+        None | Some((_, Value::Null)) => None,
+        Some((p, v)) => match v.as_f64() {
+            Some(r) if r > 0.0 && r <= rules::MAX_REACH_M => Some(r),
+            _ => return Err(format!(
+                "{what}: feature {:?} has {p} = {v}, which is not a reach above 0 and at most {} m",
+                f.id,
+                rules::MAX_REACH_M
+            )),
+        },
+    };
+    let by = rule.reach_by.as_ref().and_then(|b| {
+        b.values
+            .iter()
+            .find(|(key, _)| f.property_equals(&b.property, key))
+            .map(|(_, r)| *r)
+    });
+    Ok(own.or(by).unwrap_or(rule.reach_m))
+}
+
+/// `derive` of each feature of `new`, except that a feature which is the
+/// same `Arc` as the next one of `old` takes its old value (`old_value` of
+/// its old position). Edits keep the order of the features they leave
+/// alone (see `live`), so one forward walk finds them all; a value is only
+/// copied for the very same feature, so a missed match costs time, never
+/// correctness.
+fn carry<T>(
+    new: &[Arc<crate::model::Feature>],
+    old: Option<(&[Arc<crate::model::Feature>], impl Fn(usize) -> T)>,
+    mut derive: impl FnMut(&crate::model::Feature) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let mut out = Vec::with_capacity(new.len());
+    let mut i = 0;
+    for f in new {
+        if let Some((old, old_value)) = &old {
+            // Old features before this one that are not it were deleted.
+            while i < old.len() && !Arc::ptr_eq(&old[i], f) && old[i].id != f.id {
+                i += 1;
+            }
+            if i < old.len() {
+                i += 1;
+                if Arc::ptr_eq(&old[i - 1], f) {
+                    out.push(old_value(i - 1));
+                    continue;
+                }
+            }
+        }
+        out.push(derive(f)?);
+    }
+    Ok(out)
+}
+
 fn polygons_of(g: &Geometry) -> Vec<geo::Polygon> {
     match g {
         Geometry::Polygon(p) => vec![p.clone()],
@@ -283,24 +349,24 @@ impl Coverage {
             rules.scenarios.current.clone(),
             rules.scenarios.planned.clone(),
         ];
-        // One property lookup per feature, then both scenarios: this runs
-        // over a whole layer after every edit of it.
+        // A member feature counts in a scenario when its status is one of
+        // the scenario's (or it has none): one property lookup, both answers.
+        let scenario_member = |f: &crate::model::Feature, member: bool| -> [bool; 2] {
+            let status = f.properties.get(&status_prop).filter(|v| !v.is_null());
+            Scenario::ALL.map(|sc| {
+                member
+                    && status.is_none_or(|v| {
+                        sets[sc.at()]
+                            .iter()
+                            .any(|s| crate::query::value_equals(Some(v), s))
+                    })
+            })
+        };
         let in_scenario = |layer: &IndexedLayer, member: &[bool]| -> [Vec<bool>; 2] {
-            let n = layer.layer.features.len();
-            let mut out = [Vec::with_capacity(n), Vec::with_capacity(n)];
-            for (f, &m) in layer.layer.features.iter().zip(member) {
-                let status = f.properties.get(&status_prop).filter(|v| !v.is_null());
-                for sc in Scenario::ALL {
-                    out[sc.at()].push(
-                        m && status.is_none_or(|v| {
-                            sets[sc.at()]
-                                .iter()
-                                .any(|s| crate::query::value_equals(Some(v), s))
-                        }),
-                    );
-                }
-            }
-            out
+            let both: Vec<[bool; 2]> = (layer.layer.features.iter().zip(member))
+                .map(|(f, &m)| scenario_member(f, m))
+                .collect();
+            [0, 1].map(|sc| both.iter().map(|b| b[sc]).collect())
         };
 
         let mut services = Vec::new();
@@ -330,38 +396,32 @@ impl Coverage {
                 continue;
             }
             let layer = &layers[li];
-            let member = selected(layer, &rule.selector());
-            let reach: Vec<f64> = layer
-                .layer
-                .features
-                .iter()
-                .map(|f| {
-                    let own = match rule
-                        .reach_property
-                        .as_ref()
-                        .and_then(|p| f.properties.get(p).map(|v| (p, v)))
-                    {
-                        None | Some((_, Value::Null)) => None,
-                        Some((p, v)) => match v.as_f64() {
-                            Some(r) if r > 0.0 && r <= rules::MAX_REACH_M => Some(r),
-                            _ => {
-                                return Err(format!(
-                                    "{what}: feature {:?} has {p} = {v}, which is not a reach above 0 and at most {} m",
-                                    f.id,
-                                    rules::MAX_REACH_M
-                                ))
-                            }
-                        },
-                    };
-                    let by = rule.reach_by.as_ref().and_then(|b| {
-                        b.values
-                            .iter()
-                            .find(|(key, _)| f.property_equals(&b.property, key))
-                            .map(|(_, r)| *r)
-                    });
-                    Ok(own.or(by).unwrap_or(rule.reach_m))
-                })
-                .collect::<Result<_, String>>()?;
+            // A feature's reach and eligibility depend on the feature and the
+            // rules alone: carry them over for every feature an edit left
+            // untouched, so an edit costs what it changed, not the layer.
+            let prior = previous.and_then(|(old, old_layers)| {
+                let prev = old
+                    .services
+                    .iter()
+                    .find(|s| s.name == name && s.layer == li)?;
+                Some((prev, &old_layers.get(li)?.layer.features[..]))
+            });
+            let filter = rule.selector().filter_text();
+            let per_feature = carry(
+                &layer.layer.features,
+                prior.map(|(prev, features)| {
+                    (features, move |i: usize| {
+                        (prev.reach[i], [prev.eligible[0][i], prev.eligible[1][i]])
+                    })
+                }),
+                |f| {
+                    let member = filter.iter().all(|(k, v)| f.property_equals(k, v));
+                    Ok((reach_of(rule, f, &what)?, scenario_member(f, member)))
+                },
+            )?;
+            let reach: Vec<f64> = per_feature.iter().map(|(r, _)| *r).collect();
+            let eligible = [0, 1].map(|sc| per_feature.iter().map(|(_, e)| e[sc]).collect());
+            let member: Vec<bool> = per_feature.iter().map(|(_, e)| e[0] || e[1]).collect();
             let max_reach = reach
                 .iter()
                 .zip(&member)
@@ -410,7 +470,7 @@ impl Coverage {
             services.push(Arc::new(Service {
                 name,
                 layer: li,
-                eligible: in_scenario(layer, &member),
+                eligible,
                 reach,
                 max_reach,
                 default_reach: rule.reach_m,

@@ -10,10 +10,12 @@
 pub mod api;
 pub mod budget;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod coverage;
 pub mod encode;
 pub mod geodesy;
+pub mod history;
 pub mod index;
 pub mod live;
 pub mod load;

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::model::{Feature, Layer};
-use crate::store::{Change, Role, Store, StoreError, TokenRecord};
+use crate::store::{Change, ChangeRecord, History, Role, Store, StoreError, TokenRecord};
 
 /// One requested edit of one feature (from a client, not yet validated).
 #[derive(Debug, Clone)]
@@ -78,6 +78,24 @@ pub enum EditError {
     Unavailable(String),
 }
 
+/// Why a question about the past could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The store keeps no change log (a data folder).
+    #[error("{0}")]
+    NoHistory(String),
+    /// No such revision, or a time before the first one.
+    #[error("{0}")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Commits an event stream may fall behind before it must re-read the log.
+const EVENT_BACKLOG: usize = 1024;
+/// Past snapshots kept (each shares all it can with the current one).
+const PAST_SNAPSHOTS: usize = 4;
+
 /// What a successful request changed: the new revision and, per edit, the
 /// feature as stored (`None` for a delete).
 #[derive(Debug, Clone)]
@@ -115,6 +133,12 @@ pub struct Live {
     /// on a reader's, which would pay for freeing them mid-request.
     retired: Mutex<Vec<Arc<Catalog>>>,
     tokens: Mutex<TokenCache>,
+    /// The change log's reader (`None`: the store keeps no history).
+    history: Option<Mutex<Box<dyn History>>>,
+    /// Snapshots as of past revisions, most recently used last.
+    past: Mutex<Vec<Arc<Catalog>>>,
+    /// Each commit's change-log rows, for live event streams.
+    events: tokio::sync::broadcast::Sender<Arc<Vec<ChangeRecord>>>,
     editable: bool,
     writable: bool,
     description: String,
@@ -147,6 +171,7 @@ impl Live {
     pub fn open(mut store: Box<dyn Store>) -> Result<Live, StoreError> {
         let data = store.load()?;
         let tokens = store.tokens()?;
+        let history = store.history()?.map(Mutex::new);
         let catalog = Catalog::build(
             data.manifest,
             data.layers,
@@ -166,6 +191,9 @@ impl Live {
             writer: Mutex::new(store),
             queue: Mutex::new(Vec::new()),
             retired: Mutex::new(Vec::new()),
+            history,
+            past: Mutex::new(Vec::new()),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             tokens: Mutex::new(TokenCache {
                 read_at: Some(Instant::now()),
                 tokens,
@@ -214,6 +242,115 @@ impl Live {
             }
         }
         found
+    }
+
+    /// Listen to commits: each message is one revision's change-log rows,
+    /// sent after its snapshot is served. A receiver that falls more than
+    /// `EVENT_BACKLOG` commits behind gets `Lagged` and must catch up from
+    /// the log.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<ChangeRecord>>> {
+        self.events.subscribe()
+    }
+
+    /// Run `f` on the change log. Blocking: call it off the async workers.
+    pub fn with_history<T>(
+        &self,
+        f: impl FnOnce(&mut dyn History) -> Result<T, StoreError>,
+    ) -> Result<T, HistoryError> {
+        let Some(h) = &self.history else {
+            return Err(HistoryError::NoHistory(format!(
+                "{} keeps no history (a data folder); serve a store (--store FILE.gpkg) for history, asof and events",
+                self.description
+            )));
+        };
+        let mut h = h.lock().map_err(|_| {
+            HistoryError::Store(StoreError::Unavailable(
+                "the history reader is poisoned".into(),
+            ))
+        })?;
+        f(&mut **h).map_err(HistoryError::Store)
+    }
+
+    /// The data as it stood at `revision`: the current snapshot with every
+    /// feature changed since put back as it was then (indexes and coverage
+    /// rebuilt only for what differs). The last few are kept. Blocking.
+    pub fn as_of(&self, revision: u64) -> Result<Arc<Catalog>, HistoryError> {
+        let snap = self.snapshot();
+        if self.history.is_none() || revision == 0 || revision > snap.revision {
+            // The error names what exists.
+            self.with_history(|_| Ok(()))?;
+            return Err(HistoryError::Unknown(format!(
+                "there is no revision {revision}: revisions run from 1 to {}",
+                snap.revision
+            )));
+        }
+        if revision == snap.revision {
+            return Ok(snap);
+        }
+        if let Ok(mut past) = self.past.lock() {
+            if let Some(i) = past.iter().position(|c| c.revision == revision) {
+                let hit = past.remove(i);
+                past.push(Arc::clone(&hit));
+                return Ok(hit);
+            }
+        }
+        let states = self.with_history(|h| h.states_at(revision))?;
+        let mut by_layer: HashMap<&str, Vec<&crate::store::PastState>> = HashMap::new();
+        for s in &states {
+            by_layer.entry(&s.0).or_default().push(s);
+        }
+        let mut replaced = Vec::new();
+        for (layer_id, changes) in by_layer {
+            let Some(pos) = snap.layer_position(layer_id) else {
+                continue;
+            };
+            let old = &snap.layers[pos].layer;
+            let mut features: Vec<Option<Arc<Feature>>> =
+                old.features.iter().cloned().map(Some).collect();
+            let mut created = Vec::new();
+            for (_, id, state) in changes {
+                let then = match state {
+                    None => None,
+                    Some((rev, json)) => {
+                        let mut f =
+                            crate::load::feature_from_geojson(json, &old.meta).map_err(|e| {
+                                HistoryError::Store(StoreError::Corrupt {
+                                    path: self.description.clone(),
+                                    message: format!(
+                                        "{layer_id}/{id} at revision {rev}: {}",
+                                        e.join("; ")
+                                    ),
+                                })
+                            })?;
+                        f.revision = *rev;
+                        Some(Arc::new(f))
+                    }
+                };
+                match snap.feature_index(layer_id, id) {
+                    Some(p) => features[p] = then,
+                    None => created.extend(then),
+                }
+            }
+            let mut features: Vec<Arc<Feature>> = features.into_iter().flatten().collect();
+            features.extend(created);
+            replaced.push((pos, Layer::from_shared(old.meta.clone(), features)));
+        }
+        let past = Arc::new(
+            snap.with_layers(replaced, revision, revision)
+                .map_err(|e| {
+                    HistoryError::Store(StoreError::Corrupt {
+                        path: self.description.clone(),
+                        message: format!("the data as of revision {revision}: {e}"),
+                    })
+                })?,
+        );
+        if let Ok(mut cache) = self.past.lock() {
+            if cache.len() >= PAST_SNAPSHOTS {
+                cache.remove(0);
+            }
+            cache.push(Arc::clone(&past));
+        }
+        Ok(past)
     }
 
     /// Apply one request's edits (all or none), batched with any others
@@ -311,9 +448,9 @@ impl Live {
             .flat_map(|(p, _, cs)| cs.iter().map(|c| (p.who.clone(), c.clone())))
             .collect();
         let started = Instant::now();
-        let committed = store.commit(&changes);
-        let revision = match committed {
-            Ok(r) => r,
+        let committed = store.commit(&changes, None);
+        let (revision, records) = match committed {
+            Ok(c) => (c.revision, c.records),
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; nothing of the batch was stored");
                 let msg = match e {
@@ -390,6 +527,8 @@ impl Live {
             total_ms = started.elapsed().as_secs_f64() * 1e3,
             "committed"
         );
+        // Nobody listening is not an error.
+        let _ = self.events.send(Arc::new(records));
         for (p, results, _) in accepted {
             let _ = p.reply.send(Ok(Applied {
                 revision,

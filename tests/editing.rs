@@ -696,9 +696,21 @@ fn with_no_arguments_the_default_store_is_created_from_geodata_then_reused() {
     assert!(dir.path().join("zoneatlas.gpkg").is_file());
     let second = start();
     assert!(!second.contains("created the store"), "{second}");
-    assert!(
-        second.contains("zoneatlas.gpkg (GeoPackage, revision 1"),
-        "{second}"
-    );
+    // Revision 1 is the import, then one per date of geodata/history.toml.
+    let history: toml::Value = toml::from_str(
+        &std::fs::read_to_string(common::geodata().join("history.toml")).unwrap(),
+    )
+    .unwrap();
+    let import = history["import"].as_str().unwrap();
+    let dates: std::collections::BTreeSet<&str> = history["feature"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["status"].as_array().unwrap())
+        .map(|e| e[0].as_str().unwrap())
+        .filter(|t| *t != import)
+        .collect();
+    let want = format!("zoneatlas.gpkg (GeoPackage, revision {})", 1 + dates.len());
+    assert!(second.contains(&want), "{want} not in {second}");
     integrity_ok(&dir.path().join("zoneatlas.gpkg"));
 }

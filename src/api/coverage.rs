@@ -12,7 +12,10 @@ use std::sync::Arc;
 use geo::{Geometry, MultiPolygon};
 use serde_json::{json, Value};
 
-use super::openapi::{params::F, Endpoint, Param};
+use super::openapi::{
+    params::{ASOF, F},
+    Endpoint, Param,
+};
 use super::params::{self, QueryPairs};
 use super::{json_response, ApiError, Ctx};
 use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
@@ -76,7 +79,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageAtPoint",
         summary: "Every service at a point: covered or not, distance to the nearest asset, what serves it, which sources feed it",
         tag: "Coverage",
-        params: &[LON, LAT, SCENARIO, WITHOUT, F],
+        params: &[LON, LAT, SCENARIO, WITHOUT, F, ASOF],
         request_body: None,
         responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404],
         route: || get(at_point),
@@ -87,7 +90,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageOfParcel",
         summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, F],
+        params: &[SCENARIO, WITHOUT, F, ASOF],
         request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
         responses: &[
             (200, JSON, "Per-service shares"),
@@ -106,7 +109,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getZoneCoverage",
         summary: "Per service, the share and area of the zone within reach",
         tag: "Coverage",
-        params: &[SCENARIO, F],
+        params: &[SCENARIO, F, ASOF],
         request_body: None,
         responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_503],
         route: || get(zone),
@@ -117,7 +120,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageGaps",
         summary: "The parts of the zone a service does not reach, as polygons with their area",
         tag: "Coverage",
-        params: &[SERVICE, SCENARIO, F],
+        params: &[SERVICE, SCENARIO, F, ASOF],
         request_body: None,
         responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_503],
         route: || get(gaps),
@@ -128,7 +131,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getSitesCoverage",
         summary: "Every project site with its per-service share and supply",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, F],
+        params: &[SCENARIO, WITHOUT, F, ASOF],
         request_body: None,
         responses: &[
             (200, JSON, "The checklist"),
@@ -144,7 +147,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getStatistics",
         summary: "Roads by status, network lengths, substations by voltage, park area, sites, zone shares",
         tag: "Coverage",
-        params: &[SCENARIO, F],
+        params: &[SCENARIO, F, ASOF],
         request_body: None,
         responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_503],
         route: || get(stats),
@@ -232,7 +235,7 @@ fn body(v: &Value) -> Vec<u8> {
 async fn at_point(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["lon", "lat", "scenario", "without", "f"])?;
+    q.reject_unknown(&["lon", "lat", "scenario", "without", "f", "asof"])?;
     params::format(&q)?;
     let p = params::point(&q)?;
     let sc = scenario(&q)?;
@@ -255,7 +258,7 @@ async fn parcel(
 ) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "f"])?;
+    q.reject_unknown(&["scenario", "without", "f", "asof"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let c = rules(&s)?;
@@ -330,7 +333,7 @@ async fn parcel(
 async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "f"])?;
+    q.reject_unknown(&["scenario", "f", "asof"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
@@ -352,7 +355,7 @@ async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["service", "scenario", "f"])?;
+    q.reject_unknown(&["service", "scenario", "f", "asof"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let names = c.service_names();
@@ -406,7 +409,7 @@ async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn sites(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "f"])?;
+    q.reject_unknown(&["scenario", "without", "f", "asof"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let off = without(&s, c, &q)?;
@@ -439,10 +442,12 @@ async fn sites(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn stats(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "f"])?;
+    q.reject_unknown(&["scenario", "f", "asof"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
     zone_results(&s, sc).await?;
-    Ok(json_response(JSON, body(&c.stats(&s.catalog.layers, sc))))
+    let mut v = c.stats(&s.catalog.layers, sc);
+    v["revision"] = json!(s.catalog.revision);
+    Ok(json_response(JSON, body(&v)))
 }

@@ -28,6 +28,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             p::LIMIT,
             p::OFFSET,
             p::F,
+            p::ASOF,
         ],
         request_body: None,
         responses: &[
@@ -43,7 +44,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getFeature",
         summary: "One feature",
         tag: "Data",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::F],
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::F, p::ASOF],
         request_body: None,
         responses: &[
             (200, GEOJSON, "The feature"),
@@ -55,7 +56,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// Parameters `/items` understands besides the layer's queryables.
-const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs"];
+const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs", "asof"];
 
 async fn items(
     s: Ctx,
@@ -71,7 +72,7 @@ async fn items(
     known.extend(meta.queryable.iter().map(String::as_str));
     if let Some(bad) = q.unknown(&known).next() {
         return Err(ApiError::bad_request(format!(
-            "unknown parameter {bad:?}; {} accepts bbox, limit, offset, f and the queryables: {}",
+            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, limit, offset, f, asof and the queryables: {}",
             meta.id,
             if meta.queryable.is_empty() {
                 "(none)".to_string()
@@ -173,7 +174,9 @@ async fn item(
     ApiPath((id, feature_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    super::ogc::only_format(raw.as_deref())?;
+    let q = QueryPairs::parse(raw.as_deref());
+    q.reject_unknown(&["f", "asof"])?;
+    format(&q)?;
     let l = find_layer(&s.catalog, &id)?;
     let i = s.catalog.feature_index(&id, &feature_id).ok_or_else(|| {
         ApiError::not_found(format!("collection {id:?} has no feature {feature_id:?}"))

@@ -10,6 +10,7 @@ pub mod compute;
 pub mod coverage;
 pub mod edit;
 mod error;
+pub mod history;
 pub mod items;
 pub mod ogc;
 pub mod openapi;
@@ -91,11 +92,43 @@ async fn private_reads(State(state): State<AppState>, req: Request, next: Next) 
     next.run(req).await
 }
 
-/// Pin the current snapshot for the request (outermost, before ETags).
+/// Pin one snapshot for the request (outermost, before ETags): the current
+/// one, or with `asof` the data as it stood then (built off the async
+/// workers). Every answer says which revision it reflects, in
+/// `Zoneatlas-Revision`.
 async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(state.live.snapshot());
-    next.run(req).await
+    let q = params::QueryPairs::parse(req.uri().query());
+    let asof = match q.single("asof") {
+        Ok(a) => a.map(str::to_owned),
+        Err(e) => return e.into_response(),
+    };
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::POST);
+    let snapshot = match asof {
+        Some(text) if reads => {
+            let live = Arc::clone(&state.live);
+            let pinned = tokio::task::spawn_blocking(move || {
+                let revision = crate::history::resolve(&live, &text)?;
+                live.as_of(revision)
+            })
+            .await;
+            match pinned {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return ApiError::from(e).into_response(),
+                Err(e) => return ApiError::internal(e).into_response(),
+            }
+        }
+        _ => state.live.snapshot(),
+    };
+    let revision = snapshot.revision;
+    req.extensions_mut().insert(snapshot);
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .insert(REVISION_HEADER, HeaderValue::from(revision));
+    resp
 }
+
+/// The response header naming the revision an answer reflects.
+pub const REVISION_HEADER: &str = "zoneatlas-revision";
 
 /// Longest URI (path + query) accepted; longer ones get 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -179,6 +212,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
         .chain(items::ENDPOINTS)
         .chain(edit::ENDPOINTS)
         .chain(coverage::ENDPOINTS)
+        .chain(history::ENDPOINTS)
         .chain(std::iter::once(&HEALTH))
         .collect()
 }
@@ -260,8 +294,13 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             header::ACCEPT,
+            header::HeaderName::from_static("last-event-id"),
         ])
-        .expose_headers([header::ETAG, header::LOCATION])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::HeaderName::from_static(REVISION_HEADER),
+        ])
         .max_age(Duration::from_secs(3600));
 
     let inner = app
@@ -489,7 +528,11 @@ async fn etag(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .map(|t| t.trim().to_owned())
         .collect();
     let mut resp = next.run(req).await;
-    if resp.status() != StatusCode::OK {
+    let streaming = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if resp.status() != StatusCode::OK || streaming {
         return resp;
     }
     let Some(tag) = resp

@@ -93,6 +93,13 @@ pub mod params {
         schema: r#"{"type":"string"}"#,
         description: "The feature's ETag as last read (a quoted revision); the write fails with 412 if it changed since.",
     };
+    pub const ASOF: Param = Param {
+        name: "asof",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","pattern":"^(rev:[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$"}"#,
+        description: "Answer as the data stood then: rev:N (a revision), an RFC 3339 instant (the last revision committed at or before it) or a date (its midnight UTC). The Zoneatlas-Revision header says which revision answered.",
+    };
     pub const OFFSET: Param = Param {
         name: "offset",
         location: "query",

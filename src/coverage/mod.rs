@@ -259,11 +259,13 @@ fn reach_of(
         None | Some((_, Value::Null)) => None,
         Some((p, v)) => match v.as_f64() {
             Some(r) if r > 0.0 && r <= rules::MAX_REACH_M => Some(r),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{what}: feature {:?} has {p} = {v}, which is not a reach above 0 and at most {} m",
                 f.id,
                 rules::MAX_REACH_M
-            )),
+            ))
+            }
         },
     };
     let by = rule.reach_by.as_ref().and_then(|b| {

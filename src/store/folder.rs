@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Change, Dataset, Store, StoreError, TokenRecord};
+use super::{Change, Committed, Dataset, History, Store, StoreError, TokenRecord};
 use crate::coverage::rules;
 use crate::load::{self, LoadError};
 
@@ -47,7 +47,11 @@ impl Store for FolderStore {
         false
     }
 
-    fn commit(&mut self, _: &[(String, Change)]) -> Result<u64, StoreError> {
+    fn commit(
+        &mut self,
+        _: &[(String, Change)],
+        _: Option<crate::clock::Unix>,
+    ) -> Result<Committed, StoreError> {
         Err(StoreError::ReadOnly(format!(
             "{} is a data folder; serve a GeoPackage (--store FILE.gpkg) to edit",
             self.dir.display()
@@ -56,5 +60,9 @@ impl Store for FolderStore {
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError> {
         Ok(vec![])
+    }
+
+    fn history(&self) -> Result<Option<Box<dyn History>>, StoreError> {
+        Ok(None)
     }
 }

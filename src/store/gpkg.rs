@@ -27,7 +27,10 @@ use geo::BoundingRect;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{wkb, Change, Dataset, Role, Store, StoreError, TokenRecord};
+use super::{
+    wkb, Change, ChangeRecord, Committed, Dataset, History, Role, Store, StoreError, TokenRecord,
+    Transition,
+};
 use crate::coverage::rules::{self, Rules};
 use crate::load::Manifest;
 use crate::model::{Feature, GeometryKind, Layer};
@@ -52,6 +55,8 @@ pub struct GpkgStore {
     /// Per layer: property name -> declared column type.
     columns: HashMap<String, BTreeMap<String, ColumnType>>,
     revision: u64,
+    /// The latest commit's time: a commit is never logged before it.
+    last_time: crate::clock::Unix,
 }
 
 /// The SQL type a property's column was declared with.
@@ -184,18 +189,54 @@ impl GpkgStore {
             read_only: !writable,
             columns: HashMap::new(),
             revision: 0,
+            last_time: 0,
         };
         store.revision = store.read_revision()?;
+        let last: Option<String> = store
+            .conn
+            .query_row(
+                "SELECT time FROM zoneatlas_changes ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store.corrupt(format!("cannot read the change log: {e}")))?;
+        if let Some(t) = last {
+            store.last_time = crate::clock::parse(&t)
+                .map_err(|e| store.corrupt(format!("the change log's latest time: {e}")))?;
+        }
+        // `commit` needs the columns even before a `load`.
+        store.read_manifest()?;
         Ok(store)
+    }
+
+    /// The manifest, and each layer's property columns as they are now.
+    fn read_manifest(&mut self) -> Result<Manifest, StoreError> {
+        let manifest: String = self
+            .conn
+            .query_row(
+                "SELECT value FROM zoneatlas_meta WHERE key = 'manifest'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.corrupt(format!("no manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_str(&manifest)
+            .map_err(|e| self.corrupt(format!("the manifest is not valid: {e}")))?;
+        self.read_columns(&manifest)?;
+        Ok(manifest)
     }
 
     /// Create a new store file from a dataset (a data folder's), as revision
     /// 1 by `import`. The file is written under a temporary name and renamed
     /// into place, so a crash never leaves a half-made store.
+    /// With a `replay`, `data` is the state at its import time, and each of
+    /// its steps is committed after, at its own time, before the file is
+    /// put in place.
     pub fn create(
         path: &Path,
         data: &Dataset,
         rules_text: Option<&str>,
+        replay: Option<&super::replay::Replay>,
     ) -> Result<GpkgStore, StoreError> {
         if path.exists() {
             return Err(StoreError::Unavailable(format!(
@@ -216,7 +257,7 @@ impl GpkgStore {
             create_schema(&tx).map_err(fail)?;
             let manifest = serde_json::to_string(&data.manifest)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let now = now_rfc3339();
+            let now = crate::clock::format(replay.map_or_else(crate::clock::now, |r| r.import));
             tx.execute(
                 "INSERT INTO zoneatlas_meta(key, value) VALUES ('manifest', ?1), ('revision', '1'), ('created', ?2)",
                 params![manifest, now],
@@ -249,7 +290,17 @@ impl GpkgStore {
                 }
             }
             tx.commit().map_err(fail)?;
-            conn.execute_batch("PRAGMA journal_mode = DELETE;")
+        }
+        if let Some(replay) = replay {
+            let mut store = GpkgStore::open(&tmp)?;
+            for (time, changes) in &replay.steps {
+                store.commit(changes, Some(*time))?;
+            }
+        }
+        {
+            // One self-contained file (no -wal beside it) to link in place.
+            let conn = Connection::open(&tmp).map_err(fail)?;
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
                 .map_err(fail)?;
         }
         sync_file(&tmp);
@@ -473,7 +524,11 @@ fn sync_file(path: &Path) {
 /// Create a store at `path` from a data folder (validated as `check` does),
 /// keeping its `coverage.toml` text as it is.
 pub fn create_from_folder(path: &Path, dir: &Path) -> Result<GpkgStore, StoreError> {
-    let data = super::folder::FolderStore::new(dir).load()?;
+    let mut data = super::folder::FolderStore::new(dir).load()?;
+    let replay = super::replay::read(dir, &mut data).map_err(|message| StoreError::Corrupt {
+        path: dir.display().to_string(),
+        message,
+    })?;
     let rules_text = match crate::load::read_regular_text(&dir.join(rules::RULES_FILE)) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -484,7 +539,7 @@ pub fn create_from_folder(path: &Path, dir: &Path) -> Result<GpkgStore, StoreErr
             )))
         }
     };
-    GpkgStore::create(path, &data, rules_text.as_deref())
+    GpkgStore::create(path, &data, rules_text.as_deref(), replay.as_ref())
 }
 
 /// Lower-case hex of bytes.
@@ -693,16 +748,8 @@ impl Store for GpkgStore {
     }
 
     fn load(&mut self) -> Result<Dataset, StoreError> {
-        let manifest: String = self
-            .conn
-            .query_row(
-                "SELECT value FROM zoneatlas_meta WHERE key = 'manifest'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.corrupt(format!("no manifest: {e}")))?;
-        let manifest: Manifest = serde_json::from_str(&manifest)
-            .map_err(|e| self.corrupt(format!("the manifest is not valid: {e}")))?;
+        // Again: another process may have added columns since `open`.
+        let manifest = self.read_manifest()?;
         let rules_text: Option<String> = self
             .conn
             .query_row(
@@ -718,7 +765,6 @@ impl Store for GpkgStore {
                 Some(rules::parse(&t).map_err(|e| self.corrupt(format!("coverage rules: {e}")))?)
             }
         };
-        self.read_columns(&manifest)?;
         self.revision = self.read_revision()?;
         let layers = manifest
             .layers
@@ -742,7 +788,11 @@ impl Store for GpkgStore {
         !self.read_only
     }
 
-    fn commit(&mut self, changes: &[(String, Change)]) -> Result<u64, StoreError> {
+    fn commit(
+        &mut self,
+        changes: &[(String, Change)],
+        time: Option<crate::clock::Unix>,
+    ) -> Result<Committed, StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly(format!(
                 "{} is not writable by this process",
@@ -752,7 +802,9 @@ impl Store for GpkgStore {
         let path = self.path.clone();
         let fail = sql_err(&path);
         let next = self.revision + 1;
-        let now = now_rfc3339();
+        let at = time.unwrap_or_else(crate::clock::now).max(self.last_time);
+        let now = crate::clock::format(at);
+        let mut records = Vec::with_capacity(changes.len());
         let tx = self.conn.transaction().map_err(&fail)?;
         // New property names become columns (typed by their first value).
         let mut added: Vec<(String, String, ColumnType)> = Vec::new();
@@ -818,6 +870,16 @@ impl Store for GpkgStore {
                     "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![next as i64, now, who, op, layer, id, after])?;
+                records.push(ChangeRecord {
+                    seq: tx.last_insert_rowid() as u64,
+                    revision: next,
+                    time: now.clone(),
+                    who: who.clone(),
+                    op: op.to_owned(),
+                    collection: layer.to_owned(),
+                    feature_id: id,
+                    feature: None,
+                });
                 tx.prepare_cached(
                     "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",
                 )?
@@ -830,7 +892,11 @@ impl Store for GpkgStore {
         match outcome.and_then(|()| tx.commit()) {
             Ok(()) => {
                 self.revision = next;
-                Ok(next)
+                self.last_time = at;
+                Ok(Committed {
+                    revision: next,
+                    records,
+                })
             }
             Err(e) => {
                 // Rolled back: forget columns this attempt added.
@@ -872,6 +938,181 @@ impl Store for GpkgStore {
             }
         }
         Ok(out)
+    }
+
+    fn history(&self) -> Result<Option<Box<dyn History>>, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| self.corrupt(format!("cannot open the change log for reading: {e}")))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| self.corrupt(e.to_string()))?;
+        Ok(Some(Box::new(GpkgHistory {
+            conn,
+            path: self.path.clone(),
+        })))
+    }
+}
+
+/// The change log of a GeoPackage store, read on its own connection (WAL:
+/// it reads the last committed state and never blocks the writer).
+struct GpkgHistory {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const RECORD_COLUMNS: &str = "seq, revision, time, who, op, collection, feature_id, feature";
+
+fn record(r: &rusqlite::Row) -> rusqlite::Result<ChangeRecord> {
+    let feature: Option<String> = r.get(7)?;
+    Ok(ChangeRecord {
+        seq: r.get::<_, i64>(0)? as u64,
+        revision: r.get::<_, i64>(1)? as u64,
+        time: r.get(2)?,
+        who: r.get(3)?,
+        op: r.get(4)?,
+        collection: r.get(5)?,
+        feature_id: r.get(6)?,
+        feature: feature.and_then(|t| serde_json::from_str(&t).ok()),
+    })
+}
+
+impl GpkgHistory {
+    fn records(
+        &mut self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let fail = sql_err(&self.path);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&fail)?;
+        let rows = stmt.query_map(args, record).map_err(&fail)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(&fail)
+    }
+}
+
+impl History for GpkgHistory {
+    fn latest(&mut self) -> Result<(u64, String), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT revision, time FROM zoneatlas_changes ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .map_err(sql_err(&self.path))
+    }
+
+    fn revision_time(&mut self, revision: u64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT time FROM zoneatlas_changes WHERE revision = ?1 LIMIT 1")
+            .and_then(|mut s| {
+                s.query_row(params![revision as i64], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(sql_err(&self.path))
+    }
+
+    fn feature(&mut self, collection: &str, id: &str) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.records(
+            &format!("SELECT {RECORD_COLUMNS} FROM zoneatlas_changes WHERE collection = ?1 AND feature_id = ?2 ORDER BY seq"),
+            params![collection, id],
+        )
+    }
+
+    fn after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.records(
+            &format!("SELECT {RECORD_COLUMNS} FROM zoneatlas_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            params![after_seq as i64, limit as i64],
+        )
+    }
+
+    fn seq_of(&mut self, revision: u64) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT coalesce(max(seq), 0) FROM zoneatlas_changes WHERE revision <= ?1",
+            )
+            .and_then(|mut s| s.query_row(params![revision as i64], |r| r.get::<_, i64>(0)))
+            .map(|s| s as u64)
+            .map_err(sql_err(&self.path))
+    }
+
+    fn states_at(&mut self, revision: u64) -> Result<Vec<super::PastState>, StoreError> {
+        let fail = sql_err(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.collection, c.feature_id,
+                   (SELECT d.seq FROM zoneatlas_changes d
+                     WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.revision <= ?1
+                     ORDER BY d.seq DESC LIMIT 1) AS last
+                 FROM (SELECT DISTINCT collection, feature_id FROM zoneatlas_changes WHERE revision > ?1) c",
+            )
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map(params![revision as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<i64>>(2)?))
+            })
+            .map_err(&fail)?;
+        let lasts: Vec<(String, String, Option<i64>)> =
+            rows.collect::<rusqlite::Result<_>>().map_err(&fail)?;
+        drop(stmt);
+        let mut out = Vec::with_capacity(lasts.len());
+        let mut by_seq = self
+            .conn
+            .prepare_cached("SELECT revision, feature FROM zoneatlas_changes WHERE seq = ?1")
+            .map_err(&fail)?;
+        for (collection, id, last) in lasts {
+            let state = match last {
+                None => None,
+                Some(seq) => {
+                    let (rev, text): (i64, Option<String>) = by_seq
+                        .query_row(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(&fail)?;
+                    match text {
+                        None => None,
+                        Some(t) => Some((
+                            rev as u64,
+                            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
+                                path: self.path.display().to_string(),
+                                message: format!("change log entry of {collection}/{id}: {e}"),
+                            })?,
+                        )),
+                    }
+                }
+            };
+            out.push((collection, id, state));
+        }
+        Ok(out)
+    }
+
+    fn transitions(
+        &mut self,
+        collection: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let fail = sql_err(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.seq, c.revision, c.time, c.who, c.op, c.collection, c.feature_id, c.feature,
+                   (SELECT d.feature FROM zoneatlas_changes d
+                     WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.seq < c.seq
+                     ORDER BY d.seq DESC LIMIT 1)
+                 FROM zoneatlas_changes c
+                 WHERE c.collection = ?1 AND c.revision > ?2 AND c.revision <= ?3 ORDER BY c.seq",
+            )
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map(params![collection, from as i64, to as i64], |r| {
+                let before: Option<String> = r.get(8)?;
+                Ok(Transition {
+                    record: record(r)?,
+                    before: before.and_then(|t| serde_json::from_str(&t).ok()),
+                })
+            })
+            .map_err(&fail)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(&fail)
     }
 }
 
@@ -930,7 +1171,7 @@ mod tests {
             version: 0,
         };
         let dir = tempfile::tempdir().unwrap();
-        let mut store = GpkgStore::create(&dir.path().join("t.gpkg"), &data, None).unwrap();
+        let mut store = GpkgStore::create(&dir.path().join("t.gpkg"), &data, None, None).unwrap();
         let back = store.load().unwrap();
         assert_eq!(back.revision, 1);
         for (f, want) in back.layers[0].features.iter().zip(&props) {

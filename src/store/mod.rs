@@ -9,6 +9,7 @@
 
 pub mod folder;
 pub mod gpkg;
+pub mod replay;
 pub mod wkb;
 
 use crate::coverage::rules::Rules;
@@ -117,8 +118,102 @@ pub trait Store: Send {
     /// Whether `commit` can succeed now (false for a read-only file).
     fn writable(&self) -> bool;
     /// Apply `changes` (each with who made it) atomically as one new
-    /// revision, which it returns. Either every change is stored or none is.
-    fn commit(&mut self, changes: &[(String, Change)]) -> Result<u64, StoreError>;
+    /// revision, recorded in the change log at `time` (now when `None`; a
+    /// time before the latest commit's is taken as the latest's, so the log
+    /// stays in time order). Either every change is stored or none is.
+    fn commit(
+        &mut self,
+        changes: &[(String, Change)],
+        time: Option<crate::clock::Unix>,
+    ) -> Result<Committed, StoreError>;
     /// The access tokens (empty for a folder: no writes, no private mode).
     fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// A reader of the change log, on its own connection so that history
+    /// queries never wait for a commit; `None` for a store without history
+    /// (a data folder).
+    fn history(&self) -> Result<Option<Box<dyn History>>, StoreError>;
+}
+
+/// What a commit made: its revision and its rows of the change log
+/// (without the features, which the caller has).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub revision: u64,
+    pub records: Vec<ChangeRecord>,
+}
+
+/// One row of the change log: one feature changed by one revision.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeRecord {
+    /// Position in the log (increasing; what an event stream resumes from).
+    pub seq: u64,
+    pub revision: u64,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The token's name (`import` for the initial load).
+    pub who: String,
+    /// `create`, `replace` or `delete`.
+    pub op: String,
+    pub collection: String,
+    pub feature_id: String,
+    /// The feature as GeoJSON after the change; `None` for a delete (and in
+    /// what `commit` returns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<serde_json::Value>,
+}
+
+/// A change with the feature's state just before it (`None`: it did not
+/// exist), for progress reports.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub record: ChangeRecord,
+    pub before: Option<serde_json::Value>,
+}
+
+/// A feature's state at a past revision: collection, id, and the revision
+/// that wrote that state with the feature as GeoJSON (`None`: absent then).
+pub type PastState = (String, String, Option<(u64, serde_json::Value)>);
+
+/// Read access to a store's change log. Revisions are committed in time
+/// order, so a time maps to the last revision at or before it.
+pub trait History: Send {
+    /// The latest revision and its time.
+    fn latest(&mut self) -> Result<(u64, String), StoreError>;
+    /// The time of a revision, `None` if there is no such revision.
+    fn revision_time(&mut self, revision: u64) -> Result<Option<String>, StoreError>;
+    /// A feature's changes, oldest first.
+    fn feature(&mut self, collection: &str, id: &str) -> Result<Vec<ChangeRecord>, StoreError>;
+    /// Up to `limit` changes after log position `after_seq`, in log order.
+    fn after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError>;
+    /// The log position of the last change of `revision` or earlier.
+    fn seq_of(&mut self, revision: u64) -> Result<u64, StoreError>;
+    /// Every feature changed after `revision`, with its state at `revision`
+    /// and the revision that wrote it (`None`: it did not exist then): what
+    /// turns the current data into the data as of `revision`.
+    fn states_at(&mut self, revision: u64) -> Result<Vec<PastState>, StoreError>;
+    /// The changes of `collection` in revisions `(from, to]`, in log order,
+    /// each with the feature's state before it.
+    fn transitions(
+        &mut self,
+        collection: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Transition>, StoreError>;
+}
+
+/// The last revision committed at or before `t`, by bisection over the
+/// revisions (committed in time order); `None` when `t` is before the first.
+pub fn revision_at(h: &mut dyn History, t: crate::clock::Unix) -> Result<Option<u64>, StoreError> {
+    let time = crate::clock::format(t);
+    let (latest, _) = h.latest()?;
+    let (mut lo, mut hi) = (0u64, latest);
+    // Invariant: revision lo is at or before t (0: none), hi+1 is after it.
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        match h.revision_time(mid)? {
+            Some(at) if at <= time => lo = mid,
+            _ => hi = mid - 1,
+        }
+    }
+    Ok((lo > 0).then_some(lo))
 }

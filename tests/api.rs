@@ -507,7 +507,10 @@ async fn openapi_documents_every_route_and_each_collections_filters() {
             let r = get(&app, &url).await;
             if history {
                 assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
-                assert!(r.json()["description"].as_str().unwrap().contains("keeps no history"));
+                assert!(r.json()["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("keeps no history"));
             } else {
                 assert_eq!(r.status, StatusCode::OK, "{url}");
             }
@@ -531,4 +534,18 @@ fn collect_hrefs(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| collect_hrefs(x, out)),
         _ => {}
     }
+}
+
+#[tokio::test]
+async fn a_data_folder_refuses_asof_rather_than_faking_a_past() {
+    let app = common::app_on(&common::geodata());
+    let r = get(&app, "/api/stats?asof=rev:1").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("keeps no history"));
+    // Without asof, the answer says which revision it reflects (0: a folder).
+    let r = get(&app, "/api/stats").await;
+    assert_eq!(r.headers.get("zoneatlas-revision").unwrap(), "0");
 }

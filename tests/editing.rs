@@ -14,22 +14,7 @@ use std::time::{Duration, Instant};
 use common::{file_features, geodata, http, Raw, Server};
 use serde_json::{json, Value};
 
-/// A new token of `role` in the store, via the CLI as a user would.
-fn token(store: &std::path::Path, role: &str, name: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
-        .args(["token", "add", "--store"])
-        .arg(store)
-        .args(["--role", role, "--name", name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().last().unwrap().trim().to_owned()
-}
+use common::token;
 
 fn auth(t: &str) -> String {
     format!("Bearer {t}")
@@ -97,14 +82,7 @@ fn finish_shared(server: Arc<Server>) {
     finish(Arc::try_unwrap(server).unwrap_or_else(|_| panic!("the server is still shared")));
 }
 
-/// SQLite's own check of the store file.
-fn integrity_ok(store: &std::path::Path) {
-    let conn = rusqlite::Connection::open(store).unwrap();
-    let r: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(r, "ok", "{}", store.display());
-}
+use common::integrity_ok;
 
 fn stats_km(server: &Server, status: &str) -> f64 {
     let mut r = get(server, "/api/stats");
@@ -697,10 +675,9 @@ fn with_no_arguments_the_default_store_is_created_from_geodata_then_reused() {
     let second = start();
     assert!(!second.contains("created the store"), "{second}");
     // Revision 1 is the import, then one per date of geodata/history.toml.
-    let history: toml::Value = toml::from_str(
-        &std::fs::read_to_string(common::geodata().join("history.toml")).unwrap(),
-    )
-    .unwrap();
+    let history: toml::Value =
+        toml::from_str(&std::fs::read_to_string(common::geodata().join("history.toml")).unwrap())
+            .unwrap();
     let import = history["import"].as_str().unwrap();
     let dates: std::collections::BTreeSet<&str> = history["feature"]
         .as_array()

@@ -324,7 +324,8 @@ fn feature_response(
             resp.headers_mut().insert(header::LOCATION, v);
         }
     }
-    resp
+    // The feature was written by the revision just committed.
+    committed(resp, f.revision)
 }
 
 async fn create(
@@ -369,6 +370,7 @@ async fn create(
         ));
     }
     let applied = submit(&s, edits, who).await?;
+    let revision = applied.revision;
     let stored: Vec<Feature> = applied
         .features
         .into_iter()
@@ -384,7 +386,20 @@ async fn create(
         "features": stored.iter().map(|f| serde_json::to_value(FeatureJson { feature: f, links: &[] }).unwrap_or(Value::Null)).collect::<Vec<_>>(),
     }))
     .unwrap_or_default();
-    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, GEOJSON)], body).into_response())
+    Ok(committed(
+        (StatusCode::CREATED, [(header::CONTENT_TYPE, GEOJSON)], body).into_response(),
+        revision,
+    ))
+}
+
+/// A write's answer names the revision it committed (not the one the
+/// request started on).
+fn committed(mut resp: Response, revision: u64) -> Response {
+    resp.headers_mut().insert(
+        super::REVISION_HEADER,
+        axum::http::HeaderValue::from(revision),
+    );
+    resp
 }
 
 /// The checks every write to an existing feature makes, in order: no
@@ -482,7 +497,7 @@ async fn remove(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (who, version) = precheck_existing(&s, &headers, raw.as_deref(), &id, None)?;
-    submit(
+    let applied = submit(
         &s,
         vec![Edit::Delete {
             layer: id,
@@ -492,5 +507,8 @@ async fn remove(
         who,
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(committed(
+        StatusCode::NO_CONTENT.into_response(),
+        applied.revision,
+    ))
 }

@@ -122,8 +122,10 @@ async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Nex
     let revision = snapshot.revision;
     req.extensions_mut().insert(snapshot);
     let mut resp = next.run(req).await;
+    // A write names the revision it committed itself.
     resp.headers_mut()
-        .insert(REVISION_HEADER, HeaderValue::from(revision));
+        .entry(REVISION_HEADER)
+        .or_insert(HeaderValue::from(revision));
     resp
 }
 

@@ -329,3 +329,29 @@ pub fn http_get_json(url: &str) -> Value {
     assert_eq!(r.status, 200, "{url}: {}", String::from_utf8_lossy(&r.body));
     r.json()
 }
+
+/// A new token of `role` in the store, via the CLI as a user would.
+pub fn token(store: &Path, role: &str, name: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["token", "add", "--store"])
+        .arg(store)
+        .args(["--role", role, "--name", name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().last().unwrap().trim().to_owned()
+}
+
+/// SQLite's own check of the store file.
+pub fn integrity_ok(store: &Path) {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let r: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(r, "ok", "{}", store.display());
+}

@@ -14,7 +14,7 @@ use crate::clock::{self, Step, Unix};
 use crate::geodesy;
 use crate::live::{HistoryError, Live};
 use crate::model::{Feature, GeometryKind};
-use crate::store::{self, Transition};
+use crate::store::{self, Shape, ShapeChange};
 
 /// The revision an `asof` value names: `rev:N`, or an RFC 3339 instant (or
 /// a date), which names the last revision committed at or before it.
@@ -46,7 +46,11 @@ pub fn resolve(live: &Live, text: &str) -> Result<u64, HistoryError> {
         Ok((store::revision_at(h, t)?, first))
     })?;
     match found {
-        (Some(rev), _) => Ok(rev.min(latest)),
+        (Some(rev), _) => {
+            let rev = rev.min(latest);
+            live.name_revision(text, rev);
+            Ok(rev)
+        }
         (None, first) => Err(HistoryError::Unknown(format!(
             "asof {text:?} is before the first revision (the import, at {})",
             first.unwrap_or_default()
@@ -84,6 +88,45 @@ fn counted(f: &Feature, kind: GeometryKind, status_prop: &str) -> Counted {
     Counted {
         status: f.property_text(status_prop).unwrap_or_default(),
         size: measure(kind, &f.geometry),
+    }
+}
+
+/// A logged shape's status and size: its coordinates parsed at the depth
+/// its type says, nothing else (the log's features were valid when stored).
+fn counted_shape(kind: GeometryKind, s: &Shape) -> Counted {
+    type Ring = Vec<Vec<f64>>;
+    let coords = |r: &Ring| -> Vec<geo::Coord> {
+        r.iter()
+            .filter(|p| p.len() >= 2)
+            .map(|p| geo::coord! {x: p[0], y: p[1]})
+            .collect()
+    };
+    let polygon = |rings: &[Ring]| -> geo::Polygon {
+        let mut it = rings.iter().map(|r| geo::LineString(coords(r)));
+        let outer = it.next().unwrap_or_else(|| geo::LineString(vec![]));
+        geo::Polygon::new(outer, it.collect())
+    };
+    let c = &s.coordinates;
+    let geometry = match s.geometry_type.as_str() {
+        "LineString" => serde_json::from_str::<Ring>(c)
+            .ok()
+            .map(|r| Geometry::LineString(geo::LineString(coords(&r)))),
+        "MultiLineString" => serde_json::from_str::<Vec<Ring>>(c).ok().map(|m| {
+            Geometry::MultiLineString(geo::MultiLineString(
+                m.iter().map(|r| geo::LineString(coords(r))).collect(),
+            ))
+        }),
+        "Polygon" => serde_json::from_str::<Vec<Ring>>(c)
+            .ok()
+            .map(|p| Geometry::Polygon(polygon(&p))),
+        "MultiPolygon" => serde_json::from_str::<Vec<Vec<Ring>>>(c).ok().map(|m| {
+            Geometry::MultiPolygon(geo::MultiPolygon(m.iter().map(|p| polygon(p)).collect()))
+        }),
+        _ => None,
+    };
+    Counted {
+        status: s.status.clone().unwrap_or_default(),
+        size: geometry.map_or(0.0, |g| measure(kind, &g)),
     }
 }
 
@@ -152,23 +195,30 @@ pub fn progress(live: &Live, snap: &Catalog, q: &Progress) -> Result<Value, Hist
         )));
     }
     let latest = snap.revision;
-    let (revs, transitions) = live.with_history(|h| {
+    let (revs, changes) = live.with_history(|h| {
         let mut revs = Vec::with_capacity(bounds.len());
         for &b in &bounds {
             revs.push(store::revision_at(h, b)?.unwrap_or(0).min(latest));
         }
-        let transitions = h.transitions(&q.collection, revs[0], latest)?;
-        Ok((revs, transitions))
+        let changes = h.shape_changes(&q.collection, &status_prop, revs[0], latest)?;
+        Ok((revs, changes))
     })?;
-    let parse = |v: &Option<Value>| -> Option<Counted> {
-        let f = crate::load::feature_from_geojson(v.as_ref()?, meta).ok()?;
-        Some(counted(&f, meta.geometry, &status_prop))
-    };
-    let parsed: Vec<(u64, Option<Counted>, Option<Counted>)> = transitions
+    let kind = meta.geometry;
+    let parsed: Vec<(u64, Option<Counted>, Option<Counted>)> = changes
         .iter()
-        .map(|Transition { record, before }| {
-            (record.revision, parse(before), parse(&record.feature))
-        })
+        .map(
+            |ShapeChange {
+                 revision,
+                 before,
+                 after,
+             }| {
+                (
+                    *revision,
+                    before.as_ref().map(|b| counted_shape(kind, b)),
+                    after.as_ref().map(|a| counted_shape(kind, a)),
+                )
+            },
+        )
         .collect();
     // The tally now, then undone back to the report's start.
     let mut tally = Tally::new();

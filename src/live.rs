@@ -95,6 +95,8 @@ pub enum HistoryError {
 const EVENT_BACKLOG: usize = 1024;
 /// Past snapshots kept (each shares all it can with the current one).
 const PAST_SNAPSHOTS: usize = 4;
+/// Resolved `asof` instants kept.
+const ASOF_NAMES: usize = 1024;
 
 /// What a successful request changed: the new revision and, per edit, the
 /// feature as stored (`None` for a delete).
@@ -137,6 +139,9 @@ pub struct Live {
     history: Option<Mutex<Box<dyn History>>>,
     /// Snapshots as of past revisions, most recently used last.
     past: Mutex<Vec<Arc<Catalog>>>,
+    /// `asof` instants already resolved to a revision before the latest
+    /// (which later commits cannot change).
+    asof_names: Mutex<HashMap<String, u64>>,
     /// Each commit's change-log rows, for live event streams.
     events: tokio::sync::broadcast::Sender<Arc<Vec<ChangeRecord>>>,
     editable: bool,
@@ -193,6 +198,7 @@ impl Live {
             retired: Mutex::new(Vec::new()),
             history,
             past: Mutex::new(Vec::new()),
+            asof_names: Mutex::new(HashMap::new()),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             tokens: Mutex::new(TokenCache {
                 read_at: Some(Instant::now()),
@@ -269,6 +275,39 @@ impl Live {
             ))
         })?;
         f(&mut **h).map_err(HistoryError::Store)
+    }
+
+    /// The snapshot an `asof` value names, when it is at hand without
+    /// reading the log: the current one, or a past one already built for a
+    /// revision or an instant asked before.
+    pub fn as_of_cached(&self, asof: &str) -> Option<Arc<Catalog>> {
+        let revision = match asof.strip_prefix("rev:") {
+            Some(n) => n.parse().ok()?,
+            None => *self.asof_names.lock().ok()?.get(asof)?,
+        };
+        if self.history.is_none() || revision == 0 {
+            return None;
+        }
+        let snap = self.snapshot();
+        if revision == snap.revision {
+            return Some(snap);
+        }
+        let past = self.past.lock().ok()?;
+        past.iter().find(|c| c.revision == revision).cloned()
+    }
+
+    /// Remember that the instant `asof` names `revision`, if that can no
+    /// longer change (it is not the latest revision).
+    pub fn name_revision(&self, asof: &str, revision: u64) {
+        if revision >= self.snapshot().revision {
+            return;
+        }
+        if let Ok(mut names) = self.asof_names.lock() {
+            if names.len() >= ASOF_NAMES {
+                names.clear();
+            }
+            names.insert(asof.to_owned(), revision);
+        }
     }
 
     /// The data as it stood at `revision`: the current snapshot with every

@@ -37,7 +37,8 @@
   const UTILITY_COLOUR = { water: '#1f78b4', gas: '#f39c12', steam: '#d7301f' };
   const DASH = { existing: null, under_construction: '10 6', planned: '2 6' };
 
-  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null };
+  // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.
+  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null };
   const za = (window.zoneatlas = { ready: false, readyMs: null, errors: [], answers: 0 });
   const t = (k) => (I18N[state.lang][k] ?? k);
   const statusText = (s) => t(s === 'planned' ? 'planned_status' : s);
@@ -77,8 +78,10 @@
   // zone-sized data take one page; a layer too big to draw whole stops at
   // MAX_PAGES with a visible notice rather than silently.
   const MAX_PAGES = 100;
+  // `&asof=…` when the time slider looks at the past, else nothing.
+  const asofParam = () => (state.asof ? `&asof=${encodeURIComponent(state.asof)}` : '');
   async function fetchAll(id) {
-    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000`;
+    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000${asofParam()}`;
     const out = [];
     let matched = 0;
     for (let i = 0; url; i++) {
@@ -159,7 +162,8 @@
       const key = k.replace(/_(m2|mm|kv|mva|km|m|mu|cny_per_year|cny|ha)$/, '').replace(/_/g, ' ');
       rows.push(`<tr><td>${esc(key)}</td><td>${esc(shown)}</td></tr>`);
     }
-    return `<div class="popup"><div><small>${esc(collection)} · ${esc(f.id)}</small></div><table>${rows.join('')}</table></div>`;
+    const extra = za.popupExtras ? za.popupExtras(collection, f) : '';
+    return `<div class="popup"><div><small>${esc(collection)} · ${esc(f.id)}</small></div><table>${rows.join('')}</table>${extra}</div>`;
   }
 
   let collections = [];
@@ -183,7 +187,7 @@
           // A feature's popup stops the click reaching the map; the click
           // still asks about coverage there (or adds a vertex while drawing).
           l.on('click', (e) => {
-            if (draw.on) l.closePopup();
+            if (draw.on || za.drawing) l.closePopup();
             onClick(e.latlng);
           });
           if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: true, direction: 'center', className: 'site-label' });
@@ -194,6 +198,27 @@
   function restyle() {
     for (const g of Object.values(groups)) g.resetStyle();
   }
+  // Draw order: areas under lines under points.
+  const ORDER = ['zone', 'water', 'parks', 'sites', 'roads', 'water_pipes', 'gas_pipes', 'steam_pipes', 'power_lines', 'substations'];
+  const ordered = (keys) => keys.sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
+  // Fetch a collection again (an edit, an event, the time slider) and
+  // redraw its groups, keeping each group shown or hidden as it was.
+  async function reloadCollection(id) {
+    const c = collections.find((x) => x.id === id);
+    if (!c) return;
+    const list = await fetchAll(id);
+    const mine = Object.keys(groups).filter((k) => k === id || (id === 'pipelines' && k.endsWith('_pipes')));
+    const hidden = new Set(mine.filter((k) => !za.map.hasLayer(groups[k])));
+    for (const k of mine) { groups[k].remove(); delete groups[k]; }
+    drawCollection(c, list);
+    for (const k of ordered(Object.keys(groups))) {
+      if (mine.includes(k) && hidden.has(k)) continue;
+      if (!za.map.hasLayer(groups[k])) groups[k].addTo(za.map);
+      groups[k].bringToFront();
+    }
+    buildLayerControl();
+  }
+  const reloadAll = () => Promise.all(collections.map((c) => reloadCollection(c.id)));
 
   // --- legend
   function swatch(kind, s) {
@@ -264,7 +289,7 @@
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
-      const v = await getJSON(`/api/coverage?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&scenario=${state.scenario}`);
+      const v = await getJSON(`/api/coverage?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&scenario=${state.scenario}${asofParam()}`);
       if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
         <th scope="row">${esc(t(s.service))}</th>
@@ -289,7 +314,7 @@
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
-      const v = await getJSON(`/api/coverage?scenario=${state.scenario}`, {
+      const v = await getJSON(`/api/coverage?scenario=${state.scenario}${asofParam()}`, {
         method: 'POST', headers: { 'content-type': 'application/geo+json' },
         body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
       });
@@ -332,6 +357,7 @@
     }
   }
   function onClick(latlng) {
+    if (za.clickHook && za.clickHook(latlng)) return;
     if (!draw.on) {
       queryPoint(latlng);
       return;
@@ -357,7 +383,7 @@
     if (gapLayers[service]) gapLayers[service].remove();
     delete gapLayers[service];
     if (!state.gaps.has(service)) return;
-    const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}`);
+    const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}${asofParam()}`);
     if (seq !== gapSeq[service] || !state.gaps.has(service)) return;
     if (gapLayers[service]) gapLayers[service].remove();
     gapLayers[service] = L.geoJSON(fc, { style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
@@ -376,7 +402,7 @@
   async function renderStats() {
     const el = document.getElementById('stats-body');
     try {
-      const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}`)]);
+      const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}${asofParam()}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}${asofParam()}`)]);
       const html = [];
       if (st.road) {
         const rows = ['existing', 'under_construction', 'planned'].filter((k) => st.road.by_status[k])
@@ -406,20 +432,24 @@
     const c = collections.find((x) => x.id === key);
     return c ? (state.lang === 'zh' && c.title_zh ? c.title_zh : c.title) : key;
   }
+  function buildLayerControl() {
+    if (layerControl) layerControl.remove();
+    const overlays = {};
+    for (const key of ordered(Object.keys(groups))) overlays[esc(groupTitle(key))] = groups[key];
+    layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth <= 900 }).addTo(za.map);
+  }
   function applyLanguage() {
     document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
-    if (layerControl) layerControl.remove();
-    const overlays = {};
-    for (const key of Object.keys(groups)) overlays[esc(groupTitle(key))] = groups[key];
-    layerControl = L.control.layers(null, overlays, { collapsed: window.innerWidth <= 900 }).addTo(za.map);
+    buildLayerControl();
     for (const g of Object.values(groups)) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties))));
     renderLegend();
     renderGapToggles();
     renderStats();
     rerunQuery();
+    if (za.onLanguage) za.onLanguage();
   }
 
   async function main() {
@@ -436,10 +466,7 @@
     if (landing.basemap?.url) L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', maxZoom: 19 }).addTo(map);
     const lists = await Promise.all(collections.map((c) => fetchAll(c.id)));
     collections.forEach((c, i) => drawCollection(c, lists[i]));
-    // Draw order: areas under lines under points.
-    const order = ['zone', 'water', 'parks', 'sites', 'roads', 'water_pipes', 'gas_pipes', 'steam_pipes', 'power_lines', 'substations'];
-    const keys = Object.keys(groups).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
-    for (const k of keys) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
+    for (const k of ordered(Object.keys(groups))) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
     const zone = collections.find((c) => c.id === 'zone') || collections[0];
     const b = zone?.extent?.spatial?.bbox?.[0];
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
@@ -476,6 +503,13 @@
       writeHash();
     });
     writeHash();
+    // What web/edit.js builds on (editing, history, time, live updates).
+    za.app = {
+      I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery,
+      collections: () => collections,
+      refreshGaps: () => { for (const s of state.gaps) showGaps(s); },
+    };
+    if (za.onReady) await za.onReady();
     za.readyMs = performance.now() - started;
     za.ready = true;
     window.dispatchEvent(new Event('zoneatlas-ready'));

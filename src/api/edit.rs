@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, patch, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use serde_json::Value;
 
 use super::openapi::{params as p, Endpoint};
@@ -38,6 +38,21 @@ const FEATURE_BODY: &str = r#"{"type":"object","description":"A GeoJSON Feature 
 const PATCH_BODY: &str = r#"{"type":"object","description":"A JSON Merge Patch (RFC 7396) of the feature: {\"properties\": {...}} and/or {\"geometry\": {...}}"}"#;
 
 pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/api/session",
+        operation_id: "getSession",
+        summary: "Who the bearer token is: its name, its role, and whether the store takes edits (the web map's sign-in)",
+        tag: "Editing",
+        params: &[p::AUTHORIZATION],
+        request_body: None,
+        responses: &[
+            (200, JSON, "The token's name and role"),
+            (400, JSON, "A parameter was given (none is accepted)"),
+            (401, JSON, "No token, or not a valid one"),
+        ],
+        route: || get(session),
+    },
     Endpoint {
         method: "post",
         path: "/api/collections/{collectionId}/items",
@@ -183,6 +198,27 @@ pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String,
         });
     }
     Ok(name)
+}
+
+async fn session(
+    s: Ctx,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    no_params(raw.as_deref())?;
+    let (name, role) = bearer(&headers)
+        .and_then(|t| s.live.authenticate(t))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "send Authorization: Bearer <token> with a valid token (zoneatlas token add)",
+            )
+        })?;
+    let v = serde_json::json!({"name": name, "role": role.name(), "editable": s.live.editable()});
+    Ok((
+        [(header::CONTENT_TYPE, JSON)],
+        serde_json::to_vec(&v).unwrap_or_default(),
+    )
+        .into_response())
 }
 
 /// The revision in `If-Match` (428 without it, 412 when malformed).

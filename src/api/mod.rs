@@ -103,8 +103,14 @@ async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Nex
         Err(e) => return e.into_response(),
     };
     let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::POST);
-    let snapshot = match asof {
-        Some(text) if reads => {
+    // A revision or instant asked before needs no trip to the blocking pool.
+    let cached = asof
+        .as_deref()
+        .filter(|_| reads)
+        .and_then(|t| state.live.as_of_cached(t));
+    let snapshot = match (asof, cached) {
+        (_, Some(s)) => s,
+        (Some(text), None) if reads => {
             let live = Arc::clone(&state.live);
             let pinned = tokio::task::spawn_blocking(move || {
                 let revision = crate::history::resolve(&live, &text)?;

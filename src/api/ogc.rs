@@ -89,6 +89,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
         responses: &[(200, SCHEMA, "The queryables"), ERR_400, ERR_404],
         route: || get(queryables),
     },
+    Endpoint {
+        method: "get",
+        path: "/api/collections/{collectionId}/schema",
+        operation_id: "getSchema",
+        summary: "JSON Schema of a collection's features' properties (OGC API - Features Part 5 style): types, allowed values, required ones; what an editing form is built from",
+        tag: "Data",
+        params: &[p::COLLECTION_ID, p::F],
+        request_body: None,
+        responses: &[(200, SCHEMA, "The schema"), ERR_400, ERR_404],
+        route: || get(schema),
+    },
 ];
 
 /// Discovery resources take only `f`; anything else is a 400.
@@ -241,6 +252,50 @@ async fn queryables(
         "title": l.layer.meta.title,
         "properties": props,
         "additionalProperties": false,
+    });
+    Ok(json_response(SCHEMA, body(&v)))
+}
+
+async fn schema(
+    s: Ctx,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    only_format(q.as_deref())?;
+    let l = find_layer(&s.catalog, &id)?;
+    let meta = &l.layer.meta;
+    let mut names: std::collections::BTreeSet<&str> =
+        meta.required.iter().map(String::as_str).collect();
+    for f in &l.layer.features {
+        names.extend(f.properties.keys().map(String::as_str));
+    }
+    let mut props = Map::new();
+    for name in names {
+        props.insert(name.to_owned(), property_schema(l, name));
+    }
+    // The status a write may set is any of the scenarios', held or not.
+    let rules = s.catalog.coverage.as_ref().map(|c| &c.rules);
+    if let Some(sc) = rules
+        .map(|r| &r.scenarios)
+        .filter(|sc| props.contains_key(&sc.status_property))
+    {
+        let mut allowed: Vec<&String> = sc.planned.iter().chain(&sc.current).collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        props.insert(
+            sc.status_property.clone(),
+            json!({"type": "string", "enum": allowed, "title": sc.status_property}),
+        );
+    }
+    let v = json!({
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": format!("{}/api/collections/{}/schema", base_url(&s, &headers), id),
+        "type": "object",
+        "title": meta.title,
+        "x-geometryType": meta.geometry.name(),
+        "required": meta.required,
+        "properties": props,
     });
     Ok(json_response(SCHEMA, body(&v)))
 }

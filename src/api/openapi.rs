@@ -100,6 +100,13 @@ pub mod params {
         schema: r#"{"type":"string","pattern":"^(rev:[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$"}"#,
         description: "Answer as the data stood then: rev:N (a revision), an RFC 3339 instant (the last revision committed at or before it) or a date (its midnight UTC). The Zoneatlas-Revision header says which revision answered.",
     };
+    pub const AUTHORIZATION: Param = Param {
+        name: "Authorization",
+        location: "header",
+        required: true,
+        schema: r#"{"type":"string","pattern":"^Bearer "}"#,
+        description: "Bearer <token>, as printed by zoneatlas token add.",
+    };
     pub const OFFSET: Param = Param {
         name: "offset",
         location: "query",

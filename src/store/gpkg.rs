@@ -28,8 +28,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::{
-    wkb, Change, ChangeRecord, Committed, Dataset, History, Role, Store, StoreError, TokenRecord,
-    Transition,
+    wkb, Change, ChangeRecord, Committed, Dataset, History, Role, Shape, ShapeChange, Store,
+    StoreError, TokenRecord,
 };
 use crate::coverage::rules::{self, Rules};
 use crate::load::Manifest;
@@ -1085,30 +1085,56 @@ impl History for GpkgHistory {
         Ok(out)
     }
 
-    fn transitions(
+    fn shape_changes(
         &mut self,
         collection: &str,
+        status_property: &str,
         from: u64,
         to: u64,
-    ) -> Result<Vec<Transition>, StoreError> {
+    ) -> Result<Vec<ShapeChange>, StoreError> {
         let fail = sql_err(&self.path);
+        // SQLite's JSON functions pick the status and geometry out of each
+        // logged feature: no GeoJSON parsing per row in Rust.
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT c.seq, c.revision, c.time, c.who, c.op, c.collection, c.feature_id, c.feature,
-                   (SELECT d.feature FROM zoneatlas_changes d
-                     WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.seq < c.seq
-                     ORDER BY d.seq DESC LIMIT 1)
+                "SELECT c.revision,
+                   c.feature IS NOT NULL, json_extract(c.feature, ?4),
+                   json_extract(c.feature, '$.geometry.type'), json_extract(c.feature, '$.geometry.coordinates'),
+                   b.feature IS NOT NULL, json_extract(b.feature, ?4),
+                   json_extract(b.feature, '$.geometry.type'), json_extract(b.feature, '$.geometry.coordinates')
                  FROM zoneatlas_changes c
+                 LEFT JOIN zoneatlas_changes b ON b.seq = (
+                   SELECT d.seq FROM zoneatlas_changes d
+                    WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.seq < c.seq
+                    ORDER BY d.seq DESC LIMIT 1)
                  WHERE c.collection = ?1 AND c.revision > ?2 AND c.revision <= ?3 ORDER BY c.seq",
             )
             .map_err(&fail)?;
+        let path = format!("$.properties.\"{}\"", status_property.replace('"', "\\\""));
+        let shape = |r: &rusqlite::Row, at: usize| -> rusqlite::Result<Option<Shape>> {
+            if !r.get::<_, bool>(at)? {
+                return Ok(None);
+            }
+            let status = match r.get_ref(at + 1)? {
+                rusqlite::types::ValueRef::Null => None,
+                rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                rusqlite::types::ValueRef::Integer(i) => Some(i.to_string()),
+                rusqlite::types::ValueRef::Real(x) => Some(x.to_string()),
+                rusqlite::types::ValueRef::Blob(_) => None,
+            };
+            Ok(Some(Shape {
+                status,
+                geometry_type: r.get::<_, Option<String>>(at + 2)?.unwrap_or_default(),
+                coordinates: r.get::<_, Option<String>>(at + 3)?.unwrap_or_default(),
+            }))
+        };
         let rows = stmt
-            .query_map(params![collection, from as i64, to as i64], |r| {
-                let before: Option<String> = r.get(8)?;
-                Ok(Transition {
-                    record: record(r)?,
-                    before: before.and_then(|t| serde_json::from_str(&t).ok()),
+            .query_map(params![collection, from as i64, to as i64, path], |r| {
+                Ok(ShapeChange {
+                    revision: r.get::<_, i64>(0)? as u64,
+                    after: shape(r, 1)?,
+                    before: shape(r, 5)?,
                 })
             })
             .map_err(&fail)?;

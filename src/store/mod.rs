@@ -162,12 +162,23 @@ pub struct ChangeRecord {
     pub feature: Option<serde_json::Value>,
 }
 
-/// A change with the feature's state just before it (`None`: it did not
-/// exist), for progress reports.
+/// A feature's status and geometry as the change log holds them: what a
+/// progress report counts and measures.
 #[derive(Debug, Clone)]
-pub struct Transition {
-    pub record: ChangeRecord,
-    pub before: Option<serde_json::Value>,
+pub struct Shape {
+    pub status: Option<String>,
+    /// GeoJSON geometry type and coordinates (JSON text).
+    pub geometry_type: String,
+    pub coordinates: String,
+}
+
+/// One change of a feature's shape: before (`None`: it did not exist) and
+/// after (`None`: deleted).
+#[derive(Debug, Clone)]
+pub struct ShapeChange {
+    pub revision: u64,
+    pub before: Option<Shape>,
+    pub after: Option<Shape>,
 }
 
 /// A feature's state at a past revision: collection, id, and the revision
@@ -192,13 +203,15 @@ pub trait History: Send {
     /// turns the current data into the data as of `revision`.
     fn states_at(&mut self, revision: u64) -> Result<Vec<PastState>, StoreError>;
     /// The changes of `collection` in revisions `(from, to]`, in log order,
-    /// each with the feature's state before it.
-    fn transitions(
+    /// each with the feature's status (property `status_property`) and
+    /// geometry before and after it.
+    fn shape_changes(
         &mut self,
         collection: &str,
+        status_property: &str,
         from: u64,
         to: u64,
-    ) -> Result<Vec<Transition>, StoreError>;
+    ) -> Result<Vec<ShapeChange>, StoreError>;
 }
 
 /// The last revision committed at or before `t`, by bisection over the

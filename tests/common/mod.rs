@@ -355,3 +355,67 @@ pub fn integrity_ok(store: &Path) {
         .unwrap();
     assert_eq!(r, "ok", "{}", store.display());
 }
+
+/// One kept-alive HTTP/1.1 connection, as a real client (or a load
+/// balancer) holds them: no handshake per request.
+pub struct KeepAlive {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    host: String,
+}
+
+impl KeepAlive {
+    pub fn new(base: &str) -> KeepAlive {
+        let host = base.trim_start_matches("http://").to_owned();
+        let stream = std::net::TcpStream::connect(&host).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        KeepAlive {
+            reader: std::io::BufReader::new(stream),
+            host,
+        }
+    }
+
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let s = self.reader.get_mut();
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(body).expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).expect("body");
+        status
+    }
+}

@@ -191,6 +191,23 @@ pub fn polygon_area_m2(p: &geo::Polygon) -> f64 {
     (outer - holes).max(0.0)
 }
 
+/// What a feature counts for in totals: kilometres for lines, square
+/// kilometres for polygons, nothing for points (and for a geometry that
+/// does not match its layer's kind).
+pub fn feature_size(kind: crate::model::GeometryKind, g: &geo::Geometry) -> f64 {
+    use crate::model::GeometryKind as K;
+    use geo::Geometry as G;
+    match (kind, g) {
+        (K::LineString, G::LineString(l)) => length_m(&l.0) / 1000.0,
+        (K::LineString, G::MultiLineString(m)) => {
+            m.0.iter().map(|l| length_m(&l.0)).sum::<f64>() / 1000.0
+        }
+        (K::Polygon, G::Polygon(p)) => polygon_area_m2(p) / 1e6,
+        (K::Polygon, G::MultiPolygon(m)) => m.0.iter().map(polygon_area_m2).sum::<f64>() / 1e6,
+        _ => 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,6 +136,11 @@ fn main() {
             &[CHROMIUM, NODE, Need::Playwright],
             the_map_in_chromium,
         ),
+        trial(
+            "editing_on_the_map_sign_in_conflict_draw_delete_time_live",
+            &[CHROMIUM, NODE, Need::Playwright],
+            editing_in_chromium,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -534,5 +539,23 @@ fn the_map_in_chromium() -> Result<(), Failed> {
     })?;
     check(shot.exists(), || {
         format!("no screenshot at {}", shot.display())
+    })
+}
+
+fn editing_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = Server::start(&[]);
+    let token = common::token(&server.store, "editor", "browser-editor");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/edit.test.mjs"))
+        .arg(&server.base)
+        .arg(&token)
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    check(out.status.success(), || {
+        format!("browser editing checks failed:\n{stdout}")
     })
 }

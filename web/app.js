@@ -171,8 +171,10 @@
   // One Leaflet layer per group (a collection; pipelines by utility), not
   // one per feature: styles come from `styleFor` through the layer's style
   // function, so a scenario switch is one resetStyle per group.
+  const layerOf = {}; // collection -> id -> its Leaflet layer
   function drawCollection(c, list) {
     features[c.id] = Object.fromEntries(list.map((f) => [String(f.id), f]));
+    layerOf[c.id] = {};
     za.featureCounts[c.id] = list.length;
     const byGroup = {};
     for (const f of list) (byGroup[groupOf(c.id, f.properties)] ||= []).push(f);
@@ -183,6 +185,7 @@
         pointToLayer: (f, ll) => L.circleMarker(ll, styled(f)),
         onEachFeature: (f, l) => {
           l.zaCollection = c.id;
+          layerOf[c.id][String(f.id)] = l;
           l.bindPopup(() => popupHtml(c.id, f));
           // A feature's popup stops the click reaching the map; the click
           // still asks about coverage there (or adds a vertex while drawing).
@@ -507,6 +510,17 @@
     za.app = {
       I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery,
       collections: () => collections,
+      // A feature's popup, as a click on it opens it.
+      openPopup: (c, id) => {
+        const l = layerOf[c]?.[id];
+        za.map.closePopup();
+        if (!l) return false;
+        // Bring it into view first, as a user would find it.
+        const b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
+        za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
+        l.openPopup();
+        return true;
+      },
       refreshGaps: () => { for (const s of state.gaps) showGaps(s); },
     };
     if (za.onReady) await za.onReady();

@@ -108,7 +108,9 @@
     } else if (prop.type === 'boolean') {
       input = `<input id="${id}" name="${esc(name)}" type="checkbox" data-type="boolean" ${value ? 'checked' : ''}>`;
     } else {
-      input = `<input id="${id}" name="${esc(name)}" type="text" data-type="string" value="${esc(value ?? '')}" ${req}>`;
+      // Values other features hold, offered but not imposed.
+      const list = prop.examples ? `<datalist id="${id}-list">${prop.examples.map((v) => `<option value="${esc(v)}">`).join('')}</datalist>` : '';
+      input = `<input id="${id}" name="${esc(name)}" type="text" data-type="string" value="${esc(value ?? '')}" ${list ? `list="${id}-list"` : ''} ${req}>${list}`;
     }
     return `<div class="field"><label for="${id}" class="${required ? 'req' : ''}">${esc(name)}</label>${input}</div>`;
   }
@@ -128,7 +130,13 @@
     const idField = withId ? `<div class="field"><label for="f-__id">${app.esc(app.t('id_optional'))}</label><input id="f-__id" name="__id" type="text"></div>` : '';
     return `${idField}${fields.join('')}`;
   }
-  const message = (html, cls = 'hint') => { $('edit-msg').className = cls; $('edit-msg').innerHTML = html; };
+  // The panel may have moved on (a new drawing) by the time a save answers.
+  const message = (html, cls = 'hint') => {
+    const el = $('edit-msg');
+    if (!el) return;
+    el.className = cls;
+    el.innerHTML = html;
+  };
 
   async function afterWrite(collection) {
     await app.reloadCollection(collection);
@@ -168,7 +176,7 @@
     if (r.status === 200) {
       edit.etag = r.etag;
       edit.original = { ...edit.original, ...changed };
-      $('edit-conflict').innerHTML = '';
+      if ($('edit-conflict')) $('edit-conflict').innerHTML = '';
       message(app.esc(fill(t('saved'), { rev: r.revision })), 'yes');
       await afterWrite(edit.collection);
     } else if (r.status === 412) {
@@ -268,8 +276,7 @@
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const props = readForm(form);
-      const id = props.__id;
-      delete props.__id;
+      const id = $('f-__id').value.trim();
       for (const [k, v] of Object.entries(props)) if (v === null) delete props[k];
       const feature = { type: 'Feature', geometry, properties: props };
       if (id) feature.id = id;

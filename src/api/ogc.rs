@@ -272,7 +272,13 @@ async fn schema(
     }
     let mut props = Map::new();
     for name in names {
-        props.insert(name.to_owned(), property_schema(l, name));
+        // Values the layer holds are suggestions, not a closed list: a new
+        // road may have a class no road had before.
+        let mut p = property_schema(l, name);
+        if let Some(seen) = p.as_object_mut().and_then(|o| o.remove("enum")) {
+            p["examples"] = seen;
+        }
+        props.insert(name.to_owned(), p);
     }
     // The status a write may set is any of the scenarios', held or not.
     let rules = s.catalog.coverage.as_ref().map(|c| &c.rules);

@@ -32,6 +32,9 @@ pub struct Rules {
     pub services: BTreeMap<String, ServiceRule>,
 }
 
+/// The status property where no rules name one (history, progress).
+pub const DEFAULT_STATUS_PROPERTY: &str = "status";
+
 /// Which asset statuses each scenario counts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -57,6 +57,30 @@ pub struct GpkgStore {
     revision: u64,
     /// The latest commit's time: a commit is never logged before it.
     last_time: crate::clock::Unix,
+    /// What the change log records of each feature besides its GeoJSON:
+    /// its status (this property) and its size by layer kind, so progress
+    /// reports never parse geometries (see `logged_shape`).
+    status_property: String,
+    kinds: HashMap<String, GeometryKind>,
+}
+
+/// A feature's status and size as the change log keeps them.
+fn logged_shape(f: &Feature, kind: GeometryKind, status_property: &str) -> (Option<String>, f64) {
+    (
+        f.property_text(status_property),
+        crate::geodesy::feature_size(kind, &f.geometry),
+    )
+}
+
+/// Whether the change log has the `status` and `size` columns (stores made
+/// before they existed lack them until opened for writing).
+fn log_has_sizes(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('zoneatlas_changes') WHERE name = 'size'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }
 
 /// The SQL type a property's column was declared with.
@@ -190,6 +214,8 @@ impl GpkgStore {
             columns: HashMap::new(),
             revision: 0,
             last_time: 0,
+            status_property: rules::DEFAULT_STATUS_PROPERTY.to_owned(),
+            kinds: HashMap::new(),
         };
         store.revision = store.read_revision()?;
         let last: Option<String> = store
@@ -206,8 +232,39 @@ impl GpkgStore {
                 .map_err(|e| store.corrupt(format!("the change log's latest time: {e}")))?;
         }
         // `commit` needs the columns even before a `load`.
-        store.read_manifest()?;
+        let manifest = store.read_manifest()?;
+        store.kinds = manifest
+            .layers
+            .iter()
+            .map(|l| (l.id.clone(), l.geometry))
+            .collect();
+        if let Some(rules) = store.read_rules()? {
+            store.status_property = rules.scenarios.status_property;
+        }
+        if writable && !log_has_sizes(&store.conn).map_err(|e| store.corrupt(e.to_string()))? {
+            // An older store: new changes record status and size; the old
+            // ones are measured from their GeoJSON when asked.
+            store
+                .conn
+                .execute_batch("ALTER TABLE zoneatlas_changes ADD COLUMN status TEXT; ALTER TABLE zoneatlas_changes ADD COLUMN size REAL;")
+                .map_err(|e| store.corrupt(format!("cannot extend the change log: {e}")))?;
+        }
         Ok(store)
+    }
+
+    /// The coverage rules the store was created with, if any.
+    fn read_rules(&self) -> Result<Option<Rules>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM zoneatlas_meta WHERE key = 'coverage'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.corrupt(e.to_string()))?;
+        text.map(|t| rules::parse(&t).map_err(|e| self.corrupt(format!("coverage rules: {e}"))))
+            .transpose()
     }
 
     /// The manifest, and each layer's property columns as they are now.
@@ -278,15 +335,29 @@ impl GpkgStore {
                     .map_err(fail)?;
                 let mut log = tx
                     .prepare(
-                        "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature) VALUES (1, ?1, 'import', 'create', ?2, ?3, ?4)",
+                        "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature, status, size) VALUES (1, ?1, 'import', 'create', ?2, ?3, ?4, ?5, ?6)",
                     )
                     .map_err(fail)?;
+                let status_property = data
+                    .rules
+                    .as_ref()
+                    .map_or(rules::DEFAULT_STATUS_PROPERTY, |r| {
+                        r.scenarios.status_property.as_str()
+                    });
                 for f in &layer.features {
                     let mut f = (**f).clone();
                     f.revision = 1;
                     insert_feature(&mut insert, &columns, &f).map_err(fail)?;
-                    log.execute(params![now, layer.meta.id, f.id, feature_json(&f)])
-                        .map_err(fail)?;
+                    let (status, size) = logged_shape(&f, layer.meta.geometry, status_property);
+                    log.execute(params![
+                        now,
+                        layer.meta.id,
+                        f.id,
+                        feature_json(&f),
+                        status,
+                        size
+                    ])
+                    .map_err(fail)?;
                 }
             }
             tx.commit().map_err(fail)?;
@@ -584,7 +655,7 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
          CREATE TABLE zoneatlas_changes (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, revision INTEGER NOT NULL, time TEXT NOT NULL,
             who TEXT NOT NULL, op TEXT NOT NULL, collection TEXT NOT NULL, feature_id TEXT NOT NULL,
-            feature TEXT);
+            feature TEXT, status TEXT, size REAL);
          CREATE INDEX zoneatlas_changes_revision ON zoneatlas_changes(revision);
          CREATE INDEX zoneatlas_changes_feature ON zoneatlas_changes(collection, feature_id);
          CREATE TABLE zoneatlas_tokens (
@@ -834,7 +905,7 @@ impl Store for GpkgStore {
             for (who, c) in changes {
                 let layer = c.layer();
                 let cols = self.columns.get(layer).cloned().unwrap_or_default();
-                let (op, id, after) = match c {
+                let (op, id, after, shape) = match c {
                     Change::Create { feature, .. } | Change::Replace { feature, .. } => {
                         let mut f = feature.clone();
                         f.revision = next;
@@ -852,7 +923,18 @@ impl Store for GpkgStore {
                         } else {
                             "replace"
                         };
-                        (op, f.id.clone(), Some(feature_json(&f)))
+                        let kind = self
+                            .kinds
+                            .get(layer)
+                            .copied()
+                            .unwrap_or(GeometryKind::Point);
+                        let (status, size) = logged_shape(&f, kind, &self.status_property);
+                        (
+                            op,
+                            f.id.clone(),
+                            Some(feature_json(&f)),
+                            (status, Some(size)),
+                        )
                     }
                     Change::Delete { id, numeric, .. } => {
                         let key = match id.parse::<i64>() {
@@ -863,13 +945,13 @@ impl Store for GpkgStore {
                             &format!("DELETE FROM {} WHERE zoneatlas_id = ?1", quote(layer)),
                             params![key],
                         )?;
-                        ("delete", id.clone(), None)
+                        ("delete", id.clone(), None, (None, None))
                     }
                 };
                 tx.prepare_cached(
-                    "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature, status, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
-                .execute(params![next as i64, now, who, op, layer, id, after])?;
+                .execute(params![next as i64, now, who, op, layer, id, after, shape.0, shape.1])?;
                 records.push(ChangeRecord {
                     seq: tx.last_insert_rowid() as u64,
                     revision: next,
@@ -948,9 +1030,11 @@ impl Store for GpkgStore {
         .map_err(|e| self.corrupt(format!("cannot open the change log for reading: {e}")))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| self.corrupt(e.to_string()))?;
+        let sizes = log_has_sizes(&conn).map_err(|e| self.corrupt(e.to_string()))?;
         Ok(Some(Box::new(GpkgHistory {
             conn,
             path: self.path.clone(),
+            sizes,
         })))
     }
 }
@@ -960,6 +1044,8 @@ impl Store for GpkgStore {
 struct GpkgHistory {
     conn: Connection,
     path: PathBuf,
+    /// The log has `status` and `size` columns.
+    sizes: bool,
 }
 
 const RECORD_COLUMNS: &str = "seq, revision, time, who, op, collection, feature_id, feature";
@@ -1093,24 +1179,29 @@ impl History for GpkgHistory {
         to: u64,
     ) -> Result<Vec<ShapeChange>, StoreError> {
         let fail = sql_err(&self.path);
-        // SQLite's JSON functions pick the status and geometry out of each
-        // logged feature: no GeoJSON parsing per row in Rust.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT c.revision,
-                   c.feature IS NOT NULL, json_extract(c.feature, ?4),
-                   json_extract(c.feature, '$.geometry.type'), json_extract(c.feature, '$.geometry.coordinates'),
-                   b.feature IS NOT NULL, json_extract(b.feature, ?4),
-                   json_extract(b.feature, '$.geometry.type'), json_extract(b.feature, '$.geometry.coordinates')
-                 FROM zoneatlas_changes c
-                 LEFT JOIN zoneatlas_changes b ON b.seq = (
-                   SELECT d.seq FROM zoneatlas_changes d
-                    WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.seq < c.seq
-                    ORDER BY d.seq DESC LIMIT 1)
-                 WHERE c.collection = ?1 AND c.revision > ?2 AND c.revision <= ?3 ORDER BY c.seq",
-            )
-            .map_err(&fail)?;
+        // Status and size as logged (no geometry parsed); a row from before
+        // the log kept them falls back to SQLite's JSON functions.
+        let (cs, cz, bs, bz) = if self.sizes {
+            ("c.status", "c.size", "b.status", "b.size")
+        } else {
+            ("NULL", "NULL", "NULL", "NULL")
+        };
+        let sql = format!(
+            "SELECT c.revision,
+               c.feature IS NOT NULL, coalesce({cs}, json_extract(c.feature, ?4)), {cz},
+               CASE WHEN {cz} IS NULL THEN json_extract(c.feature, '$.geometry.type') END,
+               CASE WHEN {cz} IS NULL THEN json_extract(c.feature, '$.geometry.coordinates') END,
+               b.feature IS NOT NULL, coalesce({bs}, json_extract(b.feature, ?4)), {bz},
+               CASE WHEN {bz} IS NULL THEN json_extract(b.feature, '$.geometry.type') END,
+               CASE WHEN {bz} IS NULL THEN json_extract(b.feature, '$.geometry.coordinates') END
+             FROM zoneatlas_changes c
+             LEFT JOIN zoneatlas_changes b ON b.seq = (
+               SELECT d.seq FROM zoneatlas_changes d
+                WHERE d.collection = c.collection AND d.feature_id = c.feature_id AND d.seq < c.seq
+                ORDER BY d.seq DESC LIMIT 1)
+             WHERE c.collection = ?1 AND c.revision > ?2 AND c.revision <= ?3 ORDER BY c.seq"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(&fail)?;
         let path = format!("$.properties.\"{}\"", status_property.replace('"', "\\\""));
         let shape = |r: &rusqlite::Row, at: usize| -> rusqlite::Result<Option<Shape>> {
             if !r.get::<_, bool>(at)? {
@@ -1125,8 +1216,9 @@ impl History for GpkgHistory {
             };
             Ok(Some(Shape {
                 status,
-                geometry_type: r.get::<_, Option<String>>(at + 2)?.unwrap_or_default(),
-                coordinates: r.get::<_, Option<String>>(at + 3)?.unwrap_or_default(),
+                size: r.get(at + 2)?,
+                geometry_type: r.get::<_, Option<String>>(at + 3)?.unwrap_or_default(),
+                coordinates: r.get::<_, Option<String>>(at + 4)?.unwrap_or_default(),
             }))
         };
         let rows = stmt
@@ -1134,7 +1226,7 @@ impl History for GpkgHistory {
                 Ok(ShapeChange {
                     revision: r.get::<_, i64>(0)? as u64,
                     after: shape(r, 1)?,
-                    before: shape(r, 5)?,
+                    before: shape(r, 6)?,
                 })
             })
             .map_err(&fail)?;

@@ -167,7 +167,10 @@ pub struct ChangeRecord {
 #[derive(Debug, Clone)]
 pub struct Shape {
     pub status: Option<String>,
-    /// GeoJSON geometry type and coordinates (JSON text).
+    /// Its size as `geodesy::feature_size` gives it, when the log kept it;
+    /// else the GeoJSON geometry type and coordinates (JSON text) to
+    /// compute it from.
+    pub size: Option<f64>,
     pub geometry_type: String,
     pub coordinates: String,
 }

@@ -183,7 +183,7 @@ try {
 
   // Every control has a label, and Tab reaches them.
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('button, input')]
-    .filter((el) => !(el.closest('label') || el.getAttribute('aria-label') || el.textContent.trim()))
+    .filter((el) => !(el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.getAttribute('aria-label') || el.textContent.trim()))
     .map((el) => el.outerHTML.slice(0, 60)));
   check('every control has a label', unlabelled.length === 0, unlabelled.join(' '));
   const fresh = await browser.newPage({ viewport: { width: 1400, height: 900 } });

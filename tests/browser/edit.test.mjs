@@ -1,0 +1,204 @@
+// Drives Debian's Chromium against a running zoneatlas on a fresh store:
+// sign in, edit a property, a conflict between two pages, a new line drawn
+// and saved, a delete, the time slider, live updates from another page.
+// Prints one line per check and "N passed, M failed"; exits non-zero on a
+// failure. Usage: node edit.test.mjs http://127.0.0.1:PORT EDITOR_TOKEN
+import { chromium } from 'playwright-core';
+
+const base = process.argv[2];
+const token = process.argv[3];
+const results = [];
+const check = (name, ok, detail = '') => {
+  results.push({ name, ok });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
+};
+const killer = setTimeout(() => { console.log('FAIL timeout: the editing test took over 150 s'); process.exit(2); }, 150_000);
+const api = async (path) => (await fetch(base + path)).json();
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+});
+const consoleErrors = [];
+const external = [];
+async function openPage() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // Chromium logs every 4xx answer as a console error; the conflict step
+  // provokes a 412 on purpose, so that one is not a fault of the page.
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('status of 412')) consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('request', (r) => { if (!r.url().startsWith(base)) external.push(r.url()); });
+  page.on('dialog', (d) => d.accept());
+  await page.goto(base + '/', { waitUntil: 'load' });
+  await page.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+  return page;
+}
+// Sign in as a user does: keyboard to the button, the dialog, the token.
+async function signIn(page) {
+  await page.focus('#lang');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signin-dialog[open]');
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  await page.keyboard.type(token);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.getElementById('who').textContent.includes('browser-editor'));
+  return focused;
+}
+const status = (page, c, id) => page.evaluate(([c, id]) => window.zoneatlas.app.features[c]?.[id]?.properties.status, [c, id]);
+// The newest popup's button (a closed one may still be fading out).
+const popupButton = (page, action) => page.locator(`.leaflet-popup .popup-actions button[data-action=${action}]`).last().click();
+async function editFromPopup(page, c, id) {
+  await page.evaluate(([c, id]) => window.zoneatlas.app.openPopup(c, id), [c, id]);
+  await popupButton(page, 'edit');
+  await page.waitForSelector('#edit-form');
+}
+const clickAt = async (page, lon, lat) => {
+  const p = await page.evaluate(([lo, la]) => {
+    const m = window.zoneatlas.map;
+    const pt = m.latLngToContainerPoint([la, lo]);
+    const r = document.getElementById('map').getBoundingClientRect();
+    return { x: r.left + pt.x, y: r.top + pt.y };
+  }, [lon, lat]);
+  await page.mouse.click(p.x, p.y);
+};
+
+try {
+  const page = await openPage();
+  const focused = await signIn(page);
+  check('sign-in by keyboard: Tab reaches the button, the dialog focuses the token field', focused === 'token-input');
+  check('signed in as an editor', (await page.locator('#who').innerText()).includes('editor'));
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('#signin-dialog input')].filter((i) => !document.querySelector(`label[for="${i.id}"]`)).length);
+  check('the sign-in field is labelled', unlabelled === 0);
+
+  // 1. A planned road goes under construction; the statistics move.
+  const roads = (await api('/api/collections/roads/items?status=planned&limit=1')).features;
+  const road = String(roads[0].id);
+  const before = await api('/api/stats');
+  await editFromPopup(page, 'roads', road);
+  const labels = await page.evaluate(() => [...document.querySelectorAll('#edit-form [data-type]')].every((i) => document.querySelector(`label[for="${i.id}"]`)));
+  check('every form field has a label', labels);
+  check('status is offered as a choice', await page.locator('#edit-form select[name=status]').count() === 1);
+  check('numbers are number inputs', await page.locator('#edit-form input[name=width_m][type=number]').count() === 1);
+  await page.selectOption('#edit-form select[name=status]', 'under_construction');
+  await page.click('#edit-form button[type=submit]');
+  await page.waitForSelector('#edit-msg.yes');
+  const stored = await api(`/api/collections/roads/items/${road}`);
+  check('the edit is stored', stored.properties.status === 'under_construction');
+  const after = await api('/api/stats');
+  check('the API statistics moved', after.road.by_status.planned.count === before.road.by_status.planned.count - 1
+    && after.road.by_status.under_construction.count === before.road.by_status.under_construction.count + 1);
+  await page.waitForFunction((n) => document.getElementById('stats-body').innerText.includes(`(${n} `), after.road.by_status.under_construction.count, { timeout: 5000 });
+  check('the statistics panel shows the new count', true);
+  check('the map redraws the road as under construction', await status(page, 'roads', road) === 'under_construction');
+
+  // 2. A second page sees the change live, and a conflict between the two.
+  const other = await openPage();
+  await signIn(other);
+  const target = String((await api('/api/collections/roads/items?status=existing&limit=1')).features[0].id);
+  await editFromPopup(page, 'roads', target);
+  await editFromPopup(other, 'roads', target);
+  await other.fill('#edit-form input[name=name_en]', 'Renamed by the other page');
+  await other.click('#edit-form button[type=submit]');
+  await other.waitForSelector('#edit-msg.yes');
+  await page.fill('#edit-form input[name=width_m]', '31');
+  await page.click('#edit-form button[type=submit]');
+  await page.waitForSelector('.conflict', { timeout: 5000 });
+  const conflict = await page.locator('.conflict').innerText();
+  check('a stale save shows a conflict naming who saved first', conflict.includes('browser-editor') && conflict.includes('31'), conflict.slice(0, 120));
+  await page.click('#conflict-reapply');
+  await page.waitForSelector('#edit-msg.yes');
+  const merged = await api(`/api/collections/roads/items/${target}`);
+  check('reapplying keeps both edits', merged.properties.name_en === 'Renamed by the other page' && merged.properties.width_m === 31);
+
+  // Live: the other page shows this page's edit within a second.
+  const liveBefore = await other.evaluate(() => window.zoneatlas.liveApplied || 0);
+  const liveRoad = String((await api('/api/collections/roads/items?status=planned&limit=1')).features[0].id);
+  await editFromPopup(page, 'roads', liveRoad);
+  await page.selectOption('#edit-form select[name=status]', 'under_construction');
+  const savedAt = Date.now();
+  await page.click('#edit-form button[type=submit]');
+  let liveOk = true;
+  try {
+    await other.waitForFunction(([c, id, n]) => window.zoneatlas.app.features[c]?.[id]?.properties.status === 'under_construction' && (window.zoneatlas.liveApplied || 0) > n,
+      ['roads', liveRoad, liveBefore], { timeout: 1000 });
+  } catch { liveOk = false; }
+  check('another page shows the change within a second, without a reload', liveOk, `${Date.now() - savedAt} ms`);
+  await page.waitForSelector('#edit-msg.yes');
+
+  // 3. Draw a new road (three clicks, Enter), fill the form, save.
+  await page.evaluate(() => window.zoneatlas.map.closePopup());
+  await page.selectOption('#new-collection', 'roads');
+  await page.click('#new-draw');
+  const pts = [[113.5400, 34.6900], [113.5450, 34.6920], [113.5500, 34.6905]];
+  await page.evaluate(([lo, la]) => window.zoneatlas.map.setView([la, lo], 15, { animate: false }), pts[1]);
+  for (const [lo, la] of pts) await clickAt(page, lo, la);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#edit-form');
+  await page.fill('#f-__id', 'R-BROWSER-1');
+  await page.fill('#edit-form input[name=name]', '浏览器路');
+  await page.fill('#edit-form input[name=name_en]', 'Browser Rd');
+  await page.selectOption('#edit-form select[name=status]', 'planned');
+  await page.fill('#edit-form input[name=class]', 'branch');
+  await page.fill('#edit-form input[name=width_m]', '12');
+  await page.fill('#edit-form input[name=source]', 'illustrative');
+  await page.click('#edit-form button[type=submit]');
+  await page.waitForSelector('#edit-msg.yes');
+  const drawn = await fetch(`${base}/api/collections/roads/items/R-BROWSER-1`).then((r) => r.json());
+  const c = drawn.geometry?.coordinates || [];
+  check('the drawn line is stored with its three vertices', c.length === 3 && c.every((p, i) => Math.abs(p[0] - pts[i][0]) < 2e-4 && Math.abs(p[1] - pts[i][1]) < 2e-4), JSON.stringify(c));
+  check('and appears on the map', await status(page, 'roads', 'R-BROWSER-1') === 'planned');
+  check('the other page gets it too', await other.waitForFunction(() => Boolean(window.zoneatlas.app.features.roads['R-BROWSER-1']), null, { timeout: 2000 }).then(() => true, () => false));
+
+  // 4. Delete it (after confirming), from its popup.
+  await page.evaluate(() => window.zoneatlas.app.openPopup('roads', 'R-BROWSER-1'));
+  await popupButton(page, 'delete');
+  await page.waitForSelector('#edit-msg.yes');
+  check('a confirmed delete removes the feature', (await fetch(`${base}/api/collections/roads/items/R-BROWSER-1`)).status === 404);
+  check('and the map no longer draws it', await page.waitForFunction(() => !window.zoneatlas.app.features.roads['R-BROWSER-1'], null, { timeout: 3000 }).then(() => true, () => false));
+
+  // 5. History in the popup's panel.
+  await page.evaluate((id) => window.zoneatlas.app.openPopup('roads', id), road);
+  await popupButton(page, 'history');
+  await page.waitForSelector('#history-body li');
+  check('a feature\'s history lists its versions', await page.locator('#history-body li').count() >= 2);
+
+  // 6. The time slider: yesterday the road was planned; now it is not.
+  const applied = await page.evaluate(() => window.zoneatlas.timeApplied || 0);
+  await page.focus('#time-range');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((n) => (window.zoneatlas.timeApplied || 0) > n, applied, { timeout: 10_000 });
+  check('the slider back a day shows the road planned again', await status(page, 'roads', road) === 'planned');
+  check('the label says the date', (await page.locator('#time-label').innerText()).match(/\d{4}-\d{2}-\d{2}/) !== null);
+  check('editing is off in the past', await page.locator('#new-draw').isDisabled());
+  const early = await page.evaluate(() => window.zoneatlas.timeApplied);
+  await page.keyboard.press('Home');
+  await page.waitForFunction((n) => window.zoneatlas.timeApplied > n, early, { timeout: 10_000 });
+  const count = await page.evaluate(() => Object.keys(window.zoneatlas.app.features.roads).length);
+  check('at the import the map holds the roads of then (57, before five were added)', count === 57, `${count}`);
+  const back = await page.evaluate(() => window.zoneatlas.timeApplied);
+  await page.click('#time-now');
+  await page.waitForFunction((n) => window.zoneatlas.timeApplied > n, back, { timeout: 10_000 });
+  check('back to now: under construction again', await status(page, 'roads', road) === 'under_construction');
+
+  // 7. The progress chart, and English.
+  check('the progress chart draws bars', await page.locator('#progress-body svg rect').count() >= 10);
+  await page.click('#lang');
+  await editFromPopup(page, 'roads', road);
+  check('the form speaks English', (await page.locator('#edit-form button[type=submit]').innerText()) === 'Save');
+
+  check('no console errors', consoleErrors.length === 0, consoleErrors.slice(0, 3).join(' | '));
+  check('no external requests', external.length === 0, external.slice(0, 3).join(' '));
+} catch (e) {
+  // What the first page showed, to tell why.
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  const panel = pages.length ? await pages[0].evaluate(() => document.getElementById('edit-body')?.innerHTML.slice(0, 400)).catch(() => '') : '';
+  check('the test ran to its end', false, `${String(e).slice(0, 300)} — edit panel: ${panel}`);
+} finally {
+  await browser.close();
+  clearTimeout(killer);
+}
+const failed = results.filter((r) => !r.ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod coverage;
+pub mod crs;
 pub mod encode;
 pub mod geodesy;
 pub mod history;

@@ -473,8 +473,11 @@ fn the_progress_report_equals_sums_over_asof_answers() {
     let store = server.store.clone();
     drop(server);
     let conn = rusqlite::Connection::open(&store).unwrap();
-    conn.execute("UPDATE zoneatlas_changes SET status = NULL, size = NULL", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE zoneatlas_changes SET status = NULL, size = NULL",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let again = Server::start_on(&store, &[]);
     let path = format!("/api/stats/progress?collection=roads&step=quarter&to={to}");

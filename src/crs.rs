@@ -1,0 +1,596 @@
+//! Coordinate reference systems planners' data comes in, to and from WGS84
+//! longitude/latitude (what zoneatlas stores): CRS84 and EPSG:4326, CGCS2000
+//! (EPSG:4490), Web Mercator (EPSG:3857), the CGCS2000 3-degree
+//! Gauss-Krüger zones (EPSG:4513-4554), UTM north (EPSG:32601-32660), and
+//! the Chinese web offsets GCJ-02 and BD-09.
+//!
+//! Accuracy: transverse Mercator by Krüger's series to n⁶ (Karney 2011),
+//! well under a millimetre within a zone; GCJ-02 and BD-09 inverted by
+//! fixed-point iteration to 1e-10 degrees (about 0.01 mm). CGCS2000 is
+//! taken as WGS84: the two agree to a few centimetres (both ITRF-based), as
+//! in pyproj's default (null) transformation between them.
+//!
+//! Axis order: `Order::Authority` follows the EPSG definition (EPSG:4326
+//! and 4490 latitude first, the Gauss-Krüger CRSs northing first), which OGC
+//! API - Features Part 2 asks for; `Order::Traditional` is easting /
+//! longitude first, as files (Shapefile, GeoPackage, GeoJSON) hold them.
+//!
+//! Must not: do I/O.
+
+use geo::Coord;
+
+/// The OGC URI prefix of EPSG codes.
+pub const EPSG_URI: &str = "http://www.opengis.net/def/crs/EPSG/0/";
+/// OGC:CRS84, longitude first.
+pub const CRS84_URI: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// A supported coordinate reference system.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Crs {
+    /// WGS84 longitude, latitude.
+    Crs84,
+    /// WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490): latitude first by authority.
+    Geographic {
+        epsg: u32,
+    },
+    WebMercator,
+    /// Transverse Mercator: CGCS2000 Gauss-Krüger or WGS84 UTM.
+    TransverseMercator {
+        epsg: u32,
+        central_meridian: f64,
+        false_easting: f64,
+        scale: f64,
+        ellipsoid: Ellipsoid,
+        /// Northing first by authority (the Gauss-Krüger CRSs).
+        northing_first: bool,
+    },
+    Gcj02,
+    Bd09,
+}
+
+/// Axis order of coordinate pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As the CRS's authority defines it (OGC API - Features Part 2).
+    Authority,
+    /// Easting / longitude first (files, GIS software).
+    Traditional,
+}
+
+/// An ellipsoid by semi-major axis and flattening.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ellipsoid {
+    pub a: f64,
+    pub f: f64,
+}
+
+pub const WGS84: Ellipsoid = Ellipsoid {
+    a: 6_378_137.0,
+    f: 1.0 / 298.257_223_563,
+};
+pub const GRS80: Ellipsoid = Ellipsoid {
+    a: 6_378_137.0,
+    f: 1.0 / 298.257_222_101,
+};
+
+impl Crs {
+    /// A CRS from an OGC URI (`http://www.opengis.net/def/crs/EPSG/0/4547`,
+    /// the CRS84 URI), `EPSG:4547`, `CRS84`, `gcj02` or `bd09`.
+    pub fn parse(text: &str) -> Result<Crs, String> {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase();
+        if t == CRS84_URI || lower == "crs84" || lower == "ogc:crs84" {
+            return Ok(Crs::Crs84);
+        }
+        match lower.as_str() {
+            "gcj02" | "gcj-02" => return Ok(Crs::Gcj02),
+            "bd09" | "bd-09" => return Ok(Crs::Bd09),
+            _ => {}
+        }
+        let code = t
+            .strip_prefix(EPSG_URI)
+            .or_else(|| lower.strip_prefix("epsg:").map(|_| &t[5..]))
+            .and_then(|c| c.parse::<u32>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "{text:?} is not a CRS this server knows; {}",
+                    Crs::supported()
+                )
+            })?;
+        Crs::epsg(code).ok_or_else(|| format!("EPSG:{code} is not supported; {}", Crs::supported()))
+    }
+
+    /// The CRS of an EPSG code, if supported.
+    pub fn epsg(code: u32) -> Option<Crs> {
+        let tm =
+            |cm: f64, fe: f64, scale: f64, ellipsoid, northing_first| Crs::TransverseMercator {
+                epsg: code,
+                central_meridian: cm,
+                false_easting: fe,
+                scale,
+                ellipsoid,
+                northing_first,
+            };
+        Some(match code {
+            4326 | 4490 => Crs::Geographic { epsg: code },
+            3857 => Crs::WebMercator,
+            // CGCS2000 / 3-degree Gauss-Kruger zone 25..45: the zone number
+            // leads the false easting.
+            4513..=4533 => {
+                let zone = f64::from(code - 4513 + 25);
+                tm(3.0 * zone, zone * 1e6 + 500_000.0, 1.0, GRS80, true)
+            }
+            // CGCS2000 / 3-degree Gauss-Kruger CM 75E..135E.
+            4534..=4554 => tm(
+                75.0 + 3.0 * f64::from(code - 4534),
+                500_000.0,
+                1.0,
+                GRS80,
+                true,
+            ),
+            32601..=32660 => {
+                let zone = f64::from(code - 32600);
+                tm(6.0 * zone - 183.0, 500_000.0, 0.9996, WGS84, false)
+            }
+            _ => return None,
+        })
+    }
+
+    /// What `parse` accepts, for error messages.
+    pub fn supported() -> &'static str {
+        "supported: CRS84, EPSG:4326, EPSG:4490 (CGCS2000), EPSG:3857, EPSG:4513-4554 (CGCS2000 3-degree Gauss-Kruger), EPSG:32601-32660 (UTM north), gcj02, bd09"
+    }
+
+    /// The OGC URI of an EPSG or CRS84 CRS (`None` for GCJ-02 and BD-09,
+    /// which have none).
+    pub fn uri(&self) -> Option<String> {
+        match self {
+            Crs::Crs84 => Some(CRS84_URI.to_owned()),
+            Crs::Geographic { epsg } | Crs::TransverseMercator { epsg, .. } => {
+                Some(format!("{EPSG_URI}{epsg}"))
+            }
+            Crs::WebMercator => Some(format!("{EPSG_URI}3857")),
+            Crs::Gcj02 | Crs::Bd09 => None,
+        }
+    }
+
+    /// Whether the authority's axis order puts the second traditional axis
+    /// (latitude, northing) first.
+    fn swapped(&self, order: Order) -> bool {
+        order == Order::Authority
+            && match self {
+                Crs::Geographic { .. } => true,
+                Crs::TransverseMercator { northing_first, .. } => *northing_first,
+                _ => false,
+            }
+    }
+
+    /// A position in this CRS (in `order`) to WGS84 longitude/latitude.
+    /// Errors when it lies outside what the CRS can hold.
+    pub fn to_lonlat(&self, p: [f64; 2], order: Order) -> Result<Coord, String> {
+        let [x, y] = if self.swapped(order) { [p[1], p[0]] } else { p };
+        if !x.is_finite() || !y.is_finite() {
+            return Err("a coordinate is not a finite number".into());
+        }
+        let c = match *self {
+            Crs::Crs84 | Crs::Geographic { .. } => Coord { x, y },
+            Crs::WebMercator => {
+                let r = WGS84.a;
+                Coord {
+                    x: (x / r).to_degrees(),
+                    y: (2.0 * (y / r).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
+                }
+            }
+            Crs::TransverseMercator {
+                central_meridian,
+                false_easting,
+                scale,
+                ellipsoid,
+                ..
+            } => {
+                let tm = Krueger::new(ellipsoid);
+                let (lat, dlon) = tm.inverse((x - false_easting) / scale, y / scale);
+                Coord {
+                    x: central_meridian + dlon,
+                    y: lat,
+                }
+            }
+            Crs::Gcj02 => gcj02_to_wgs84(Coord { x, y }),
+            Crs::Bd09 => gcj02_to_wgs84(bd09_to_gcj02(Coord { x, y })),
+        };
+        if !(-180.0..=180.0).contains(&c.x)
+            || !(-90.0..=90.0).contains(&c.y)
+            || !c.x.is_finite()
+            || !c.y.is_finite()
+        {
+            return Err(format!(
+                "({x}, {y}) is outside what {} can hold (it maps to longitude {:.6}, latitude {:.6})",
+                self.name(),
+                c.x,
+                c.y
+            ));
+        }
+        if matches!(self, Crs::WebMercator | Crs::TransverseMercator { .. }) {
+            // A position outside the projection's domain (beyond the pole,
+            // a zone's easting read in another) maps somewhere anyway;
+            // projecting it back tells.
+            let again = self.from_lonlat(c, Order::Traditional);
+            if (again[0] - x).abs() > 0.01 || (again[1] - y).abs() > 0.01 {
+                return Err(format!(
+                    "({x}, {y}) is not a position {} can hold",
+                    self.name()
+                ));
+            }
+        }
+        if let Crs::TransverseMercator {
+            central_meridian, ..
+        } = *self
+        {
+            // Krüger's series hold to about 40° from the central meridian;
+            // a zone's data lies within 3°.
+            if (c.x - central_meridian).abs() > 30.0 {
+                return Err(format!(
+                    "({x}, {y}) lies {:.1}° from {}'s central meridian; coordinates of another zone?",
+                    (c.x - central_meridian).abs(),
+                    self.name()
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// WGS84 longitude/latitude to this CRS, in `order`.
+    pub fn from_lonlat(&self, c: Coord, order: Order) -> [f64; 2] {
+        let [x, y] = match *self {
+            Crs::Crs84 | Crs::Geographic { .. } => [c.x, c.y],
+            Crs::WebMercator => {
+                let r = WGS84.a;
+                let lat =
+                    c.y.clamp(-85.051_128_779_806_59, 85.051_128_779_806_59)
+                        .to_radians();
+                [
+                    r * c.x.to_radians(),
+                    r * (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
+                ]
+            }
+            Crs::TransverseMercator {
+                central_meridian,
+                false_easting,
+                scale,
+                ellipsoid,
+                ..
+            } => {
+                let (e, n) = Krueger::new(ellipsoid).forward(c.y, c.x - central_meridian);
+                [false_easting + scale * e, scale * n]
+            }
+            Crs::Gcj02 => {
+                let g = wgs84_to_gcj02(c);
+                [g.x, g.y]
+            }
+            Crs::Bd09 => {
+                let b = gcj02_to_bd09(wgs84_to_gcj02(c));
+                [b.x, b.y]
+            }
+        };
+        if self.swapped(order) {
+            [y, x]
+        } else {
+            [x, y]
+        }
+    }
+
+    /// A short name for messages (`EPSG:4547`, `GCJ-02`).
+    pub fn name(&self) -> String {
+        match self {
+            Crs::Crs84 => "CRS84".into(),
+            Crs::Geographic { epsg } | Crs::TransverseMercator { epsg, .. } => {
+                format!("EPSG:{epsg}")
+            }
+            Crs::WebMercator => "EPSG:3857".into(),
+            Crs::Gcj02 => "GCJ-02".into(),
+            Crs::Bd09 => "BD-09".into(),
+        }
+    }
+
+    /// Whether positions are WGS84 longitude/latitude already (no work).
+    pub fn is_lonlat(&self) -> bool {
+        matches!(self, Crs::Crs84 | Crs::Geographic { .. })
+    }
+}
+
+/// Transverse Mercator on an ellipsoid by Krüger's n-series to sixth order
+/// (C. F. F. Karney, "Transverse Mercator with an accuracy of a few
+/// nanometers", J. Geodesy 85, 2011): unit scale, no false origin.
+struct Krueger {
+    /// Rectifying radius.
+    big_a: f64,
+    e: f64,
+    alpha: [f64; 6],
+    beta: [f64; 6],
+}
+
+impl Krueger {
+    fn new(el: Ellipsoid) -> Krueger {
+        let n = el.f / (2.0 - el.f);
+        let (n2, n3) = (n * n, n * n * n);
+        let (n4, n5, n6) = (n3 * n, n3 * n2, n3 * n3);
+        Krueger {
+            big_a: el.a / (1.0 + n) * (1.0 + n2 / 4.0 + n4 / 64.0 + n6 / 256.0),
+            e: (el.f * (2.0 - el.f)).sqrt(),
+            alpha: [
+                n / 2.0 - 2.0 * n2 / 3.0 + 5.0 * n3 / 16.0 + 41.0 * n4 / 180.0 - 127.0 * n5 / 288.0
+                    + 7891.0 * n6 / 37800.0,
+                13.0 * n2 / 48.0 - 3.0 * n3 / 5.0 + 557.0 * n4 / 1440.0 + 281.0 * n5 / 630.0
+                    - 1983433.0 * n6 / 1935360.0,
+                61.0 * n3 / 240.0 - 103.0 * n4 / 140.0
+                    + 15061.0 * n5 / 26880.0
+                    + 167603.0 * n6 / 181440.0,
+                49561.0 * n4 / 161280.0 - 179.0 * n5 / 168.0 + 6601661.0 * n6 / 7257600.0,
+                34729.0 * n5 / 80640.0 - 3418889.0 * n6 / 1995840.0,
+                212378941.0 * n6 / 319334400.0,
+            ],
+            beta: [
+                n / 2.0 - 2.0 * n2 / 3.0 + 37.0 * n3 / 96.0 - n4 / 360.0 - 81.0 * n5 / 512.0
+                    + 96199.0 * n6 / 604800.0,
+                n2 / 48.0 + n3 / 15.0 - 437.0 * n4 / 1440.0 + 46.0 * n5 / 105.0
+                    - 1118711.0 * n6 / 3870720.0,
+                17.0 * n3 / 480.0 - 37.0 * n4 / 840.0 - 209.0 * n5 / 4480.0 + 5569.0 * n6 / 90720.0,
+                4397.0 * n4 / 161280.0 - 11.0 * n5 / 504.0 - 830251.0 * n6 / 7257600.0,
+                4583.0 * n5 / 161280.0 - 108847.0 * n6 / 3991680.0,
+                20648693.0 * n6 / 638668800.0,
+            ],
+        }
+    }
+
+    /// Latitude and longitude from the central meridian (degrees) to
+    /// (easting, northing) in metres.
+    fn forward(&self, lat: f64, dlon: f64) -> (f64, f64) {
+        let (phi, lam) = (lat.to_radians(), dlon.to_radians());
+        let s = phi.sin();
+        let t = (s.atanh() - self.e * (self.e * s).atanh()).sinh();
+        let xi_p = t.atan2(lam.cos());
+        let eta_p = (lam.sin() / (1.0 + t * t).sqrt()).atanh();
+        let (mut xi, mut eta) = (xi_p, eta_p);
+        for (j, a) in self.alpha.iter().enumerate() {
+            let k = 2.0 * (j as f64 + 1.0);
+            xi += a * (k * xi_p).sin() * (k * eta_p).cosh();
+            eta += a * (k * xi_p).cos() * (k * eta_p).sinh();
+        }
+        (self.big_a * eta, self.big_a * xi)
+    }
+
+    /// (easting, northing) in metres to latitude and longitude from the
+    /// central meridian (degrees).
+    fn inverse(&self, easting: f64, northing: f64) -> (f64, f64) {
+        let (xi, eta) = (northing / self.big_a, easting / self.big_a);
+        let (mut xi_p, mut eta_p) = (xi, eta);
+        for (j, b) in self.beta.iter().enumerate() {
+            let k = 2.0 * (j as f64 + 1.0);
+            xi_p -= b * (k * xi).sin() * (k * eta).cosh();
+            eta_p -= b * (k * xi).cos() * (k * eta).sinh();
+        }
+        let lam = eta_p.sinh().atan2(xi_p.cos());
+        // tan of the conformal latitude, then Newton for the geographic one.
+        let tau_p = xi_p.sin() / (eta_p.sinh().powi(2) + xi_p.cos().powi(2)).sqrt();
+        let e = self.e;
+        let mut tau = tau_p;
+        for _ in 0..8 {
+            let s1 = (1.0 + tau * tau).sqrt();
+            let sigma = (e * (e * tau / s1).atanh()).sinh();
+            let tau_i = tau * (1.0 + sigma * sigma).sqrt() - sigma * s1;
+            let d = (tau_p - tau_i) / (1.0 + tau_i * tau_i).sqrt()
+                * (1.0 + (1.0 - e * e) * tau * tau)
+                / ((1.0 - e * e) * s1);
+            tau += d;
+            if d.abs() < 1e-14 {
+                break;
+            }
+        }
+        (tau.atan().to_degrees(), lam.to_degrees())
+    }
+}
+
+/// Whether GCJ-02 applies (it is the identity outside China).
+fn in_china(c: Coord) -> bool {
+    (72.004..=137.8347).contains(&c.x) && (0.8293..=55.8271).contains(&c.y)
+}
+
+/// GCJ-02's published obfuscation (Krasovsky ellipsoid, the well-known
+/// formulas of `eviltransform` and its kin): the offset in degrees.
+fn gcj02_offset(c: Coord) -> Coord {
+    use std::f64::consts::PI;
+    const A: f64 = 6_378_245.0;
+    const EE: f64 = 0.006_693_421_622_965_943;
+    let (x, y) = (c.x - 105.0, c.y - 35.0);
+    let waves = |x: f64| (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
+    let d_lat = -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * x.abs().sqrt()
+        + waves(x)
+        + (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
+    let d_lon = 300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * x.abs().sqrt()
+        + waves(x)
+        + (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0
+        + (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
+    let rad = c.y.to_radians();
+    let magic = 1.0 - EE * rad.sin().powi(2);
+    let sm = magic.sqrt();
+    Coord {
+        x: d_lon * 180.0 / (A / sm * rad.cos() * PI),
+        y: d_lat * 180.0 / (A * (1.0 - EE) / (magic * sm) * PI),
+    }
+}
+
+/// WGS84 → GCJ-02.
+pub fn wgs84_to_gcj02(c: Coord) -> Coord {
+    if !in_china(c) {
+        return c;
+    }
+    let d = gcj02_offset(c);
+    Coord {
+        x: c.x + d.x,
+        y: c.y + d.y,
+    }
+}
+
+/// GCJ-02 → WGS84, by fixed-point iteration of the forward offset (it
+/// changes by under a millimetre over the offset's 600 m, so each step
+/// gains about five digits).
+pub fn gcj02_to_wgs84(g: Coord) -> Coord {
+    let mut w = g;
+    for _ in 0..10 {
+        let f = wgs84_to_gcj02(w);
+        let (dx, dy) = (f.x - g.x, f.y - g.y);
+        w = Coord {
+            x: w.x - dx,
+            y: w.y - dy,
+        };
+        if dx.abs() < 1e-11 && dy.abs() < 1e-11 {
+            break;
+        }
+    }
+    w
+}
+
+const BD_PI: f64 = std::f64::consts::PI * 3000.0 / 180.0;
+
+/// GCJ-02 → BD-09 (Baidu's further offset).
+pub fn gcj02_to_bd09(g: Coord) -> Coord {
+    let z = (g.x * g.x + g.y * g.y).sqrt() + 0.000_02 * (g.y * BD_PI).sin();
+    let theta = g.y.atan2(g.x) + 0.000_003 * (g.x * BD_PI).cos();
+    Coord {
+        x: z * theta.cos() + 0.0065,
+        y: z * theta.sin() + 0.006,
+    }
+}
+
+/// BD-09 → GCJ-02, by iterating the forward formula.
+pub fn bd09_to_gcj02(b: Coord) -> Coord {
+    let mut g = Coord {
+        x: b.x - 0.0065,
+        y: b.y - 0.006,
+    };
+    for _ in 0..10 {
+        let f = gcj02_to_bd09(g);
+        let (dx, dy) = (f.x - b.x, f.y - b.y);
+        g = Coord {
+            x: g.x - dx,
+            y: g.y - dy,
+        };
+        if dx.abs() < 1e-11 && dy.abs() < 1e-11 {
+            break;
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZHENGZHOU: Coord = Coord {
+        x: 113.625,
+        y: 34.746,
+    };
+
+    #[test]
+    fn parses_uris_codes_and_names_and_refuses_the_rest() {
+        assert_eq!(Crs::parse(CRS84_URI), Ok(Crs::Crs84));
+        assert!(matches!(
+            Crs::parse("http://www.opengis.net/def/crs/EPSG/0/4547"),
+            Ok(Crs::TransverseMercator { epsg: 4547, .. })
+        ));
+        assert!(matches!(
+            Crs::parse("EPSG:4490"),
+            Ok(Crs::Geographic { epsg: 4490 })
+        ));
+        assert_eq!(Crs::parse("gcj02"), Ok(Crs::Gcj02));
+        for bad in [
+            "EPSG:2000",
+            "EPSG:x",
+            "http://www.opengis.net/def/crs/EPSG/0/",
+            "wgs84",
+            "",
+        ] {
+            let e = Crs::parse(bad).unwrap_err();
+            assert!(e.contains("supported: CRS84"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn gauss_krueger_zone_114_puts_zhengzhou_where_its_definition_says() {
+        // EPSG:4547 is CM 114E, false easting 500 km; EPSG:4526 is zone 38
+        // (CM 114E), false easting 38,500 km.
+        let cm = Crs::epsg(4547).unwrap();
+        let zone = Crs::epsg(4526).unwrap();
+        let a = cm.from_lonlat(ZHENGZHOU, Order::Traditional);
+        let b = zone.from_lonlat(ZHENGZHOU, Order::Traditional);
+        assert!((b[0] - a[0] - 38e6).abs() < 1e-6);
+        // West of the meridian by 0.375°: about 34.3 km west of 500 km.
+        assert!((a[0] - (500_000.0 - 34_330.0)).abs() < 100.0, "{a:?}");
+        // Authority order is northing first.
+        let n = cm.from_lonlat(ZHENGZHOU, Order::Authority);
+        assert_eq!(n, [a[1], a[0]]);
+    }
+
+    #[test]
+    fn every_projection_round_trips_to_a_tenth_of_a_millimetre() {
+        for code in [3857, 4513, 4526, 4547, 4554, 32649, 32601, 32660] {
+            let crs = Crs::epsg(code).unwrap();
+            let cm = match crs {
+                Crs::TransverseMercator {
+                    central_meridian, ..
+                } => central_meridian,
+                _ => 113.0,
+            };
+            for (dx, lat) in [(-2.9, 5.0), (0.0, 34.7), (1.4, 60.0), (2.9, -20.0)] {
+                let c = Coord { x: cm + dx, y: lat };
+                let p = crs.from_lonlat(c, Order::Authority);
+                let back = crs.to_lonlat(p, Order::Authority).unwrap();
+                let (kx, ky) = crate::geodesy::metres_per_degree(lat);
+                let err = ((back.x - c.x) * kx).hypot((back.y - c.y) * ky);
+                assert!(err < 1e-4, "EPSG:{code} at {c:?}: {err} m");
+            }
+        }
+    }
+
+    #[test]
+    fn gcj02_is_about_570_m_off_at_zhengzhou_and_inverts_to_a_centimetre() {
+        let g = wgs84_to_gcj02(ZHENGZHOU);
+        let (kx, ky) = crate::geodesy::metres_per_degree(ZHENGZHOU.y);
+        let off = ((g.x - ZHENGZHOU.x) * kx).hypot((g.y - ZHENGZHOU.y) * ky);
+        assert!((450.0..700.0).contains(&off), "{off} m");
+        let w = gcj02_to_wgs84(g);
+        let err = ((w.x - ZHENGZHOU.x) * kx).hypot((w.y - ZHENGZHOU.y) * ky);
+        assert!(err < 0.01, "{err} m");
+        let b = gcj02_to_bd09(g);
+        let back = bd09_to_gcj02(b);
+        assert!(((back.x - g.x) * kx).hypot((back.y - g.y) * ky) < 0.01);
+        // Outside China nothing moves.
+        let helsinki = Coord { x: 24.94, y: 60.17 };
+        assert_eq!(wgs84_to_gcj02(helsinki), helsinki);
+    }
+
+    #[test]
+    fn coordinates_that_do_not_fit_are_refused() {
+        let gk = Crs::epsg(4547).unwrap();
+        assert!(gk.to_lonlat([500_000.0, 1e9], Order::Traditional).is_err());
+        assert!(gk.to_lonlat([f64::NAN, 0.0], Order::Traditional).is_err());
+        // A zone-prefixed easting read as CM-only: 38 million metres east.
+        assert!(gk
+            .to_lonlat([38_465_000.0, 3_846_000.0], Order::Traditional)
+            .is_err());
+        assert!(Crs::Geographic { epsg: 4326 }
+            .to_lonlat([120.0, 34.0], Order::Authority)
+            .is_err());
+    }
+}

@@ -48,6 +48,17 @@ pub enum Crs {
     Bd09,
 }
 
+/// The URIs of every CRS a client may ask for (OGC API - Features Part 2):
+/// CRS84 first (the storage CRS), then the EPSG codes in order.
+pub fn offered_uris() -> Vec<String> {
+    let mut codes: Vec<u32> = vec![3857, 4326, 4490];
+    codes.extend(4513..=4554);
+    codes.extend(32601..=32660);
+    std::iter::once(CRS84_URI.to_owned())
+        .chain(codes.into_iter().map(|c| format!("{EPSG_URI}{c}")))
+        .collect()
+}
+
 /// Axis order of coordinate pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {

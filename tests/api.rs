@@ -294,7 +294,7 @@ async fn malformed_requests_get_4xx_with_a_json_reason() {
         ),
         ("/api/collections/roads/items?f=xml", 400, "xml"),
         (
-            "/api/collections/roads/items?bbox-crs=EPSG:3857&bbox=1,2,3,4",
+            "/api/collections/roads/items?bbox-crs=EPSG:2000&bbox=1,2,3,4",
             400,
             "bbox-crs",
         ),

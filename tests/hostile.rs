@@ -159,7 +159,7 @@ fn bad_requests_table_every_error_is_json_with_its_status() {
         ),
         (
             "GET",
-            "/api/collections/roads/items?bbox-crs=EPSG:3857".into(),
+            "/api/collections/roads/items?bbox-crs=EPSG:2000".into(),
             vec![],
             "",
             400,

@@ -132,6 +132,16 @@ fn main() {
             shares_equal_shapely,
         ),
         trial(
+            "crs_transforms_equal_pyproj_and_an_independent_gcj02",
+            &[Need::Python("pyproj")],
+            crs_equal_pyproj,
+        ),
+        trial(
+            "ogc_part2_crs_answers_equal_pyproj_and_shapely",
+            &[Need::Python("pyproj"), Need::Python("shapely")],
+            part2_crs,
+        ),
+        trial(
             "the_map_draws_every_layer_and_answers_clicks",
             &[CHROMIUM, NODE, Need::Playwright],
             the_map_in_chromium,
@@ -558,4 +568,222 @@ fn editing_in_chromium() -> Result<(), Failed> {
     check(out.status.success(), || {
         format!("browser editing checks failed:\n{stdout}")
     })
+}
+
+/// 1,000 seeded random points per CRS, within each CRS's area of use:
+/// projected by pyproj (PROJ), within 1 mm both ways; GCJ-02 and BD-09 by a
+/// separate Python implementation, within 0.1 mm forward and 1 cm back.
+fn crs_equal_pyproj() -> Result<(), Failed> {
+    use zoneatlas::crs::{self, Crs, Order};
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut codes: Vec<u32> = (4513..=4554).collect();
+    codes.extend([3857, 32601, 32631, 32649, 32650, 32660]);
+    let mut points: Vec<(u32, [f64; 2])> = Vec::new();
+    for &code in &codes {
+        let crs = Crs::epsg(code).ok_or("code")?;
+        let (cm, half, lat0, lat1) = match crs {
+            Crs::TransverseMercator {
+                central_meridian,
+                epsg,
+                ..
+            } if epsg < 32600 => (central_meridian, 1.5, 18.0, 53.0),
+            Crs::TransverseMercator {
+                central_meridian, ..
+            } => (central_meridian, 3.0, 0.0, 80.0),
+            _ => (0.0, 179.9, -80.0, 80.0),
+        };
+        for _ in 0..1000 {
+            points.push((
+                code,
+                [
+                    cm + (rnd() * 2.0 - 1.0) * half,
+                    lat0 + rnd() * (lat1 - lat0),
+                ],
+            ));
+        }
+    }
+    // China for the offsets.
+    let china: Vec<[f64; 2]> = (0..1000)
+        .map(|_| [73.0 + rnd() * 62.0, 18.0 + rnd() * 35.0])
+        .collect();
+    let mut by_code: std::collections::BTreeMap<u32, Vec<[f64; 2]>> = Default::default();
+    for (c, p) in &points {
+        by_code.entry(*c).or_default().push(*p);
+    }
+    let mut worst = 0.0f64;
+    for (code, pts) in &by_code {
+        let oracle = run_python(
+            "crs_oracle.py",
+            &[],
+            Some(&serde_json::json!({"codes": [code], "points": pts}).to_string()),
+        );
+        let theirs = oracle["epsg"][code.to_string()]
+            .as_array()
+            .ok_or("oracle")?;
+        let crs = Crs::epsg(*code).ok_or("code")?;
+        for (p, t) in pts.iter().zip(theirs) {
+            let t = [t[0].as_f64().ok_or("x")?, t[1].as_f64().ok_or("y")?];
+            let ours = crs.from_lonlat(geo::Coord { x: p[0], y: p[1] }, Order::Traditional);
+            let d = (ours[0] - t[0]).hypot(ours[1] - t[1]);
+            worst = worst.max(d);
+            check(d <= 0.001, || {
+                format!("EPSG:{code} at {p:?}: ours {ours:?}, pyproj {t:?} ({d} m)")
+            })?;
+            let back = crs
+                .to_lonlat(t, Order::Traditional)
+                .map_err(|e| format!("EPSG:{code}: {e}"))?;
+            let (kx, ky) = zoneatlas::geodesy::metres_per_degree(p[1]);
+            let e = ((back.x - p[0]) * kx).hypot((back.y - p[1]) * ky);
+            check(e <= 0.001, || {
+                format!("EPSG:{code} inverse at {p:?}: {e} m")
+            })?;
+        }
+    }
+    println!(
+        "worst projected difference from pyproj over {} points: {:.2e} m",
+        points.len(),
+        worst
+    );
+    let oracle = run_python(
+        "crs_oracle.py",
+        &[],
+        Some(&serde_json::json!({"codes": [], "points": china}).to_string()),
+    );
+    for (i, p) in china.iter().enumerate() {
+        let c = geo::Coord { x: p[0], y: p[1] };
+        let (kx, ky) = zoneatlas::geodesy::metres_per_degree(p[1]);
+        for (name, ours, back) in [
+            ("gcj02", crs::wgs84_to_gcj02(c), None),
+            ("bd09", crs::gcj02_to_bd09(crs::wgs84_to_gcj02(c)), Some(())),
+        ] {
+            let t = &oracle[name][i];
+            let t = geo::Coord {
+                x: t[0].as_f64().ok_or("x")?,
+                y: t[1].as_f64().ok_or("y")?,
+            };
+            let d = ((ours.x - t.x) * kx).hypot((ours.y - t.y) * ky);
+            check(d <= 1e-4, || {
+                format!("{name} at {p:?}: {d} m from the oracle")
+            })?;
+            let inverse = if back.is_some() {
+                crs::gcj02_to_wgs84(crs::bd09_to_gcj02(t))
+            } else {
+                crs::gcj02_to_wgs84(t)
+            };
+            let e = ((inverse.x - c.x) * kx).hypot((inverse.y - c.y) * ky);
+            check(e <= 0.01, || format!("{name} inverse at {p:?}: {e} m"))?;
+        }
+    }
+    Ok(())
+}
+
+/// OGC API - Features Part 2 against the binary: `crs=` answers equal
+/// pyproj in each CRS's own axis order (within 1 mm), `Content-Crs` names
+/// the CRS, `bbox-crs` in Gauss-Kruger metres selects what shapely says
+/// intersects, and an unsupported CRS is a 400 listing the supported ones.
+fn part2_crs() -> Result<(), Failed> {
+    let server = Server::start(&[]);
+    let base = format!("{}/api/collections/roads/items?limit=1000", server.base);
+    let plain = http_get_json(&base);
+    let features = plain["features"].as_array().ok_or("features")?;
+    let mut points = Vec::new();
+    for f in features {
+        for p in f["geometry"]["coordinates"].as_array().ok_or("coords")? {
+            points.push([p[0].as_f64().ok_or("x")?, p[1].as_f64().ok_or("y")?]);
+        }
+    }
+    for code in [4326u32, 4490, 3857, 4547, 4526, 32649] {
+        let uri = format!("http://www.opengis.net/def/crs/EPSG/0/{code}");
+        let r = http("GET", &format!("{base}&crs={uri}"), &[], b"");
+        check(r.status == 200, || format!("crs {code}: {}", r.status))?;
+        check(r.header("content-crs") == Some(&format!("<{uri}>")), || {
+            format!("Content-Crs for {code}: {:?}", r.header("content-crs"))
+        })?;
+        let oracle = run_python(
+            "crs_oracle.py",
+            &[],
+            Some(
+                &serde_json::json!({"codes": [code], "points": points, "authority": true})
+                    .to_string(),
+            ),
+        );
+        let theirs = oracle["epsg"][code.to_string()]
+            .as_array()
+            .ok_or("oracle")?;
+        let mut ours = Vec::new();
+        for f in r.json()["features"].as_array().ok_or("features")? {
+            for p in f["geometry"]["coordinates"].as_array().ok_or("coords")? {
+                ours.push([p[0].as_f64().ok_or("x")?, p[1].as_f64().ok_or("y")?]);
+            }
+        }
+        check(ours.len() == theirs.len(), || {
+            format!("{code}: {} vs {} positions", ours.len(), theirs.len())
+        })?;
+        let geographic = code == 4326 || code == 4490;
+        for (o, t) in ours.iter().zip(theirs) {
+            let t = [t[0].as_f64().ok_or("x")?, t[1].as_f64().ok_or("y")?];
+            // Degrees for the geographic CRSs: 1e-8° is about a millimetre.
+            let tol = if geographic { 1e-8 } else { 0.001 };
+            check(
+                (o[0] - t[0]).abs() <= tol && (o[1] - t[1]).abs() <= tol,
+                || format!("EPSG:{code}: ours {o:?}, pyproj {t:?}"),
+            )?;
+        }
+    }
+    // A bbox in EPSG:4547 metres (easting first in the file sense; the
+    // request gives northing first, the CRS's own order).
+    let (e0, n0, e1, n1) = (455_000.0, 3_838_000.0, 458_000.0, 3_842_000.0);
+    let url = format!(
+        "{base}&bbox={n0},{e0},{n1},{e1}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4547"
+    );
+    let r = http_get_json(&url);
+    let mut got: Vec<String> = r["features"]
+        .as_array()
+        .ok_or("features")?
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    got.sort();
+    let oracle = run_python(
+        "crs_oracle.py",
+        &[],
+        Some(
+            &serde_json::json!({"features": plain, "box": [e0, n0, e1, n1], "box_code": 4547})
+                .to_string(),
+        ),
+    );
+    let want: Vec<String> = serde_json::from_value(oracle["intersecting"].clone())?;
+    check(!want.is_empty() && got == want, || {
+        format!("bbox in EPSG:4547: {got:?} vs shapely {want:?}")
+    })?;
+    // Unsupported: 400 naming what is supported.
+    let r = http(
+        "GET",
+        &format!("{base}&crs=http://www.opengis.net/def/crs/EPSG/0/2000"),
+        &[],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    check(r.status == 400 && text.contains("supported: CRS84"), || {
+        format!("{}: {text}", r.status)
+    })?;
+    let conf = http_get_json(&format!("{}/api/conformance", server.base));
+    check(
+        conf["conformsTo"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|x| x == "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs")
+        }),
+        || "the CRS conformance class is not declared".into(),
+    )?;
+    let coll = http_get_json(&format!("{}/api/collections/roads", server.base));
+    check(
+        coll["crs"].as_array().is_some_and(|c| c.len() > 100),
+        || "collection crs list".into(),
+    )
 }

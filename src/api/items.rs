@@ -8,6 +8,7 @@ use axum::routing::get;
 use super::openapi::{params as p, Endpoint};
 use super::params::{self as params, format, ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
+use crate::crs::{Crs, Order};
 use crate::encode::{FeatureJson, FeaturePage, Features, Link};
 use crate::model::Feature;
 
@@ -28,6 +29,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             p::LIMIT,
             p::OFFSET,
             p::F,
+            p::CRS,
             p::ASOF,
         ],
         request_body: None,
@@ -44,7 +46,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getFeature",
         summary: "One feature",
         tag: "Data",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::F, p::ASOF],
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::F, p::CRS, p::ASOF],
         request_body: None,
         responses: &[
             (200, GEOJSON, "The feature"),
@@ -56,7 +58,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// Parameters `/items` understands besides the layer's queryables.
-const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs", "asof"];
+const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs", "crs", "asof"];
 
 async fn items(
     s: Ctx,
@@ -72,7 +74,7 @@ async fn items(
     known.extend(meta.queryable.iter().map(String::as_str));
     if let Some(bad) = q.unknown(&known).next() {
         return Err(ApiError::bad_request(format!(
-            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, limit, offset, f, asof and the queryables: {}",
+            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, crs, limit, offset, f, asof and the queryables: {}",
             meta.id,
             if meta.queryable.is_empty() {
                 "(none)".to_string()
@@ -81,17 +83,23 @@ async fn items(
             }
         )));
     }
-    if let Some(crs) = q.single("bbox-crs")? {
-        if crs != super::ogc::CRS84 {
-            return Err(ApiError::bad_request(format!(
-                "bbox-crs {crs:?} is not supported; only {} is",
-                super::ogc::CRS84
-            )));
-        }
-    }
+    let out_crs = answer_crs(&q)?;
+    let bbox_crs = match q.single("bbox-crs")? {
+        None => Crs::Crs84,
+        Some(c) => offered(c, "bbox-crs")?,
+    };
     let limit = params::limit(q.single("limit")?)?;
     let offset = params::offset(q.single("offset")?)?;
-    let rects = q.single("bbox")?.map(params::bbox).transpose()?;
+    // A bbox in another CRS: candidates from its lon/lat envelope, then
+    // each tested exactly in that CRS.
+    let (rects, exact) = match q.single("bbox")? {
+        None => (None, None),
+        Some(b) if bbox_crs == Crs::Crs84 => (Some(params::bbox(b)?), None),
+        Some(b) => {
+            let (envelope, rect) = projected_bbox(b, &bbox_crs)?;
+            (Some(vec![envelope]), Some(rect))
+        }
+    };
     let mut filters = Vec::new();
     for name in &meta.queryable {
         if let Some(v) = q.single(name)? {
@@ -107,6 +115,7 @@ async fn items(
         .into_iter()
         .map(|i| &*l.layer.features[i])
         .filter(|f| filters.iter().all(|(n, v)| f.property_equals(n, v)))
+        .filter(|f| exact.is_none_or(|r| intersects_in(&f.geometry, &bbox_crs, &r)))
         .collect();
     let number_matched = matched.len();
     let page: Vec<&Feature> = matched.into_iter().skip(offset).take(limit).collect();
@@ -156,6 +165,15 @@ async fn items(
         title: Some(meta.title.clone()),
     });
 
+    let projected: Vec<Feature> = match &out_crs {
+        Crs::Crs84 => Vec::new(),
+        c => page.iter().map(|f| in_crs(f, c)).collect(),
+    };
+    let page = if projected.is_empty() {
+        page
+    } else {
+        projected.iter().collect()
+    };
     let body = FeaturePage {
         kind: "FeatureCollection",
         number_matched,
@@ -165,7 +183,7 @@ async fn items(
         features: Features(page),
     };
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    Ok(json_response(GEOJSON, bytes))
+    Ok(with_content_crs(json_response(GEOJSON, bytes), &out_crs))
 }
 
 async fn item(
@@ -175,8 +193,9 @@ async fn item(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["f", "asof"])?;
+    q.reject_unknown(&["f", "crs", "asof"])?;
     format(&q)?;
+    let out_crs = answer_crs(&q)?;
     let l = find_layer(&s.catalog, &id)?;
     let i = s.catalog.feature_index(&id, &feature_id).ok_or_else(|| {
         ApiError::not_found(format!("collection {id:?} has no feature {feature_id:?}"))
@@ -197,12 +216,20 @@ async fn item(
             title: Some(l.layer.meta.title.clone()),
         },
     ];
+    let projected;
+    let feature: &Feature = match &out_crs {
+        Crs::Crs84 => &l.layer.features[i],
+        c => {
+            projected = in_crs(&l.layer.features[i], c);
+            &projected
+        }
+    };
     let bytes = serde_json::to_vec(&FeatureJson {
-        feature: &l.layer.features[i],
+        feature,
         links: &links,
     })
     .map_err(ApiError::internal)?;
-    let mut resp = json_response(GEOJSON, bytes);
+    let mut resp = with_content_crs(json_response(GEOJSON, bytes), &out_crs);
     // Strong and per feature: what If-Match takes for editing.
     if let Ok(v) =
         axum::http::HeaderValue::from_str(&super::edit::feature_etag(&l.layer.features[i]))
@@ -210,6 +237,124 @@ async fn item(
         resp.headers_mut().insert(axum::http::header::ETAG, v);
     }
     Ok(resp)
+}
+
+/// A CRS a client named, if it is one the collections offer (by URI).
+fn offered(text: &str, what: &str) -> Result<Crs, ApiError> {
+    let crs = Crs::parse(text).map_err(|e| ApiError::bad_request(format!("{what}: {e}")))?;
+    if crs.uri().is_none() {
+        return Err(ApiError::bad_request(format!(
+            "{what}: {} has no URI; ask by URI for one of the collection's crs list (CRS84, EPSG:4326, 4490, 3857, 4513-4554, 32601-32660)",
+            crs.name()
+        )));
+    }
+    Ok(crs)
+}
+
+/// The CRS the answer is asked in (`crs=`), CRS84 by default.
+fn answer_crs(q: &QueryPairs) -> Result<Crs, ApiError> {
+    match q.single("crs")? {
+        None => Ok(Crs::Crs84),
+        Some(c) => offered(c, "crs"),
+    }
+}
+
+/// `Content-Crs: <uri>` (OGC API - Features Part 2).
+fn with_content_crs(mut resp: Response, crs: &Crs) -> Response {
+    if let Some(v) = crs
+        .uri()
+        .and_then(|u| axum::http::HeaderValue::from_str(&format!("<{u}>")).ok())
+    {
+        resp.headers_mut().insert("content-crs", v);
+    }
+    resp
+}
+
+/// A copy of `f` with its coordinates in `crs`, in the CRS's axis order.
+fn in_crs(f: &Feature, crs: &Crs) -> Feature {
+    use geo::MapCoords;
+    let mut out = f.clone();
+    out.geometry = f.geometry.map_coords(|c| {
+        let [x, y] = crs.from_lonlat(c, Order::Authority);
+        geo::Coord { x, y }
+    });
+    out
+}
+
+/// A bbox given in a projected or latitude-first CRS: its lon/lat envelope
+/// (edges sampled, as they curve) and the box in the CRS's easting-first
+/// terms.
+fn projected_bbox(value: &str, crs: &Crs) -> Result<(geo::Rect, geo::Rect), ApiError> {
+    let nums: Vec<f64> = value
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| ApiError::bad_request(format!("bbox: {p:?} is not a number")))
+        })
+        .collect::<Result<_, _>>()?;
+    if nums.len() != 4 {
+        return Err(ApiError::bad_request(format!(
+            "bbox in {} takes 4 numbers (its two axes' minimums, then maximums, in its axis order), found {}",
+            crs.name(),
+            nums.len()
+        )));
+    }
+    let lo = crs.from_lonlat(
+        crs.to_lonlat([nums[0], nums[1]], Order::Authority)
+            .map_err(|e| ApiError::bad_request(format!("bbox: {e}")))?,
+        Order::Traditional,
+    );
+    let hi = crs.from_lonlat(
+        crs.to_lonlat([nums[2], nums[3]], Order::Authority)
+            .map_err(|e| ApiError::bad_request(format!("bbox: {e}")))?,
+        Order::Traditional,
+    );
+    if lo[0] > hi[0] || lo[1] > hi[1] {
+        return Err(ApiError::bad_request(
+            "bbox: a minimum is above its maximum",
+        ));
+    }
+    let rect = geo::Rect::new(
+        geo::coord! {x: lo[0], y: lo[1]},
+        geo::coord! {x: hi[0], y: hi[1]},
+    );
+    const STEPS: usize = 16;
+    let mut xs = Vec::with_capacity(4 * STEPS);
+    for k in 0..=STEPS {
+        let t = k as f64 / STEPS as f64;
+        let (x, y) = (lo[0] + t * (hi[0] - lo[0]), lo[1] + t * (hi[1] - lo[1]));
+        for p in [[x, lo[1]], [x, hi[1]], [lo[0], y], [hi[0], y]] {
+            xs.push(
+                crs.to_lonlat(p, Order::Traditional)
+                    .map_err(|e| ApiError::bad_request(format!("bbox: {e}")))?,
+            );
+        }
+    }
+    let (mut min, mut max) = (xs[0], xs[0]);
+    for c in &xs {
+        min = geo::coord! {x: min.x.min(c.x), y: min.y.min(c.y)};
+        max = geo::coord! {x: max.x.max(c.x), y: max.y.max(c.y)};
+    }
+    // An edge bulges between samples by far less than this (1e-6° ≈ 0.1 m).
+    let pad = 1e-6 + (max.x - min.x).max(max.y - min.y) * 1e-3;
+    let envelope = geo::Rect::new(
+        geo::coord! {x: min.x - pad, y: min.y - pad},
+        geo::coord! {x: max.x + pad, y: max.y + pad},
+    );
+    Ok((envelope, rect))
+}
+
+/// Whether a geometry intersects a box given in `crs` (easting first).
+fn intersects_in(g: &geo::Geometry, crs: &Crs, rect: &geo::Rect) -> bool {
+    use geo::{Intersects, MapCoords};
+    let projected = g.map_coords(|c| {
+        let [x, y] = crs.from_lonlat(c, Order::Traditional);
+        geo::Coord { x, y }
+    });
+    projected.intersects(rect)
 }
 
 /// Percent-encode a path segment (feature ids may hold any character).

@@ -143,6 +143,7 @@ async fn conformance(s: Ctx, RawQuery(q): RawQuery) -> Result<Response, ApiError
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     ];
     // Part 4 (create, replace, delete; update) only when edits are possible.
     if s.live.editable() {
@@ -175,7 +176,7 @@ fn describe(l: &IndexedLayer, base: &str) -> Value {
         "title": meta.title,
         "description": meta.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": crate::crs::offered_uris(),
         "storageCrs": CRS84,
         "links": [
             link(href.clone(), "self", JSON, &meta.title),

@@ -76,8 +76,15 @@ pub mod params {
         name: "bbox-crs",
         location: "query",
         required: false,
-        schema: r#"{"type":"string","format":"uri","enum":["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]}"#,
-        description: "CRS of bbox; only CRS84 (longitude, latitude) is offered.",
+        schema: r#"{"type":"string","format":"uri","default":"http://www.opengis.net/def/crs/OGC/1.3/CRS84"}"#,
+        description: "CRS of bbox (OGC API - Features Part 2): any URI of a collection's crs list; its coordinates in that CRS's axis order (EPSG:4326 latitude first, the Gauss-Kruger CRSs northing first).",
+    };
+    pub const CRS: Param = Param {
+        name: "crs",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","format":"uri","default":"http://www.opengis.net/def/crs/OGC/1.3/CRS84"}"#,
+        description: "CRS of the answer's coordinates (OGC API - Features Part 2): any URI of the collection's crs list, in that CRS's axis order; the Content-Crs header names it.",
     };
     pub const LIMIT: Param = Param {
         name: "limit",

@@ -30,6 +30,45 @@ pub enum Command {
     /// Manage the access tokens of a store.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import a GeoPackage table, a Shapefile or a GeoJSON file into a store
+    /// layer (created, or appended to), as one revision.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The store (created empty if missing). A server running on it sees a
+    /// new layer after a restart.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// The layer to create or append to (lowercase letters, digits, _ or -).
+    #[arg(long)]
+    pub layer: String,
+    /// FILE.gpkg (or FILE.gpkg:TABLE), FILE.shp (with its .dbf, .prj, .cpg)
+    /// or FILE.geojson.
+    pub source: String,
+    /// The source's CRS, overriding its own (.prj, gpkg_spatial_ref_sys):
+    /// EPSG:4547, gcj02, ... (coordinates easting/longitude first).
+    #[arg(long)]
+    pub crs: Option<String>,
+    /// A Shapefile's text encoding, overriding its .cpg (GBK, UTF-8, ...).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Rename a source field: FIELD=PROPERTY (repeatable; PROPERTY id sets
+    /// the feature id).
+    #[arg(long = "map", value_name = "FIELD=PROPERTY")]
+    pub map: Vec<String>,
+    /// Set a property on every feature: PROPERTY=VALUE (a JSON value, else
+    /// text; repeatable).
+    #[arg(long = "set", value_name = "PROPERTY=VALUE")]
+    pub set: Vec<String>,
+    /// Import the valid features and report each invalid one, instead of
+    /// importing nothing.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The new layer's title.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 /// The store file `serve` uses when given neither `--store` nor `--data`

@@ -17,6 +17,7 @@ pub mod crs;
 pub mod encode;
 pub mod geodesy;
 pub mod history;
+pub mod import;
 pub mod index;
 pub mod live;
 pub mod load;

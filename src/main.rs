@@ -67,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Token(cmd)) => token(cmd),
+        Some(Command::Import(args)) => import(args),
         Some(Command::Synth(args)) => {
             let started = Instant::now();
             let stats = zoneatlas::synth::write(&args.out, args.segments, args.seed)
@@ -243,4 +244,68 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
+    let pair = |s: &str, what: &str| -> anyhow::Result<(String, String)> {
+        s.split_once('=')
+            .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+            .filter(|(a, _)| !a.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--{what} {s:?}: expected NAME=VALUE"))
+    };
+    let crs = args
+        .crs
+        .as_deref()
+        .map(zoneatlas::crs::Crs::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--crs: {e}"))?;
+    let opts = zoneatlas::import::Options {
+        layer: args.layer.clone(),
+        crs,
+        encoding: args.encoding.clone(),
+        map: args
+            .map
+            .iter()
+            .map(|m| pair(m, "map"))
+            .collect::<Result<_, _>>()?,
+        set: args
+            .set
+            .iter()
+            .map(|m| {
+                pair(m, "set").map(|(k, v)| {
+                    let value = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
+                    (k, value)
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        skip_invalid: args.skip_invalid,
+        title: args.title.clone(),
+    };
+    let started = Instant::now();
+    let s = zoneatlas::import::import(&args.store, &args.source, &opts)
+        .with_context(|| format!("importing {} into {}", args.source, args.store.display()))?;
+    for skip in &s.skipped {
+        eprintln!("skipped: {skip}");
+    }
+    println!(
+        "{}: {} features {} layer {} from {} ({}), revision {}, in {:.2?}{}",
+        args.store.display(),
+        s.imported,
+        if s.created_layer {
+            "into the new"
+        } else {
+            "appended to"
+        },
+        s.layer,
+        args.source,
+        s.crs,
+        s.revision,
+        started.elapsed(),
+        if s.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} skipped", s.skipped.len())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }

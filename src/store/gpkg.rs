@@ -36,7 +36,7 @@ use crate::load::Manifest;
 use crate::model::{Feature, GeometryKind, Layer};
 
 /// GeoPackage's `application_id` ("GPKG") and `user_version` for 1.3.
-const APPLICATION_ID: i64 = 0x4750_4B47;
+pub(super) const APPLICATION_ID: i64 = 0x4750_4B47;
 const USER_VERSION: i64 = 10300;
 /// Columns of ours in every feature table, besides the properties.
 const OWN_COLUMNS: [&str; 5] = [
@@ -134,7 +134,7 @@ impl ColumnType {
     }
 }
 
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -877,6 +877,42 @@ impl Store for GpkgStore {
         let now = crate::clock::format(at);
         let mut records = Vec::with_capacity(changes.len());
         let tx = self.conn.transaction().map_err(&fail)?;
+        // New layers first (their features follow in the same transaction).
+        let mut new_layers = Vec::new();
+        for (_, c) in changes {
+            if let Change::AddLayer { meta } = c {
+                if self.kinds.contains_key(&meta.id) {
+                    return Err(StoreError::Unavailable(format!(
+                        "layer {:?} exists already",
+                        meta.id
+                    )));
+                }
+                create_layer_table(&tx, &Layer::new(meta.clone(), vec![]), &BTreeMap::new())
+                    .map_err(&fail)?;
+                let text: String = tx
+                    .query_row(
+                        "SELECT value FROM zoneatlas_meta WHERE key = 'manifest'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(&fail)?;
+                let mut manifest: Manifest = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Unavailable(format!("the manifest: {e}")))?;
+                manifest.layers.push(meta.clone());
+                let text = serde_json::to_string(&manifest)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                tx.execute(
+                    "UPDATE zoneatlas_meta SET value = ?1 WHERE key = 'manifest'",
+                    params![text],
+                )
+                .map_err(&fail)?;
+                new_layers.push((meta.id.clone(), meta.geometry));
+            }
+        }
+        for (id, kind) in &new_layers {
+            self.kinds.insert(id.clone(), *kind);
+            self.columns.entry(id.clone()).or_default();
+        }
         // New property names become columns (typed by their first value).
         let mut added: Vec<(String, String, ColumnType)> = Vec::new();
         for (_, c) in changes {
@@ -902,7 +938,10 @@ impl Store for GpkgStore {
             }
         }
         let outcome = (|| -> rusqlite::Result<()> {
-            for (who, c) in changes {
+            for (who, c) in changes
+                .iter()
+                .filter(|(_, c)| !matches!(c, Change::AddLayer { .. }))
+            {
                 let layer = c.layer();
                 let cols = self.columns.get(layer).cloned().unwrap_or_default();
                 let (op, id, after, shape) = match c {
@@ -947,6 +986,7 @@ impl Store for GpkgStore {
                         )?;
                         ("delete", id.clone(), None, (None, None))
                     }
+                    Change::AddLayer { .. } => unreachable!("filtered out above"),
                 };
                 tx.prepare_cached(
                     "INSERT INTO zoneatlas_changes(revision, time, who, op, collection, feature_id, feature, status, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -981,6 +1021,10 @@ impl Store for GpkgStore {
                 })
             }
             Err(e) => {
+                for (id, _) in &new_layers {
+                    self.kinds.remove(id);
+                    self.columns.remove(id);
+                }
                 // Rolled back: forget columns this attempt added.
                 for (layer, name, _) in added {
                     if let Some(cols) = self.columns.get_mut(&layer) {

@@ -9,6 +9,7 @@
 
 pub mod folder;
 pub mod gpkg;
+pub mod gpkg_source;
 pub mod replay;
 pub mod wkb;
 
@@ -41,6 +42,9 @@ pub enum Change {
         id: String,
         numeric: bool,
     },
+    /// A new, empty layer (an import's first step; a running server sees it
+    /// after a restart).
+    AddLayer { meta: crate::model::LayerMeta },
 }
 
 impl Change {
@@ -50,6 +54,7 @@ impl Change {
             Change::Create { layer, .. }
             | Change::Replace { layer, .. }
             | Change::Delete { layer, .. } => layer,
+            Change::AddLayer { meta } => &meta.id,
         }
     }
 }

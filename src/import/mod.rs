@@ -1,0 +1,356 @@
+//! Bring your own data: a GeoPackage table, a Shapefile or a GeoJSON file,
+//! in any CRS `crs` knows, into a store layer (created, or appended to).
+//! Every feature is validated as loading does; nothing is written unless
+//! all pass (or `skip_invalid` drops and reports the failures), and the
+//! whole import is one revision of the store, by `import`.
+//!
+//! Must not: know about HTTP.
+
+pub mod shp;
+
+use std::path::{Path, PathBuf};
+
+use geo::{Geometry, MapCoords};
+use serde_json::{json, Map, Value};
+
+use crate::crs::{Crs, Order};
+use crate::model::{Feature, GeometryKind, LayerMeta};
+use crate::store::gpkg::GpkgStore;
+use crate::store::{Change, Store, StoreError};
+
+/// One source row: its 1-based number (as the user counts rows), its id if
+/// the source has one, the geometry in the source's CRS (easting first).
+#[derive(Debug)]
+pub struct Row {
+    pub number: usize,
+    pub id: Option<Value>,
+    pub geometry: Geometry,
+    pub properties: Map<String, Value>,
+}
+
+/// Why an import did not happen; the store is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Source(String),
+    #[error("{} feature(s) failed validation, nothing imported (--skip-invalid imports the rest): {}", .0.len(), first_few(.0))]
+    Invalid(Vec<String>),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The first problems, on one line.
+fn first_few(problems: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = problems
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > SHOWN {
+        text.push_str(&format!("; and {} more", problems.len() - SHOWN));
+    }
+    text
+}
+
+/// What to import and how.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub layer: String,
+    /// Overrides the source's own CRS.
+    pub crs: Option<Crs>,
+    /// Overrides a Shapefile's `.cpg`.
+    pub encoding: Option<String>,
+    /// Source field → property name.
+    pub map: Vec<(String, String)>,
+    /// Properties set on every feature.
+    pub set: Vec<(String, Value)>,
+    pub skip_invalid: bool,
+    pub title: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug)]
+pub struct Summary {
+    pub layer: String,
+    pub created_layer: bool,
+    pub imported: usize,
+    pub skipped: Vec<String>,
+    pub revision: u64,
+    pub crs: String,
+}
+
+/// Read a source: `FILE.gpkg[:TABLE]`, `FILE.shp`, or `FILE.geojson`/`.json`.
+pub fn read_source(
+    spec: &str,
+    encoding: Option<&str>,
+) -> Result<(Vec<Row>, Option<Crs>), ImportError> {
+    let (path, table) = match spec.rsplit_once(':') {
+        Some((p, t)) if p.to_ascii_lowercase().ends_with(".gpkg") => (PathBuf::from(p), Some(t)),
+        _ => (PathBuf::from(spec), None),
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "gpkg" => {
+            let t = crate::store::gpkg_source::read_source_table(&path, table)
+                .map_err(|m| ImportError::Source(format!("{}: {m}", path.display())))?;
+            let crs = match t.epsg {
+                Some(4326) => Some(Crs::Crs84),
+                Some(code) => Some(Crs::epsg(code).ok_or_else(|| {
+                    ImportError::Source(format!(
+                        "{}: its CRS is EPSG:{code}, which this server does not convert; reproject it first, or give --crs; {}",
+                        path.display(),
+                        Crs::supported()
+                    ))
+                })?),
+                None => None,
+            };
+            let rows = t
+                .rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, (fid, geometry, properties))| Row {
+                    number: i + 1,
+                    id: Some(Value::from(fid)),
+                    geometry,
+                    properties,
+                })
+                .collect();
+            Ok((rows, crs))
+        }
+        "shp" => shp::read(&path, encoding),
+        "geojson" | "json" => read_geojson(&path),
+        _ => Err(ImportError::Usage(format!(
+            "{spec}: give a .gpkg (optionally :TABLE), a .shp or a .geojson file"
+        ))),
+    }
+}
+
+fn read_geojson(path: &Path) -> Result<(Vec<Row>, Option<Crs>), ImportError> {
+    let bad = |m: String| ImportError::Source(format!("{}: {m}", path.display()));
+    let bytes = crate::load::read_regular_file(path).map_err(|e| bad(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    // The pre-RFC 7946 `crs` member, as GDAL still writes for projected data.
+    let crs = match v.pointer("/crs/properties/name").and_then(Value::as_str) {
+        None => None,
+        Some(name) => {
+            let code = name.rsplit(':').next().unwrap_or_default();
+            Some(match name {
+                n if n.ends_with("CRS84") => Crs::Crs84,
+                _ => match code.parse::<u32>().ok() {
+                    Some(4326) => Crs::Crs84,
+                    Some(c) => Crs::epsg(c).ok_or_else(|| {
+                        bad(format!(
+                            "its crs {name} is not supported; {}",
+                            Crs::supported()
+                        ))
+                    })?,
+                    None => return Err(bad(format!("its crs {name:?} is not understood"))),
+                },
+            })
+        }
+    };
+    let features = v["features"]
+        .as_array()
+        .ok_or_else(|| bad("not a GeoJSON FeatureCollection".into()))?;
+    let mut rows = Vec::with_capacity(features.len());
+    for (i, f) in features.iter().enumerate() {
+        let g: geojson::Geometry = serde_json::from_value(f["geometry"].clone())
+            .map_err(|e| bad(format!("feature {}: geometry: {e}", i + 1)))?;
+        let geometry: Geometry = g
+            .try_into()
+            .map_err(|e| bad(format!("feature {}: geometry: {e}", i + 1)))?;
+        rows.push(Row {
+            number: i + 1,
+            id: f.get("id").cloned(),
+            geometry,
+            properties: f["properties"].as_object().cloned().unwrap_or_default(),
+        });
+    }
+    Ok((rows, crs))
+}
+
+fn kind_of(g: &Geometry) -> Option<GeometryKind> {
+    match g {
+        Geometry::Point(_) | Geometry::MultiPoint(_) => Some(GeometryKind::Point),
+        Geometry::LineString(_) | Geometry::MultiLineString(_) => Some(GeometryKind::LineString),
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => Some(GeometryKind::Polygon),
+        _ => None,
+    }
+}
+
+/// Read `source`, convert, validate, and write it into `store` (created
+/// empty if missing) as one revision.
+pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary, ImportError> {
+    let (rows, declared) = read_source(source, opts.encoding.as_deref())?;
+    if rows.is_empty() {
+        return Err(ImportError::Source(format!("{source}: no features")));
+    }
+    let crs = opts.crs.or(declared).unwrap_or(Crs::Crs84);
+    let mut store = open_or_create(store_path)?;
+    let data = store.load()?;
+    let existing = data.layers.iter().find(|l| l.meta.id == opts.layer);
+    let mut kinds: Vec<GeometryKind> = Vec::new();
+    for k in rows.iter().filter_map(|r| kind_of(&r.geometry)) {
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    let kind = match (existing, kinds.as_slice()) {
+        (Some(l), _) => l.meta.geometry,
+        (None, [one]) => *one,
+        (None, _) => {
+            return Err(ImportError::Source(format!(
+                "{source}: mixed geometry kinds ({kinds:?}); import each kind into its own layer"
+            )))
+        }
+    };
+    if !opts
+        .layer
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        || opts.layer.is_empty()
+    {
+        return Err(ImportError::Usage(format!(
+            "layer id {:?}: use lowercase letters, digits, _ or -",
+            opts.layer
+        )));
+    }
+    let meta = match existing {
+        Some(l) => l.meta.clone(),
+        None => LayerMeta {
+            id: opts.layer.clone(),
+            title: opts.title.clone().unwrap_or_else(|| opts.layer.clone()),
+            title_zh: None,
+            description: format!(
+                "Imported from {}",
+                Path::new(source)
+                    .file_name()
+                    .map_or(source.into(), |n| n.to_string_lossy())
+            ),
+            geometry: kind,
+            required: vec![],
+            queryable: if rows.iter().any(|r| r.properties.contains_key("status")) {
+                vec!["status".into()]
+            } else {
+                vec![]
+            },
+        },
+    };
+    let taken: std::collections::HashSet<String> = existing
+        .map(|l| l.features.iter().map(|f| f.id.clone()).collect())
+        .unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    let (mut features, mut problems) = (Vec::new(), Vec::new());
+    for row in rows {
+        let number = row.number;
+        match prepare(row, &crs, opts, &meta) {
+            Ok(f) if taken.contains(&f.id) || !seen.insert(f.id.clone()) => {
+                problems.push(format!(
+                    "row {number}: id {:?} is already in layer {}",
+                    f.id, meta.id
+                ));
+            }
+            Ok(f) => features.push(f),
+            Err(p) => problems.push(p),
+        }
+    }
+    if !problems.is_empty() && !opts.skip_invalid {
+        return Err(ImportError::Invalid(problems));
+    }
+    if features.is_empty() {
+        return Err(ImportError::Source(format!("{source}: no valid features")));
+    }
+    let mut changes: Vec<(String, Change)> = Vec::with_capacity(features.len() + 1);
+    if existing.is_none() {
+        changes.push(("import".into(), Change::AddLayer { meta: meta.clone() }));
+    }
+    let imported = features.len();
+    changes.extend(features.into_iter().map(|feature| {
+        (
+            "import".to_owned(),
+            Change::Create {
+                layer: meta.id.clone(),
+                feature,
+            },
+        )
+    }));
+    let committed = store.commit(&changes, None)?;
+    Ok(Summary {
+        layer: meta.id,
+        created_layer: existing.is_none(),
+        imported,
+        skipped: problems,
+        revision: committed.revision,
+        crs: crs.name(),
+    })
+}
+
+/// A store to import into: the file, or a new empty one.
+fn open_or_create(path: &Path) -> Result<GpkgStore, ImportError> {
+    if path.exists() {
+        return Ok(GpkgStore::open(path)?);
+    }
+    let title = path
+        .file_stem()
+        .map_or("zoneatlas".into(), |s| s.to_string_lossy().into_owned());
+    let empty = crate::store::Dataset {
+        manifest: crate::load::Manifest {
+            title,
+            description: String::new(),
+            layers: vec![],
+        },
+        layers: vec![],
+        rules: None,
+        revision: 0,
+        version: 0,
+    };
+    Ok(GpkgStore::create(path, &empty, None, None)?)
+}
+
+/// One row to a validated feature: fields mapped, properties set, the
+/// geometry to WGS84 lon/lat, then the loader's own checks.
+fn prepare(row: Row, crs: &Crs, opts: &Options, meta: &LayerMeta) -> Result<Feature, String> {
+    let at = |m: String| format!("row {}: {m}", row.number);
+    let mut props = Map::new();
+    for (k, v) in row.properties {
+        let name = opts
+            .map
+            .iter()
+            .find(|(from, _)| *from == k)
+            .map_or(k, |(_, to)| to.clone());
+        props.insert(name, v);
+    }
+    for (k, v) in &opts.set {
+        props.insert(k.clone(), v.clone());
+    }
+    let id = match props.remove("id") {
+        Some(v) if !v.is_null() => v,
+        _ => row
+            .id
+            .unwrap_or_else(|| json!(format!("{}-{}", meta.id, row.number))),
+    };
+    let geometry = if crs.is_lonlat() {
+        row.geometry
+    } else {
+        row.geometry
+            .try_map_coords(|c| crs.to_lonlat([c.x, c.y], Order::Traditional))
+            .map_err(|e| {
+                at(format!(
+                    "{e} (is the CRS {} right? --crs overrides it)",
+                    crs.name()
+                ))
+            })?
+    };
+    let geometry = serde_json::to_value(crate::encode::GeometryJson(&geometry))
+        .map_err(|e| at(e.to_string()))?;
+    let v = json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props});
+    crate::load::feature_from_geojson(&v, meta).map_err(|lines| at(lines.join("; ")))
+}

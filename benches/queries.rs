@@ -352,9 +352,55 @@ fn hardening(c: &mut Criterion) {
     g.finish();
 }
 
+/// Points per second through each CRS, one core: 1,000 points per
+/// iteration, WGS84 to the CRS (forward) and back (inverse); the copy of
+/// the same points (CRS84, no work) is the baseline.
+fn transforms(c: &mut Criterion) {
+    use zoneatlas::crs::{Crs, Order};
+    let mut seed = 7u64;
+    let pts: Vec<Coord> = (0..1000)
+        .map(|_| Coord {
+            x: 112.5 + 3.0 * rng(&mut seed),
+            y: 34.0 + 1.5 * rng(&mut seed),
+        })
+        .collect();
+    let mut g = c.benchmark_group("crs");
+    g.throughput(Throughput::Elements(pts.len() as u64));
+    for (name, crs) in [
+        ("crs84", Crs::Crs84),
+        ("epsg3857", Crs::epsg(3857).expect("3857")),
+        ("epsg4547_gauss_kruger", Crs::epsg(4547).expect("4547")),
+        ("gcj02", Crs::Gcj02),
+    ] {
+        let projected: Vec<[f64; 2]> = pts
+            .iter()
+            .map(|&p| crs.from_lonlat(p, Order::Traditional))
+            .collect();
+        g.bench_function(BenchmarkId::new("forward", name), |b| {
+            b.iter(|| {
+                pts.iter()
+                    .map(|&p| crs.from_lonlat(black_box(p), Order::Traditional)[0])
+                    .sum::<f64>()
+            })
+        });
+        g.bench_function(BenchmarkId::new("inverse", name), |b| {
+            b.iter(|| {
+                projected
+                    .iter()
+                    .map(|&p| {
+                        crs.to_lonlat(black_box(p), Order::Traditional)
+                            .map_or(0.0, |c| c.x)
+                    })
+                    .sum::<f64>()
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = nearest, bbox, encode, coverage, hardening
+    targets = nearest, bbox, encode, coverage, hardening, transforms
 }
 criterion_main!(benches);

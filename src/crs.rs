@@ -59,6 +59,9 @@ pub fn offered_uris() -> Vec<String> {
         .collect()
 }
 
+/// Web Mercator's square extent: ±π·a metres.
+const WEB_MERCATOR_EDGE: f64 = 20_037_508.342_789_244;
+
 /// Axis order of coordinate pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -199,7 +202,7 @@ impl Crs {
                 ellipsoid,
                 ..
             } => {
-                let tm = Krueger::new(ellipsoid);
+                let tm = krueger(ellipsoid);
                 let (lat, dlon) = tm.inverse((x - false_easting) / scale, y / scale);
                 Coord {
                     x: central_meridian + dlon,
@@ -221,17 +224,27 @@ impl Crs {
                 c.y
             ));
         }
-        if matches!(self, Crs::WebMercator | Crs::TransverseMercator { .. }) {
-            // A position outside the projection's domain (beyond the pole,
-            // a zone's easting read in another) maps somewhere anyway;
-            // projecting it back tells.
-            let again = self.from_lonlat(c, Order::Traditional);
-            if (again[0] - x).abs() > 0.01 || (again[1] - y).abs() > 0.01 {
-                return Err(format!(
-                    "({x}, {y}) is not a position {} can hold",
-                    self.name()
-                ));
+        // A position outside the projection's domain (beyond the pole, a
+        // zone's easting read in another) would map somewhere anyway.
+        let outside = match *self {
+            Crs::WebMercator => x.abs() > WEB_MERCATOR_EDGE || y.abs() > WEB_MERCATOR_EDGE,
+            Crs::TransverseMercator {
+                false_easting,
+                scale,
+                ellipsoid,
+                ..
+            } => {
+                let a = krueger(ellipsoid).big_a;
+                (y / scale).abs() > a * std::f64::consts::FRAC_PI_2
+                    || ((x - false_easting) / scale).abs() > a
             }
+            _ => false,
+        };
+        if outside {
+            return Err(format!(
+                "({x}, {y}) is not a position {} can hold",
+                self.name()
+            ));
         }
         if let Crs::TransverseMercator {
             central_meridian, ..
@@ -271,7 +284,7 @@ impl Crs {
                 ellipsoid,
                 ..
             } => {
-                let (e, n) = Krueger::new(ellipsoid).forward(c.y, c.x - central_meridian);
+                let (e, n) = krueger(ellipsoid).forward(c.y, c.x - central_meridian);
                 [false_easting + scale * e, scale * n]
             }
             Crs::Gcj02 => {
@@ -359,14 +372,10 @@ impl Krueger {
         let (phi, lam) = (lat.to_radians(), dlon.to_radians());
         let s = phi.sin();
         let t = (s.atanh() - self.e * (self.e * s).atanh()).sinh();
-        let xi_p = t.atan2(lam.cos());
-        let eta_p = (lam.sin() / (1.0 + t * t).sqrt()).atanh();
-        let (mut xi, mut eta) = (xi_p, eta_p);
-        for (j, a) in self.alpha.iter().enumerate() {
-            let k = 2.0 * (j as f64 + 1.0);
-            xi += a * (k * xi_p).sin() * (k * eta_p).cosh();
-            eta += a * (k * xi_p).cos() * (k * eta_p).sinh();
-        }
+        let (sl, cl) = lam.sin_cos();
+        let xi_p = t.atan2(cl);
+        let eta_p = (sl / (1.0 + t * t).sqrt()).atanh();
+        let (xi, eta) = clenshaw(&self.alpha, xi_p, eta_p, 1.0);
         (self.big_a * eta, self.big_a * xi)
     }
 
@@ -374,30 +383,62 @@ impl Krueger {
     /// central meridian (degrees).
     fn inverse(&self, easting: f64, northing: f64) -> (f64, f64) {
         let (xi, eta) = (northing / self.big_a, easting / self.big_a);
-        let (mut xi_p, mut eta_p) = (xi, eta);
-        for (j, b) in self.beta.iter().enumerate() {
-            let k = 2.0 * (j as f64 + 1.0);
-            xi_p -= b * (k * xi).sin() * (k * eta).cosh();
-            eta_p -= b * (k * xi).cos() * (k * eta).sinh();
-        }
-        let lam = eta_p.sinh().atan2(xi_p.cos());
+        let (xi_p, eta_p) = clenshaw(&self.beta, xi, eta, -1.0);
+        let (sx, cx) = xi_p.sin_cos();
+        let she = eta_p.sinh();
+        let lam = she.atan2(cx);
         // tan of the conformal latitude, then Newton for the geographic one.
-        let tau_p = xi_p.sin() / (eta_p.sinh().powi(2) + xi_p.cos().powi(2)).sqrt();
+        let tau_p = sx / (she * she + cx * cx).sqrt();
         let e = self.e;
-        let mut tau = tau_p;
-        for _ in 0..8 {
+        let e2m = 1.0 - e * e;
+        let mut tau = tau_p / e2m;
+        for _ in 0..6 {
             let s1 = (1.0 + tau * tau).sqrt();
             let sigma = (e * (e * tau / s1).atanh()).sinh();
             let tau_i = tau * (1.0 + sigma * sigma).sqrt() - sigma * s1;
-            let d = (tau_p - tau_i) / (1.0 + tau_i * tau_i).sqrt()
-                * (1.0 + (1.0 - e * e) * tau * tau)
-                / ((1.0 - e * e) * s1);
+            let d = (tau_p - tau_i) / (1.0 + tau_i * tau_i).sqrt() * (1.0 + e2m * tau * tau)
+                / (e2m * s1);
             tau += d;
-            if d.abs() < 1e-14 {
+            if d.abs() < 1e-13 * tau.abs().max(1.0) {
                 break;
             }
         }
         (tau.atan().to_degrees(), lam.to_degrees())
+    }
+}
+
+/// `z + sign · Σ c_j sin(2j z)` for complex `z = ξ + iη`, by Clenshaw's
+/// recurrence: four transcendental calls instead of twenty-four.
+fn clenshaw(c: &[f64; 6], xi: f64, eta: f64, sign: f64) -> (f64, f64) {
+    let (s2, c2) = (2.0 * xi).sin_cos();
+    let (sh2, ch2) = ((2.0 * eta).sinh(), (2.0 * eta).cosh());
+    // a = 2 cos(2z) = 2 (cos 2ξ cosh 2η − i sin 2ξ sinh 2η)
+    let (ar, ai) = (2.0 * c2 * ch2, -2.0 * s2 * sh2);
+    // y_k = a·y_{k+1} − y_{k+2} + c_k, from k = 6 down to 1.
+    let (mut y1r, mut y1i, mut y2r, mut y2i) = (0.0, 0.0, 0.0, 0.0);
+    for &ck in c.iter().rev() {
+        let (yr, yi) = (ar * y1r - ai * y1i - y2r + ck, ar * y1i + ai * y1r - y2i);
+        y2r = y1r;
+        y2i = y1i;
+        y1r = yr;
+        y1i = yi;
+    }
+    // Σ = y_1 · sin(2z), sin(2z) = sin 2ξ cosh 2η + i cos 2ξ sinh 2η.
+    let (sr, si) = (s2 * ch2, c2 * sh2);
+    (
+        xi + sign * (y1r * sr - y1i * si),
+        eta + sign * (y1r * si + y1i * sr),
+    )
+}
+
+/// Krüger's coefficients for the two ellipsoids in use, computed once.
+fn krueger(el: Ellipsoid) -> &'static Krueger {
+    static GRS: std::sync::OnceLock<Krueger> = std::sync::OnceLock::new();
+    static WGS: std::sync::OnceLock<Krueger> = std::sync::OnceLock::new();
+    if el == GRS80 {
+        GRS.get_or_init(|| Krueger::new(GRS80))
+    } else {
+        WGS.get_or_init(|| Krueger::new(WGS84))
     }
 }
 

@@ -790,7 +790,89 @@ fn part2_crs() -> Result<(), Failed> {
     check(
         coll["crs"].as_array().is_some_and(|c| c.len() > 100),
         || "collection crs list".into(),
-    )
+    )?;
+    // Coverage asked in EPSG:4547 metres (positions from pyproj) answers as
+    // the same place asked in lon/lat.
+    let corners = [
+        [113.524, 34.704],
+        [113.526, 34.704],
+        [113.526, 34.706],
+        [113.524, 34.706],
+        [113.524, 34.704],
+    ];
+    let oracle = run_python(
+        "crs_oracle.py",
+        &[],
+        Some(&serde_json::json!({"codes": [4547], "points": corners}).to_string()),
+    );
+    let gk: Vec<[f64; 2]> = serde_json::from_value(oracle["epsg"]["4547"].clone())?;
+    let at = |q: &str| http_get_json(&format!("{}/api/coverage?{q}", server.base));
+    let plain = at(&format!("lon={}&lat={}", corners[0][0], corners[0][1]));
+    let projected = at(&format!("lon={}&lat={}&crs=EPSG:4547", gk[0][0], gk[0][1]));
+    for (a, b) in plain["services"]
+        .as_array()
+        .ok_or("s")?
+        .iter()
+        .zip(projected["services"].as_array().ok_or("s")?)
+    {
+        let (da, db) = (
+            a["distance_m"].as_f64().unwrap_or(-1.0),
+            b["distance_m"].as_f64().unwrap_or(-1.0),
+        );
+        check(
+            a["covered"] == b["covered"] && (da - db).abs() < 0.01,
+            || format!("point in EPSG:4547: {a} vs {b}"),
+        )?;
+    }
+    let post = |q: &str, ring: Value| {
+        http(
+            "POST",
+            &format!("{}/api/coverage?{q}", server.base),
+            &[("Content-Type", "application/geo+json")],
+            serde_json::json!({"type": "Polygon", "coordinates": [ring]})
+                .to_string()
+                .as_bytes(),
+        )
+        .json()
+    };
+    let a = post("", serde_json::json!(corners));
+    let b = post(
+        "crs=http://www.opengis.net/def/crs/EPSG/0/4547",
+        serde_json::json!(gk),
+    );
+    let (aa, ab) = (
+        a["area_m2"].as_f64().ok_or("area")?,
+        b["area_m2"].as_f64().ok_or("area")?,
+    );
+    check((aa - ab).abs() <= aa * 1e-3, || {
+        format!("parcel area {aa} vs {ab} in EPSG:4547")
+    })?;
+    for (x, y) in a["services"]
+        .as_array()
+        .ok_or("s")?
+        .iter()
+        .zip(b["services"].as_array().ok_or("s")?)
+    {
+        let (sx, sy) = (
+            x["share"].as_f64().unwrap_or(0.0),
+            y["share"].as_f64().unwrap_or(0.0),
+        );
+        check((sx - sy).abs() <= 2e-3, || {
+            format!("parcel share {x} vs {y}")
+        })?;
+    }
+    let r = http(
+        "GET",
+        &format!(
+            "{}/api/coverage?lon=500000&lat=20000000&crs=EPSG:4547",
+            server.base
+        ),
+        &[],
+        b"",
+    );
+    check(r.status == 400, || {
+        format!("a point outside EPSG:4547: {}", r.status)
+    })
 }
 
 /// The store's revision, read as another program would.

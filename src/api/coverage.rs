@@ -27,6 +27,13 @@ const GEOJSON: &str = "application/geo+json";
 /// Most vertices a posted parcel may have.
 pub const MAX_PARCEL_VERTICES: usize = 50_000;
 
+const COVERAGE_CRS: Param = Param {
+    name: "crs",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"string"}"#,
+    description: "The CRS of the point (lon and lat then carry its x and y, easting first) or of the parcel's coordinates (easting first, as GeoJSON files hold them): a URI, EPSG:code, gcj02 or bd09. Answers are in metres either way.",
+};
 const SCENARIO: Param = Param {
     name: "scenario",
     location: "query",
@@ -79,7 +86,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageAtPoint",
         summary: "Every service at a point: covered or not, distance to the nearest asset, what serves it, which sources feed it",
         tag: "Coverage",
-        params: &[LON, LAT, SCENARIO, WITHOUT, F, ASOF],
+        params: &[LON, LAT, COVERAGE_CRS, SCENARIO, WITHOUT, F, ASOF],
         request_body: None,
         responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404],
         route: || get(at_point),
@@ -90,7 +97,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageOfParcel",
         summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, F, ASOF],
+        params: &[SCENARIO, WITHOUT, COVERAGE_CRS, F, ASOF],
         request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
         responses: &[
             (200, JSON, "Per-service shares"),
@@ -235,7 +242,7 @@ fn body(v: &Value) -> Vec<u8> {
 async fn at_point(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["lon", "lat", "scenario", "without", "f", "asof"])?;
+    q.reject_unknown(&["lon", "lat", "crs", "scenario", "without", "f", "asof"])?;
     params::format(&q)?;
     let p = params::point(&q)?;
     let sc = scenario(&q)?;
@@ -258,7 +265,11 @@ async fn parcel(
 ) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "f", "asof"])?;
+    q.reject_unknown(&["scenario", "without", "crs", "f", "asof"])?;
+    let body_crs = q
+        .single("crs")?
+        .map(|t| crate::crs::Crs::parse(t).map_err(|e| ApiError::bad_request(format!("crs: {e}"))))
+        .transpose()?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let c = rules(&s)?;
@@ -274,8 +285,11 @@ async fn parcel(
             ApiError::bad_request(format!("cannot read the body: {e}"))
         }
     })?;
-    let value: Value = serde_json::from_slice(&bytes)
+    let mut value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    if let Some(crs) = body_crs.filter(|c| !c.is_lonlat()) {
+        params::geometry_to_lonlat(&mut value, &crs)?;
+    }
     // Count before validating: validation is the costly part.
     let vertices = count_positions(&value);
     if vertices > MAX_PARCEL_VERTICES {

@@ -171,6 +171,15 @@ pub fn point(q: &QueryPairs) -> Result<Coord, ApiError> {
         number(name, v)
     };
     let (lon, lat) = (get("lon")?, get("lat")?);
+    // With `crs`, lon and lat carry the position's x and y (easting,
+    // northing) in that CRS.
+    if let Some(text) = q.single("crs")? {
+        let crs =
+            crate::crs::Crs::parse(text).map_err(|e| ApiError::bad_request(format!("crs: {e}")))?;
+        return crs
+            .to_lonlat([lon, lat], crate::crs::Order::Traditional)
+            .map_err(|e| ApiError::bad_request(format!("lon, lat in {}: {e}", crs.name())));
+    }
     if !(-180.0..=180.0).contains(&lon) {
         return Err(ApiError::bad_request(format!(
             "lon {lon} is outside [-180, 180]"
@@ -250,6 +259,42 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
             format!("Content-Type {ct:?} is not accepted; send application/json or application/geo+json")
         },
     })
+}
+
+/// A client's GeoJSON geometry given in `crs` (easting first, as GeoJSON
+/// files hold it), with every position converted to WGS84 lon/lat in place.
+pub fn geometry_to_lonlat(
+    v: &mut serde_json::Value,
+    crs: &crate::crs::Crs,
+) -> Result<(), ApiError> {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) if items.first().is_some_and(Value::is_number) => {
+            let (Some(x), Some(y)) = (
+                items.first().and_then(Value::as_f64),
+                items.get(1).and_then(Value::as_f64),
+            ) else {
+                return Err(ApiError::bad_request("a position needs two numbers"));
+            };
+            let c = crs
+                .to_lonlat([x, y], crate::crs::Order::Traditional)
+                .map_err(|e| ApiError::bad_request(format!("a position in {}: {e}", crs.name())))?;
+            *items = vec![Value::from(c.x), Value::from(c.y)];
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|x| geometry_to_lonlat(x, crs)),
+        Value::Object(m) => {
+            for key in ["coordinates", "geometry"] {
+                if let Some(x) = m.get_mut(key) {
+                    geometry_to_lonlat(x, crs)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

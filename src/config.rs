@@ -42,11 +42,19 @@ pub struct ImportArgs {
     #[arg(long)]
     pub store: PathBuf,
     /// The layer to create or append to (lowercase letters, digits, _ or -).
-    #[arg(long)]
-    pub layer: String,
+    #[arg(long, required_unless_present = "osm")]
+    pub layer: Option<String>,
     /// FILE.gpkg (or FILE.gpkg:TABLE), FILE.shp (with its .dbf, .prj, .cpg)
     /// or FILE.geojson.
-    pub source: String,
+    #[arg(required_unless_present = "osm", conflicts_with = "osm")]
+    pub source: Option<String>,
+    /// An OpenStreetMap extract (.osm.pbf), mapped into roads, power_lines,
+    /// pipelines, substations, parks and sites.
+    #[arg(long, conflicts_with = "layer")]
+    pub osm: Option<PathBuf>,
+    /// With --osm: a TOML file replacing which tags select each layer.
+    #[arg(long, requires = "osm")]
+    pub profile: Option<PathBuf>,
     /// The source's CRS, overriding its own (.prj, gpkg_spatial_ref_sys):
     /// EPSG:4547, gcj02, ... (coordinates easting/longitude first).
     #[arg(long)]

@@ -247,6 +247,50 @@ async fn shutdown_signal() {
 }
 
 fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(pbf) = &args.osm {
+        let profile = args
+            .profile
+            .as_ref()
+            .map(|p| {
+                zoneatlas::load::read_regular_text(p).with_context(|| format!("{}", p.display()))
+            })
+            .transpose()?;
+        let started = Instant::now();
+        let s = zoneatlas::import::import_osm(&args.store, pbf, profile.as_deref()).with_context(
+            || format!("importing {} into {}", pbf.display(), args.store.display()),
+        )?;
+        for (layer, n, skipped) in &s.layers {
+            println!(
+                "  {layer}: {n} features{}",
+                if *skipped > 0 {
+                    format!(" ({skipped} skipped: invalid geometry or id in use)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!(
+            "{}: {} features from {} in {:.2?}, revision {}{}",
+            args.store.display(),
+            s.layers.iter().map(|l| l.1).sum::<usize>(),
+            pbf.display(),
+            started.elapsed(),
+            s.revision
+                .map_or("unchanged (nothing to import)".into(), |r| r.to_string()),
+            if s.dropped > 0 {
+                format!(
+                    "; {} elements without a buildable geometry dropped",
+                    s.dropped
+                )
+            } else {
+                String::new()
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(layer), Some(source)) = (args.layer.clone(), args.source.clone()) else {
+        anyhow::bail!("give --layer ID SOURCE, or --osm EXTRACT.osm.pbf");
+    };
     let pair = |s: &str, what: &str| -> anyhow::Result<(String, String)> {
         s.split_once('=')
             .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
@@ -260,7 +304,7 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("--crs: {e}"))?;
     let opts = zoneatlas::import::Options {
-        layer: args.layer.clone(),
+        layer,
         crs,
         encoding: args.encoding.clone(),
         map: args
@@ -282,8 +326,8 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
         title: args.title.clone(),
     };
     let started = Instant::now();
-    let s = zoneatlas::import::import(&args.store, &args.source, &opts)
-        .with_context(|| format!("importing {} into {}", args.source, args.store.display()))?;
+    let s = zoneatlas::import::import(&args.store, &source, &opts)
+        .with_context(|| format!("importing {source} into {}", args.store.display()))?;
     for skip in &s.skipped {
         eprintln!("skipped: {skip}");
     }
@@ -297,7 +341,7 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
             "appended to"
         },
         s.layer,
-        args.source,
+        source,
         s.crs,
         s.revision,
         started.elapsed(),

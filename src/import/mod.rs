@@ -6,6 +6,7 @@
 //!
 //! Must not: know about HTTP.
 
+pub mod osm;
 pub mod shp;
 
 use std::path::{Path, PathBuf};
@@ -353,4 +354,98 @@ fn prepare(row: Row, crs: &Crs, opts: &Options, meta: &LayerMeta) -> Result<Feat
         .map_err(|e| at(e.to_string()))?;
     let v = json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props});
     crate::load::feature_from_geojson(&v, meta).map_err(|lines| at(lines.join("; ")))
+}
+
+/// What an OSM import did, per layer.
+#[derive(Debug)]
+pub struct OsmSummary {
+    pub layers: Vec<(String, usize, usize)>,
+    pub dropped: usize,
+    pub revision: Option<u64>,
+}
+
+/// Map an OpenStreetMap extract into the store's layers (created when
+/// missing) as one revision. OSM data is imperfect: features whose geometry
+/// cannot be built or fails validation (an unclosed ring, a
+/// self-intersection) are skipped and counted, not fatal.
+pub fn import_osm(
+    store_path: &Path,
+    pbf: &Path,
+    profile: Option<&str>,
+) -> Result<OsmSummary, ImportError> {
+    let profile = osm::Profile::parse(profile.unwrap_or(osm::DEFAULT_PROFILE))
+        .map_err(|e| ImportError::Usage(format!("the profile: {e}")))?;
+    let extract = osm::read(pbf, &profile)?;
+    let mut store = open_or_create(store_path)?;
+    let data = store.load()?;
+    let mut changes: Vec<(String, Change)> = Vec::new();
+    let mut layers = Vec::new();
+    for (id, (kind, rows)) in extract.layers {
+        if rows.is_empty() {
+            continue;
+        }
+        let existing = data.layers.iter().find(|l| l.meta.id == id);
+        if existing.is_some_and(|l| l.meta.geometry != kind) {
+            return Err(ImportError::Usage(format!(
+                "layer {id} holds {}s; the profile maps {}s into it",
+                existing.map_or("", |l| l.meta.geometry.name()),
+                kind.name()
+            )));
+        }
+        let meta = existing
+            .map(|l| l.meta.clone())
+            .unwrap_or_else(|| LayerMeta {
+                id: id.clone(),
+                title: id.replace('_', " "),
+                title_zh: None,
+                description: format!(
+                    "From OpenStreetMap ({})",
+                    pbf.file_name()
+                        .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+                ),
+                geometry: kind,
+                required: vec![],
+                queryable: vec!["status".into()],
+            });
+        let taken: std::collections::HashSet<String> = existing
+            .map(|l| l.features.iter().map(|f| f.id.clone()).collect())
+            .unwrap_or_default();
+        let opts = Options {
+            layer: id.clone(),
+            ..Options::default()
+        };
+        let (mut good, mut bad) = (Vec::new(), 0);
+        for row in rows {
+            match prepare(row, &Crs::Crs84, &opts, &meta) {
+                Ok(f) if !taken.contains(&f.id) => good.push(f),
+                _ => bad += 1,
+            }
+        }
+        if good.is_empty() {
+            continue;
+        }
+        if existing.is_none() {
+            changes.push(("import".into(), Change::AddLayer { meta: meta.clone() }));
+        }
+        layers.push((id.clone(), good.len(), bad));
+        changes.extend(good.into_iter().map(|feature| {
+            (
+                "import".to_owned(),
+                Change::Create {
+                    layer: id.clone(),
+                    feature,
+                },
+            )
+        }));
+    }
+    let revision = if changes.is_empty() {
+        None
+    } else {
+        Some(store.commit(&changes, None)?.revision)
+    };
+    Ok(OsmSummary {
+        layers,
+        dropped: extract.dropped,
+        revision,
+    })
 }

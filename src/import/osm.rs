@@ -1,0 +1,378 @@
+//! OpenStreetMap extracts (`.osm.pbf`) mapped into the zone's layers:
+//! `highway=*` to roads (status from `highway=construction`,
+//! `construction=*`, `highway=proposed`, `proposed=*`; class from the highway
+//! type), `power=line|minor_line|cable` to power lines (voltage in kV),
+//! `power=substation` (node or area, as a point) to substations,
+//! `man_made=pipeline` to pipelines (utility from `substance`),
+//! `leisure=park` to parks and `landuse=industrial|commercial` to sites.
+//! Ways are assembled from their nodes, multipolygon relations into
+//! polygons (outer rings joined way to way, inner rings given to the outer
+//! that holds them). A profile file may replace which tags select each
+//! layer.
+//!
+//! Must not: write anything (`import` does).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use geo::{Centroid, Contains, Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{ImportError, Row};
+use crate::model::GeometryKind;
+
+/// Which tags select a layer: key → accepted values (`*`: any).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerRule {
+    pub geometry: GeometryKind,
+    #[serde(rename = "match")]
+    pub tags: HashMap<String, Vec<String>>,
+}
+
+/// A profile: layer id → its rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub layer: std::collections::BTreeMap<String, LayerRule>,
+}
+
+/// The built-in mapping (the module doc's).
+pub const DEFAULT_PROFILE: &str = r#"
+[layer.roads]
+geometry = "LineString"
+match = { highway = ["*"] }
+[layer.power_lines]
+geometry = "LineString"
+match = { power = ["line", "minor_line", "cable"] }
+[layer.pipelines]
+geometry = "LineString"
+match = { man_made = ["pipeline"] }
+[layer.substations]
+geometry = "Point"
+match = { power = ["substation"] }
+[layer.parks]
+geometry = "Polygon"
+match = { leisure = ["park"] }
+[layer.sites]
+geometry = "Polygon"
+match = { landuse = ["industrial", "commercial"] }
+"#;
+
+impl Profile {
+    pub fn parse(text: &str) -> Result<Profile, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The layers whose rule an element's tags satisfy.
+    fn layers_for(&self, tags: &HashMap<String, String>) -> Vec<(&str, GeometryKind)> {
+        self.layer
+            .iter()
+            .filter(|(_, r)| {
+                r.tags.iter().any(|(k, vs)| {
+                    tags.get(k)
+                        .is_some_and(|v| vs.iter().any(|a| a == "*" || a == v))
+                })
+            })
+            .map(|(id, r)| (id.as_str(), r.geometry))
+            .collect()
+    }
+}
+
+/// Rows per layer, and how many elements were dropped (no geometry to build).
+pub struct Extract {
+    pub layers: std::collections::BTreeMap<String, (GeometryKind, Vec<Row>)>,
+    pub dropped: usize,
+}
+
+struct Way {
+    refs: Vec<i64>,
+    tags: HashMap<String, String>,
+}
+
+/// A multipolygon relation: id, tags, member ways with their roles.
+type Multipolygon = (i64, HashMap<String, String>, Vec<(i64, String)>);
+
+/// Read an extract and map it by `profile`.
+pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
+    let bad = |m: String| ImportError::Source(format!("{}: {m}", path.display()));
+    let mut head = [0u8; 16];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+        let n = f.read(&mut head).map_err(|e| bad(e.to_string()))?;
+        // A PBF starts with a 4-byte length then the "OSMHeader" blob type.
+        if n < 16 || !head[4..].windows(9).any(|w| w == b"OSMHeader") {
+            return Err(bad(
+                "not an OpenStreetMap PBF file (.osm.pbf); convert XML with osmium first".into(),
+            ));
+        }
+    }
+    let reader = osmpbf::ElementReader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let mut nodes: HashMap<i64, Coord> = HashMap::new();
+    let mut tagged_nodes: Vec<(i64, HashMap<String, String>)> = Vec::new();
+    let mut ways: HashMap<i64, Way> = HashMap::new();
+    let mut relations: Vec<Multipolygon> = Vec::new();
+    let tags_of = |it: &mut dyn Iterator<Item = (&str, &str)>| -> HashMap<String, String> {
+        it.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    };
+    // Plain and dense nodes hold the same: a position and maybe tags.
+    let mut node = |id: i64, c: Coord, tags: HashMap<String, String>| {
+        nodes.insert(id, c);
+        if !tags.is_empty() {
+            tagged_nodes.push((id, tags));
+        }
+    };
+    reader
+        .for_each(|el| match el {
+            osmpbf::Element::Node(n) => node(
+                n.id(),
+                Coord {
+                    x: n.lon(),
+                    y: n.lat(),
+                },
+                tags_of(&mut n.tags()),
+            ),
+            osmpbf::Element::DenseNode(n) => node(
+                n.id(),
+                Coord {
+                    x: n.lon(),
+                    y: n.lat(),
+                },
+                tags_of(&mut n.tags()),
+            ),
+            osmpbf::Element::Way(w) => {
+                ways.insert(
+                    w.id(),
+                    Way {
+                        refs: w.refs().collect(),
+                        tags: tags_of(&mut w.tags()),
+                    },
+                );
+            }
+            osmpbf::Element::Relation(r) => {
+                let tags = tags_of(&mut r.tags());
+                if matches!(tags.get("type").map(String::as_str), Some("multipolygon")) {
+                    let members = r
+                        .members()
+                        .filter(|m| m.member_type == osmpbf::RelMemberType::Way)
+                        .map(|m| (m.member_id, m.role().unwrap_or("").to_owned()))
+                        .collect();
+                    relations.push((r.id(), tags, members));
+                }
+            }
+        })
+        .map_err(|e| bad(format!("cannot read the PBF: {e}")))?;
+
+    let mut out = Extract {
+        layers: profile
+            .layer
+            .iter()
+            .map(|(id, r)| (id.clone(), (r.geometry, Vec::new())))
+            .collect(),
+        dropped: 0,
+    };
+    let mut push = |layer: &str, id: String, g: Geometry, tags: &HashMap<String, String>| {
+        if let Some((kind, rows)) = out.layers.get_mut(layer) {
+            let n = rows.len() + 1;
+            rows.push(Row {
+                number: n,
+                id: Some(Value::String(id)),
+                geometry: g,
+                properties: properties(layer, *kind, tags),
+            });
+        }
+    };
+    let mut dropped = 0;
+    for (id, tags) in &tagged_nodes {
+        for (layer, kind) in profile.layers_for(tags) {
+            if kind == GeometryKind::Point {
+                push(
+                    layer,
+                    format!("node/{id}"),
+                    Geometry::Point(Point(nodes[id])),
+                    tags,
+                );
+            }
+        }
+    }
+    let line = |refs: &[i64]| -> Option<LineString> {
+        refs.iter()
+            .map(|r| nodes.get(r).copied())
+            .collect::<Option<Vec<_>>>()
+            .map(LineString)
+    };
+    let mut way_ids: Vec<&i64> = ways.keys().collect();
+    way_ids.sort_unstable();
+    for id in way_ids {
+        let w = &ways[id];
+        if w.tags.is_empty() {
+            continue;
+        }
+        for (layer, kind) in profile.layers_for(&w.tags) {
+            let Some(ls) = line(&w.refs) else {
+                dropped += 1;
+                continue;
+            };
+            let closed = w.refs.len() >= 4 && w.refs.first() == w.refs.last();
+            let g = match kind {
+                GeometryKind::LineString => Some(Geometry::LineString(ls)),
+                GeometryKind::Polygon if closed => {
+                    Some(Geometry::Polygon(Polygon::new(ls, vec![])))
+                }
+                GeometryKind::Point if closed => {
+                    Polygon::new(ls, vec![]).centroid().map(Geometry::Point)
+                }
+                _ => None,
+            };
+            match g {
+                Some(g) => push(layer, format!("way/{id}"), g, &w.tags),
+                None => dropped += 1,
+            }
+        }
+    }
+    for (id, tags, members) in &relations {
+        let matched = profile.layers_for(tags);
+        if matched.is_empty() {
+            continue;
+        }
+        let ring_set = |role: &str| -> Option<Vec<LineString>> {
+            let parts: Vec<Vec<i64>> = members
+                .iter()
+                .filter(|(_, r)| r == role || (role == "outer" && r.is_empty()))
+                .map(|(w, _)| ways.get(w).map(|w| w.refs.clone()))
+                .collect::<Option<_>>()?;
+            join_rings(parts)?.iter().map(|r| line(r)).collect()
+        };
+        let (Some(outers), Some(inners)) = (ring_set("outer"), ring_set("inner")) else {
+            dropped += matched.len();
+            continue;
+        };
+        let mut polys: Vec<Polygon> = outers
+            .into_iter()
+            .map(|o| Polygon::new(o, vec![]))
+            .collect();
+        for inner in inners {
+            if let Some(p) = inner
+                .0
+                .first()
+                .and_then(|c| polys.iter_mut().find(|p| p.contains(c)))
+            {
+                p.interiors_push(inner);
+            }
+        }
+        if polys.is_empty() {
+            dropped += matched.len();
+            continue;
+        }
+        let mp = MultiPolygon(polys);
+        for (layer, kind) in matched {
+            let g = match kind {
+                GeometryKind::Polygon => Some(Geometry::MultiPolygon(mp.clone())),
+                GeometryKind::Point => mp.centroid().map(Geometry::Point),
+                GeometryKind::LineString => None,
+            };
+            match g {
+                Some(g) => push(layer, format!("relation/{id}"), g, tags),
+                None => dropped += 1,
+            }
+        }
+    }
+    out.dropped = dropped;
+    Ok(out)
+}
+
+/// Join ways (node id lists) end to end into closed rings; `None` if one
+/// cannot be closed (a member missing from the extract, say).
+fn join_rings(mut parts: Vec<Vec<i64>>) -> Option<Vec<Vec<i64>>> {
+    let mut rings = Vec::new();
+    while let Some(mut ring) = parts.pop() {
+        while ring.first() != ring.last() || ring.len() < 4 {
+            let end = *ring.last()?;
+            let next = parts
+                .iter()
+                .position(|p| p.first() == Some(&end) || p.last() == Some(&end))?;
+            let mut p = parts.swap_remove(next);
+            if p.first() != Some(&end) {
+                p.reverse();
+            }
+            ring.extend(p.into_iter().skip(1));
+        }
+        rings.push(ring);
+    }
+    Some(rings)
+}
+
+/// The properties a layer's features carry, from OSM tags.
+fn properties(
+    layer: &str,
+    _kind: GeometryKind,
+    tags: &HashMap<String, String>,
+) -> Map<String, Value> {
+    let mut p = Map::new();
+    let tag = |k: &str| tags.get(k).cloned();
+    let name = tag("name:zh").or_else(|| tag("name"));
+    let name_en = tag("name:en").or_else(|| tag("name"));
+    if let Some(n) = name {
+        p.insert("name".into(), json!(n));
+    }
+    if let Some(n) = name_en {
+        p.insert("name_en".into(), json!(n));
+    }
+    let highway = tag("highway").unwrap_or_default();
+    let status = if highway == "construction" || tags.contains_key("construction") {
+        "under_construction"
+    } else if highway == "proposed" || tags.contains_key("proposed") {
+        "planned"
+    } else {
+        "existing"
+    };
+    p.insert("status".into(), json!(status));
+    match layer {
+        "roads" => {
+            let kind = if highway == "construction" || highway == "proposed" {
+                tag("construction")
+                    .or_else(|| tag("proposed"))
+                    .unwrap_or_default()
+            } else {
+                highway.clone()
+            };
+            let class = match kind.as_str() {
+                "motorway" | "trunk" | "primary" | "motorway_link" | "trunk_link"
+                | "primary_link" => "trunk",
+                "secondary" | "tertiary" | "secondary_link" | "tertiary_link" => "secondary",
+                _ => "branch",
+            };
+            p.insert("class".into(), json!(class));
+            p.insert("highway".into(), json!(highway));
+        }
+        "power_lines" | "substations" => {
+            // `voltage` is in volts, several circuits separated by `;`.
+            if let Some(kv) = tag("voltage").and_then(|v| {
+                v.split(';')
+                    .filter_map(|x| x.trim().parse::<f64>().ok())
+                    .reduce(f64::max)
+            }) {
+                p.insert("voltage_kv".into(), json!(kv / 1000.0));
+            }
+        }
+        "pipelines" => {
+            let substance = tag("substance");
+            let utility = match substance.as_deref() {
+                Some("water") | Some("drinking_water") => "water",
+                Some("gas") | Some("natural_gas") => "gas",
+                Some("heat") | Some("steam") | Some("hot_water") => "steam",
+                Some(other) => other,
+                None => "unknown",
+            };
+            p.insert("utility".into(), json!(utility));
+        }
+        _ => {}
+    }
+    p.insert(
+        "source".into(),
+        json!("© OpenStreetMap contributors (ODbL)"),
+    );
+    p
+}

@@ -1077,7 +1077,17 @@ fn import_gdal_files() -> Result<(), Failed> {
         })?;
     }
     common::integrity_ok(&store);
-    Ok(())
+    // A failed import into a store that does not exist yet creates none.
+    let fresh = dir.path().join("fresh.gpkg");
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["import", "--store"])
+        .arg(&fresh)
+        .args(["--layer", "x", "--crs", "EPSG:4326"])
+        .arg(&shp)
+        .output()?;
+    check(!out.status.success() && !fresh.exists(), || {
+        "a failed import created a store".into()
+    })
 }
 
 /// Each real extract imports into a new store, and the served layers hold

@@ -195,8 +195,7 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
         return Err(ImportError::Source(format!("{source}: no features")));
     }
     let crs = opts.crs.or(declared).unwrap_or(Crs::Crs84);
-    let mut store = open_or_create(store_path)?;
-    let data = store.load()?;
+    let (store, data) = existing(store_path)?;
     let existing = data.layers.iter().find(|l| l.meta.id == opts.layer);
     let mut kinds: Vec<GeometryKind> = Vec::new();
     for k in rows.iter().filter_map(|r| kind_of(&r.geometry)) {
@@ -283,6 +282,10 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
             },
         )
     }));
+    let mut store = match store {
+        Some(s) => s,
+        None => create_empty(store_path)?,
+    };
     let committed = store.commit(&changes, None)?;
     Ok(Summary {
         layer: meta.id,
@@ -294,25 +297,37 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
     })
 }
 
-/// A store to import into: the file, or a new empty one.
-fn open_or_create(path: &Path) -> Result<GpkgStore, ImportError> {
+/// The store and what it holds, if the file exists; else nothing yet and
+/// an empty dataset (the store is created only once the import is known
+/// to succeed).
+fn existing(path: &Path) -> Result<(Option<GpkgStore>, crate::store::Dataset), ImportError> {
     if path.exists() {
-        return Ok(GpkgStore::open(path)?);
+        let mut store = GpkgStore::open(path)?;
+        let data = store.load()?;
+        return Ok((Some(store), data));
     }
     let title = path
         .file_stem()
         .map_or("zoneatlas".into(), |s| s.to_string_lossy().into_owned());
-    let empty = crate::store::Dataset {
-        manifest: crate::load::Manifest {
-            title,
-            description: String::new(),
+    Ok((
+        None,
+        crate::store::Dataset {
+            manifest: crate::load::Manifest {
+                title,
+                description: String::new(),
+                layers: vec![],
+            },
             layers: vec![],
+            rules: None,
+            revision: 0,
+            version: 0,
         },
-        layers: vec![],
-        rules: None,
-        revision: 0,
-        version: 0,
-    };
+    ))
+}
+
+/// A new, empty store.
+fn create_empty(path: &Path) -> Result<GpkgStore, ImportError> {
+    let (_, empty) = existing(path)?;
     Ok(GpkgStore::create(path, &empty, None, None)?)
 }
 
@@ -376,8 +391,7 @@ pub fn import_osm(
     let profile = osm::Profile::parse(profile.unwrap_or(osm::DEFAULT_PROFILE))
         .map_err(|e| ImportError::Usage(format!("the profile: {e}")))?;
     let extract = osm::read(pbf, &profile)?;
-    let mut store = open_or_create(store_path)?;
-    let data = store.load()?;
+    let (store, data) = existing(store_path)?;
     let mut changes: Vec<(String, Change)> = Vec::new();
     let mut layers = Vec::new();
     for (id, (kind, rows)) in extract.layers {
@@ -441,6 +455,10 @@ pub fn import_osm(
     let revision = if changes.is_empty() {
         None
     } else {
+        let mut store = match store {
+            Some(s) => s,
+            None => create_empty(store_path)?,
+        };
         Some(store.commit(&changes, None)?.revision)
     };
     Ok(OsmSummary {

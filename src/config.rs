@@ -33,6 +33,22 @@ pub enum Command {
     /// Import a GeoPackage table, a Shapefile or a GeoJSON file into a store
     /// layer (created, or appended to), as one revision.
     Import(ImportArgs),
+    /// Write a store layer as a GeoPackage, a Shapefile or GeoJSON.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub store: PathBuf,
+    #[arg(long)]
+    pub layer: String,
+    /// OUT.gpkg, OUT.shp (with .shx, .dbf, .cpg, .prj) or OUT.geojson; must
+    /// not exist.
+    pub out: PathBuf,
+    /// The output CRS (default CRS84 lon/lat): EPSG:4547, EPSG:3857, ...
+    #[arg(long)]
+    pub crs: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -316,6 +316,57 @@ impl Crs {
         }
     }
 
+    /// OGC WKT 1 of an EPSG or CRS84 CRS (for a `.prj` or a GeoPackage's
+    /// `gpkg_spatial_ref_sys`), ending in its EPSG authority so readers
+    /// (GDAL, QGIS, this module) recognise it. `None` for GCJ-02 and BD-09.
+    pub fn wkt(&self) -> Option<String> {
+        const DEG: &str = r#"PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]"#;
+        let wgs84 = format!(
+            r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],{DEG},AUTHORITY["EPSG","4326"]]"#
+        );
+        let cgcs = format!(
+            r#"GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,298.257222101]],{DEG},AUTHORITY["EPSG","4490"]]"#
+        );
+        Some(match *self {
+            Crs::Crs84 | Crs::Geographic { epsg: 4326 } => wgs84,
+            Crs::Geographic { .. } => cgcs,
+            Crs::WebMercator => format!(
+                r#"PROJCS["WGS 84 / Pseudo-Mercator",{wgs84},PROJECTION["Mercator_1SP"],PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1],EXTENSION["PROJ4","+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext +no_defs"],AUTHORITY["EPSG","3857"]]"#
+            ),
+            Crs::TransverseMercator {
+                epsg,
+                central_meridian,
+                false_easting,
+                scale,
+                ellipsoid,
+                ..
+            } => {
+                let (name, geog) = if ellipsoid == GRS80 {
+                    (
+                        format!("CGCS2000 / 3-degree Gauss-Kruger CM {central_meridian}E"),
+                        cgcs,
+                    )
+                } else {
+                    (format!("WGS 84 / UTM zone {}N", epsg - 32600), wgs84)
+                };
+                format!(
+                    r#"PROJCS["{name}",{geog},PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",{central_meridian}],PARAMETER["scale_factor",{scale}],PARAMETER["false_easting",{false_easting}],PARAMETER["false_northing",0],UNIT["metre",1],AUTHORITY["EPSG","{epsg}"]]"#
+                )
+            }
+            Crs::Gcj02 | Crs::Bd09 => return None,
+        })
+    }
+
+    /// The EPSG code (4326 for CRS84), if any.
+    pub fn epsg_code(&self) -> Option<u32> {
+        match *self {
+            Crs::Crs84 => Some(4326),
+            Crs::Geographic { epsg } | Crs::TransverseMercator { epsg, .. } => Some(epsg),
+            Crs::WebMercator => Some(3857),
+            Crs::Gcj02 | Crs::Bd09 => None,
+        }
+    }
+
     /// Whether positions are WGS84 longitude/latitude already (no work).
     pub fn is_lonlat(&self) -> bool {
         matches!(self, Crs::Crs84 | Crs::Geographic { .. })

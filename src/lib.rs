@@ -15,6 +15,7 @@ pub mod config;
 pub mod coverage;
 pub mod crs;
 pub mod encode;
+pub mod export;
 pub mod geodesy;
 pub mod history;
 pub mod import;

@@ -68,6 +68,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Token(cmd)) => token(cmd),
         Some(Command::Import(args)) => import(args),
+        Some(Command::Export(args)) => {
+            let crs = crs_flag(args.crs.as_deref())?;
+            let n = zoneatlas::export::export(&args.store, &args.layer, &args.out, crs)
+                .map_err(|e| anyhow::anyhow!("exporting {}: {e}", args.layer))?;
+            println!("{}: {n} features of {}", args.out.display(), args.layer);
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Synth(args)) => {
             let started = Instant::now();
             let stats = zoneatlas::synth::write(&args.out, args.segments, args.seed)
@@ -297,12 +304,7 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
             .filter(|(a, _)| !a.is_empty())
             .ok_or_else(|| anyhow::anyhow!("--{what} {s:?}: expected NAME=VALUE"))
     };
-    let crs = args
-        .crs
-        .as_deref()
-        .map(zoneatlas::crs::Crs::parse)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--crs: {e}"))?;
+    let crs = crs_flag(args.crs.as_deref())?;
     let opts = zoneatlas::import::Options {
         layer,
         crs,
@@ -352,4 +354,11 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--crs` flag's CRS.
+fn crs_flag(text: Option<&str>) -> anyhow::Result<Option<zoneatlas::crs::Crs>> {
+    text.map(zoneatlas::crs::Crs::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--crs: {e}"))
 }

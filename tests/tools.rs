@@ -147,6 +147,11 @@ fn main() {
             import_gdal_files,
         ),
         trial(
+            "export_to_gpkg_shp_geojson_in_4547_reads_back_in_gdal",
+            &[GDAL],
+            export_gdal_reads,
+        ),
+        trial(
             "osm_extracts_import_the_features_pyosmium_counts",
             &[Need::Python("osmium")],
             osm_counts,
@@ -969,27 +974,7 @@ fn import_gdal_files() -> Result<(), Failed> {
             let o = originals
                 .get(id)
                 .ok_or_else(|| format!("{layer}: unknown id {id}"))?;
-            check(f["properties"]["name"] == o["properties"]["name"], || {
-                format!(
-                    "{layer} {id}: name {} vs {}",
-                    f["properties"]["name"], o["properties"]["name"]
-                )
-            })?;
-            let (a, b) = (
-                f["geometry"]["coordinates"].as_array().ok_or("c")?,
-                o["geometry"]["coordinates"].as_array().ok_or("c")?,
-            );
-            check(a.len() == b.len(), || format!("{layer} {id}: vertex count"))?;
-            for (p, q) in a.iter().zip(b) {
-                let (px, py, qx, qy) = (
-                    p[0].as_f64().ok_or("x")?,
-                    p[1].as_f64().ok_or("y")?,
-                    q[0].as_f64().ok_or("x")?,
-                    q[1].as_f64().ok_or("y")?,
-                );
-                let (kx, ky) = zoneatlas::geodesy::metres_per_degree(qy);
-                worst = worst.max(((px - qx) * kx).hypot((py - qy) * ky));
-            }
+            worst = worst.max(same_road(f, o, &format!("{layer} {id}"))?);
         }
         println!("{layer}: worst vertex {worst:.2e} m from the original");
         check(worst <= 0.01, || format!("{layer}: a vertex {worst} m off"))?;
@@ -1152,4 +1137,119 @@ fn osm_counts() -> Result<(), Failed> {
         || format!("{err:?}"),
     )?;
     check(!store.exists(), || "a failed import created a store".into())
+}
+
+/// The sample roads exported in EPSG:4547 as a GeoPackage, a Shapefile and
+/// GeoJSON: GDAL reads each, names its CRS EPSG:4547, and reprojected back
+/// to WGS84 by GDAL (PROJ) every vertex lies within 1 cm of the original
+/// and every Chinese name is intact.
+fn export_gdal_reads() -> Result<(), Failed> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("s.gpkg");
+    let z = |args: &[&str]| -> Result<(), Failed> {
+        let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+            .args(args)
+            .output()?;
+        check(out.status.success(), || {
+            format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))
+        })
+    };
+    let roads = geodata().join("roads.geojson");
+    let store_s = store.to_str().ok_or("path")?;
+    z(&[
+        "import",
+        "--store",
+        store_s,
+        "--layer",
+        "roads",
+        roads.to_str().ok_or("path")?,
+    ])?;
+    let originals: std::collections::HashMap<String, Value> = file_features(&geodata(), "roads")
+        .into_iter()
+        .map(|f| (f["id"].as_str().unwrap_or_default().to_owned(), f))
+        .collect();
+    for ext in ["gpkg", "shp", "geojson"] {
+        let out = dir.path().join(format!("roads_gk.{ext}"));
+        let out_s = out.to_str().ok_or("path")?;
+        z(&[
+            "export",
+            "--store",
+            store_s,
+            "--layer",
+            "roads",
+            out_s,
+            "--crs",
+            "EPSG:4547",
+        ])?;
+        let info = Command::new("ogrinfo")
+            .args(["-so", "-al", out_s])
+            .output()?;
+        let text = String::from_utf8_lossy(&info.stdout);
+        check(
+            text.contains("ID[\"EPSG\",4547]") || text.contains("EPSG\",\"4547"),
+            || format!("{ext}: GDAL does not see EPSG:4547:\n{text}"),
+        )?;
+        let back = dir.path().join(format!("back_{ext}.geojson"));
+        let conv = Command::new("ogr2ogr")
+            .args([
+                "-f",
+                "GeoJSON",
+                "-t_srs",
+                "EPSG:4326",
+                back.to_str().ok_or("path")?,
+                out_s,
+            ])
+            .output()?;
+        check(conv.status.success(), || {
+            format!("{ext}: {}", String::from_utf8_lossy(&conv.stderr))
+        })?;
+        let v: Value = serde_json::from_slice(&std::fs::read(&back)?)?;
+        let features = v["features"].as_array().ok_or("features")?;
+        check(features.len() == originals.len(), || {
+            format!("{ext}: {} features", features.len())
+        })?;
+        let mut worst = 0.0f64;
+        for f in features {
+            let id = f["properties"]["id"]
+                .as_str()
+                .or(f["properties"]["feature_id"].as_str())
+                .or(f["id"].as_str())
+                .ok_or_else(|| format!("{ext}: no id in {}", f["properties"]))?;
+            let o = originals
+                .get(id)
+                .ok_or_else(|| format!("{ext}: unknown id {id}"))?;
+            worst = worst.max(same_road(f, o, &format!("{ext} {id}"))?);
+        }
+        println!("{ext}: worst vertex {worst:.2e} m after a round trip through EPSG:4547");
+        check(worst <= 0.01, || format!("{ext}: a vertex {worst} m off"))?;
+    }
+    Ok(())
+}
+
+/// How far (metres) a served or exported road `f` lies from the original
+/// `o`, vertex by vertex; an error if their names or vertex counts differ.
+fn same_road(f: &Value, o: &Value, what: &str) -> Result<f64, Failed> {
+    check(f["properties"]["name"] == o["properties"]["name"], || {
+        format!(
+            "{what}: name {} vs {}",
+            f["properties"]["name"], o["properties"]["name"]
+        )
+    })?;
+    let (a, b) = (
+        f["geometry"]["coordinates"]
+            .as_array()
+            .ok_or("coordinates")?,
+        o["geometry"]["coordinates"]
+            .as_array()
+            .ok_or("coordinates")?,
+    );
+    check(a.len() == b.len(), || format!("{what}: vertex count"))?;
+    let mut worst = 0.0f64;
+    for (p, q) in a.iter().zip(b) {
+        let (px, py) = (p[0].as_f64().ok_or("x")?, p[1].as_f64().ok_or("y")?);
+        let (qx, qy) = (q[0].as_f64().ok_or("x")?, q[1].as_f64().ok_or("y")?);
+        let (kx, ky) = zoneatlas::geodesy::metres_per_degree(qy);
+        worst = worst.max(((px - qx) * kx).hypot((py - qy) * ky));
+    }
+    Ok(worst)
 }

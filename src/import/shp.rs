@@ -353,3 +353,28 @@ pub fn crs_from_wkt(wkt: &str) -> Result<Crs, String> {
         Crs::supported()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_crs_written_as_wkt_reads_back_as_itself() {
+        let mut codes: Vec<u32> = vec![4326, 4490, 3857];
+        codes.extend(4513..=4554);
+        codes.extend([32601, 32649, 32660]);
+        for code in codes {
+            let crs = Crs::epsg(code).unwrap();
+            let back = crs_from_wkt(&crs.wkt().unwrap()).unwrap();
+            assert_eq!(back.epsg_code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn gdal_esri_prj_for_gauss_krueger_without_authority_is_recognised() {
+        // As GDAL writes a Shapefile's .prj for EPSG:4547 (Esri WKT).
+        let prj = r#"PROJCS["CGCS2000_3_Degree_GK_CM_114E",GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",DATUM["D_China_2000",SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",114.0],PARAMETER["Scale_Factor",1.0],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]"#;
+        assert_eq!(crs_from_wkt(prj).unwrap().epsg_code(), Some(4547));
+        assert!(crs_from_wkt("PROJCS[\"x\",PROJECTION[\"Lambert_Conformal_Conic\"]]").is_err());
+    }
+}

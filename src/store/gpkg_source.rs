@@ -1,8 +1,9 @@
-//! Reading any GeoPackage's feature table (GDAL's, QGIS's) for `import`:
-//! rows with their fid, geometry and attribute columns, and the table's
-//! EPSG code.
+//! Plain GeoPackages, as other tools make and read them: one feature
+//! table read for `import` (rows with fid, geometry and attribute columns,
+//! and the table's EPSG code), or written for `export` (one table in any
+//! CRS, with its WKT).
 //!
-//! Must not: write anything.
+//! Must not: touch a zoneatlas store.
 
 use std::path::Path;
 
@@ -121,4 +122,132 @@ pub fn read_source_table(path: &Path, table: Option<&str>) -> Result<SourceTable
         }
     }
     Ok(SourceTable { rows, epsg })
+}
+
+/// Write a new GeoPackage at `path` holding one feature table `table` of
+/// `kind`, in the CRS of EPSG `code` (with its `wkt`): each feature's id, its
+/// geometry (already in that CRS) and its properties (a column per name,
+/// typed by its values: INTEGER, REAL, BOOLEAN or TEXT; other JSON as text).
+pub fn write_plain(
+    path: &Path,
+    table: &str,
+    kind: crate::model::GeometryKind,
+    code: u32,
+    wkt: &str,
+    features: &[(String, geo::Geometry, Map<String, Value>)],
+) -> Result<(), String> {
+    let fail = |e: rusqlite::Error| e.to_string();
+    let mut conn = Connection::open(path).map_err(fail)?;
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 10300;"
+    ))
+    .map_err(fail)?;
+    let tx = conn.transaction().map_err(fail)?;
+    tx.execute_batch(
+        "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+            organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+         INSERT INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', NULL),
+            ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', NULL);
+         CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+            description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+            min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER);
+         CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+            srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL, PRIMARY KEY (table_name, column_name));",
+    )
+    .map_err(fail)?;
+    tx.execute(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)",
+        params![format!("EPSG:{code}"), code as i64, wkt],
+    )
+    .map_err(fail)?;
+    // Columns: every property name, typed by the values it holds.
+    let mut names: Vec<(String, &'static str)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (_, _, p) in features {
+        for k in p.keys() {
+            if seen.insert(k.clone()) {
+                let values: Vec<&Value> = features
+                    .iter()
+                    .filter_map(|(_, _, q)| q.get(k))
+                    .filter(|v| !v.is_null())
+                    .collect();
+                let t = if !values.is_empty() && values.iter().all(|v| v.is_i64()) {
+                    "INTEGER"
+                } else if !values.is_empty() && values.iter().all(|v| v.is_number()) {
+                    "REAL"
+                } else if !values.is_empty() && values.iter().all(|v| v.is_boolean()) {
+                    "BOOLEAN"
+                } else {
+                    "TEXT"
+                };
+                names.push((k.clone(), t));
+            }
+        }
+    }
+    let geometry_type = match kind {
+        crate::model::GeometryKind::Point => "GEOMETRY",
+        crate::model::GeometryKind::LineString => "GEOMETRY",
+        crate::model::GeometryKind::Polygon => "GEOMETRY",
+    };
+    let mut sql = format!("CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type} NOT NULL, feature_id TEXT", quote(table));
+    for (n, t) in &names {
+        sql.push_str(&format!(", {} {t}", quote(n)));
+    }
+    sql.push(')');
+    tx.execute_batch(&sql).map_err(fail)?;
+    let extent = features
+        .iter()
+        .filter_map(|(_, g, _)| geo::BoundingRect::bounding_rect(g))
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
+                geo::coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
+            )
+        });
+    tx.execute(
+        "INSERT INTO gpkg_contents(table_name, data_type, identifier, min_x, min_y, max_x, max_y, srs_id) VALUES (?1, 'features', ?1, ?2, ?3, ?4, ?5, ?6)",
+        params![table, extent.map(|e| e.min().x), extent.map(|e| e.min().y), extent.map(|e| e.max().x), extent.map(|e| e.max().y), code as i64],
+    )
+    .map_err(fail)?;
+    tx.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, ?3, 0, 0)",
+        params![table, geometry_type, code as i64],
+    )
+    .map_err(fail)?;
+    {
+        let cols: Vec<String> = names.iter().map(|(n, _)| quote(n)).collect();
+        let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 3)).collect();
+        let sql = format!(
+            "INSERT INTO {} (geom, feature_id{}{}) VALUES (?1, ?2{}{})",
+            quote(table),
+            if cols.is_empty() { "" } else { ", " },
+            cols.join(", "),
+            if marks.is_empty() { "" } else { ", " },
+            marks.join(", ")
+        );
+        let mut stmt = tx.prepare(&sql).map_err(fail)?;
+        for (id, g, p) in features {
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                rusqlite::types::Value::Blob(wkb::encode(g, code as i32)),
+                rusqlite::types::Value::Text(id.clone()),
+            ];
+            for (n, t) in &names {
+                values.push(match p.get(n) {
+                    None | Some(Value::Null) => rusqlite::types::Value::Null,
+                    Some(Value::Bool(b)) => rusqlite::types::Value::Integer(i64::from(*b)),
+                    Some(Value::Number(x)) if *t == "INTEGER" => {
+                        rusqlite::types::Value::Integer(x.as_i64().unwrap_or(0))
+                    }
+                    Some(Value::Number(x)) if *t == "REAL" => {
+                        rusqlite::types::Value::Real(x.as_f64().unwrap_or(0.0))
+                    }
+                    Some(Value::String(s)) => rusqlite::types::Value::Text(s.clone()),
+                    Some(other) => rusqlite::types::Value::Text(other.to_string()),
+                });
+            }
+            stmt.execute(rusqlite::params_from_iter(values))
+                .map_err(fail)?;
+        }
+    }
+    tx.commit().map_err(fail)
 }

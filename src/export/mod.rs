@@ -1,0 +1,99 @@
+//! Data back out to the tools it came from: one store layer written as a
+//! GeoPackage, a Shapefile or GeoJSON, in WGS84 or any CRS `crs` can write
+//! (coordinates easting / longitude first, as files hold them).
+//!
+//! Must not: change the store.
+
+pub mod shp;
+
+use std::path::Path;
+
+use geo::{Geometry, MapCoords};
+use serde_json::{json, Map, Value};
+
+use crate::crs::{Crs, Order};
+use crate::store::gpkg::GpkgStore;
+use crate::store::Store;
+
+/// Write `layer` of `store` to `out` (`.gpkg`, `.shp`, `.geojson`/`.json`)
+/// in `crs` (CRS84 by default); returns the feature count. `out` must not
+/// exist.
+pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result<usize, String> {
+    let crs = crs.unwrap_or(Crs::Crs84);
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if !matches!(ext.as_str(), "gpkg" | "shp" | "geojson" | "json") {
+        return Err(format!(
+            "{}: write a .gpkg, .shp or .geojson file",
+            out.display()
+        ));
+    }
+    if out.exists() {
+        return Err(format!("{} exists already", out.display()));
+    }
+    let mut s = GpkgStore::open(store).map_err(|e| e.to_string())?;
+    let data = s.load().map_err(|e| e.to_string())?;
+    let l = data
+        .layers
+        .iter()
+        .find(|l| l.meta.id == layer)
+        .ok_or_else(|| {
+            let ids: Vec<&str> = data.layers.iter().map(|l| l.meta.id.as_str()).collect();
+            format!(
+                "no layer {layer:?} in {}; the layers are: {}",
+                store.display(),
+                ids.join(", ")
+            )
+        })?;
+    let features: Vec<(String, Geometry, Map<String, Value>)> = l
+        .features
+        .iter()
+        .map(|f| {
+            let g = f.geometry.map_coords(|c| {
+                let [x, y] = crs.from_lonlat(c, Order::Traditional);
+                geo::Coord { x, y }
+            });
+            (f.id.clone(), g, f.properties.clone())
+        })
+        .collect();
+    let wkt = crs.wkt();
+    match ext.as_str() {
+        "gpkg" => {
+            let (code, wkt) = crs.epsg_code().zip(wkt).ok_or_else(|| {
+                format!("a GeoPackage needs an EPSG CRS; {} has none", crs.name())
+            })?;
+            crate::store::gpkg_source::write_plain(
+                out,
+                layer,
+                l.meta.geometry,
+                code,
+                &wkt,
+                &features,
+            )?
+        }
+        "shp" => shp::write(out, l.meta.geometry, &features, wkt.as_deref())
+            .map_err(|e| e.to_string())?,
+        _ => {
+            let list: Vec<Value> = features
+                .iter()
+                .map(|(id, g, p)| {
+                    json!({"type": "Feature", "id": id,
+                           "geometry": serde_json::to_value(crate::encode::GeometryJson(g)).unwrap_or(Value::Null),
+                           "properties": p})
+                })
+                .collect();
+            let mut fc = json!({"type": "FeatureCollection", "features": list});
+            // RFC 7946 is CRS84 only; other CRSs get the old `crs` member
+            // that GDAL and QGIS read.
+            if let Some(code) = crs.epsg_code().filter(|_| crs != Crs::Crs84) {
+                fc["crs"] = json!({"type": "name", "properties": {"name": format!("urn:ogc:def:crs:EPSG::{code}")}});
+            }
+            let text = serde_json::to_vec(&fc).map_err(|e| e.to_string())?;
+            std::fs::write(out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+    }
+    Ok(features.len())
+}

@@ -166,6 +166,17 @@ pub struct ServeArgs {
     /// Attribution shown with the basemap.
     #[arg(long, env = "ZONEATLAS_BASEMAP_ATTRIBUTION", default_value = "")]
     pub basemap_attribution: String,
+    /// The datum the basemap's tiles are drawn in: wgs84, or gcj02 (the
+    /// page then shifts every overlay onto it).
+    #[arg(long, env = "ZONEATLAS_BASEMAP_DATUM", default_value = "wgs84", value_parser = ["wgs84", "gcj02"])]
+    pub basemap_datum: String,
+    /// A basemap preset instead of a URL: tianditu (needs --basemap-key),
+    /// amap (GCJ-02), osm.
+    #[arg(long, env = "ZONEATLAS_BASEMAP", conflicts_with = "basemap_url")]
+    pub basemap: Option<String>,
+    /// The key a preset needs (Tianditu's developer key).
+    #[arg(long, env = "ZONEATLAS_BASEMAP_KEY")]
+    pub basemap_key: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

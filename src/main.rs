@@ -159,15 +159,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     }
     drop(catalog);
+    let basemap = match (&args.basemap, &args.basemap_url) {
+        (Some(name), _) => Some(
+            zoneatlas::api::Basemap::preset(name, args.basemap_key.as_deref())
+                .map_err(|e| anyhow::anyhow!("--basemap: {e}"))?,
+        ),
+        (None, Some(url)) => Some(zoneatlas::api::Basemap {
+            url: url.clone(),
+            attribution: args.basemap_attribution.clone(),
+            subdomains: "abc".into(),
+            datum: args.basemap_datum.clone(),
+        }),
+        (None, None) => None,
+    };
     let app = zoneatlas::app(
         Arc::new(live),
         zoneatlas::api::Options {
             public_url: args.public_url.clone(),
             web_dir,
-            basemap: args
-                .basemap_url
-                .clone()
-                .map(|url| (url, args.basemap_attribution.clone())),
+            basemap,
             body_timeout: args.limits.body_timeout,
             compute_deadline: args.limits.compute_deadline,
             private: args.private,

@@ -52,10 +52,12 @@ async fn a_configured_basemap_is_offered_on_the_landing_page() {
     let app = zoneatlas::app(
         std::sync::Arc::new(live),
         zoneatlas::api::Options {
-            basemap: Some((
-                "https://tiles.example/{z}/{x}/{y}.png".into(),
-                "© example".into(),
-            )),
+            basemap: Some(zoneatlas::api::Basemap {
+                url: "https://tiles.example/{z}/{x}/{y}.png".into(),
+                attribution: "© example".into(),
+                subdomains: "abc".into(),
+                datum: "wgs84".into(),
+            }),
             ..Default::default()
         },
     );

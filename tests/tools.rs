@@ -162,6 +162,11 @@ fn main() {
             the_map_in_chromium,
         ),
         trial(
+            "the_map_on_a_gcj02_basemap_shifts_overlays_and_clicks_back",
+            &[CHROMIUM, NODE, Need::Playwright, Need::Python("pyproj")],
+            gcj02_map_in_chromium,
+        ),
+        trial(
             "editing_on_the_map_sign_in_conflict_draw_delete_time_live",
             &[CHROMIUM, NODE, Need::Playwright],
             editing_in_chromium,
@@ -1252,4 +1257,40 @@ fn same_road(f: &Value, o: &Value, what: &str) -> Result<f64, Failed> {
         worst = worst.max(((px - qx) * kx).hypot((py - qy) * ky));
     }
     Ok(worst)
+}
+
+/// The map with a GCJ-02 basemap (tiles from this server, so nothing leaves
+/// the machine): overlays drawn where an independent GCJ-02 implementation
+/// puts them, and clicks read back to WGS84.
+fn gcj02_map_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = Server::start(&[
+        "--basemap-url",
+        "/favicon.svg?{z}/{x}/{y}",
+        "--basemap-datum",
+        "gcj02",
+    ]);
+    let ss = http_get_json(&format!(
+        "{}/api/collections/substations/items/SS-MAZHAI",
+        server.base
+    ));
+    let wgs: [f64; 2] = serde_json::from_value(ss["geometry"]["coordinates"].clone())?;
+    let oracle = run_python(
+        "crs_oracle.py",
+        &[],
+        Some(&serde_json::json!({"points": [wgs]}).to_string()),
+    );
+    let expected =
+        serde_json::json!({"id": "SS-MAZHAI", "wgs84": wgs, "gcj02": oracle["gcj02"][0]});
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/gcj.test.mjs"))
+        .arg(&server.base)
+        .arg(expected.to_string())
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    check(out.status.success(), || {
+        format!("GCJ-02 map checks failed:\n{stdout}")
+    })
 }

@@ -45,6 +45,45 @@
   const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   const label = (p) => (state.lang === 'en' ? p.name_en || p.name : p.name || p.name_en) || '';
 
+  // --- datum of the basemap: with a GCJ-02 basemap (Amap and most Chinese
+  // web maps) every overlay is drawn shifted into GCJ-02 so roads sit on the
+  // basemap's roads, and every position read from the map (a click, a
+  // drawn vertex) is shifted back to WGS84 before it reaches the API.
+  const datum = { gcj02: false };
+  function gcjOffset(lng, lat) {
+    const a = 6378245.0, ee = 0.006693421622965943, PI = Math.PI;
+    const x = lng - 105.0, y = lat - 35.0;
+    const waves = (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+    let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x)) + waves
+      + (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3 + (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
+    let dLng = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x)) + waves
+      + (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3 + (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
+    const rad = lat / 180 * PI, magic = 1 - ee * Math.sin(rad) ** 2, sm = Math.sqrt(magic);
+    dLat = dLat * 180 / (a * (1 - ee) / (magic * sm) * PI);
+    dLng = dLng * 180 / (a / sm * Math.cos(rad) * PI);
+    return [dLng, dLat];
+  }
+  const inChina = (lng, lat) => lng >= 72.004 && lng <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
+  // WGS84 [lng, lat] to a Leaflet LatLng on the map.
+  const toMap = (lng, lat) => {
+    if (!datum.gcj02 || !inChina(lng, lat)) return L.latLng(lat, lng);
+    const [dx, dy] = gcjOffset(lng, lat);
+    return L.latLng(lat + dy, lng + dx);
+  };
+  // A LatLng on the map back to WGS84 (the forward shift inverted by
+  // iteration, to far below a centimetre).
+  const fromMap = (ll) => {
+    if (!datum.gcj02 || !inChina(ll.lng, ll.lat)) return L.latLng(ll.lat, ll.lng);
+    let lng = ll.lng, lat = ll.lat;
+    for (let i = 0; i < 10; i++) {
+      const f = toMap(lng, lat);
+      lng -= f.lng - ll.lng;
+      lat -= f.lat - ll.lat;
+    }
+    return L.latLng(lat, lng);
+  };
+  const coordsToLatLng = (c) => toMap(c[0], c[1]);
+
   // --- URL state: #map=z/lat/lon&layers=a,b&scenario=planned&lang=en&gaps=power
   function readHash() {
     const h = new URLSearchParams(location.hash.slice(1));
@@ -181,6 +220,7 @@
     for (const [key, members] of Object.entries(byGroup)) {
       const styled = (f) => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` });
       groups[key] = L.geoJSON({ type: 'FeatureCollection', features: members }, {
+        coordsToLatLng,
         style: styled,
         pointToLayer: (f, ll) => L.circleMarker(ll, styled(f)),
         onEachFeature: (f, l) => {
@@ -292,14 +332,15 @@
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
-      const v = await getJSON(`/api/coverage?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&scenario=${state.scenario}${asofParam()}`);
+      const at = fromMap(latlng);
+      const v = await getJSON(`/api/coverage?lon=${at.lng.toFixed(7)}&lat=${at.lat.toFixed(7)}&scenario=${state.scenario}${asofParam()}`);
       if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
         <th scope="row">${esc(t(s.service))}</th>
         <td class="${s.covered ? 'yes' : 'no'}">${s.covered ? '✓ ' + esc(t('yes')) : '✗ ' + esc(t('no'))}</td>
         <td>${s.distance_m == null ? '—' : Math.round(s.distance_m).toLocaleString() + ' m'}<br><small>${esc(t('reach'))} ${Math.round(s.reach_m)} m</small></td>
         <td>${esc(nearestName(s.nearest))}${sourcesHtml(s)}</td></tr>`);
-      body.innerHTML = `<p><b>${esc(t('point'))}</b> ${latlng.lng.toFixed(5)}, ${latlng.lat.toFixed(5)} · ${esc(t(state.scenario))}</p>
+      body.innerHTML = `<p><b>${esc(t('point'))}</b> ${at.lng.toFixed(5)}, ${at.lat.toFixed(5)} · ${esc(t(state.scenario))}</p>
         <table class="coverage-table" data-kind="point"><thead><tr><th>${esc(t('service'))}</th><th>${esc(t('covered'))}</th><th>${esc(t('distance'))}</th><th>${esc(t('nearest'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
       za.answers += 1;
     } catch (e) {
@@ -312,7 +353,7 @@
     lastQuery = { kind: 'parcel', latlngs };
     if (parcelLayer) parcelLayer.remove();
     parcelLayer = L.polygon(latlngs, { color: '#e07b00', weight: 2, fillOpacity: 0.15, className: 'za-parcel' }).addTo(za.map);
-    const ring = latlngs.map((p) => [p.lng, p.lat]);
+    const ring = latlngs.map(fromMap).map((p) => [p.lng, p.lat]);
     ring.push(ring[0]);
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
@@ -389,7 +430,7 @@
     const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}${asofParam()}`);
     if (seq !== gapSeq[service] || !state.gaps.has(service)) return;
     if (gapLayers[service]) gapLayers[service].remove();
-    gapLayers[service] = L.geoJSON(fc, { style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
+    gapLayers[service] = L.geoJSON(fc, { coordsToLatLng, style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
   }
   function renderGapToggles() {
     document.getElementById('gaps-body').innerHTML = SERVICES.map((s) =>
@@ -466,14 +507,17 @@
     collections = cols.collections;
     document.getElementById('title').textContent = landing.title || 'zoneatlas';
     document.title = `zoneatlas · ${landing.title || ''}`;
-    if (landing.basemap?.url) L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', maxZoom: 19 }).addTo(map);
+    if (landing.basemap?.url) {
+      datum.gcj02 = landing.basemap.datum === 'gcj02';
+      L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', subdomains: landing.basemap.subdomains || 'abc', maxZoom: 19 }).addTo(map);
+    }
     const lists = await Promise.all(collections.map((c) => fetchAll(c.id)));
     collections.forEach((c, i) => drawCollection(c, lists[i]));
     for (const k of ordered(Object.keys(groups))) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
     const zone = collections.find((c) => c.id === 'zone') || collections[0];
     const b = zone?.extent?.spatial?.bbox?.[0];
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
-    else if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10] });
+    else if (b) map.fitBounds([toMap(b[0], b[1]), toMap(b[2], b[3])], { padding: [10, 10] });
     else map.setView([34.69, 113.53], 13);
     map.attributionControl.addAttribution('© OpenStreetMap contributors (reservoir, ODbL)');
     L.control.scale({ imperial: false }).addTo(map);
@@ -510,6 +554,9 @@
     za.app = {
       I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery,
       collections: () => collections,
+      toMap,
+      fromMap,
+      datum,
       // A feature's popup, as a click on it opens it.
       openPopup: (c, id) => {
         const l = layerOf[c]?.[id];

@@ -253,7 +253,8 @@
     const { kind, collection, points } = draw;
     const enough = kind === 'Point' ? points.length >= 1 : kind === 'Polygon' ? points.length >= 3 : points.length >= 2;
     if (!enough) return;
-    const pos = points.map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
+    // Vertices are where the user put them on the map; WGS84 for the store.
+    const pos = points.map(app.fromMap).map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
     const geometry = kind === 'Point' ? { type: 'Point', coordinates: pos[0] }
       : kind === 'Polygon' ? { type: 'Polygon', coordinates: [[...pos, pos[0]]] }
         : { type: 'LineString', coordinates: pos };

@@ -151,13 +151,57 @@ pub struct AppState {
     /// Base URL for links (`http://host:port`), when set in the config;
     /// otherwise taken from each request's (validated) `Host` header.
     pub public_url: Option<Arc<str>>,
-    /// Basemap tile URL and attribution for the web map (in the landing page).
-    pub basemap: Option<Arc<(String, String)>>,
+    /// The web map's basemap (in the landing page).
+    pub basemap: Option<Arc<Basemap>>,
     /// Reads need a token too (`--private`).
     pub private: bool,
     /// Runs CPU-heavy answers off the async workers, bounded.
     pub compute: compute::Compute,
     pub body_timeout: Duration,
+}
+
+/// A tile basemap for the web map.
+#[derive(Debug, Clone)]
+pub struct Basemap {
+    /// Leaflet URL template (`{z}`, `{x}`, `{y}`, `{s}`).
+    pub url: String,
+    pub attribution: String,
+    /// What `{s}` takes (Leaflet's default: `abc`).
+    pub subdomains: String,
+    /// The datum its tiles are drawn in: `wgs84`, or `gcj02` (Amap and most
+    /// Chinese web maps), in which case the page shifts every overlay.
+    pub datum: String,
+}
+
+impl Basemap {
+    /// A named preset: `tianditu` (needs `key`; CGCS2000, drawn as WGS84),
+    /// `amap` (GCJ-02), `osm`.
+    pub fn preset(name: &str, key: Option<&str>) -> Result<Basemap, String> {
+        match name {
+            "tianditu" => {
+                let key = key.ok_or("the tianditu basemap needs --basemap-key (a Tianditu developer key)")?;
+                Ok(Basemap {
+                    url: format!("https://t{{s}}.tianditu.gov.cn/DataServer?T=vec_w&x={{x}}&y={{y}}&l={{z}}&tk={key}"),
+                    attribution: "© 天地图 Tianditu".into(),
+                    subdomains: "01234567".into(),
+                    datum: "wgs84".into(),
+                })
+            }
+            "amap" => Ok(Basemap {
+                url: "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}".into(),
+                attribution: "© 高德地图 AutoNavi".into(),
+                subdomains: "1234".into(),
+                datum: "gcj02".into(),
+            }),
+            "osm" => Ok(Basemap {
+                url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+                attribution: "© OpenStreetMap contributors".into(),
+                subdomains: "abc".into(),
+                datum: "wgs84".into(),
+            }),
+            other => Err(format!("no basemap preset {other:?}; the presets are tianditu, amap, osm")),
+        }
+    }
 }
 
 /// How the router is put together.
@@ -166,8 +210,8 @@ pub struct Options {
     pub public_url: Option<String>,
     /// Folder of the web page; `None` serves no page.
     pub web_dir: Option<PathBuf>,
-    /// Basemap tile URL template and attribution, if any.
-    pub basemap: Option<(String, String)>,
+    /// The web map's basemap, if any.
+    pub basemap: Option<Basemap>,
     /// How long a client has to send a whole request body (then 408).
     pub body_timeout: Duration,
     /// How long a CPU-heavy computation may run (then 503).
@@ -237,7 +281,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         body_timeout: options.body_timeout,
         private: options.private,
     };
-    let csp = content_security_policy(state.basemap.as_deref().map(|b| b.0.as_str()));
+    let csp = content_security_policy(state.basemap.as_deref().map(|b| b.url.as_str()));
     let mut routes = Router::new();
     for e in endpoints() {
         routes = routes.route(e.path, (e.route)());
@@ -341,8 +385,12 @@ fn content_security_policy(basemap: Option<&str>) -> HeaderValue {
         .and_then(|url| {
             let rest = url.split_once("://")?;
             let host = rest.1.split('/').next()?;
-            // Template hosts like {s}.tile.example.org become a wildcard.
-            let host = host.replace("{s}.", "*.");
+            // Template hosts like {s}.tile.example.org or t{s}.tianditu.gov.cn
+            // become a wildcard for their first label.
+            let host = match host.split_once('.') {
+                Some((first, rest)) if first.contains("{s}") => format!("*.{rest}"),
+                _ => host.to_owned(),
+            };
             Some(format!(" {}://{host}", rest.0))
         })
         .unwrap_or_default();

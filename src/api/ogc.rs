@@ -132,7 +132,7 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
         ],
     });
     if let Some(b) = &s.basemap {
-        v["basemap"] = json!({ "url": b.0, "attribution": b.1 });
+        v["basemap"] = json!({ "url": b.url, "attribution": b.attribution, "subdomains": b.subdomains, "datum": b.datum });
     }
     Ok(json_response(JSON, body(&v)))
 }

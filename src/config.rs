@@ -93,6 +93,10 @@ pub struct ImportArgs {
     /// The new layer's title.
     #[arg(long)]
     pub title: Option<String>,
+    /// After importing, give the store these coverage rules (a
+    /// coverage.toml), checked against its layers.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
 }
 
 /// The store file `serve` uses when given neither `--store` nor `--data`

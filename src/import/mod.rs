@@ -467,3 +467,16 @@ pub fn import_osm(
         revision,
     })
 }
+
+/// Give a store coverage rules (a `coverage.toml`), after checking that they
+/// resolve against its layers as the server will resolve them.
+pub fn set_rules(store_path: &Path, text: &str) -> Result<(), ImportError> {
+    let mut store = GpkgStore::open(store_path)?;
+    let data = store.load()?;
+    let rules = crate::coverage::rules::parse(text)
+        .map_err(|e| ImportError::Usage(format!("the rules: {e}")))?;
+    crate::catalog::Catalog::build(data.manifest, data.layers, Some(rules), 0, 0)
+        .map_err(|e| ImportError::Usage(format!("the rules do not fit the store's layers: {e}")))?;
+    store.set_rules(text)?;
+    Ok(())
+}

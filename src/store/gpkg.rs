@@ -252,6 +252,21 @@ impl GpkgStore {
         Ok(store)
     }
 
+    /// Give the store coverage rules (the text of a `coverage.toml`), in
+    /// place of any it had. The caller checks they resolve against the
+    /// layers; a server on the store reads them at its next start.
+    pub fn set_rules(&mut self, text: &str) -> Result<(), StoreError> {
+        rules::parse(text).map_err(|e| StoreError::Unavailable(format!("coverage rules: {e}")))?;
+        self.conn
+            .execute(
+                "INSERT INTO zoneatlas_meta(key, value) VALUES ('coverage', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![text],
+            )
+            .map_err(sql_err(&self.path))?;
+        Ok(())
+    }
+
     /// The coverage rules the store was created with, if any.
     fn read_rules(&self) -> Result<Option<Rules>, StoreError> {
         let text: Option<String> = self

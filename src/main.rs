@@ -324,6 +324,7 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
     let (Some(layer), Some(source)) = (args.layer.clone(), args.source.clone()) else {
         anyhow::bail!("give --layer ID SOURCE, or --osm EXTRACT.osm.pbf");
     };
+    let progress = std::sync::Arc::new(zoneatlas::import::Progress::default());
     let pair = |s: &str, what: &str| -> anyhow::Result<(String, String)> {
         s.split_once('=')
             .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
@@ -352,10 +353,45 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
             .collect::<Result<_, _>>()?,
         skip_invalid: args.skip_invalid,
         title: args.title.clone(),
+        progress: Some(progress.clone()),
     };
+    // A progress line on a terminal while a large file is validated.
+    let shown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = std::io::stderr().is_terminal().then(|| {
+        let (p, shown) = (progress.clone(), shown.clone());
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let (done, total) = (
+                p.done.load(std::sync::atomic::Ordering::Relaxed),
+                p.total.load(std::sync::atomic::Ordering::Relaxed),
+            );
+            if total >= 10_000 && done < total {
+                shown.store(true, std::sync::atomic::Ordering::Relaxed);
+                eprint!(
+                    "\rvalidating {done}/{total} features ({:.0}%)",
+                    done as f64 * 100.0 / total as f64
+                );
+            }
+            if total > 0 && done >= total {
+                break;
+            }
+        })
+    });
     let started = Instant::now();
-    let s = zoneatlas::import::import(&args.store, &source, &opts)
-        .with_context(|| format!("importing {source} into {}", args.store.display()))?;
+    let result = zoneatlas::import::import(&args.store, &source, &opts);
+    progress
+        .done
+        .store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+    progress
+        .total
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    if shown.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!();
+    }
+    let s = result.with_context(|| format!("importing {source} into {}", args.store.display()))?;
     for skip in &s.skipped {
         eprintln!("skipped: {skip}");
     }

@@ -71,6 +71,15 @@ pub struct Options {
     pub set: Vec<(String, Value)>,
     pub skip_invalid: bool,
     pub title: Option<String>,
+    /// Counts rows as they are validated, for a progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// How far an import is: rows validated out of rows read.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicUsize,
+    pub done: std::sync::atomic::AtomicUsize,
 }
 
 /// What an import did.
@@ -249,8 +258,15 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
         .unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
     let (mut features, mut problems) = (Vec::new(), Vec::new());
+    if let Some(p) = &opts.progress {
+        p.total
+            .store(rows.len(), std::sync::atomic::Ordering::Relaxed);
+    }
     for row in rows {
         let number = row.number;
+        if let Some(p) = &opts.progress {
+            p.done.store(number, std::sync::atomic::Ordering::Relaxed);
+        }
         match prepare(row, &crs, opts, &meta) {
             Ok(f) if taken.contains(&f.id) || !seen.insert(f.id.clone()) => {
                 problems.push(format!(

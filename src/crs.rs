@@ -462,7 +462,9 @@ impl Krueger {
 /// recurrence: four transcendental calls instead of twenty-four.
 fn clenshaw(c: &[f64; 6], xi: f64, eta: f64, sign: f64) -> (f64, f64) {
     let (s2, c2) = (2.0 * xi).sin_cos();
-    let (sh2, ch2) = ((2.0 * eta).sinh(), (2.0 * eta).cosh());
+    // sinh and cosh from one exponential (|2η| < 2 in a zone: no overflow).
+    let ex = (2.0 * eta).exp();
+    let (sh2, ch2) = ((ex - 1.0 / ex) / 2.0, (ex + 1.0 / ex) / 2.0);
     // a = 2 cos(2z) = 2 (cos 2ξ cosh 2η − i sin 2ξ sinh 2η)
     let (ar, ai) = (2.0 * c2 * ch2, -2.0 * s2 * sh2);
     // y_k = a·y_{k+1} − y_{k+2} + c_k, from k = 6 down to 1.
@@ -486,13 +488,12 @@ fn clenshaw(c: &[f64; 6], xi: f64, eta: f64, sign: f64) -> (f64, f64) {
 /// series Σ e^2k x^(2k−1) / (2k−1): seven terms reach 1e-17, with no
 /// logarithm (the inverse projection's Newton steps call it thrice).
 fn e_atanh_e(e2: f64, x: f64) -> f64 {
-    let x2 = x * x;
-    let (mut term, mut sum) = (e2 * x, 0.0);
-    for k in 0..7 {
-        sum += term / (2 * k + 1) as f64;
-        term *= e2 * x2;
-    }
-    sum
+    let q = e2 * x * x;
+    // Horner on q with the reciprocal odd numbers: no division.
+    let series = 1.0
+        + q * (1.0 / 3.0
+            + q * (1.0 / 5.0 + q * (1.0 / 7.0 + q * (1.0 / 9.0 + q * (1.0 / 11.0 + q / 13.0)))));
+    e2 * x * series
 }
 
 /// sinh z for |z| below 0.01, by its series (to 1e-18).

@@ -636,6 +636,10 @@ fn bad_history_questions_get_a_clear_400() {
         let d = v["description"].as_str().unwrap_or_default();
         assert!(d.contains(says), "{path}: {d:?} does not say {says:?}");
     }
+    // A position past the end (even past i64) is simply nothing yet.
+    let r = get(&server, "/api/changes?after=18446744073709551615");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["changes"], json!([]));
     let r = http(
         "GET",
         &format!("{}/api/events", server.base),

@@ -1167,7 +1167,7 @@ impl History for GpkgHistory {
     fn after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
         self.records(
             &format!("SELECT {RECORD_COLUMNS} FROM zoneatlas_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
-            params![after_seq as i64, limit as i64],
+            params![after_seq.min(i64::MAX as u64) as i64, limit as i64],
         )
     }
 

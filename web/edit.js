@@ -304,6 +304,17 @@
       return `<li data-revision="${v.revision}"><b>${esc(v.time.slice(0, 10))}</b> ${esc(t(`op_${v.op}`))} · ${esc(v.who)} · r${v.revision}${status ? ` · ${esc(app.statusText(status))}` : ''}</li>`;
     });
     $('history-body').innerHTML = `<p>${esc(collection)} · ${esc(id)}</p><ol class="history-list" reversed>${items.join('')}</ol>`;
+    // The latest versions in the feature's open popup too; all of them in
+    // the side panel.
+    // (The newest popup: a closed one may still be fading out. Its content
+    // is extended in place; re-rendering it would drop the list.)
+    const popups = document.querySelectorAll('.leaflet-popup .popup');
+    const popup = popups[popups.length - 1];
+    if (popup) {
+      popup.querySelector('.popup-history')?.remove();
+      const more = items.length > 5 ? `<li>… (${items.length})</li>` : '';
+      popup.insertAdjacentHTML('beforeend', `<div class="popup-history"><b>${esc(t('history'))}</b><ol reversed>${items.slice(0, 5).join('')}${more}</ol></div>`);
+    }
   }
 
   // Popup buttons (app.js renders them into each feature's popup).

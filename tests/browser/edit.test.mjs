@@ -163,6 +163,7 @@ try {
   await popupButton(page, 'history');
   await page.waitForSelector('#history-body li');
   check('a feature\'s history lists its versions', await page.locator('#history-body li').count() >= 2);
+  check('and its popup shows them too', await page.locator('.leaflet-popup .popup-history li').count() >= 2);
 
   // 6. The time slider: yesterday the road was planned; now it is not.
   const applied = await page.evaluate(() => window.zoneatlas.timeApplied || 0);

@@ -567,23 +567,28 @@ pub fn wgs84_to_gcj02(c: Coord) -> Coord {
     }
 }
 
-/// GCJ-02 → WGS84, by fixed-point iteration of the forward offset (it
-/// changes by under a millimetre over the offset's 600 m, so each step
-/// gains about five digits).
+/// GCJ-02 → WGS84.
 pub fn gcj02_to_wgs84(g: Coord) -> Coord {
-    let mut w = g;
+    invert(wgs84_to_gcj02, g, g)
+}
+
+/// The `x` with `forward(x) = target`, by fixed-point iteration from
+/// `start`: the offsets GCJ-02 and BD-09 add change by under a millimetre
+/// over their own few hundred metres, so each step gains about five digits.
+fn invert(forward: fn(Coord) -> Coord, target: Coord, start: Coord) -> Coord {
+    let mut x = start;
     for _ in 0..10 {
-        let f = wgs84_to_gcj02(w);
-        let (dx, dy) = (f.x - g.x, f.y - g.y);
-        w = Coord {
-            x: w.x - dx,
-            y: w.y - dy,
+        let f = forward(x);
+        let (dx, dy) = (f.x - target.x, f.y - target.y);
+        x = Coord {
+            x: x.x - dx,
+            y: x.y - dy,
         };
         if dx.abs() < 1e-11 && dy.abs() < 1e-11 {
             break;
         }
     }
-    w
+    x
 }
 
 const BD_PI: f64 = std::f64::consts::PI * 3000.0 / 180.0;
@@ -598,24 +603,16 @@ pub fn gcj02_to_bd09(g: Coord) -> Coord {
     }
 }
 
-/// BD-09 → GCJ-02, by iterating the forward formula.
+/// BD-09 → GCJ-02.
 pub fn bd09_to_gcj02(b: Coord) -> Coord {
-    let mut g = Coord {
-        x: b.x - 0.0065,
-        y: b.y - 0.006,
-    };
-    for _ in 0..10 {
-        let f = gcj02_to_bd09(g);
-        let (dx, dy) = (f.x - b.x, f.y - b.y);
-        g = Coord {
-            x: g.x - dx,
-            y: g.y - dy,
-        };
-        if dx.abs() < 1e-11 && dy.abs() < 1e-11 {
-            break;
-        }
-    }
-    g
+    invert(
+        gcj02_to_bd09,
+        b,
+        Coord {
+            x: b.x - 0.0065,
+            y: b.y - 0.006,
+        },
+    )
 }
 
 #[cfg(test)]

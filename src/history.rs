@@ -29,7 +29,7 @@ pub fn resolve(live: &Live, text: &str) -> Result<u64, HistoryError> {
                 "asof {text:?}: after rev: comes a revision number, e.g. rev:12"
             ))
         })?;
-        live.with_history(|_| Ok(()))?;
+        live.require_history()?;
         if n == 0 || n > latest {
             return Err(HistoryError::Unknown(format!(
                 "asof {text:?}: there is no revision {n}; revisions run from 1 to {latest}"
@@ -181,7 +181,7 @@ pub fn progress(live: &Live, snap: &Catalog, q: &Progress) -> Result<Value, Hist
     let current_set: Vec<String> = snap.coverage.as_ref().map_or(vec!["existing".into()], |c| {
         c.rules.scenarios.current.clone()
     });
-    let (first_time, _) = live.with_history(|h| Ok((h.revision_time(1)?, ())))?;
+    let first_time = live.with_history(|h| h.revision_time(1))?;
     let import = clock::parse(&first_time.unwrap_or_default())
         .map_err(|e| HistoryError::Unknown(format!("the change log's first time: {e}")))?;
     let now = clock::now();

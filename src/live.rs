@@ -258,17 +258,27 @@ impl Live {
         self.events.subscribe()
     }
 
+    /// An error saying so when the store keeps no history (a data folder).
+    pub fn require_history(&self) -> Result<(), HistoryError> {
+        match self.history {
+            Some(_) => Ok(()),
+            None => Err(self.no_history()),
+        }
+    }
+
+    fn no_history(&self) -> HistoryError {
+        HistoryError::NoHistory(format!(
+            "{} keeps no history (a data folder); serve a store (--store FILE.gpkg) for history, asof and events",
+            self.description
+        ))
+    }
+
     /// Run `f` on the change log. Blocking: call it off the async workers.
     pub fn with_history<T>(
         &self,
         f: impl FnOnce(&mut dyn History) -> Result<T, StoreError>,
     ) -> Result<T, HistoryError> {
-        let Some(h) = &self.history else {
-            return Err(HistoryError::NoHistory(format!(
-                "{} keeps no history (a data folder); serve a store (--store FILE.gpkg) for history, asof and events",
-                self.description
-            )));
-        };
+        let h = self.history.as_ref().ok_or_else(|| self.no_history())?;
         let mut h = h.lock().map_err(|_| {
             HistoryError::Store(StoreError::Unavailable(
                 "the history reader is poisoned".into(),
@@ -317,7 +327,7 @@ impl Live {
         let snap = self.snapshot();
         if self.history.is_none() || revision == 0 || revision > snap.revision {
             // The error names what exists.
-            self.with_history(|_| Ok(()))?;
+            self.require_history()?;
             return Err(HistoryError::Unknown(format!(
                 "there is no revision {revision}: revisions run from 1 to {}",
                 snap.revision
@@ -340,39 +350,30 @@ impl Live {
         }
         let mut replaced = Vec::new();
         for (layer_id, changes) in by_layer {
-            let Some(pos) = snap.layer_position(layer_id) else {
+            let Some(meta) = snap.layer(layer_id).map(|l| &l.layer.meta) else {
                 continue;
             };
-            let old = &snap.layers[pos].layer;
-            let mut features: Vec<Option<Arc<Feature>>> =
-                old.features.iter().cloned().map(Some).collect();
-            let mut created = Vec::new();
+            let mut then: Vec<(&str, Option<Arc<Feature>>)> = Vec::with_capacity(changes.len());
             for (_, id, state) in changes {
-                let then = match state {
+                let f = match state {
                     None => None,
                     Some((rev, json)) => {
-                        let mut f =
-                            crate::load::feature_from_geojson(json, &old.meta).map_err(|e| {
-                                HistoryError::Store(StoreError::Corrupt {
-                                    path: self.description.clone(),
-                                    message: format!(
-                                        "{layer_id}/{id} at revision {rev}: {}",
-                                        e.join("; ")
-                                    ),
-                                })
-                            })?;
+                        let mut f = crate::load::feature_from_geojson(json, meta).map_err(|e| {
+                            HistoryError::Store(StoreError::Corrupt {
+                                path: self.description.clone(),
+                                message: format!(
+                                    "{layer_id}/{id} at revision {rev}: {}",
+                                    e.join("; ")
+                                ),
+                            })
+                        })?;
                         f.revision = *rev;
                         Some(Arc::new(f))
                     }
                 };
-                match snap.feature_index(layer_id, id) {
-                    Some(p) => features[p] = then,
-                    None => created.extend(then),
-                }
+                then.push((id.as_str(), f));
             }
-            let mut features: Vec<Arc<Feature>> = features.into_iter().flatten().collect();
-            features.extend(created);
-            replaced.push((pos, Layer::from_shared(old.meta.clone(), features)));
+            replaced.extend(patched(&snap, layer_id, then));
         }
         let past = Arc::new(
             snap.with_layers(replaced, revision, revision)
@@ -506,42 +507,18 @@ impl Live {
         };
         let committed_ms = started.elapsed().as_secs_f64() * 1e3;
         // The next snapshot: changed layers rebuilt, the rest shared.
-        let mut replaced = Vec::new();
-        for (layer_id, changes) in &overlay {
-            let Some(pos) = snap.layer_position(layer_id) else {
-                continue;
-            };
-            let old = &snap.layers[pos].layer;
-            // Pointers, not features, are copied: unchanged ones are shared,
-            // and only the changed ids are looked up.
-            let mut features: Vec<Arc<Feature>> = old.features.clone();
-            let mut gone = Vec::new();
-            let mut created: Vec<&Feature> = Vec::new();
-            for (id, state) in changes {
-                match (snap.feature_index(layer_id, id), state) {
-                    (Some(p), Some(newer)) => features[p] = Arc::new(newer.clone()),
-                    (Some(p), None) => gone.push(p),
-                    (None, Some(newer)) => created.push(newer),
-                    (None, None) => {}
-                }
-            }
-            if !gone.is_empty() {
-                gone.sort_unstable();
-                let mut k = 0;
-                let mut i = 0;
-                features.retain(|_| {
-                    let keep = gone.get(k) != Some(&i);
-                    if !keep {
-                        k += 1;
-                    }
-                    i += 1;
-                    keep
-                });
-            }
-            created.sort_by(|a, b| a.id.cmp(&b.id));
-            features.extend(created.into_iter().map(|f| Arc::new(f.clone())));
-            replaced.push((pos, Layer::from_shared(old.meta.clone(), features)));
-        }
+        let replaced: Vec<(usize, Layer)> = overlay
+            .iter()
+            .filter_map(|(layer_id, changes)| {
+                patched(
+                    &snap,
+                    layer_id,
+                    changes.iter().map(|(id, state)| {
+                        (id.as_str(), state.as_ref().map(|f| Arc::new(f.clone())))
+                    }),
+                )
+            })
+            .collect();
         match snap.with_layers(replaced, revision, revision) {
             Ok(next_snapshot) => {
                 let old = self.current.swap(Arc::new(next_snapshot));
@@ -575,6 +552,46 @@ impl Live {
             }));
         }
     }
+}
+
+/// Layer `layer_id` of `snap` with `changes` applied (id → the feature's
+/// new state, `None`: gone): replaced in place, deleted, or appended in id
+/// order. Pointers, not features, are copied, so unchanged features stay
+/// shared (and keep their place in the indexes). `None` for no such layer.
+fn patched<'a>(
+    snap: &Catalog,
+    layer_id: &str,
+    changes: impl IntoIterator<Item = (&'a str, Option<Arc<Feature>>)>,
+) -> Option<(usize, Layer)> {
+    let pos = snap.layer_position(layer_id)?;
+    let old = &snap.layers[pos].layer;
+    let mut features: Vec<Arc<Feature>> = old.features.clone();
+    let mut gone = Vec::new();
+    let mut created: Vec<Arc<Feature>> = Vec::new();
+    for (id, state) in changes {
+        match (snap.feature_index(layer_id, id), state) {
+            (Some(p), Some(newer)) => features[p] = newer,
+            (Some(p), None) => gone.push(p),
+            (None, Some(newer)) => created.push(newer),
+            (None, None) => {}
+        }
+    }
+    if !gone.is_empty() {
+        gone.sort_unstable();
+        let mut k = 0;
+        let mut i = 0;
+        features.retain(|_| {
+            let keep = gone.get(k) != Some(&i);
+            if !keep {
+                k += 1;
+            }
+            i += 1;
+            keep
+        });
+    }
+    created.sort_by(|a, b| a.id.cmp(&b.id));
+    features.extend(created);
+    Some((pos, Layer::from_shared(old.meta.clone(), features)))
 }
 
 /// A feature's current state as a request sees it: its own earlier edits

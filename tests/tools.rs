@@ -560,39 +560,20 @@ fn the_map_in_chromium() -> Result<(), Failed> {
     let server = Server::start(&[]);
     let shot = root.join("target/map-screenshot.png");
     let _ = std::fs::remove_file(&shot);
-    let out = Command::new("node")
-        .arg(root.join("tests/browser/map.test.mjs"))
-        .arg(&server.base)
-        .arg(&shot)
-        .env("CHROMIUM", "/usr/bin/chromium")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    check(out.status.success(), || {
-        format!("browser checks failed:\n{stdout}")
-    })?;
+    browser_test(
+        "map.test.mjs",
+        &[&server.base, shot.to_str().ok_or("path")?],
+    )?;
     check(shot.exists(), || {
         format!("no screenshot at {}", shot.display())
     })
 }
 
 fn editing_in_chromium() -> Result<(), Failed> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = Server::start(&[]);
     let token = common::token(&server.store, "editor", "browser-editor");
-    let out = Command::new("node")
-        .arg(root.join("tests/browser/edit.test.mjs"))
-        .arg(&server.base)
-        .arg(&token)
-        .env("CHROMIUM", "/usr/bin/chromium")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    check(out.status.success(), || {
-        format!("browser editing checks failed:\n{stdout}")
-    })
+    browser_test("edit.test.mjs", &[&server.base, &token])?;
+    Ok(())
 }
 
 /// 1,000 seeded random points per CRS, within each CRS's area of use:
@@ -1268,7 +1249,6 @@ fn same_road(f: &Value, o: &Value, what: &str) -> Result<f64, Failed> {
 /// the machine): overlays drawn where an independent GCJ-02 implementation
 /// puts them, and clicks read back to WGS84.
 fn gcj02_map_in_chromium() -> Result<(), Failed> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = Server::start(&[
         "--basemap-url",
         "/favicon.svg?{z}/{x}/{y}",
@@ -1287,17 +1267,8 @@ fn gcj02_map_in_chromium() -> Result<(), Failed> {
     );
     let expected =
         serde_json::json!({"id": "SS-MAZHAI", "wgs84": wgs, "gcj02": oracle["gcj02"][0]});
-    let out = Command::new("node")
-        .arg(root.join("tests/browser/gcj.test.mjs"))
-        .arg(&server.base)
-        .arg(expected.to_string())
-        .env("CHROMIUM", "/usr/bin/chromium")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    check(out.status.success(), || {
-        format!("GCJ-02 map checks failed:\n{stdout}")
-    })
+    browser_test("gcj.test.mjs", &[&server.base, &expected.to_string()])?;
+    Ok(())
 }
 
 /// The Helsinki extract imported from OSM with coverage rules (roads 100 m,
@@ -1394,4 +1365,22 @@ fn helsinki_coverage() -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+/// Run `tests/browser/SCRIPT` in Node (Debian's Chromium through
+/// playwright-core) with `args`; its lines go to the test's output, and
+/// any failed check fails the test.
+fn browser_test(script: &str, args: &[&str]) -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("tests/browser").join(script))
+        .args(args)
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    check(out.status.success(), || {
+        format!("{script}: browser checks failed:\n{stdout}")
+    })
 }

@@ -28,6 +28,13 @@ const MERGE_PATCH: &str = "application/merge-patch+json";
 const ERR_401: (u16, &str, &str) = (401, JSON, "No valid bearer token (WWW-Authenticate)");
 const ERR_403: (u16, &str, &str) = (403, JSON, "The token's role may not edit");
 const ERR_405: (u16, &str, &str) = (405, JSON, "The server serves a read-only data folder");
+const ERR_404_FEATURE: (u16, &str, &str) = (404, JSON, "No such collection or feature");
+const ERR_412: (u16, &str, &str) = (
+    412,
+    JSON,
+    "If-Match is not the current version (ETag has the current one)",
+);
+const ERR_428: (u16, &str, &str) = (428, JSON, "If-Match is missing");
 const ERR_503: (u16, &str, &str) = (
     503,
     JSON,
@@ -92,15 +99,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
             (400, JSON, "Invalid feature: one line per problem"),
             ERR_401,
             ERR_403,
-            (404, JSON, "No such collection or feature"),
+            ERR_404_FEATURE,
             ERR_405,
-            (
-                412,
-                JSON,
-                "If-Match is not the current version (ETag has the current one)",
-            ),
+            ERR_412,
             (415, JSON, "Not application/geo+json or application/json"),
-            (428, JSON, "If-Match is missing"),
+            ERR_428,
             ERR_503,
         ],
         route: || put(replace),
@@ -122,15 +125,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
             ),
             ERR_401,
             ERR_403,
-            (404, JSON, "No such collection or feature"),
+            ERR_404_FEATURE,
             ERR_405,
-            (
-                412,
-                JSON,
-                "If-Match is not the current version (ETag has the current one)",
-            ),
+            ERR_412,
             (415, JSON, "Not application/merge-patch+json"),
-            (428, JSON, "If-Match is missing"),
+            ERR_428,
             ERR_503,
         ],
         route: || patch(update),
@@ -147,14 +146,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
             (204, "", "Deleted"),
             ERR_401,
             ERR_403,
-            (404, JSON, "No such collection or feature"),
+            ERR_404_FEATURE,
             ERR_405,
-            (
-                412,
-                JSON,
-                "If-Match is not the current version (ETag has the current one)",
-            ),
-            (428, JSON, "If-Match is missing"),
+            ERR_412,
+            ERR_428,
             ERR_503,
         ],
         route: || delete(remove),

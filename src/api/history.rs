@@ -253,7 +253,7 @@ async fn events(
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     QueryPairs::parse(raw.as_deref()).reject_unknown(&[])?;
-    s.live.with_history(|_| Ok(())).map_err(ApiError::from)?;
+    s.live.require_history()?;
     let resume = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(

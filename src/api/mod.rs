@@ -97,10 +97,18 @@ async fn private_reads(State(state): State<AppState>, req: Request, next: Next) 
 /// workers). Every answer says which revision it reflects, in
 /// `Zoneatlas-Revision`.
 async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let q = params::QueryPairs::parse(req.uri().query());
-    let asof = match q.single("asof") {
-        Ok(a) => a.map(str::to_owned),
-        Err(e) => return e.into_response(),
+    // Decoded only when it may hold one (literally, or percent-encoded):
+    // this runs on every request.
+    let asof = match req
+        .uri()
+        .query()
+        .filter(|q| q.contains("asof") || q.contains('%'))
+    {
+        None => None,
+        Some(raw) => match params::QueryPairs::parse(Some(raw)).single("asof") {
+            Ok(a) => a.map(str::to_owned),
+            Err(e) => return e.into_response(),
+        },
     };
     let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::POST);
     // A revision or instant asked before needs no trip to the blocking pool.

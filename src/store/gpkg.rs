@@ -836,21 +836,7 @@ impl Store for GpkgStore {
     fn load(&mut self) -> Result<Dataset, StoreError> {
         // Again: another process may have added columns since `open`.
         let manifest = self.read_manifest()?;
-        let rules_text: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM zoneatlas_meta WHERE key = 'coverage'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.corrupt(e.to_string()))?;
-        let rules: Option<Rules> = match rules_text {
-            None => None,
-            Some(t) => {
-                Some(rules::parse(&t).map_err(|e| self.corrupt(format!("coverage rules: {e}")))?)
-            }
-        };
+        let rules = self.read_rules()?;
         self.revision = self.read_revision()?;
         let layers = manifest
             .layers

@@ -132,6 +132,9 @@ pub struct IndexedLayer {
     slot_pos: Vec<u32>,
     /// Position -> slot.
     pos_slot: Vec<u32>,
+    /// What the features' properties hold (CQL2, queryables); computed on
+    /// first use, once per version of the layer.
+    properties: std::sync::OnceLock<crate::model::PropertySummary>,
 }
 
 impl IndexedLayer {
@@ -154,6 +157,7 @@ impl IndexedLayer {
             base_slots: n,
             slot_pos: (0..n).collect(),
             pos_slot: (0..n).collect(),
+            properties: std::sync::OnceLock::new(),
         }
     }
 
@@ -221,6 +225,7 @@ impl IndexedLayer {
             slot_pos,
             pos_slot,
             layer,
+            properties: std::sync::OnceLock::new(),
         }
     }
 
@@ -235,6 +240,12 @@ impl IndexedLayer {
     /// Both trees, base first.
     fn trees(&self) -> [&Trees; 2] {
         [&self.base, &self.delta]
+    }
+
+    /// Every property the layer's features carry, and what it holds.
+    pub fn properties(&self) -> &crate::model::PropertySummary {
+        self.properties
+            .get_or_init(|| crate::model::PropertySummary::of(&self.layer.features))
     }
 
     /// A feature's position by id.

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod coverage;
+pub mod cql2;
 pub mod crs;
 pub mod encode;
 pub mod export;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod query;
 pub mod store;
 pub mod synth;
+pub mod tiles;
 
 use std::sync::Arc;
 

@@ -49,6 +49,15 @@ fn starts_numeric(s: &str) -> bool {
         .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.'))
 }
 
+/// A text as a number under the same rule (CQL2 ordering uses it).
+pub fn number(s: &str) -> Option<f64> {
+    if starts_numeric(s) {
+        parse_number(s)
+    } else {
+        None
+    }
+}
+
 /// A finite decimal number, or `None` (so "inf" and "NaN" are text).
 fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();

@@ -17,6 +17,7 @@
       water_pipes: '给水管', gas_pipes: '燃气管', steam_pipes: '蒸汽管', hp_gas: '高压燃气干管', kv110: '110 kV 线路', kv10: '10 kV 配电线',
       substation: '变电站', substation_uc: '变电站（在建）', park_l: '公园', site_l: '项目地块', zone_l: '开发区范围', subarea_l: '凤湖智慧新区',
       water_body: '水体', gap_l: '覆盖缺口', loading: '加载中…', error: '出错了',
+      filter: '筛选', filter_hint: 'CQL2 表达式（文本或 JSON），筛选地图上的图层', apply: '应用', clear: '清除', examples: '示例', filter_on: '已筛选',
     },
     en: {
       scenario: 'Scenario', current: 'Current', planned: 'Planned built', draw: 'Draw parcel', finish: 'Finish',
@@ -31,6 +32,7 @@
       water_pipes: 'Water main', gas_pipes: 'Gas main', steam_pipes: 'Steam main', hp_gas: 'High-pressure gas main', kv110: '110 kV line', kv10: '10 kV feeder',
       substation: 'Substation', substation_uc: 'Substation (under construction)', park_l: 'Park', site_l: 'Project site', zone_l: 'Zone outline', subarea_l: 'Fenghu Smart New Area',
       water_body: 'Water body', gap_l: 'Coverage gap', loading: 'Loading…', error: 'Error',
+      filter: 'Filter', filter_hint: 'A CQL2 expression (text or JSON) that filters the layers on the map', apply: 'Apply', clear: 'Clear', examples: 'Examples', filter_on: 'filtered',
     },
   };
   const SERVICES = ['water', 'gas', 'steam', 'power', 'road', 'park'];
@@ -38,7 +40,7 @@
   const DASH = { existing: null, under_construction: '10 6', planned: '2 6' };
 
   // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.
-  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null };
+  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null, filter: null };
   const za = (window.zoneatlas = { ready: false, readyMs: null, errors: [], answers: 0 });
   const t = (k) => (I18N[state.lang][k] ?? k);
   const statusText = (s) => t(s === 'planned' ? 'planned_status' : s);
@@ -93,6 +95,7 @@
     if (h.get('gaps')) h.get('gaps').split(',').filter((s) => SERVICES.includes(s)).forEach((s) => state.gaps.add(s));
     const m = (h.get('map') || '').split('/').map(Number);
     if (m.length === 3 && m.every(Number.isFinite)) state.view = { zoom: m[0], lat: m[1], lon: m[2] };
+    if (h.get('filter')) state.filter = h.get('filter');
   }
   function writeHash() {
     if (!za.map) return;
@@ -104,6 +107,7 @@
     h.set('scenario', state.scenario);
     h.set('lang', state.lang);
     if (state.gaps.size) h.set('gaps', [...state.gaps].join(','));
+    if (state.filter) h.set('filter', state.filter);
     history.replaceState(null, '', '#' + h.toString().replace(/%2C/g, ',').replace(/%2F/g, '/'));
   }
 
@@ -119,8 +123,12 @@
   const MAX_PAGES = 100;
   // `&asof=…` when the time slider looks at the past, else nothing.
   const asofParam = () => (state.asof ? `&asof=${encodeURIComponent(state.asof)}` : '');
+  // `&filter=…` while the filter box holds an applied CQL2 expression.
+  const filterParam = () => (state.filter
+    ? `&filter=${encodeURIComponent(state.filter)}&filter-lang=${state.filter.trim().startsWith('{') ? 'cql2-json' : 'cql2-text'}`
+    : '');
   async function fetchAll(id) {
-    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000${asofParam()}`;
+    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000${asofParam()}${filterParam()}`;
     const out = [];
     let matched = 0;
     for (let i = 0; url; i++) {
@@ -129,7 +137,12 @@
         console.warn(`zoneatlas: ${id}: drew the first ${out.length} of ${matched} features`);
         break;
       }
-      const page = await getJSON(url);
+      const r = await fetch(url);
+      const page = await r.json().catch(() => ({}));
+      // A filter naming a property this collection lacks: none of its
+      // features match, so it draws empty.
+      if (r.status === 400 && page.code === 'UnknownProperty' && state.filter) return [];
+      if (!r.ok) throw new Error(page.description || `${r.status} ${url}`);
       out.push(...page.features);
       matched = page.numberMatched ?? out.length;
       const next = (page.links || []).find((l) => l.rel === 'next');
@@ -206,12 +219,45 @@
   }
 
   let collections = [];
+  // Collections with more features than this are drawn from vector tiles
+  // by viewport; smaller ones load whole (the sample's all do).
+  const TILE_OVER = 5000;
+  const tiled = (c) => (c.numberOfFeatures ?? 0) > TILE_OVER;
+  // What the styles, labels and hit tests read from a tile.
+  const TILE_PROPS = 'status,class,utility,role,voltage_kv,kind,name,name_en';
   const features = {}; // collection -> id -> feature
   // One Leaflet layer per group (a collection; pipelines by utility), not
   // one per feature: styles come from `styleFor` through the layer's style
   // function, so a scenario switch is one resetStyle per group.
   const layerOf = {}; // collection -> id -> its Leaflet layer
+  // A collection drawn from vector tiles: one group, styled as the rest.
+  function drawTiled(c) {
+    features[c.id] = {};
+    layerOf[c.id] = {};
+    za.featureCounts[c.id] = c.numberOfFeatures;
+    const shift = datum.gcj02 ? (coords) => {
+      // The tile moves by the datum offset at its centre (smooth: well
+      // under a pixel across a tile).
+      const z = coords.z, n = 2 ** z;
+      const lng = ((coords.x + 0.5) / n) * 360 - 180;
+      const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * (coords.y + 0.5)) / n))) * 180) / Math.PI;
+      const a = za.map.project([lat, lng], z), b = za.map.project(toMap(lng, lat), z);
+      return [b.x - a.x, b.y - a.y];
+    } : null;
+    groups[c.id] = new za.tiles.TileLayer({
+      collection: c.id,
+      pane: 'overlayPane',
+      className: `za-${c.id} za-tiled`,
+      style: (p) => styleFor(c.id, p),
+      shift,
+      url: (z, y, x) => `/api/collections/${encodeURIComponent(c.id)}/tiles/WebMercatorQuad/${z}/${y}/${x}?properties=${TILE_PROPS}${asofParam()}${filterParam()}`,
+      onError: (e) => { if (!/UnknownProperty/.test(String(e))) za.errors.push(`${c.id}: ${e.message}`); },
+    });
+    groups[c.id].zaTiled = true;
+  }
+  const tiledGroups = () => Object.values(groups).filter((g) => g.zaTiled);
   function drawCollection(c, list) {
+    if (tiled(c)) return drawTiled(c);
     features[c.id] = Object.fromEntries(list.map((f) => [String(f.id), f]));
     layerOf[c.id] = {};
     za.featureCounts[c.id] = list.length;
@@ -239,7 +285,7 @@
     }
   }
   function restyle() {
-    for (const g of Object.values(groups)) g.resetStyle();
+    for (const g of Object.values(groups)) (g.zaTiled ? g.restyle() : g.resetStyle());
   }
   // Draw order: areas under lines under points.
   const ORDER = ['zone', 'water', 'parks', 'sites', 'roads', 'water_pipes', 'gas_pipes', 'steam_pipes', 'power_lines', 'substations'];
@@ -249,6 +295,12 @@
   async function reloadCollection(id) {
     const c = collections.find((x) => x.id === id);
     if (!c) return;
+    // Tiles are fetched again with the new parameters (asof, filter); an
+    // edit changed the revision, so every tile revalidates.
+    if (tiled(c)) {
+      if (groups[id]) groups[id].redraw();
+      return;
+    }
     const list = await fetchAll(id);
     const mine = Object.keys(groups).filter((k) => k === id || (id === 'pipelines' && k.endsWith('_pipes')));
     const hidden = new Set(mine.filter((k) => !za.map.hasLayer(groups[k])));
@@ -400,9 +452,23 @@
       za.map.doubleClickZoom.enable();
     }
   }
+  // A click on a tiled feature: its popup, from the feature fetched by id.
+  async function tiledPopup(latlng) {
+    for (const [id, g] of Object.entries(groups)) {
+      if (!g.zaTiled || !za.map.hasLayer(g)) continue;
+      const hit = g.hit(latlng);
+      if (!hit) continue;
+      const f = await getJSON(`/api/collections/${encodeURIComponent(id)}/items/${encodeURIComponent(hit.id)}?${asofParam().slice(1)}`);
+      L.popup({ className: `za-popup za-popup-${id}` }).setLatLng(latlng).setContent(popupHtml(id, f)).openOn(za.map);
+      za.lastPopup = { collection: id, id: hit.id };
+      return true;
+    }
+    return false;
+  }
   function onClick(latlng) {
     if (za.clickHook && za.clickHook(latlng)) return;
     if (!draw.on) {
+      if (tiledGroups().length) tiledPopup(latlng).catch((e) => za.errors.push(String(e)));
       queryPoint(latlng);
       return;
     }
@@ -468,6 +534,46 @@
     }
   }
 
+  // --- the filter box: a CQL2 expression applied to every drawn layer.
+  // The dataset tileset checks it against all collections first, so a
+  // mistake is reported (with its position) before anything is redrawn.
+  async function applyFilter(text) {
+    const el = document.getElementById('filter-error');
+    const expr = text.trim() || null;
+    if (expr) {
+      const lang = expr.startsWith('{') ? 'cql2-json' : 'cql2-text';
+      const r = await fetch(`/api/tiles/WebMercatorQuad?filter=${encodeURIComponent(expr)}&filter-lang=${lang}`);
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        el.textContent = body.description || `${r.status}`;
+        return false;
+      }
+    }
+    el.textContent = '';
+    state.filter = expr;
+    document.getElementById('filter-h').textContent = expr ? `${t('filter')} (${t('filter_on')})` : t('filter');
+    await reloadAll();
+    writeHash();
+    za.filterApplied = (za.filterApplied || 0) + 1;
+    return true;
+  }
+  function renderFilterExamples() {
+    const zone = collections.find((c) => c.id === 'zone') || collections[0];
+    const b = zone?.extent?.spatial?.bbox?.[0] || [113.5, 34.6, 113.6, 34.7];
+    const cx = ((b[0] + b[2]) / 2).toFixed(4), cy = ((b[1] + b[3]) / 2).toFixed(4);
+    const examples = [
+      "status = 'planned' AND width_m > 30",
+      "utility IN ('gas', 'steam') AND status <> 'existing'",
+      'voltage_kv >= 110',
+      "CASEI(name_en) LIKE '%road%'",
+      `S_DWITHIN(geometry, POINT(${cx} ${cy}), 1000)`,
+      `S_INTERSECTS(geometry, BBOX(${b[0].toFixed(4)}, ${b[1].toFixed(4)}, ${cx}, ${cy}))`,
+      '{"op":"=","args":[{"property":"status"},"planned"]}',
+      '{"op":"s_dwithin","args":[{"property":"geometry"},{"type":"Point","coordinates":[' + cx + ',' + cy + ']},1000]}',
+    ];
+    document.getElementById('filter-examples').innerHTML = examples.map((x) => `<li tabindex="0">${esc(x)}</li>`).join('');
+  }
+
   // --- language
   let layerControl = null;
   function groupTitle(key) {
@@ -488,7 +594,7 @@
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
     buildLayerControl();
-    for (const g of Object.values(groups)) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties))));
+    for (const g of Object.values(groups)) if (g.eachLayer) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties))));
     renderLegend();
     renderGapToggles();
     renderStats();
@@ -511,7 +617,7 @@
       datum.gcj02 = landing.basemap.datum === 'gcj02';
       L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', subdomains: landing.basemap.subdomains || 'abc', maxZoom: 19 }).addTo(map);
     }
-    const lists = await Promise.all(collections.map((c) => fetchAll(c.id)));
+    const lists = await Promise.all(collections.map((c) => (tiled(c) ? [] : fetchAll(c.id))));
     collections.forEach((c, i) => drawCollection(c, lists[i]));
     for (const k of ordered(Object.keys(groups))) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
     const zone = collections.find((c) => c.id === 'zone') || collections[0];
@@ -549,6 +655,20 @@
       showGaps(e.target.value);
       writeHash();
     });
+    renderFilterExamples();
+    document.getElementById('filter-input').value = state.filter || '';
+    if (state.filter) document.getElementById('filter-h').textContent = `${t('filter')} (${t('filter_on')})`;
+    document.getElementById('filter-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      applyFilter(document.getElementById('filter-input').value).catch((err) => za.errors.push(String(err)));
+    });
+    document.getElementById('filter-clear').addEventListener('click', () => {
+      document.getElementById('filter-input').value = '';
+      applyFilter('').catch((err) => za.errors.push(String(err)));
+    });
+    document.getElementById('filter-examples').addEventListener('click', (e) => {
+      if (e.target.tagName === 'LI') document.getElementById('filter-input').value = e.target.textContent;
+    });
     writeHash();
     // What web/edit.js builds on (editing, history, time, live updates).
     za.app = {
@@ -561,6 +681,14 @@
       openPopup: (c, id) => {
         const l = layerOf[c]?.[id];
         za.map.closePopup();
+        if (!l && groups[c]?.zaTiled) {
+          getJSON(`/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}?${asofParam().slice(1)}`).then((f) => {
+            const b = L.geoJSON(f, { coordsToLatLng }).getBounds();
+            za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
+            L.popup().setLatLng(b.getCenter()).setContent(popupHtml(c, f)).openOn(za.map);
+          }).catch((e) => za.errors.push(String(e)));
+          return true;
+        }
         if (!l) return false;
         // Bring it into view first, as a user would find it.
         const b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);

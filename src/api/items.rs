@@ -31,6 +31,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
             p::F,
             p::CRS,
             p::ASOF,
+            p::FILTER,
+            p::FILTER_LANG,
+            p::FILTER_CRS,
         ],
         request_body: None,
         responses: &[
@@ -58,7 +61,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// Parameters `/items` understands besides the layer's queryables.
-const STANDARD: &[&str] = &["bbox", "limit", "offset", "f", "bbox-crs", "crs", "asof"];
+const STANDARD: &[&str] = &[
+    "bbox",
+    "limit",
+    "offset",
+    "f",
+    "bbox-crs",
+    "crs",
+    "asof",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+];
 
 async fn items(
     s: Ctx,
@@ -74,7 +88,7 @@ async fn items(
     known.extend(meta.queryable.iter().map(String::as_str));
     if let Some(bad) = q.unknown(&known).next() {
         return Err(ApiError::bad_request(format!(
-            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, crs, limit, offset, f, asof and the queryables: {}",
+            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, crs, limit, offset, f, asof, filter, filter-lang, filter-crs and these properties: {}",
             meta.id,
             if meta.queryable.is_empty() {
                 "(none)".to_string()
@@ -107,14 +121,21 @@ async fn items(
         }
     }
 
-    let candidates: Vec<usize> = match &rects {
-        Some(r) => l.bbox(r),
-        None => (0..l.layer.features.len()).collect(),
+    let filter = match super::filter::requested(&q)? {
+        Some(r) => Some(r.compile(l).map_err(|e| super::filter::bad(&meta.id, e))?),
+        None => None,
+    };
+    // The index first: the bbox, else the box a spatial filter implies.
+    let candidates: Vec<usize> = match (&rects, filter.as_ref().and_then(|f| f.envelope())) {
+        (Some(r), _) => l.bbox(r),
+        (None, Some(env)) => l.envelope_candidates(env),
+        (None, None) => (0..l.layer.features.len()).collect(),
     };
     let matched: Vec<&Feature> = candidates
         .into_iter()
         .map(|i| &*l.layer.features[i])
         .filter(|f| filters.iter().all(|(n, v)| f.property_equals(n, v)))
+        .filter(|f| filter.as_ref().is_none_or(|x| x.matches(f)))
         .filter(|f| exact.is_none_or(|r| intersects_in(&f.geometry, &bbox_crs, &r)))
         .collect();
     let number_matched = matched.len();

@@ -10,12 +10,14 @@ pub mod compute;
 pub mod coverage;
 pub mod edit;
 mod error;
+mod filter;
 pub mod history;
 pub mod items;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod server;
+pub mod tiles;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -273,6 +275,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
         .chain(edit::ENDPOINTS)
         .chain(coverage::ENDPOINTS)
         .chain(history::ENDPOINTS)
+        .chain(tiles::ENDPOINTS)
         .chain(std::iter::once(&HEALTH))
         .collect()
 }

@@ -129,6 +129,8 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
             link(format!("{base}/api/openapi.json"), "service-desc", OPENAPI, "The API definition"),
             link(format!("{base}/api/conformance"), "conformance", JSON, "Conformance classes"),
             link(format!("{base}/api/collections"), "data", JSON, "The layers"),
+            link(format!("{base}/api/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "Vector tiles of all layers"),
+            link(format!("{base}/api/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "Tile matrix sets"),
         ],
     });
     if let Some(b) = &s.basemap {
@@ -144,6 +146,25 @@ async fn conformance(s: Ctx, RawQuery(q): RawQuery) -> Result<Response, ApiError
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+        "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+        "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+        "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+        "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+        "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+        "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
     ];
     // Part 4 (create, replace, delete; update) only when edits are possible.
     if s.live.editable() {
@@ -182,6 +203,7 @@ fn describe(l: &IndexedLayer, base: &str) -> Value {
             link(href.clone(), "self", JSON, &meta.title),
             link(format!("{href}/items"), "items", GEOJSON, "The features"),
             link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA, "Filterable properties"),
+            link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "Vector tiles"),
         ],
         "geometryType": meta.geometry.name(),
         "numberOfFeatures": l.layer.features.len(),
@@ -242,8 +264,14 @@ async fn queryables(
 ) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
     let l = find_layer(&s.catalog, &id)?;
+    // Every property some feature carries (CQL2 filters on any of them),
+    // and the geometry for the spatial functions.
     let mut props = Map::new();
-    for name in &l.layer.meta.queryable {
+    props.insert(
+        "geometry".into(),
+        json!({"format": format!("geometry-{}", geometry_format(l)), "title": "geometry"}),
+    );
+    for name in l.properties().0.keys() {
         props.insert(name.clone(), property_schema(l, name));
     }
     let v = json!({
@@ -255,6 +283,13 @@ async fn queryables(
         "additionalProperties": false,
     });
     Ok(json_response(SCHEMA, body(&v)))
+}
+
+/// Part 3's geometry format for the layer's type (each layer takes the
+/// single and the multi form).
+fn geometry_format(l: &IndexedLayer) -> String {
+    let single = l.layer.meta.geometry.name().to_ascii_lowercase();
+    format!("{single}-or-multi{single}")
 }
 
 async fn schema(
@@ -307,32 +342,23 @@ async fn schema(
     Ok(json_response(SCHEMA, body(&v)))
 }
 
-/// JSON Schema of one property, from the values the layer actually holds;
-/// a short list of distinct strings becomes an `enum` a client can offer.
+/// JSON Schema of one property, from what the layer's features hold
+/// (`IndexedLayer::properties`): its type, and its texts as an enum when
+/// there are few.
 fn property_schema(l: &IndexedLayer, name: &str) -> Value {
-    let mut strings: Vec<&str> = Vec::new();
-    let (mut numbers, mut integers, mut bools, mut others) = (0, 0, 0, 0);
-    for f in &l.layer.features {
-        match f.properties.get(name) {
-            Some(Value::String(s)) => strings.push(s),
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => integers += 1,
-            Some(Value::Number(_)) => numbers += 1,
-            Some(Value::Bool(_)) => bools += 1,
-            Some(Value::Null) | None => {}
-            Some(_) => others += 1,
-        }
-    }
-    strings.sort_unstable();
-    strings.dedup();
-    let mut v = if others == 0 && bools == 0 && strings.is_empty() && numbers + integers > 0 {
-        json!({ "type": if numbers > 0 { "number" } else { "integer" } })
-    } else if others == 0 && strings.is_empty() && bools > 0 && numbers + integers == 0 {
-        json!({ "type": "boolean" })
-    } else {
-        json!({ "type": "string" })
+    use crate::model::PropertyKind;
+    let Some(info) = l.properties().get(name) else {
+        return json!({"type": "string", "title": name});
     };
-    if !strings.is_empty() && strings.len() <= 32 && numbers + integers + bools + others == 0 {
-        v["enum"] = json!(strings);
+    let mut v = match info.kind {
+        PropertyKind::Number if info.integer => json!({"type": "integer"}),
+        PropertyKind::Number => json!({"type": "number"}),
+        PropertyKind::Bool => json!({"type": "boolean"}),
+        PropertyKind::Text => json!({"type": "string"}),
+        PropertyKind::Mixed => json!({}),
+    };
+    if let Some(values) = &info.values {
+        v["enum"] = json!(values);
     }
     v["title"] = json!(name);
     v

@@ -114,6 +114,27 @@ pub mod params {
         schema: r#"{"type":"string","pattern":"^Bearer "}"#,
         description: "Bearer <token>, as printed by zoneatlas token add.",
     };
+    pub const FILTER: Param = Param {
+        name: "filter",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string"}"#,
+        description: "A CQL2 filter (OGC API - Features Part 3), e.g. status = 'planned' AND width_m > 30, or S_DWITHIN(geometry, POINT(113.53 34.69), 200) (metres; an extension). Properties are those of the collection's queryables; a feature lacking one does not match. Errors name the character (text) or JSON pointer (JSON) of the problem.",
+    };
+    pub const FILTER_LANG: Param = Param {
+        name: "filter-lang",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","enum":["cql2-text","cql2-json"],"default":"cql2-text"}"#,
+        description: "The language of filter.",
+    };
+    pub const FILTER_CRS: Param = Param {
+        name: "filter-crs",
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string","format":"uri","default":"http://www.opengis.net/def/crs/OGC/1.3/CRS84"}"#,
+        description: "CRS of the filter's geometry literals, in its axis order.",
+    };
     pub const OFFSET: Param = Param {
         name: "offset",
         location: "query",

@@ -167,3 +167,18 @@ pub fn parse(text: &str) -> Result<Rules, String> {
     }
     Ok(rules)
 }
+
+impl Scenarios {
+    /// Whether a feature counts in a scenario: its status is one of the
+    /// scenario's, or it has none.
+    pub fn counts(&self, f: &crate::model::Feature, sc: super::Scenario) -> bool {
+        let list = match sc {
+            super::Scenario::Current => &self.current,
+            super::Scenario::Planned => &self.planned,
+        };
+        match f.properties.get(&self.status_property) {
+            None | Some(serde_json::Value::Null) => true,
+            Some(v) => list.iter().any(|s| crate::query::value_equals(Some(v), s)),
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! Vector tiles from the in-memory index: the WebMercatorQuad tile matrix
+//! set (OGC 17-083r4), and a tile rendered straight from the R-trees into
+//! Mapbox Vector Tile bytes (`mvt.rs`).
+//!
+//! Per feature: candidates from the envelope R-tree over the tile plus its
+//! buffer; coordinates to tile units (4096 a side); clipped to the buffered
+//! square (lines piecewise, polygon rings by Sutherland-Hodgman, which is
+//! exact for a convex clip); simplified by Douglas-Peucker at a quarter of
+//! a 256-pixel tile's pixel (4 units), so what is drawn moves by less than
+//! a pixel; rounded to whole units, repeated points dropped. Kept vertices
+//! are original vertices and clip points lie on original edges, so every
+//! decoded coordinate is within 0.71 unit of the original geometry.
+//!
+//! Small things, one rule everywhere: a line or polygon whose whole
+//! envelope is smaller than one pixel of a 256-pixel tile (16 units) in
+//! both directions at this zoom is left out of the tile (it would draw as
+//! a speck, and the same feature is left out of every tile at that zoom);
+//! points are always kept. Rings that round to nothing are dropped, a
+//! polygon whose outer ring does is dropped, holes with it.
+//!
+//! Must not: know about HTTP, or decide which features a client may see
+//! (the caller's `keep` does).
+
+pub mod mvt;
+
+use geo::{Coord, Geometry, Rect};
+use serde_json::Value;
+
+use crate::index::IndexedLayer;
+use crate::model::Feature;
+use mvt::{Commands, GeomType, LayerWriter, TileValue};
+
+/// Tile units a side.
+pub const EXTENT: u32 = 4096;
+/// Units kept beyond each edge, so strokes join across tiles.
+pub const BUFFER: f64 = 64.0;
+/// Douglas-Peucker tolerance, in units.
+pub const TOLERANCE: f64 = 4.0;
+/// Lines and polygons smaller than this (units, both ways) are left out.
+pub const SPECK: f64 = 16.0;
+/// The deepest zoom of WebMercatorQuad.
+pub const MAX_ZOOM: u8 = 24;
+/// Web Mercator's latitude limit.
+pub const MAX_LAT: f64 = 85.051_128_779_806_59;
+
+/// One tile of WebMercatorQuad: row `y` counts down from the north.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileId {
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+}
+
+impl TileId {
+    /// A tile, if it exists in the matrix.
+    pub fn new(z: u32, x: u32, y: u32) -> Result<TileId, String> {
+        if z > u32::from(MAX_ZOOM) {
+            return Err(format!(
+                "tileMatrix {z} is beyond WebMercatorQuad's deepest, {MAX_ZOOM}"
+            ));
+        }
+        let n = 1u32 << z;
+        if x >= n || y >= n {
+            return Err(format!(
+                "tile {z}/{y}/{x} is outside the matrix: at level {z}, row and column run 0 to {}",
+                n - 1
+            ));
+        }
+        Ok(TileId { z: z as u8, x, y })
+    }
+
+    fn scale(&self) -> f64 {
+        f64::from(1u32 << self.z)
+    }
+
+    /// The tile's lon/lat box grown by `units` of the tile on each side.
+    pub fn lonlat_box(&self, units: f64) -> Rect {
+        let n = self.scale();
+        let pad = units / f64::from(EXTENT);
+        let (x0, x1) = (
+            (f64::from(self.x) - pad) / n,
+            (f64::from(self.x) + 1.0 + pad) / n,
+        );
+        let (y0, y1) = (
+            (f64::from(self.y) - pad) / n,
+            (f64::from(self.y) + 1.0 + pad) / n,
+        );
+        Rect::new(
+            geo::coord! {x: lon_of(x0), y: lat_of(y1.min(1.0))},
+            geo::coord! {x: lon_of(x1), y: lat_of(y0.max(0.0))},
+        )
+    }
+
+    /// A lon/lat position in this tile's units (y down).
+    #[inline]
+    pub fn to_units(&self, c: Coord) -> (f64, f64) {
+        let (mx, my) = mercator(c);
+        let n = self.scale();
+        let e = f64::from(EXTENT);
+        (
+            (mx * n - f64::from(self.x)) * e,
+            (my * n - f64::from(self.y)) * e,
+        )
+    }
+}
+
+/// Web Mercator, normalised to [0, 1] both ways, y down.
+#[inline]
+pub fn mercator(c: Coord) -> (f64, f64) {
+    let lat = c.y.clamp(-MAX_LAT, MAX_LAT).to_radians();
+    let x = (c.x + 180.0) / 360.0;
+    let y = 0.5 - (lat.tan() + 1.0 / lat.cos()).ln() / (2.0 * std::f64::consts::PI);
+    (x, y)
+}
+
+fn lon_of(x: f64) -> f64 {
+    x * 360.0 - 180.0
+}
+
+fn lat_of(y: f64) -> f64 {
+    let n = std::f64::consts::PI * (1.0 - 2.0 * y);
+    n.sinh().atan().to_degrees()
+}
+
+/// Which properties go into a tile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Properties {
+    All,
+    Only(Vec<String>),
+}
+
+/// One collection's contribution to a tile.
+pub struct Source<'a> {
+    pub layer: &'a IndexedLayer,
+    /// Whether a feature may be in the tile (scenario, filter, ...).
+    pub keep: &'a (dyn Fn(&Feature) -> bool + Sync),
+    /// A narrower lon/lat region the kept features lie in, if known.
+    pub within: Option<Rect>,
+    pub properties: &'a Properties,
+}
+
+/// The tile's bytes, one MVT layer per source that has features in it
+/// (named by collection id); empty when none has.
+pub fn render(tile: TileId, sources: &[Source]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let area = tile.lonlat_box(BUFFER);
+    for s in sources {
+        let query = match s.within {
+            Some(w) => match intersection(area, w) {
+                Some(r) => r,
+                None => continue,
+            },
+            None => area,
+        };
+        let mut writer = LayerWriter::new(&s.layer.layer.meta.id, EXTENT);
+        for i in s.layer.envelope_candidates(query) {
+            let f = &s.layer.layer.features[i];
+            if is_speck(f, tile) || !(s.keep)(f) {
+                continue;
+            }
+            let Some((kind, commands)) = geometry(&f.geometry, tile) else {
+                continue;
+            };
+            let id = f.id.parse::<u64>().ok().filter(|_| f.numeric_id);
+            writer.feature(id, tags(f, s.properties), kind, &commands);
+        }
+        if !writer.is_empty() {
+            writer.finish(&mut out);
+        }
+    }
+    out
+}
+
+fn intersection(a: Rect, b: Rect) -> Option<Rect> {
+    let (lo, hi) = (
+        geo::coord! {x: a.min().x.max(b.min().x), y: a.min().y.max(b.min().y)},
+        geo::coord! {x: a.max().x.min(b.max().x), y: a.max().y.min(b.max().y)},
+    );
+    (lo.x <= hi.x && lo.y <= hi.y).then(|| Rect::new(lo, hi))
+}
+
+/// Whether a line or polygon is smaller than a pixel at this zoom.
+fn is_speck(f: &Feature, tile: TileId) -> bool {
+    if matches!(f.geometry, Geometry::Point(_) | Geometry::MultiPoint(_)) {
+        return false;
+    }
+    let (x0, y0) = tile.to_units(f.bbox.min());
+    let (x1, y1) = tile.to_units(f.bbox.max());
+    (x1 - x0).abs() < SPECK && (y1 - y0).abs() < SPECK
+}
+
+/// The feature id first (its own text, or number), then the chosen
+/// properties; a property named `id` gives way to the feature's id.
+fn tags<'a>(
+    f: &'a Feature,
+    which: &'a Properties,
+) -> impl Iterator<Item = (String, TileValue)> + 'a {
+    let id = if f.numeric_id {
+        f.id.parse::<i64>()
+            .map(TileValue::Int)
+            .unwrap_or_else(|_| TileValue::Text(f.id.clone()))
+    } else {
+        TileValue::Text(f.id.clone())
+    };
+    let props: Box<dyn Iterator<Item = (&String, &Value)>> = match which {
+        Properties::All => Box::new(f.properties.iter()),
+        Properties::Only(names) => Box::new(
+            names
+                .iter()
+                .filter_map(|n| f.properties.get_key_value(n.as_str())),
+        ),
+    };
+    std::iter::once(("id".to_string(), id)).chain(
+        props
+            .filter(|(k, _)| k.as_str() != "id")
+            .filter_map(|(k, v)| tile_value(v).map(|v| (k.clone(), v))),
+    )
+}
+
+fn tile_value(v: &Value) -> Option<TileValue> {
+    Some(match v {
+        Value::Null => return None,
+        Value::String(s) => TileValue::Text(s.clone()),
+        Value::Bool(b) => TileValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => TileValue::Int(i),
+            None => TileValue::Double(n.as_f64()?),
+        },
+        other => TileValue::Text(other.to_string()),
+    })
+}
+
+type Pt = (f64, f64);
+
+/// A geometry as tile commands, or `None` when nothing of it is left.
+fn geometry(g: &Geometry, tile: TileId) -> Option<(GeomType, Commands)> {
+    let lo = -BUFFER;
+    let hi = f64::from(EXTENT) + BUFFER;
+    let inside = |p: Pt| p.0 >= lo && p.0 <= hi && p.1 >= lo && p.1 <= hi;
+    let mut c = Commands::default();
+    match g {
+        Geometry::Point(p) => {
+            let q = tile.to_units(p.0);
+            inside(q).then(|| c.points(&[round(q)]))?;
+            Some((GeomType::Point, c))
+        }
+        Geometry::MultiPoint(mp) => {
+            let pts: Vec<(i32, i32)> =
+                mp.0.iter()
+                    .map(|p| tile.to_units(p.0))
+                    .filter(|q| inside(*q))
+                    .map(round)
+                    .collect();
+            (!pts.is_empty()).then(|| c.points(&pts))?;
+            Some((GeomType::Point, c))
+        }
+        Geometry::LineString(l) => {
+            let n = lines(std::slice::from_ref(l), tile, lo, hi, &mut c);
+            (n > 0).then_some((GeomType::LineString, c))
+        }
+        Geometry::MultiLineString(ml) => {
+            let n = lines(&ml.0, tile, lo, hi, &mut c);
+            (n > 0).then_some((GeomType::LineString, c))
+        }
+        Geometry::Polygon(p) => {
+            let n = polygons(std::slice::from_ref(p), tile, lo, hi, &mut c);
+            (n > 0).then_some((GeomType::Polygon, c))
+        }
+        Geometry::MultiPolygon(mp) => {
+            let n = polygons(&mp.0, tile, lo, hi, &mut c);
+            (n > 0).then_some((GeomType::Polygon, c))
+        }
+        _ => None,
+    }
+}
+
+fn round(p: Pt) -> (i32, i32) {
+    (p.0.round() as i32, p.1.round() as i32)
+}
+
+/// Rounded, without repeats.
+fn quantize(pts: &[Pt]) -> Vec<(i32, i32)> {
+    let mut out: Vec<(i32, i32)> = Vec::with_capacity(pts.len());
+    for &p in pts {
+        let q = round(p);
+        if out.last() != Some(&q) {
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// Write each line's clipped, simplified pieces; how many were written.
+fn lines(ls: &[geo::LineString], tile: TileId, lo: f64, hi: f64, c: &mut Commands) -> usize {
+    let mut n = 0;
+    for l in ls {
+        let pts: Vec<Pt> = l.0.iter().map(|p| tile.to_units(*p)).collect();
+        for piece in clip_line(&pts, lo, hi) {
+            let q = quantize(&simplify(&piece, TOLERANCE));
+            if q.len() >= 2 {
+                c.line(&q);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Write each polygon's clipped rings, outer ring clockwise on screen (the
+/// MVT rule: positive area with y down), holes the other way.
+fn polygons(ps: &[geo::Polygon], tile: TileId, lo: f64, hi: f64, c: &mut Commands) -> usize {
+    let mut n = 0;
+    for p in ps {
+        let ring = |r: &geo::LineString, outer: bool| -> Option<Vec<(i32, i32)>> {
+            let pts: Vec<Pt> = r.0.iter().map(|p| tile.to_units(*p)).collect();
+            let clipped = clip_ring(&pts, lo, hi);
+            if clipped.len() < 3 {
+                return None;
+            }
+            // Douglas-Peucker on a ring: close it, simplify, reopen.
+            let mut closed = clipped.clone();
+            closed.push(clipped[0]);
+            let mut q = quantize(&simplify(&closed, TOLERANCE));
+            if q.len() > 1 && q.first() == q.last() {
+                q.pop();
+            }
+            let area = signed_area(&q);
+            if q.len() < 3 || area == 0 {
+                return None;
+            }
+            if (area > 0) != outer {
+                q.reverse();
+            }
+            Some(q)
+        };
+        let Some(outer) = ring(p.exterior(), true) else {
+            continue;
+        };
+        c.ring(&outer);
+        for h in p.interiors() {
+            if let Some(h) = ring(h, false) {
+                c.ring(&h);
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Twice the area, positive when clockwise on screen (y down).
+fn signed_area(r: &[(i32, i32)]) -> i64 {
+    let mut s = 0i64;
+    for i in 0..r.len() {
+        let (a, b) = (r[i], r[(i + 1) % r.len()]);
+        s += i64::from(a.0) * i64::from(b.1) - i64::from(b.0) * i64::from(a.1);
+    }
+    s
+}
+
+/// A polyline clipped to the square [lo, hi]²: the pieces inside (Liang-
+/// Barsky per segment, consecutive pieces joined).
+fn clip_line(pts: &[Pt], lo: f64, hi: f64) -> Vec<Vec<Pt>> {
+    let mut out: Vec<Vec<Pt>> = Vec::new();
+    let mut cur: Vec<Pt> = Vec::new();
+    if pts.len() == 1 {
+        return out;
+    }
+    for w in pts.windows(2) {
+        let Some((a, b)) = clip_segment(w[0], w[1], lo, hi) else {
+            if cur.len() >= 2 {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            continue;
+        };
+        if cur.last() != Some(&a) {
+            if cur.len() >= 2 {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            cur.push(a);
+        }
+        cur.push(b);
+        // Leaving the square ends the piece.
+        if b != w[1] {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if cur.len() >= 2 {
+        out.push(cur);
+    }
+    out
+}
+
+fn clip_segment(a: Pt, b: Pt, lo: f64, hi: f64) -> Option<(Pt, Pt)> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.0 - lo),
+        (dx, hi - a.0),
+        (-dy, a.1 - lo),
+        (dy, hi - a.1),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let at = |t: f64| (a.0 + t * dx, a.1 + t * dy);
+    Some((
+        if t0 > 0.0 { at(t0) } else { a },
+        if t1 < 1.0 { at(t1) } else { b },
+    ))
+}
+
+/// A ring (closing point optional) clipped to the square, by
+/// Sutherland-Hodgman against each of its four edges.
+fn clip_ring(pts: &[Pt], lo: f64, hi: f64) -> Vec<Pt> {
+    let mut ring: Vec<Pt> = pts.to_vec();
+    if ring.len() > 1 && ring.first() == ring.last() {
+        ring.pop();
+    }
+    let (x0, y0, x1, y1) = ring.iter().fold(
+        (f64::MAX, f64::MAX, f64::MIN, f64::MIN),
+        |(a, b, c, d), p| (a.min(p.0), b.min(p.1), c.max(p.0), d.max(p.1)),
+    );
+    if x0 >= lo && x1 <= hi && y0 >= lo && y1 <= hi {
+        return ring;
+    }
+    if x1 < lo || x0 > hi || y1 < lo || y0 > hi {
+        return Vec::new();
+    }
+    type Edge = (fn(Pt, f64) -> bool, fn(Pt, Pt, f64) -> Pt, f64);
+    let edges: [Edge; 4] = [
+        (|p, v| p.0 >= v, |a, b, v| cross_x(a, b, v), lo),
+        (|p, v| p.0 <= v, |a, b, v| cross_x(a, b, v), hi),
+        (|p, v| p.1 >= v, |a, b, v| cross_y(a, b, v), lo),
+        (|p, v| p.1 <= v, |a, b, v| cross_y(a, b, v), hi),
+    ];
+    for (inside, cross, v) in edges {
+        if ring.is_empty() {
+            break;
+        }
+        let mut next = Vec::with_capacity(ring.len() + 4);
+        for i in 0..ring.len() {
+            let (a, b) = (ring[(i + ring.len() - 1) % ring.len()], ring[i]);
+            match (inside(a, v), inside(b, v)) {
+                (true, true) => next.push(b),
+                (true, false) => next.push(cross(a, b, v)),
+                (false, true) => {
+                    next.push(cross(a, b, v));
+                    next.push(b);
+                }
+                (false, false) => {}
+            }
+        }
+        ring = next;
+    }
+    ring
+}
+
+fn cross_x(a: Pt, b: Pt, x: f64) -> Pt {
+    let t = (x - a.0) / (b.0 - a.0);
+    (x, a.1 + t * (b.1 - a.1))
+}
+
+fn cross_y(a: Pt, b: Pt, y: f64) -> Pt {
+    let t = (y - a.1) / (b.1 - a.1);
+    (a.0 + t * (b.0 - a.0), y)
+}
+
+/// Douglas-Peucker, iterative; keeps the end points.
+fn simplify(pts: &[Pt], tol: f64) -> Vec<Pt> {
+    if pts.len() < 3 {
+        return pts.to_vec();
+    }
+    let mut keep = vec![false; pts.len()];
+    keep[0] = true;
+    keep[pts.len() - 1] = true;
+    let mut stack = vec![(0usize, pts.len() - 1)];
+    let tol2 = tol * tol;
+    while let Some((i, j)) = stack.pop() {
+        let (a, b) = (pts[i], pts[j]);
+        let (mut worst, mut at) = (0.0, 0);
+        for (k, &p) in pts.iter().enumerate().take(j).skip(i + 1) {
+            let d = segment_distance2(p, a, b);
+            if d > worst {
+                worst = d;
+                at = k;
+            }
+        }
+        if worst > tol2 {
+            keep[at] = true;
+            stack.push((i, at));
+            stack.push((at, j));
+        }
+    }
+    pts.iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(p, _)| *p)
+        .collect()
+}
+
+fn segment_distance2(p: Pt, a: Pt, b: Pt) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (cx, cy) = (a.0 + t * dx - p.0, a.1 + t * dy - p.1);
+    cx * cx + cy * cy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_boxes_match_the_published_matrix() {
+        // z1: four tiles meeting at (0, 0); row 0 is the north.
+        let t = TileId::new(1, 1, 0).unwrap();
+        let b = t.lonlat_box(0.0);
+        assert!((b.min().x - 0.0).abs() < 1e-12 && (b.max().x - 180.0).abs() < 1e-12);
+        assert!((b.min().y - 0.0).abs() < 1e-9 && (b.max().y - MAX_LAT).abs() < 1e-9);
+        // Zhengzhou at z14: the slippy-map formula, evaluated separately in
+        // Python, puts (113.53, 34.69) at column 13358.876, row 6506.858.
+        let t = TileId::new(14, 13358, 6506).unwrap();
+        let (x, y) = t.to_units(geo::coord! {x: 113.53, y: 34.69});
+        assert!((x - 0.876_444 * 4096.0).abs() < 0.01, "{x}");
+        assert!((y - 0.857_639 * 4096.0).abs() < 0.01, "{y}");
+        assert!(TileId::new(2, 4, 0).is_err());
+        assert!(TileId::new(25, 0, 0).is_err());
+    }
+
+    #[test]
+    fn clipping_keeps_what_is_inside() {
+        let pieces = clip_line(
+            &[(-100.0, 10.0), (50.0, 10.0), (50.0, 200.0), (50.0, -50.0)],
+            0.0,
+            100.0,
+        );
+        assert_eq!(
+            pieces,
+            vec![
+                vec![(0.0, 10.0), (50.0, 10.0), (50.0, 100.0)],
+                vec![(50.0, 100.0), (50.0, 0.0)]
+            ]
+        );
+        let r = clip_ring(
+            &[(-10.0, -10.0), (50.0, -10.0), (50.0, 50.0), (-10.0, 50.0)],
+            0.0,
+            100.0,
+        );
+        let q = quantize(&r);
+        assert_eq!(signed_area(&q).abs(), 2 * 50 * 50);
+    }
+
+    #[test]
+    fn simplify_drops_only_what_moves_less_than_the_tolerance() {
+        let line = [(0.0, 0.0), (10.0, 1.0), (20.0, 0.0), (30.0, 10.0)];
+        assert_eq!(
+            simplify(&line, 4.0),
+            vec![(0.0, 0.0), (20.0, 0.0), (30.0, 10.0)]
+        );
+    }
+}

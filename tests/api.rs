@@ -455,7 +455,10 @@ async fn openapi_documents_every_route_and_each_collections_filters() {
                     path.trim_start_matches("/api").split('/').collect(),
                 );
                 tp.len() == pp.len()
-                    && tp.iter().zip(&pp).all(|(a, b)| a.starts_with('{') || a == b)
+                    && tp
+                        .iter()
+                        .zip(&pp)
+                        .all(|(a, b)| a.starts_with('{') || a == b)
             });
         assert!(
             documented,
@@ -467,7 +470,8 @@ async fn openapi_documents_every_route_and_each_collections_filters() {
             for href in links {
                 if let Some(rest) = href.strip_prefix("http://localhost") {
                     // Templates (tile URLs) are not links to follow.
-                    if !rest.contains("/items?") && !rest.contains("/items/") && !rest.contains('{') {
+                    if !rest.contains("/items?") && !rest.contains("/items/") && !rest.contains('{')
+                    {
                         todo.push(rest.to_owned());
                     }
                 }

@@ -223,13 +223,19 @@
   // by viewport; smaller ones load whole (the sample's all do).
   const TILE_OVER = 5000;
   const tiled = (c) => (c.numberOfFeatures ?? 0) > TILE_OVER;
-  // What the styles, labels and hit tests read from a tile.
-  const TILE_PROPS = 'status,class,utility,role,voltage_kv,kind,name,name_en';
+  // What the styles read from a tile (names come with the popup, by id).
+  const TILE_PROPS = 'status,class,utility,role,voltage_kv,kind';
   const features = {}; // collection -> id -> feature
   // One Leaflet layer per group (a collection; pipelines by utility), not
   // one per feature: styles come from `styleFor` through the layer's style
   // function, so a scenario switch is one resetStyle per group.
   const layerOf = {}; // collection -> id -> its Leaflet layer
+  // One request per tile for every tiled collection (the dataset tile
+  // endpoint), shared by their layers.
+  const tileSource = window.zoneatlasTiles.source((z, y, x) => {
+    const ids = collections.filter(tiled).map((c) => c.id).join(',');
+    return `/api/tiles/WebMercatorQuad/${z}/${y}/${x}?collections=${ids}&properties=${TILE_PROPS}${asofParam()}${filterParam()}`;
+  });
   // A collection drawn from vector tiles: one group, styled as the rest.
   function drawTiled(c) {
     features[c.id] = {};
@@ -244,17 +250,29 @@
       const a = za.map.project([lat, lng], z), b = za.map.project(toMap(lng, lat), z);
       return [b.x - a.x, b.y - a.y];
     } : null;
-    groups[c.id] = new za.tiles.TileLayer({
+    groups[c.id] = new window.zoneatlasTiles.TileLayer({
       collection: c.id,
-      pane: 'overlayPane',
+      pane: 'za-tiles',
       className: `za-${c.id} za-tiled`,
       style: (p) => styleFor(c.id, p),
       shift,
-      url: (z, y, x) => `/api/collections/${encodeURIComponent(c.id)}/tiles/WebMercatorQuad/${z}/${y}/${x}?properties=${TILE_PROPS}${asofParam()}${filterParam()}`,
+      source: tileSource,
+      // No requests beyond the collection's extent.
+      bounds: c.extent?.spatial?.bbox?.[0] ? L.latLngBounds(toMap(c.extent.spatial.bbox[0][0], c.extent.spatial.bbox[0][1]), toMap(c.extent.spatial.bbox[0][2], c.extent.spatial.bbox[0][3])) : undefined,
       onError: (e) => { if (!/UnknownProperty/.test(String(e))) za.errors.push(`${c.id}: ${e.message}`); },
     });
     groups[c.id].zaTiled = true;
+    // When every tiled layer has its visible tiles drawn: the view is
+    // complete (what the browser test times).
+    groups[c.id].on('load', () => {
+      if (tiledGroups().every((g) => !za.map.hasLayer(g) || !g.isLoading())) {
+        za.viewDrawn = (za.viewDrawn || 0) + 1;
+        za.viewDrawnMs = performance.now();
+        (za.viewWaiters || []).splice(0).forEach((f) => f());
+      }
+    });
   }
+  const SITE_LABELS_MAX = 300;
   const tiledGroups = () => Object.values(groups).filter((g) => g.zaTiled);
   function drawCollection(c, list) {
     if (tiled(c)) return drawTiled(c);
@@ -279,7 +297,9 @@
             if (draw.on || za.drawing) l.closePopup();
             onClick(e.latlng);
           });
-          if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: true, direction: 'center', className: 'site-label' });
+          // Site names on the map; with many sites (a city), on hover only:
+          // hundreds of permanent labels cost seconds of layout per move.
+          if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: list.length <= SITE_LABELS_MAX, direction: 'center', className: 'site-label' });
         },
       });
     }
@@ -298,6 +318,13 @@
     // Tiles are fetched again with the new parameters (asof, filter); an
     // edit changed the revision, so every tile revalidates.
     if (tiled(c)) {
+      // Once per batch of reloads (reloadAll): every tiled layer then
+      // fetches each tile once, afresh.
+      if (!tileSource.clearing) {
+        tileSource.clearing = true;
+        tileSource.clear();
+        queueMicrotask(() => { tileSource.clearing = false; });
+      }
       if (groups[id]) groups[id].redraw();
       return;
     }
@@ -509,8 +536,14 @@
       <div class="bar-bg"><div class="bar-fg" style="width:${max > 0 ? ((v / max) * 100).toFixed(1) : 0}%"></div></div>
       <span class="num">${esc(fmt(v))}</span></div>`).join('')}</div>`;
   }
+  // With tiled layers, the map first: the statistics (seconds of server
+  // CPU on a city) wait for the first drawn view, or 5 s.
+  const afterFirstView = () => (tiledGroups().length && !za.viewDrawn
+    ? new Promise((res) => { const t = setTimeout(res, 5000); (za.viewWaiters ||= []).push(() => { clearTimeout(t); res(); }); })
+    : Promise.resolve());
   async function renderStats() {
     const el = document.getElementById('stats-body');
+    await afterFirstView();
     try {
       const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}${asofParam()}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}${asofParam()}`)]);
       const html = [];
@@ -617,14 +650,21 @@
       datum.gcj02 = landing.basemap.datum === 'gcj02';
       L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', subdomains: landing.basemap.subdomains || 'abc', maxZoom: 19 }).addTo(map);
     }
-    const lists = await Promise.all(collections.map((c) => (tiled(c) ? [] : fetchAll(c.id))));
-    collections.forEach((c, i) => drawCollection(c, lists[i]));
-    for (const k of ordered(Object.keys(groups))) if (!state.layers || state.layers.has(k)) groups[k].addTo(map);
     const zone = collections.find((c) => c.id === 'zone') || collections[0];
     const b = zone?.extent?.spatial?.bbox?.[0];
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
     else if (b) map.fitBounds([toMap(b[0], b[1]), toMap(b[2], b[3])], { padding: [10, 10] });
     else map.setView([34.69, 113.53], 13);
+    // Tiled collections start loading at once, in their own pane under the
+    // other overlays; the small ones are fetched whole meanwhile.
+    map.createPane('za-tiles').style.zIndex = 390;
+    for (const c of collections.filter(tiled)) {
+      drawCollection(c, []);
+      if (!state.layers || state.layers.has(c.id)) groups[c.id].addTo(map);
+    }
+    const lists = await Promise.all(collections.map((c) => (tiled(c) ? [] : fetchAll(c.id))));
+    collections.forEach((c, i) => { if (!tiled(c)) drawCollection(c, lists[i]); });
+    for (const k of ordered(Object.keys(groups))) if ((!state.layers || state.layers.has(k)) && !map.hasLayer(groups[k])) groups[k].addTo(map);
     map.attributionControl.addAttribution('© OpenStreetMap contributors (reservoir, ODbL)');
     L.control.scale({ imperial: false }).addTo(map);
     document.querySelector(`input[name=scenario][value=${state.scenario}]`).checked = true;
@@ -674,6 +714,7 @@
     za.app = {
       I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery,
       collections: () => collections,
+      groups,
       toMap,
       fromMap,
       datum,

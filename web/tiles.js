@@ -6,8 +6,6 @@
 'use strict';
 
 (() => {
-  const za = (window.zoneatlas = window.zoneatlas || { ready: false, errors: [] });
-
   // --- MVT decoding (protobuf wire format, the fields MVT 2.1 uses)
   const utf8 = new TextDecoder();
   function decode(buffer) {
@@ -65,39 +63,81 @@
             if (ff === 1) feat.id = varint();
             else if (ff === 2) feat.tags = packed();
             else if (ff === 3) feat.type = varint();
-            else if (ff === 4) feat.geom = packed();
+            // Geometry stays in the buffer: [start, end) of its packed
+            // commands, read when drawn (no arrays for 100k features).
+            else if (ff === 4) { const n = varint(); feat.g0 = pos; pos += n; feat.g1 = pos; }
             else skip(fw);
           });
           layer.raw.push(feat);
         } else if (lf === 3) { const n = varint(); layer.keys.push(utf8.decode(b.subarray(pos, pos + n))); pos += n; }
-        else if (lf === 4) { const vend = varint() + pos; layer.values.push(value(vend)); }
+        // Values are decoded when a feature's properties are read (ids
+        // alone are tens of thousands of strings a tile).
+        else if (lf === 4) { const n = varint(); layer.values.push([pos, pos + n]); pos += n; }
         else if (lf === 5) layer.extent = varint();
         else skip(lw);
       });
+      // Properties are read lazily; features are grouped for drawing by
+      // their tags without the id (so by style), not one group each.
+      const idKey = layer.keys.indexOf('id');
+      const decoded = new Map();
+      layer.valueAt = (i) => {
+        if (!decoded.has(i)) {
+          const [v0, v1] = layer.values[i];
+          const saved = pos;
+          pos = v0;
+          decoded.set(i, value(v1));
+          pos = saved;
+        }
+        return decoded.get(i);
+      };
       layer.features = layer.raw.map((r) => {
-        const props = {};
-        for (let i = 0; i + 1 < r.tags.length; i += 2) props[layer.keys[r.tags[i]]] = layer.values[r.tags[i + 1]];
-        return { type: r.type, props, parts: geometry(r.geom, zz) };
+        let key = '';
+        for (let i = 0; i + 1 < r.tags.length; i += 2) if (r.tags[i] !== idKey) key += `${r.tags[i]}:${r.tags[i + 1]},`;
+        return new Feature(layer, b, r.type, r.tags, key, r.g0, r.g1);
       });
       delete layer.raw;
       layers[layer.name] = layer;
     });
     return layers;
   }
-  // Command stream -> parts (arrays of [x, y]): points, lines or rings.
-  function geometry(cmds, zz) {
-    const parts = [];
-    let x = 0, y = 0, cur = null;
-    for (let i = 0; i < cmds.length;) {
-      const id = cmds[i] & 7, count = cmds[i] >> 3;
-      i++;
-      if (id === 7) { if (cur) cur.push(cur[0]); continue; }
+  // One feature of a decoded layer: its geometry stays in the tile's bytes.
+  class Feature {
+    constructor(layer, b, type, tags, key, g0, g1) {
+      this.layer = layer; this.b = b; this.type = type; this.tags = tags; this.key = key; this.g0 = g0; this.g1 = g1;
+    }
+    get props() {
+      const props = {};
+      for (let i = 0; i + 1 < this.tags.length; i += 2) props[this.layer.keys[this.tags[i]]] = this.layer.valueAt(this.tags[i + 1]);
+      return props;
+    }
+    get parts() { return geometry(this.b, this.g0, this.g1); }
+  }
+
+  // Walk a packed command stream in b[g0, g1): calls move(x, y), line(x,
+  // y), close() in tile units.
+  function walk(b, g0, g1, move, line, close) {
+    let pos = g0, x = 0, y = 0;
+    const varint = () => {
+      let r = 0, s = 1, v;
+      do { v = b[pos++]; r += (v & 0x7f) * s; s *= 128; } while (v & 0x80);
+      return r;
+    };
+    const zz = (n) => (n % 2 === 1 ? -(n + 1) / 2 : n / 2);
+    while (pos < g1) {
+      const c = varint(), id = c & 7, count = c >> 3;
+      if (id === 7) { close(); continue; }
       for (let k = 0; k < count; k++) {
-        x += zz(cmds[i++]);
-        y += zz(cmds[i++]);
-        if (id === 1) { cur = [[x, y]]; parts.push(cur); } else cur.push([x, y]);
+        x += zz(varint());
+        y += zz(varint());
+        (id === 1 ? move : line)(x, y);
       }
     }
+  }
+  // Command stream -> parts (arrays of [x, y]): points, lines or rings.
+  function geometry(b, g0, g1) {
+    const parts = [];
+    let cur = null;
+    walk(b, g0, g1, (x, y) => { cur = [[x, y]]; parts.push(cur); }, (x, y) => cur.push([x, y]), () => { if (cur) cur.push(cur[0]); });
     return parts;
   }
 
@@ -105,7 +145,17 @@
   function dash(style, k) {
     return style.dashArray ? String(style.dashArray).split(/[ ,]+/).map((n) => Number(n) * k) : [];
   }
-  function draw(canvas, layer, style, shift) {
+  // Trace a feature's geometry into the current path.
+  function trace(ctx, f, k) {
+    let sx = 0, sy = 0;
+    walk(f.b, f.g0, f.g1,
+      (x, y) => { ctx.moveTo(x * k, y * k); sx = x; sy = y; },
+      (x, y) => ctx.lineTo(x * k, y * k),
+      () => ctx.lineTo(sx * k, sy * k));
+  }
+  // Features grouped by their tags (so by style): one path, one stroke
+  // per group, which is what keeps a dense tile fast to draw.
+  function draw(canvas, layer, style) {
     const ctx = canvas.getContext('2d');
     const dpr = canvas.width / 256;
     ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -113,34 +163,46 @@
     const k = canvas.width / layer.extent;
     ctx.lineJoin = 'round';
     ctx.lineCap = 'round';
+    const groups = new Map();
     for (const f of layer.features) {
-      const s = style(f.props);
+      let g = groups.get(f.key);
+      if (!g) { g = { style: style(f.props), lines: [], areas: [], points: [] }; groups.set(f.key, g); }
+      (f.type === 1 ? g.points : f.type === 3 ? g.areas : g.lines).push(f);
+    }
+    for (const { style: s, lines, areas, points } of groups.values()) {
       if (s.hidden) continue;
-      ctx.globalAlpha = s.opacity ?? 1;
       ctx.strokeStyle = s.color || '#555';
       ctx.lineWidth = (s.weight ?? 2) * dpr;
       ctx.setLineDash(dash(s, dpr));
-      if (f.type === 1) {
-        for (const p of f.parts) for (const [x, y] of p) {
-          ctx.beginPath();
-          ctx.arc(x * k + shift[0] * dpr, y * k + shift[1] * dpr, (s.radius ?? 4) * dpr, 0, 2 * Math.PI);
-          if (s.fillColor) { ctx.globalAlpha = s.fillOpacity ?? 0.5; ctx.fillStyle = s.fillColor; ctx.fill(); ctx.globalAlpha = s.opacity ?? 1; }
-          ctx.stroke();
+      if (areas.length) {
+        ctx.beginPath();
+        for (const f of areas) trace(ctx, f, k);
+        if (s.fill !== false) {
+          ctx.globalAlpha = s.fillOpacity ?? 0.2;
+          ctx.fillStyle = s.fillColor || s.color;
+          ctx.fill('nonzero');
         }
-        continue;
-      }
-      ctx.beginPath();
-      for (const p of f.parts) {
-        p.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, x * k, y * k));
-      }
-      if (f.type === 3 && s.fill !== false) {
-        ctx.globalAlpha = s.fillOpacity ?? 0.2;
-        ctx.fillStyle = s.fillColor || s.color;
-        ctx.fill('evenodd');
         ctx.globalAlpha = s.opacity ?? 1;
+        ctx.stroke();
       }
-      ctx.stroke();
+      if (lines.length) {
+        ctx.globalAlpha = s.opacity ?? 1;
+        ctx.beginPath();
+        for (const f of lines) trace(ctx, f, k);
+        ctx.stroke();
+      }
+      if (points.length) {
+        ctx.beginPath();
+        for (const f of points) for (const p of f.parts) for (const [x, y] of p) {
+          ctx.moveTo(x * k + (s.radius ?? 4) * dpr, y * k);
+          ctx.arc(x * k, y * k, (s.radius ?? 4) * dpr, 0, 2 * Math.PI);
+        }
+        if (s.fillColor) { ctx.globalAlpha = s.fillOpacity ?? 0.5; ctx.fillStyle = s.fillColor; ctx.fill(); }
+        ctx.globalAlpha = s.opacity ?? 1;
+        ctx.stroke();
+      }
     }
+    ctx.globalAlpha = 1;
   }
 
   // Squared distance from p to segment ab.
@@ -161,13 +223,13 @@
   }
 
   // A collection drawn from vector tiles. `options`: collection, style
-  // (props -> Leaflet-like style), url (z, y, x -> URL), shift (latlng ->
-  // [dx, dy] pixels, for a basemap in another datum), onTile (stats).
+  // (props -> Leaflet-like style), source (see `source`), shift (tile
+  // coords -> [dx, dy] pixels, for a basemap in another datum), onError.
   const TileLayer = L.GridLayer.extend({
     initialize(options) {
       L.GridLayer.prototype.initialize.call(this, { ...options, updateWhenZooming: false, keepBuffer: 1 });
-      this.cache = new Map(); // tile key -> { layer, canvas, shift }
-      this.stats = { requested: 0, loaded: 0, empty: 0, failed: 0, bytes: 0 };
+      this.cache = new Map(); // tile key -> { layer, canvas, coords }
+      this.stats = { requested: 0, loaded: 0, empty: 0, failed: 0, bytes: 0, decodeMs: 0, drawMs: 0 };
     },
     createTile(coords, done) {
       const canvas = document.createElement('canvas');
@@ -177,21 +239,16 @@
       const shift = this.options.shift ? this.options.shift(coords) : [0, 0];
       // A basemap in another datum: the whole tile moves by the local offset.
       if (shift[0] || shift[1]) { canvas.style.marginLeft = `${shift[0]}px`; canvas.style.marginTop = `${shift[1]}px`; }
-      const url = this.options.url(coords.z, coords.y, coords.x);
       this.stats.requested++;
-      fetch(url).then(async (r) => {
-        if (r.status === 204) { this.stats.empty++; return null; }
-        if (!r.ok) {
-          const body = await r.json().catch(() => ({}));
-          throw new Error(body.description || `${r.status} ${url}`);
-        }
-        const buf = await r.arrayBuffer();
-        this.stats.bytes += buf.byteLength;
-        return decode(buf)[this.options.collection] || null;
-      }).then((layer) => {
+      this.options.source(coords.z, coords.y, coords.x, this.stats).then((layers) => {
+        const layer = (layers && layers[this.options.collection]) || null;
+        if (!layer) this.stats.empty++;
         this.stats.loaded++;
         this.cache.set(key, { layer, canvas, coords });
-        draw(canvas, layer, this.options.style, [0, 0]);
+        const t0 = performance.now();
+        draw(canvas, layer, this.options.style);
+        this.stats.drawMs += performance.now() - t0;
+        (this.stats.drawnAt ||= []).push(Math.round(performance.now()));
         done(null, canvas);
       }).catch((e) => {
         this.stats.failed++;
@@ -206,7 +263,7 @@
     },
     // Redraw every tile from what it holds (a style change), no fetching.
     restyle() {
-      for (const t of this.cache.values()) draw(t.canvas, t.layer, this.options.style, [0, 0]);
+      for (const t of this.cache.values()) draw(t.canvas, t.layer, this.options.style);
     },
     // The feature under a map position (WGS84 lat/lng), within `px` pixels:
     // { id, props } or null. Lines and points by distance, polygons by
@@ -223,14 +280,17 @@
       const q = [(p.x - tx * size) * k, (p.y - ty * size) * k];
       const tol2 = (px * k) ** 2;
       let best = null, bestD = Infinity;
+      const hidden = new Map();
       for (const f of t.layer.features) {
-        if (this.options.style(f.props).hidden) continue;
+        if (!hidden.has(f.key)) hidden.set(f.key, !!this.options.style(f.props).hidden);
+        if (hidden.get(f.key)) continue;
         let d = Infinity;
+        const parts = f.parts;
         if (f.type === 1) {
-          for (const part of f.parts) for (const v of part) d = Math.min(d, (v[0] - q[0]) ** 2 + (v[1] - q[1]) ** 2);
+          for (const part of parts) for (const v of part) d = Math.min(d, (v[0] - q[0]) ** 2 + (v[1] - q[1]) ** 2);
         } else {
-          for (const part of f.parts) for (let i = 1; i < part.length; i++) d = Math.min(d, dist2(q, part[i - 1], part[i]));
-          if (f.type === 3 && f.parts.filter((r) => inRing(q, r)).length % 2 === 1) d = Math.min(d, tol2 * 0.99);
+          for (const part of parts) for (let i = 1; i < part.length; i++) d = Math.min(d, dist2(q, part[i - 1], part[i]));
+          if (f.type === 3 && parts.filter((r) => inRing(q, r)).length % 2 === 1) d = Math.min(d, tol2 * 0.99);
         }
         if (d <= tol2 && d < bestD) { bestD = d; best = f; }
       }
@@ -238,5 +298,37 @@
     },
   });
 
-  za.tiles = { decode, TileLayer };
+  // Tiles of several collections from one URL (the dataset tile endpoint):
+  // each tile is fetched and decoded once, however many layers draw it.
+  // `url(z, y, x)` names the tile; returns `(z, y, x, stats) => Promise of
+  // {collection: layer} or null`. Recent tiles are kept (a redraw after a
+  // style change needs none; `clear()` forgets them after an edit).
+  function source(url, keep = 64) {
+    const cache = new Map();
+    const get = (z, y, x, stats) => {
+      const u = url(z, y, x);
+      if (cache.has(u)) return cache.get(u);
+      const p = fetch(u).then(async (r) => {
+        if (r.status === 204) return null;
+        if (!r.ok) {
+          const body = await r.json().catch(() => ({}));
+          throw new Error(body.description || `${r.status} ${u}`);
+        }
+        const buf = await r.arrayBuffer();
+        const t0 = performance.now();
+        const layers = decode(buf);
+        if (stats) { stats.bytes += buf.byteLength; stats.decodeMs += performance.now() - t0; }
+        return layers;
+      });
+      p.catch(() => cache.delete(u));
+      cache.set(u, p);
+      while (cache.size > keep) cache.delete(cache.keys().next().value);
+      return p;
+    };
+    get.clear = () => cache.clear();
+    return get;
+  }
+
+  // app.js builds window.zoneatlas afresh; this stands beside it.
+  window.zoneatlasTiles = { decode, source, TileLayer };
 })();

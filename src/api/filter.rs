@@ -65,7 +65,7 @@ pub fn requested(q: &QueryPairs) -> Result<Option<Requested>, ApiError> {
 impl Requested {
     /// The filter checked against one collection's properties.
     pub fn compile(&self, layer: &IndexedLayer) -> Result<Filter, cql2::Error> {
-        let crs = self.crs.clone();
+        let crs = self.crs;
         let to_lonlat = move |g: &Geometry| -> Result<Geometry, String> {
             if crs == Crs::Crs84 {
                 return Ok(g.clone());

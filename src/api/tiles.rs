@@ -523,6 +523,18 @@ impl Request {
     /// nothing (its features lack it); the filter is an error only if no
     /// collection has it, or for any other problem.
     fn sources_for<'a>(&self, layers: &[&'a IndexedLayer]) -> Result<Vec<Part<'a>>, ApiError> {
+        // A property no collection has is a mistake, named as such.
+        if let (Some(r), true) = (&self.filter, layers.len() > 1) {
+            for (name, loc) in r.expr.properties() {
+                if name != "geometry" && layers.iter().all(|l| l.properties().get(name).is_none()) {
+                    let mut e = ApiError::bad_request(format!(
+                        "filter {loc}: no collection here has a property {name:?} (see their queryables)"
+                    ));
+                    e.code = "UnknownProperty";
+                    return Err(e);
+                }
+            }
+        }
         let mut out = Vec::with_capacity(layers.len());
         let mut first_unknown = None;
         for l in layers {
@@ -570,6 +582,9 @@ fn tile_format(q: &QueryPairs) -> Result<(), ApiError> {
     }
 }
 
+/// Which features of a collection a tile takes.
+type Keep<'a> = dyn Fn(&crate::model::Feature) -> bool + Sync + 'a;
+
 /// Render on the blocking pool (a dense low-zoom tile is milliseconds of
 /// CPU), answer 204 when empty.
 async fn render(
@@ -583,7 +598,7 @@ async fn render(
         let found: Vec<&IndexedLayer> = layers.iter().filter_map(|id| catalog.layer(id)).collect();
         let parts = r.sources_for(&found)?;
         let rules = catalog.coverage.as_ref().map(|c| &c.rules.scenarios);
-        let keeps: Vec<Box<dyn Fn(&crate::model::Feature) -> bool + Sync>> = parts
+        let keeps: Vec<Box<Keep<'_>>> = parts
             .iter()
             .map(|part| {
                 let filter = part.filter.clone();
@@ -592,7 +607,7 @@ async fn render(
                     scenario.is_none_or(|sc| rules.is_none_or(|x| x.counts(f, sc)))
                         && filter.as_ref().is_none_or(|x| x.matches(f))
                 };
-                Box::new(keep) as Box<dyn Fn(&crate::model::Feature) -> bool + Sync>
+                Box::new(keep) as Box<Keep<'_>>
             })
             .collect();
         let sources: Vec<Source> = parts
@@ -615,7 +630,10 @@ async fn render(
     // Revalidate every time: the ETag (revision and URL) makes that a 304
     // until an edit lands, and never a stale tile after one.
     Ok((
-        [(header::CONTENT_TYPE, MVT), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, MVT),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body,
     )
         .into_response())

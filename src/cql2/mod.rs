@@ -196,6 +196,45 @@ pub enum Expr {
     },
 }
 
+impl Expr {
+    /// Every property the expression names (not the geometry), with where.
+    pub fn properties(&self) -> Vec<(&str, &Loc)> {
+        fn scalar<'a>(s: &'a Scalar, out: &mut Vec<(&'a str, &'a Loc)>) {
+            match s {
+                Scalar::Property(p, l) => out.push((p, l)),
+                Scalar::CaseI(x, _) => scalar(x, out),
+                _ => {}
+            }
+        }
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<(&'a str, &'a Loc)>) {
+            match e {
+                Expr::And(xs) | Expr::Or(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Expr::Not(x) => walk(x, out),
+                Expr::Bool(_) | Expr::Spatial { .. } => {}
+                Expr::Compare(_, a, b) => {
+                    scalar(a, out);
+                    scalar(b, out);
+                }
+                Expr::Like { value, pattern, .. } => {
+                    scalar(value, out);
+                    scalar(pattern, out);
+                }
+                Expr::Between {
+                    value, low, high, ..
+                } => [value, low, high].into_iter().for_each(|x| scalar(x, out)),
+                Expr::In { value, list, .. } => {
+                    scalar(value, out);
+                    list.iter().for_each(|x| scalar(x, out));
+                }
+                Expr::IsNull { value, .. } => scalar(value, out),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
 /// The names a layer's features carry, and what they hold.
 pub trait Properties {
     fn kind(&self, name: &str) -> Option<PropertyKind>;

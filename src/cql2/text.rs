@@ -339,10 +339,12 @@ impl Parser {
         }
         let op = match self.peek().tok {
             Tok::Op(o) => o,
-            ref other => return Err(self.error(format!(
+            ref other => {
+                return Err(self.error(format!(
                 "expected a comparison (=, <>, <, <=, >, >=, LIKE, BETWEEN, IN, IS NULL), found {}",
                 show(other)
-            ))),
+            )))
+            }
         };
         self.next();
         let right = self.scalar()?;

@@ -8,14 +8,52 @@
 //! (Python's `mapbox-vector-tile`, GDAL's MVT driver) in `tests/tools.rs`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// A property value as MVT stores it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TileValue {
-    Text(String),
+/// FNV-1a: the tables' keys are short texts and numbers, hashed tens of
+/// thousands of times a tile; SipHash's flood resistance buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K> = HashMap<K, u32, BuildHasherDefault<Fnv>>;
+
+/// A property value as MVT stores it (borrowed: the writer copies only
+/// values it has not seen in this layer).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TileValue<'a> {
+    Text(&'a str),
     Int(i64),
     Double(f64),
     Bool(bool),
+}
+
+/// The values table, one map per kind, so a lookup allocates nothing.
+#[derive(Debug, Default)]
+struct Values {
+    texts: FastMap<String>,
+    ints: FastMap<i64>,
+    doubles: FastMap<u64>,
+    bools: [Option<u32>; 2],
+    /// Each value's encoded `Value` message, in index order.
+    encoded: Vec<Vec<u8>>,
 }
 
 /// Geometry types (the `GeomType` enum).
@@ -99,10 +137,8 @@ pub struct LayerWriter {
     name: String,
     extent: u32,
     keys: Vec<String>,
-    key_index: HashMap<String, u32>,
-    values: Vec<TileValue>,
-    /// Values by an exact key (doubles by their bits).
-    value_index: HashMap<(u8, String), u32>,
+    key_index: FastMap<String>,
+    values: Values,
     features: Vec<u8>,
     count: usize,
 }
@@ -113,9 +149,8 @@ impl LayerWriter {
             name: name.to_string(),
             extent,
             keys: Vec::new(),
-            key_index: HashMap::new(),
-            values: Vec::new(),
-            value_index: HashMap::new(),
+            key_index: FastMap::default(),
+            values: Values::default(),
             features: Vec::new(),
             count: 0,
         }
@@ -136,33 +171,55 @@ impl LayerWriter {
     }
 
     fn value_of(&mut self, v: TileValue) -> u32 {
-        let k = match &v {
-            TileValue::Text(s) => (0, s.clone()),
-            TileValue::Int(i) => (1, i.to_string()),
-            TileValue::Double(d) => (2, d.to_bits().to_string()),
-            TileValue::Bool(b) => (3, b.to_string()),
+        let vals = &mut self.values;
+        let next = vals.encoded.len() as u32;
+        let found = match v {
+            TileValue::Text(t) => vals.texts.get(t).copied(),
+            TileValue::Int(i) => vals.ints.get(&i).copied(),
+            TileValue::Double(d) => vals.doubles.get(&d.to_bits()).copied(),
+            TileValue::Bool(b) => vals.bools[usize::from(b)],
         };
-        if let Some(&i) = self.value_index.get(&k) {
+        if let Some(i) = found {
             return i;
         }
-        let i = self.values.len() as u32;
-        self.values.push(v);
-        self.value_index.insert(k, i);
-        i
+        let mut m = Vec::new();
+        match v {
+            TileValue::Text(t) => {
+                bytes_field(&mut m, 1, t.as_bytes());
+                vals.texts.insert(t.to_string(), next);
+            }
+            TileValue::Double(d) => {
+                key(&mut m, 3, 1);
+                m.extend_from_slice(&d.to_le_bytes());
+                vals.doubles.insert(d.to_bits(), next);
+            }
+            TileValue::Int(i) => {
+                key(&mut m, 6, 0);
+                varint(&mut m, ((i << 1) ^ (i >> 63)) as u64);
+                vals.ints.insert(i, next);
+            }
+            TileValue::Bool(b) => {
+                key(&mut m, 7, 0);
+                varint(&mut m, u64::from(b));
+                vals.bools[usize::from(b)] = Some(next);
+            }
+        }
+        vals.encoded.push(m);
+        next
     }
 
     /// Add a feature: its id (MVT ids are unsigned integers), its tags and
     /// its geometry commands.
-    pub fn feature(
+    pub fn feature<'a>(
         &mut self,
         id: Option<u64>,
-        tags: impl IntoIterator<Item = (String, TileValue)>,
+        tags: impl IntoIterator<Item = (&'a str, TileValue<'a>)>,
         kind: GeomType,
         geometry: &Commands,
     ) {
         let mut t = Vec::new();
         for (k, v) in tags {
-            t.push(self.key_of(&k));
+            t.push(self.key_of(k));
             t.push(self.value_of(v));
         }
         let mut f = Vec::with_capacity(16 + geometry.out.len() * 2);
@@ -190,24 +247,8 @@ impl LayerWriter {
         for k in &self.keys {
             bytes_field(&mut l, 3, k.as_bytes());
         }
-        for v in &self.values {
-            let mut m = Vec::new();
-            match v {
-                TileValue::Text(s) => bytes_field(&mut m, 1, s.as_bytes()),
-                TileValue::Double(d) => {
-                    key(&mut m, 3, 1);
-                    m.extend_from_slice(&d.to_le_bytes());
-                }
-                TileValue::Int(i) => {
-                    key(&mut m, 6, 0);
-                    varint(&mut m, ((*i << 1) ^ (*i >> 63)) as u64);
-                }
-                TileValue::Bool(b) => {
-                    key(&mut m, 7, 0);
-                    varint(&mut m, u64::from(*b));
-                }
-            }
-            bytes_field(&mut l, 4, &m);
+        for m in &self.values.encoded {
+            bytes_field(&mut l, 4, m);
         }
         key(&mut l, 5, 0);
         varint(&mut l, u64::from(self.extent));

@@ -125,12 +125,26 @@ impl Server {
     /// The binary on a given store file (created if missing), so a test can
     /// restart a server on the same store.
     pub fn start_on(store: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["--store", store.to_str().expect("a UTF-8 path")];
+        args.extend_from_slice(extra);
+        Server::spawn(&args, store)
+    }
+
+    /// `zoneatlas serve --data <dir>`: a data folder served read-only, as
+    /// the README starts one (no store).
+    pub fn start_folder(dir: &Path) -> Server {
+        Server::spawn(
+            &["serve", "--data", dir.to_str().expect("a UTF-8 path")],
+            dir,
+        )
+    }
+
+    fn spawn(args: &[&str], store: &Path) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["--addr", "127.0.0.1:0", "--store"])
-            .arg(store)
-            .args(extra)
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
             // Benchmarks quiet the per-request lines (the readers would
             // spend their time parsing logs).
             .env(

@@ -582,11 +582,13 @@ fn tile_format(q: &QueryPairs) -> Result<(), ApiError> {
     }
 }
 
+/// Tiles at this zoom and deeper are rendered on the request's own thread.
+const INLINE_FROM_ZOOM: u8 = 12;
+
 /// Which features of a collection a tile takes.
 type Keep<'a> = dyn Fn(&crate::model::Feature) -> bool + Sync + 'a;
 
-/// Render on the blocking pool (a dense low-zoom tile is milliseconds of
-/// CPU), answer 204 when empty.
+/// Render the tile; answer 204 when it is empty.
 async fn render(
     s: &Ctx,
     r: Request,
@@ -594,7 +596,7 @@ async fn render(
     layers: Vec<String>,
 ) -> Result<Response, ApiError> {
     let catalog = std::sync::Arc::clone(&s.catalog);
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+    let work = move || -> Result<Vec<u8>, ApiError> {
         let found: Vec<&IndexedLayer> = layers.iter().filter_map(|id| catalog.layer(id)).collect();
         let parts = r.sources_for(&found)?;
         let rules = catalog.coverage.as_ref().map(|c| &c.rules.scenarios);
@@ -621,9 +623,17 @@ async fn render(
             })
             .collect();
         Ok(tiles::render(tile, &sources))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    };
+    // A street-level tile is a fraction of a millisecond: rendered in
+    // place. A low-zoom one can be tens of milliseconds over a city: on the
+    // blocking pool, so it never stalls other requests.
+    let body = if tile.z >= INLINE_FROM_ZOOM {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)??
+    };
     if body.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

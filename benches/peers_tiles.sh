@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Peers for vector tiles and CQL2 (issue #12), same data, same run, same
+# machine: the 1M-segment synthetic city served by zoneatlas, and the same
+# roads, pipelines and power lines loaded into a throwaway PostgreSQL 15 +
+# PostGIS 3 cluster, served as tiles by Martin and queried by pgbench.
+#
+#   1. uncached z14 vector tiles over HTTP (wrk, 2 threads, 32 connections,
+#      the same 2,000 random z14 tiles of the city for both): zoneatlas's
+#      roads tile vs Martin's roads table (cache off), and all three line
+#      layers in one tile for each;
+#   2. a CQL2 spatial + property filter on the roads (within 500 m of a
+#      random point, status planned, first 100 as GeoJSON) vs the same
+#      query in PostGIS (pgbench, 32 clients, GiST index + geography).
+#
+# Usage: bash benches/peers_tiles.sh
+# Needs: wrk, gdal-bin (ogr2ogr), postgresql-15-postgis-3 (apt-get install
+# -y wrk gdal-bin postgresql-15-postgis-3), and Martin built from crates.io:
+#   cargo install martin --locked --no-default-features --features postgres,mbtiles
+# (MARTIN=/path/to/martin if it is not on PATH). Run as root (the cluster
+# runs as the postgres user) or as a user who may run initdb. Not part of
+# `cargo test`; prints a table of ratios at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+bin=$PWD/target/release/zoneatlas
+city=$PWD/target/synth-1m
+[ -f "$city/layers.toml" ] || "$bin" synth --segments 1000000 --out "$city" > /dev/null
+martin=${MARTIN:-$(command -v martin || echo /tmp/martin/root/bin/martin)}
+pgbin=/usr/lib/postgresql/15/bin
+secs=${SECS:-15}
+work=$(mktemp -d /tmp/za-peers.XXXXXX)
+chmod 755 "$work"
+pgport=55432 zaport=53001 mport=53000
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  as_pg "$pgbin/pg_ctl" -D "$work/pg" stop -m fast > /dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+
+echo "== PostGIS: a throwaway cluster on 127.0.0.1:$pgport"
+as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres > /dev/null
+as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start \
+  -o "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c max_connections=100 -c jit=off" > /dev/null
+psql=(psql -q -h 127.0.0.1 -p $pgport -U postgres -d postgres)
+"${psql[@]}" -c "create extension postgis"
+t0=$(date +%s.%N)
+for l in roads pipelines power_lines; do
+  ogr2ogr -f PostgreSQL "PG:host=127.0.0.1 port=$pgport user=postgres dbname=postgres" "$city/$l.geojson" \
+    -nln "$l" -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST -nlt LINESTRING -gt 65536
+done
+"${psql[@]}" -c "vacuum analyze"
+echo "loaded into PostGIS in $(echo "$(date +%s.%N) - $t0" | bc) s: $("${psql[@]}" -Atc "select count(*) from roads") roads"
+
+echo "== zoneatlas on 127.0.0.1:$zaport, Martin on 127.0.0.1:$mport"
+RUST_LOG=warn "$bin" serve --data "$city" --addr 127.0.0.1:$zaport > "$work/za.log" 2>&1 &
+pids+=($!)
+"$martin" --listen-addresses 127.0.0.1:$mport --cache-size 0 --auto-bounds skip \
+  "postgres://postgres@127.0.0.1:$pgport/postgres" > "$work/martin.log" 2>&1 &
+pids+=($!)
+# zoneatlas computes the zone's coverage at start (a minute on this city,
+# both cores): measure after it, so it does not compete.
+for sc in current planned; do
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$zaport/api/stats?scenario=$sc")" = 200 ] && break
+    sleep 1
+  done
+done
+for _ in $(seq 60); do curl -sf http://127.0.0.1:$mport/health > /dev/null && break; sleep 1; done
+
+# The same 2,000 random z14 tiles (seeded) for both servers.
+python3 - "$work" <<'EOF'
+import math, random, sys
+work = sys.argv[1]
+rng = random.Random(14)
+def tile(lon, lat, z):
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+tiles = [tile(rng.uniform(113.2856, 113.9544), rng.uniform(34.474, 35.026), 14) for _ in range(2000)]
+props = "properties=status,class,utility,role,voltage_kv,kind"
+with open(f"{work}/za_roads.txt", "w") as f:
+    f.writelines(f"/api/collections/roads/tiles/WebMercatorQuad/14/{y}/{x}\n" for x, y in tiles)
+with open(f"{work}/za_all.txt", "w") as f:
+    f.writelines(f"/api/tiles/WebMercatorQuad/14/{y}/{x}?collections=roads,pipelines,power_lines&{props}\n" for x, y in tiles)
+with open(f"{work}/m_roads.txt", "w") as f:
+    f.writelines(f"/roads/14/{x}/{y}\n" for x, y in tiles)
+with open(f"{work}/m_all.txt", "w") as f:
+    f.writelines(f"/roads,pipelines,power_lines/14/{x}/{y}\n" for x, y in tiles)
+EOF
+cat > "$work/paths.lua" <<'EOF'
+local paths, i = {}, 0
+for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i], { ["Accept-Encoding"] = "gzip" })
+end
+EOF
+cat > "$work/cql2.lua" <<'EOF'
+-- A random point of the city; roads within 500 m, planned, first 100.
+local function enc(s) return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end)) end
+request = function()
+  local lon = 113.2856 + math.random() * 0.6688
+  local lat = 34.474 + math.random() * 0.552
+  local f = string.format("S_DWITHIN(geometry, POINT(%.6f %.6f), 500) AND status = 'planned'", lon, lat)
+  return wrk.format("GET", "/api/collections/roads/items?limit=100&filter=" .. enc(f))
+end
+EOF
+cat > "$work/cql2.sql" <<'EOF'
+\set lon 113.2856 + random(0, 1000000) * 0.0000006688
+\set lat 34.474 + random(0, 1000000) * 0.000000552
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(ST_AsGeoJSON(r.*)::json), '[]'))
+FROM (SELECT id, name, name_en, status, class, width_m, geom FROM roads
+      WHERE geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.0066)
+        AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, 500)
+        AND status = 'planned' LIMIT 100) r;
+EOF
+
+rate() { grep -E "^Requests/sec" | awk '{print $2}'; }
+run_wrk() { PATHS="$2" wrk -t2 -c32 -d${secs}s -s "$3" "$1" | tee -a "$work/wrk.log" | rate; }
+echo "== tiles (wrk -t2 -c32 -d${secs}s, 2,000 z14 tiles, gzip)"
+za_roads=$(run_wrk http://127.0.0.1:$zaport "$work/za_roads.txt" "$work/paths.lua")
+m_roads=$(run_wrk http://127.0.0.1:$mport "$work/m_roads.txt" "$work/paths.lua")
+za_all=$(run_wrk http://127.0.0.1:$zaport "$work/za_all.txt" "$work/paths.lua")
+m_all=$(run_wrk http://127.0.0.1:$mport "$work/m_all.txt" "$work/paths.lua")
+echo "== CQL2 filter vs PostGIS"
+za_cql=$(wrk -t2 -c32 -d${secs}s -s "$work/cql2.lua" http://127.0.0.1:$zaport | rate)
+pg_cql=$(pgbench -n -h 127.0.0.1 -p $pgport -U postgres -c 32 -j 2 -T "$secs" -f "$work/cql2.sql" postgres 2> /dev/null \
+  | grep -E "^tps" | awk '{print $3}')
+# How many roads an answer holds on average (the same predicate both ways).
+za_n=$(curl -s "http://127.0.0.1:$zaport/api/collections/roads/items?limit=100&filter=$(python3 -c "import urllib.parse;print(urllib.parse.quote(\"S_DWITHIN(geometry, POINT(113.62 34.75), 500) AND status = 'planned'\"))")" \
+  | python3 -c "import json,sys; print(json.load(sys.stdin)['numberMatched'])")
+pg_n=$("${psql[@]}" -Atc "select count(*) from roads where ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(113.62, 34.75), 4326)::geography, 500) and status = 'planned'")
+
+echo
+echo "| workload (1M-segment city, 2 cores) | zoneatlas | peer | ratio |"
+echo "|---|---|---|---|"
+ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
+echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
+echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
+echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"
+echo
+echo "same answer at (113.62, 34.75): zoneatlas $za_n roads, PostGIS $pg_n roads"

@@ -131,6 +131,33 @@ echo "== CQL2 filter vs PostGIS"
 za_cql=$(wrk -t2 -c32 -d${secs}s -s "$work/cql2.lua" http://127.0.0.1:$zaport | rate)
 pg_cql=$(pgbench -n -h 127.0.0.1 -p $pgport -U postgres -c 32 -j 2 -T "$secs" -f "$work/cql2.sql" postgres 2> /dev/null \
   | grep -E "^tps" | awk '{print $3}')
+# The database's own time for the query (no protocol): the mean of
+# EXPLAIN ANALYZE's execution time over 190 random points, set against
+# `cargo bench --bench tiles`'s in-process CQL2 figure.
+pg_exec_ms=$(python3 - "$pgport" <<'EOF2'
+import json, random, subprocess, sys
+rng = random.Random(5)
+qs = []
+for _ in range(200):
+    lon, lat = 113.2856 + rng.random() * 0.6688, 34.474 + rng.random() * 0.552
+    p = f"ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)"
+    qs.append(f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT json_build_object('type', 'FeatureCollection', 'features', "
+              f"coalesce(json_agg(ST_AsGeoJSON(r.*)::json), '[]')) FROM (SELECT id, name, name_en, status, class, width_m, geom "
+              f"FROM roads WHERE geom && ST_Expand({p}, 0.0066) AND ST_DWithin(geom::geography, {p}::geography, 500) "
+              f"AND status = 'planned' LIMIT 100) r;")
+# One session, as pgbench's clients are; its first queries load PostGIS's
+# caches (10 ms), so the first ten are left out.
+out = subprocess.run(["psql", "-q", "-At", "-h", "127.0.0.1", "-p", sys.argv[1], "-U", "postgres", "-d", "postgres"],
+                     input="\n".join(qs), capture_output=True, text=True, check=True).stdout.strip()
+dec, i, times = json.JSONDecoder(), 0, []
+while i < len(out):
+    v, i = dec.raw_decode(out, i)
+    times.append(v[0]["Execution Time"])
+    while i < len(out) and out[i] in "\n ":
+        i += 1
+print(f"{sum(times[10:]) / len(times[10:]):.3f}")
+EOF2
+)
 # How many roads an answer holds on average (the same predicate both ways).
 za_n=$(curl -s "http://127.0.0.1:$zaport/api/collections/roads/items?limit=100&filter=$(python3 -c "import urllib.parse;print(urllib.parse.quote(\"S_DWITHIN(geometry, POINT(113.62 34.75), 500) AND status = 'planned'\"))")" \
   | python3 -c "import json,sys; print(json.load(sys.stdin)['numberMatched'])")
@@ -143,5 +170,6 @@ ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
 echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
 echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
 echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"
+echo "| the same CQL2 query, PostGIS execution time alone (EXPLAIN ANALYZE, one session, mean of 190) | see \`cargo bench --bench tiles\` | PostGIS $pg_exec_ms ms | |"
 echo
 echo "same answer at (113.62, 34.75): zoneatlas $za_n roads, PostGIS $pg_n roads"

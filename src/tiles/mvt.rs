@@ -82,12 +82,23 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-fn packed(out: &mut Vec<u8>, field: u32, values: &[u32]) {
-    let mut buf = Vec::with_capacity(values.len() * 2);
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The bytes of a packed field's payload.
+fn packed_len(values: &[u32]) -> usize {
+    values.iter().map(|v| varint_len(u64::from(*v))).sum()
+}
+
+/// A packed field written in place (its length computed first, so no
+/// buffer).
+fn packed(out: &mut Vec<u8>, field: u32, values: &[u32], len: usize) {
+    key(out, field, 2);
+    varint(out, len as u64);
     for v in values {
-        varint(&mut buf, u64::from(*v));
+        varint(out, u64::from(*v));
     }
-    bytes_field(out, field, &buf);
 }
 
 pub fn zigzag(v: i32) -> u32 {
@@ -141,6 +152,8 @@ pub struct LayerWriter {
     values: Values,
     features: Vec<u8>,
     count: usize,
+    /// One feature's tags, reused.
+    tags: Vec<u32>,
 }
 
 impl LayerWriter {
@@ -153,6 +166,7 @@ impl LayerWriter {
             values: Values::default(),
             features: Vec::new(),
             count: 0,
+            tags: Vec::new(),
         }
     }
 
@@ -217,24 +231,36 @@ impl LayerWriter {
         kind: GeomType,
         geometry: &Commands,
     ) {
-        let mut t = Vec::new();
+        let mut t = std::mem::take(&mut self.tags);
+        t.clear();
         for (k, v) in tags {
             t.push(self.key_of(k));
             t.push(self.value_of(v));
         }
-        let mut f = Vec::with_capacity(16 + geometry.out.len() * 2);
+        // The feature's length first, then its fields straight into the
+        // layer's bytes.
+        let (tags_len, geom_len) = (packed_len(&t), packed_len(&geometry.out));
+        let field = |payload: usize| 1 + varint_len(payload as u64) + payload;
+        let len = id.map_or(0, |id| 1 + varint_len(id))
+            + if t.is_empty() { 0 } else { field(tags_len) }
+            + 1
+            + varint_len(kind as u64)
+            + field(geom_len);
+        let f = &mut self.features;
+        key(f, 2, 2);
+        varint(f, len as u64);
         if let Some(id) = id {
-            key(&mut f, 1, 0);
-            varint(&mut f, id);
+            key(f, 1, 0);
+            varint(f, id);
         }
         if !t.is_empty() {
-            packed(&mut f, 2, &t);
+            packed(f, 2, &t, tags_len);
         }
-        key(&mut f, 3, 0);
-        varint(&mut f, kind as u64);
-        packed(&mut f, 4, &geometry.out);
-        bytes_field(&mut self.features, 2, &f);
+        key(f, 3, 0);
+        varint(f, kind as u64);
+        packed(f, 4, &geometry.out, geom_len);
         self.count += 1;
+        self.tags = t;
     }
 
     /// Append this layer to a tile's bytes (`Tile.layers`, field 3).
@@ -269,6 +295,15 @@ mod tests {
         assert_eq!(zigzag(-1), 1);
         assert_eq!(zigzag(1), 2);
         assert_eq!(zigzag(-2), 3);
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for v in [0, 1, 127, 128, 300, 16_383, 16_384, 1 << 35, u64::MAX] {
+            let mut b = Vec::new();
+            varint(&mut b, v);
+            assert_eq!(varint_len(v), b.len(), "{v}");
+        }
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! Vector tiles and CQL2 in-process, on the 1M-segment synthetic city
+//! (`target/synth-1m`, written once by the library's own generator):
+//!
+//! - uncached tile generation: the same 2,000 random z14 tiles as
+//!   `benches/peers_tiles.sh` (roads alone; the three line layers in one
+//!   tile), per tile with criterion, and tiles/s with both cores (two
+//!   threads over the list), the figure `peers_tiles.sh` sets against
+//!   Martin;
+//! - a low-zoom tile over the whole city (z10, the map's first view);
+//! - a CQL2 spatial + property filter on the roads (within 500 m of a
+//!   random point and planned; parse, compile, R-tree, test, GeoJSON of the
+//!   first 100), the figure set against PostGIS's execution time.
+
+// The server's allocator, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use zoneatlas::catalog::Catalog;
+use zoneatlas::encode::Features;
+use zoneatlas::model::Feature;
+use zoneatlas::tiles::{self, Properties, Source, TileId};
+
+fn city() -> Catalog {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/synth-1m");
+    if !dir.join("coverage.toml").exists() {
+        zoneatlas::synth::write(&dir, 1_000_000, 42).expect("synth");
+    }
+    Catalog::open(&dir).expect("the synthetic city")
+}
+
+/// SplitMix64 in [0, 1).
+fn unit(s: &mut u64) -> f64 {
+    *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *s;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// 2,000 random z14 tiles over the city's extent.
+fn z14_tiles(c: &Catalog) -> Vec<TileId> {
+    let e = c
+        .layer("roads")
+        .and_then(|l| l.layer.extent)
+        .expect("roads");
+    let mut s = 14;
+    (0..2000)
+        .map(|_| {
+            let lon = e.min().x + unit(&mut s) * e.width();
+            let lat = e.min().y + unit(&mut s) * e.height();
+            let (x, y) = tiles::mercator(geo::coord! {x: lon, y: lat});
+            TileId::new(14, (x * 16384.0) as u32, (y * 16384.0) as u32).expect("a z14 tile")
+        })
+        .collect()
+}
+
+const LINES: [&str; 3] = ["roads", "pipelines", "power_lines"];
+
+fn render(c: &Catalog, layers: &[&str], t: TileId, props: &Properties) -> usize {
+    let keep = |_: &Feature| true;
+    let sources: Vec<Source> = layers
+        .iter()
+        .map(|id| Source {
+            layer: c.layer(id).expect("layer"),
+            keep: &keep,
+            within: None,
+            properties: props,
+        })
+        .collect();
+    tiles::render(t, &sources).len()
+}
+
+fn tiles_bench(c: &mut Criterion) {
+    let city = city();
+    let list = z14_tiles(&city);
+    let all = Properties::All;
+    let styled = Properties::Only(
+        ["status", "class", "utility", "role", "voltage_kv", "kind"]
+            .map(String::from)
+            .to_vec(),
+    );
+    let mut g = c.benchmark_group("tiles_1m_city");
+    let mut i = 0;
+    g.bench_function("z14_roads_all_properties", |b| {
+        b.iter(|| {
+            i = (i + 1) % list.len();
+            black_box(render(&city, &["roads"], list[i], &all))
+        })
+    });
+    g.bench_function("z14_three_line_layers_styled_properties", |b| {
+        b.iter(|| {
+            i = (i + 1) % list.len();
+            black_box(render(&city, &LINES, list[i], &styled))
+        })
+    });
+    let z10 = TileId::new(10, 835, 406).expect("z10");
+    g.bench_function("z10_three_line_layers_whole_city_view", |b| {
+        b.iter(|| black_box(render(&city, &LINES, z10, &styled)))
+    });
+    g.finish();
+
+    // Both cores, as a server has them: tiles/s over the whole list.
+    for (name, layers, props) in [
+        ("roads, all properties", &["roads"][..], &all),
+        ("three line layers", &LINES[..], &styled),
+    ] {
+        let start = Instant::now();
+        let rounds = 3;
+        let bytes: usize = std::thread::scope(|s| {
+            let halves = list.split_at(list.len() / 2);
+            let hs = [halves.0, halves.1].map(|part| {
+                let city = &city;
+                s.spawn(move || {
+                    (0..rounds)
+                        .flat_map(|_| part.iter())
+                        .map(|t| render(city, layers, *t, props))
+                        .sum::<usize>()
+                })
+            });
+            hs.into_iter().map(|h| h.join().expect("thread")).sum()
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let n = (list.len() * rounds) as f64;
+        println!(
+            "z14 {name}: {:.0} tiles/s on two threads ({:.0} bytes a tile)",
+            n / secs,
+            bytes as f64 / n
+        );
+    }
+}
+
+fn cql2_bench(c: &mut Criterion) {
+    let city = city();
+    let roads = city.layer("roads").expect("roads");
+    let e = roads.layer.extent.expect("extent");
+    let mut s = 7;
+    let points: Vec<(f64, f64)> = (0..1000)
+        .map(|_| {
+            (
+                e.min().x + unit(&mut s) * e.width(),
+                e.min().y + unit(&mut s) * e.height(),
+            )
+        })
+        .collect();
+    let mut i = 0;
+    let mut total = 0usize;
+    let mut n = 0usize;
+    c.bench_function("cql2_dwithin_500m_and_status_roads_1m_city", |b| {
+        b.iter(|| {
+            i = (i + 1) % points.len();
+            let (lon, lat) = points[i];
+            let text = format!(
+                "S_DWITHIN(geometry, POINT({lon:.6} {lat:.6}), 500) AND status = 'planned'"
+            );
+            let expr = zoneatlas::cql2::parse_text(&text).expect("parse");
+            let f = zoneatlas::cql2::compile(&expr, roads.properties(), &|g| Ok(g.clone()))
+                .expect("compile");
+            let hits: Vec<&Feature> = roads
+                .envelope_candidates(f.envelope().expect("a box"))
+                .into_iter()
+                .map(|k| &*roads.layer.features[k])
+                .filter(|x| f.matches(x))
+                .take(100)
+                .collect();
+            total += hits.len();
+            n += 1;
+            black_box(serde_json::to_vec(&Features(hits)).expect("json"))
+        })
+    });
+    println!(
+        "cql2: {:.1} roads an answer on average",
+        total as f64 / n.max(1) as f64
+    );
+}
+
+criterion_group!(benches, tiles_bench, cql2_bench);
+criterion_main!(benches);

@@ -40,6 +40,11 @@ impl Deadline {
         }
     }
 
+    /// What this deadline allows in all.
+    pub fn allowed(&self) -> Duration {
+        self.allowed
+    }
+
     /// `Err(Exceeded)` once the deadline has passed.
     pub fn check(&self) -> Result<(), Exceeded> {
         match self.until {

@@ -723,3 +723,50 @@ fn a_flood_of_silent_sockets_is_shed_and_health_recovers() {
     assert!(answered < Duration::from_secs(10), "{answered:?}");
     drop(flood);
 }
+
+/// A costly CQL2 filter (a spatial relation with a 300-vertex literal for
+/// every feature of a city) is cut off at the compute deadline with a 503,
+/// on `/items` and on a tile, and the server keeps answering meanwhile.
+#[test]
+fn a_costly_filter_ends_at_the_deadline_with_a_503() {
+    let city = tempfile::tempdir().unwrap();
+    zoneatlas::synth::write(city.path(), 400_000, 42).unwrap();
+    let dir = city.path().to_str().unwrap();
+    let server = Server::start(&["--data", dir, "--compute-deadline", "1"]);
+    // The synthetic city's centre; the circle holds all of it.
+    let (cx, cy, r) = (113.62, 34.75, 0.2);
+    let ring: Vec<String> = (0..=300)
+        .map(|k| {
+            let a = std::f64::consts::TAU * f64::from(k % 300) / 300.0;
+            format!("{:.5} {:.5}", cx + r * a.cos(), cy + r * a.sin())
+        })
+        .collect();
+    let filter = format!("S_TOUCHES(geometry, POLYGON(({})))", ring.join(", "));
+    let q: String = form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    for path in [
+        format!("/api/collections/roads/items?limit=1&filter={q}"),
+        format!("/api/tiles/WebMercatorQuad/10/406/835?filter={q}"),
+    ] {
+        let started = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = format!("{}{path}", server.base);
+        std::thread::spawn(move || tx.send(http("GET", &url, &[], b"")).unwrap());
+        std::thread::sleep(Duration::from_millis(300));
+        // The async workers stay free while it runs.
+        let health = http("GET", &format!("{}/health", server.base), &[], b"");
+        assert_eq!(health.status, 200);
+        let r = rx.recv_timeout(Duration::from_secs(30)).expect("an answer");
+        assert_eq!(
+            r.status,
+            503,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(is_json_error(&r));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -131,12 +131,47 @@ async fn items(
         (None, Some(env)) => l.envelope_candidates(env),
         (None, None) => (0..l.layer.features.len()).collect(),
     };
-    let matched: Vec<&Feature> = candidates
+    let simple = |f: &Feature| {
+        filters.iter().all(|(n, v)| f.property_equals(n, v))
+            && exact.is_none_or(|r| intersects_in(&f.geometry, &bbox_crs, &r))
+    };
+    let positions: Vec<usize> = match filter {
+        None => candidates
+            .into_iter()
+            .filter(|&i| simple(&l.layer.features[i]))
+            .collect(),
+        // A CQL2 filter can cost real CPU per feature (a spatial relation
+        // with a 500-vertex literal over a million features): it runs on
+        // the bounded pool, under the compute deadline (503 past it).
+        Some(f) => {
+            let kept: Vec<usize> = candidates
+                .into_iter()
+                .filter(|&i| simple(&l.layer.features[i]))
+                .collect();
+            let catalog = std::sync::Arc::clone(&s.catalog);
+            let id = meta.id.clone();
+            s.compute
+                .run(move |deadline| {
+                    let Some(l) = catalog.layer(&id) else {
+                        return Ok(Vec::new());
+                    };
+                    let mut out = Vec::new();
+                    for (k, i) in kept.into_iter().enumerate() {
+                        if k % 256 == 0 {
+                            deadline.check()?;
+                        }
+                        if f.matches(&l.layer.features[i]) {
+                            out.push(i);
+                        }
+                    }
+                    Ok(out)
+                })
+                .await?
+        }
+    };
+    let matched: Vec<&Feature> = positions
         .into_iter()
         .map(|i| &*l.layer.features[i])
-        .filter(|f| filters.iter().all(|(n, v)| f.property_equals(n, v)))
-        .filter(|f| filter.as_ref().is_none_or(|x| x.matches(f)))
-        .filter(|f| exact.is_none_or(|r| intersects_in(&f.geometry, &bbox_crs, &r)))
         .collect();
     let number_matched = matched.len();
     let page: Vec<&Feature> = matched.into_iter().skip(offset).take(limit).collect();

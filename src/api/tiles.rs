@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 use super::openapi::{params as p, Endpoint, Param};
 use super::params::{ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::budget::{Deadline, Exceeded};
 use crate::coverage::Scenario;
 use crate::index::IndexedLayer;
 use crate::tiles::{self, Properties, Source, TileId};
@@ -596,17 +599,34 @@ async fn render(
     layers: Vec<String>,
 ) -> Result<Response, ApiError> {
     let catalog = std::sync::Arc::clone(&s.catalog);
-    let work = move || -> Result<Vec<u8>, ApiError> {
+    let filtered = r.filter.is_some();
+    let work = move |deadline: Deadline| -> Result<Result<Vec<u8>, ApiError>, Exceeded> {
         let found: Vec<&IndexedLayer> = layers.iter().filter_map(|id| catalog.layer(id)).collect();
-        let parts = r.sources_for(&found)?;
+        let parts = match r.sources_for(&found) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
         let rules = catalog.coverage.as_ref().map(|c| &c.rules.scenarios);
+        // The deadline is checked every 256 features; once past it, every
+        // feature is refused, so the render ends at once.
+        let seen = AtomicUsize::new(0);
+        let late = AtomicBool::new(false);
+        let on_time = || {
+            if seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(256) && deadline.check().is_err()
+            {
+                late.store(true, Ordering::Relaxed);
+            }
+            !late.load(Ordering::Relaxed)
+        };
         let keeps: Vec<Box<Keep<'_>>> = parts
             .iter()
             .map(|part| {
                 let filter = part.filter.clone();
                 let scenario = r.scenario;
+                let on_time = &on_time;
                 let keep = move |f: &crate::model::Feature| {
-                    scenario.is_none_or(|sc| rules.is_none_or(|x| x.counts(f, sc)))
+                    on_time()
+                        && scenario.is_none_or(|sc| rules.is_none_or(|x| x.counts(f, sc)))
                         && filter.as_ref().is_none_or(|x| x.matches(f))
                 };
                 Box::new(keep) as Box<Keep<'_>>
@@ -622,17 +642,23 @@ async fn render(
                 properties: &r.properties,
             })
             .collect();
-        Ok(tiles::render(tile, &sources))
+        let bytes = tiles::render(tile, &sources);
+        deadline.check()?;
+        if late.load(Ordering::Relaxed) {
+            return Err(Exceeded {
+                allowed: deadline.allowed(),
+            });
+        }
+        Ok(Ok(bytes))
     };
-    // A street-level tile is a fraction of a millisecond: rendered in
-    // place. A low-zoom one can be tens of milliseconds over a city: on the
-    // blocking pool, so it never stalls other requests.
-    let body = if tile.z >= INLINE_FROM_ZOOM {
-        work()?
+    // A street-level tile without a filter is a fraction of a millisecond:
+    // rendered in place. A low-zoom one over a city (tens of milliseconds)
+    // or a filtered one (a spatial relation per feature) goes to the
+    // bounded pool under the compute deadline (503 past it).
+    let body = if tile.z >= INLINE_FROM_ZOOM && !filtered {
+        work(Deadline::none()).map_err(|e| ApiError::internal(e.to_string()))??
     } else {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(ApiError::internal)??
+        s.compute.run(work).await??
     };
     if body.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());

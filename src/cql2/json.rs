@@ -41,6 +41,16 @@ fn arity<'a>(a: &'a [Value], n: usize, op: &str, path: &str) -> Result<&'a [Valu
 }
 
 fn expr(v: &Value, path: &str) -> Result<Expr, Error> {
+    // serde_json stops at 128 levels; ours is the text parser's limit.
+    if path.matches("/args/").count() > super::text::MAX_DEPTH {
+        return Err(Error::at(
+            at(path),
+            format!(
+                "the filter nests deeper than {} levels",
+                super::text::MAX_DEPTH
+            ),
+        ));
+    }
     let o = match v {
         Value::Bool(b) => return Ok(Expr::Bool(*b)),
         Value::Object(o) => o,

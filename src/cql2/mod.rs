@@ -22,7 +22,7 @@
 //! Must not: know about HTTP. The caller turns `Error` into a 400.
 
 mod json;
-mod text;
+pub(crate) mod text;
 
 use std::cmp::Ordering;
 use std::fmt;

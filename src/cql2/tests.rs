@@ -147,3 +147,37 @@ fn like_wildcards() {
     assert!(like(&chars("道路一"), &pat("道_一")));
     assert!(!like(&chars("ab"), &pat("a_b%")));
 }
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    // Run on a small stack, as a server worker's: the limit must hold there.
+    let deep = format!("{}status = 'x'{}", "(".repeat(5000), ")".repeat(5000));
+    let nots = format!("{}status = 'x'", "NOT ".repeat(5000));
+    let casei = format!("{}name{} = 'x'", "CASEI(".repeat(5000), ")".repeat(5000));
+    let json = format!(
+        "{}true{}",
+        r#"{"op":"not","args":["#.repeat(100),
+        "]}".repeat(100)
+    );
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            for text in [deep, nots, casei] {
+                let e = parse_text(&text).unwrap_err();
+                assert!(e.what.contains("deeper than"), "{e}");
+            }
+            // serde_json's own limit (128 levels) refuses it first.
+            let e = parse_json(&json).unwrap_err();
+            assert!(
+                e.what.contains("deeper than") || e.what.contains("recursion limit"),
+                "{e}"
+            );
+            // Within the limit, fine.
+            assert!(
+                parse_text(&format!("{}status = 'x'{}", "(".repeat(30), ")".repeat(30))).is_ok()
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -160,6 +160,7 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
     let mut p = Parser {
         toks: tokenize(src)?,
         i: 0,
+        depth: 0,
     };
     let e = p.or()?;
     match &p.peek().tok {
@@ -174,7 +175,13 @@ pub fn parse(src: &str) -> Result<Expr, Error> {
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    /// Nesting (parentheses, NOT, functions) so far: bounded, so no filter
+    /// can exhaust the stack of the thread parsing it.
+    depth: usize,
 }
+
+/// The deepest nesting a filter may have.
+pub const MAX_DEPTH: usize = 64;
 
 fn show(t: &Tok) -> String {
     match t {
@@ -256,10 +263,17 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, Error> {
-        if self.eat_word("NOT") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!("the filter nests deeper than {MAX_DEPTH} levels")));
         }
-        self.predicate()
+        let e = if self.eat_word("NOT") {
+            self.not().map(|x| Expr::Not(Box::new(x)))
+        } else {
+            self.predicate()
+        };
+        self.depth -= 1;
+        e
     }
 
     fn predicate(&mut self) -> Result<Expr, Error> {
@@ -370,7 +384,15 @@ impl Parser {
                 if self.peek().tok == Tok::Open {
                     if w.eq_ignore_ascii_case("CASEI") || w.eq_ignore_ascii_case("LOWER") {
                         self.next();
+                        self.depth += 1;
+                        if self.depth > MAX_DEPTH {
+                            return Err(Error::at(
+                                loc,
+                                format!("the filter nests deeper than {MAX_DEPTH} levels"),
+                            ));
+                        }
                         let inner = self.scalar()?;
+                        self.depth -= 1;
                         self.expect(Tok::Close, "\")\" closing CASEI")?;
                         return Ok(Scalar::CaseI(Box::new(inner), loc));
                     }

@@ -41,10 +41,11 @@ try {
   const big = cols.filter((c) => c.numberOfFeatures > 5000).map((c) => c.id);
   console.log(`city: ${cols.map((c) => `${c.id} ${c.numberOfFeatures}`).join(', ')}`);
   check('the city has layers big enough to tile', big.length >= 2, big.join(', '));
-  // Three cold loads: the figure is their median (one load on a 2-core
-  // machine shared with the server swings by a few hundred ms).
+  // Five cold loads: the figure is their median (one load on a 2-core
+  // machine shared with the server and the browser swings, once in a while
+  // by seconds).
   const loads = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 4; i++) {
     const m = await openMap(city);
     await m.page.waitForFunction(() => window.zoneatlas.viewDrawnMs, null, { timeout: 60_000 });
     loads.push(await m.page.evaluate(() => window.zoneatlas.viewDrawnMs));
@@ -53,7 +54,7 @@ try {
   const { page, errors } = await openMap(city);
   await page.waitForFunction(() => window.zoneatlas.viewDrawnMs, null, { timeout: 60_000 });
   loads.push(await page.evaluate(() => window.zoneatlas.viewDrawnMs));
-  const median = [...loads].sort((a, b) => a - b)[1];
+  const median = [...loads].sort((a, b) => a - b)[2];
   const first = await page.evaluate(() => {
     const za = window.zoneatlas;
     const tiled = Object.entries(za.app.groups).filter(([, g]) => g.zaTiled);
@@ -67,8 +68,8 @@ try {
   });
   console.log(`first view drawn in ${first.ms.toFixed(0)} ms at zoom ${first.zoom}: ${first.features} features from ${JSON.stringify(first.stats)}`);
   check('the big layers are drawn from tiles', big.every((id) => first.layers.includes(id)), first.layers.join(', '));
-  console.log(`first view drawn in ${loads.map((x) => x.toFixed(0)).join(', ')} ms (three cold loads)`);
-  check('the first view is drawn in under 2 s (median of three cold loads)', median < 2000, `${median.toFixed(0)} ms`);
+  console.log(`first view drawn in ${loads.map((x) => x.toFixed(0)).join(', ')} ms (five cold loads)`);
+  check('the first view is drawn in under 2 s (median of five cold loads)', median < 2000, `${median.toFixed(0)} ms`);
   check('the first view shows features', first.features > 1000, `${first.features}`);
   // Canvases really have ink on them.
   const inked = await page.evaluate(() => [...document.querySelectorAll('.za-tiled canvas')].filter((c) => {

@@ -216,8 +216,8 @@ impl PropertySummary {
                         [true, false, false, false] => PropertyKind::Text,
                         [false, true, false, false] => PropertyKind::Number,
                         [false, false, true, false] => PropertyKind::Bool,
-                        // Only nulls: nothing to compare, but the name exists.
-                        [false, false, false, false] => PropertyKind::Mixed,
+                        // Several kinds, or only nulls (nothing to compare,
+                        // but the name exists).
                         _ => PropertyKind::Mixed,
                     };
                     let values = (kind == PropertyKind::Text && a.texts.len() <= Self::ENUM_MAX)

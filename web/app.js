@@ -487,7 +487,6 @@
       if (!hit) continue;
       const f = await getJSON(`/api/collections/${encodeURIComponent(id)}/items/${encodeURIComponent(hit.id)}?${asofParam().slice(1)}`);
       L.popup({ className: `za-popup za-popup-${id}` }).setLatLng(latlng).setContent(popupHtml(id, f)).openOn(za.map);
-      za.lastPopup = { collection: id, id: hit.id };
       return true;
     }
     return false;

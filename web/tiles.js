@@ -248,7 +248,6 @@
         const t0 = performance.now();
         draw(canvas, layer, this.options.style);
         this.stats.drawMs += performance.now() - t0;
-        (this.stats.drawnAt ||= []).push(Math.round(performance.now()));
         done(null, canvas);
       }).catch((e) => {
         this.stats.failed++;

@@ -201,14 +201,21 @@ fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
 }
 
 fn scenario(q: &QueryPairs) -> Result<Scenario, ApiError> {
-    match q.single("scenario")? {
-        None => Ok(Scenario::Current),
-        Some(v) => Scenario::parse(v).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "scenario {v:?} is not known; the scenarios are: current, planned"
-            ))
-        }),
-    }
+    Ok(scenario_given(q)?.unwrap_or(Scenario::Current))
+}
+
+/// The `scenario` parameter, if given (tiles take none to mean every
+/// feature).
+pub(super) fn scenario_given(q: &QueryPairs) -> Result<Option<Scenario>, ApiError> {
+    q.single("scenario")?
+        .map(|v| {
+            Scenario::parse(v).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "scenario {v:?} is not known; the scenarios are: current, planned"
+                ))
+            })
+        })
+        .transpose()
 }
 
 fn without(s: &Ctx, c: &Coverage, q: &QueryPairs) -> Result<Option<(Switch, String)>, ApiError> {

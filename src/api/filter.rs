@@ -19,7 +19,8 @@ pub struct Requested {
 /// The filter a request carries, if any.
 pub fn requested(q: &QueryPairs) -> Result<Option<Requested>, ApiError> {
     let lang = q.single("filter-lang")?;
-    let crs = match q.single("filter-crs")? {
+    let crs_text = q.single("filter-crs")?;
+    let crs = match crs_text {
         None => Crs::Crs84,
         Some(c) => {
             let crs =
@@ -34,7 +35,7 @@ pub fn requested(q: &QueryPairs) -> Result<Option<Requested>, ApiError> {
         }
     };
     let Some(text) = q.single("filter")? else {
-        if lang.is_some() || q.single("filter-crs")?.is_some() {
+        if lang.is_some() || crs_text.is_some() {
             return Err(ApiError::bad_request(
                 "filter-lang and filter-crs describe a filter, and there is no filter parameter",
             ));

@@ -478,14 +478,7 @@ struct Part<'a> {
 
 impl Request {
     fn parse(s: &Ctx, q: &QueryPairs, dataset: bool) -> Result<Request, ApiError> {
-        let scenario = match q.single("scenario")? {
-            None => None,
-            Some(v) => Some(Scenario::parse(v).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "scenario {v:?} is not known; the scenarios are: current, planned"
-                ))
-            })?),
-        };
+        let scenario = super::coverage::scenario_given(q)?;
         if scenario.is_some() && s.catalog.coverage.is_none() {
             return Err(ApiError::bad_request(
                 "scenario: this data has no coverage.toml, so no scenarios",

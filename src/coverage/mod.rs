@@ -346,23 +346,15 @@ impl Coverage {
         rules: Arc<Rules>,
         previous: Option<(&Coverage, &[Arc<IndexedLayer>])>,
     ) -> Result<Coverage, String> {
-        let status_prop = rules.scenarios.status_property.clone();
-        let sets = [
-            rules.scenarios.current.clone(),
-            rules.scenarios.planned.clone(),
-        ];
         // A member feature counts in a scenario when its status is one of
-        // the scenario's (or it has none): one property lookup, both answers.
+        // the scenario's (or it has none).
+        let scenarios = rules.scenarios.clone();
         let scenario_member = |f: &crate::model::Feature, member: bool| -> [bool; 2] {
-            let status = f.properties.get(&status_prop).filter(|v| !v.is_null());
-            Scenario::ALL.map(|sc| {
-                member
-                    && status.is_none_or(|v| {
-                        sets[sc.at()]
-                            .iter()
-                            .any(|s| crate::query::value_equals(Some(v), s))
-                    })
-            })
+            if member {
+                scenarios.memberships(f)
+            } else {
+                [false; 2]
+            }
         };
         let in_scenario = |layer: &IndexedLayer, member: &[bool]| -> [Vec<bool>; 2] {
             let both: Vec<[bool; 2]> = (layer.layer.features.iter().zip(member))

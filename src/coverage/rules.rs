@@ -169,16 +169,21 @@ pub fn parse(text: &str) -> Result<Rules, String> {
 }
 
 impl Scenarios {
-    /// Whether a feature counts in a scenario: its status is one of the
-    /// scenario's, or it has none.
+    /// Whether a feature counts in each scenario (`Scenario::ALL` order):
+    /// its status is one of the scenario's, or it has none. One property
+    /// lookup, both answers.
+    pub fn memberships(&self, f: &crate::model::Feature) -> [bool; 2] {
+        let status = f
+            .properties
+            .get(&self.status_property)
+            .filter(|v| !v.is_null());
+        [&self.current, &self.planned].map(|list| {
+            status.is_none_or(|v| list.iter().any(|s| crate::query::value_equals(Some(v), s)))
+        })
+    }
+
+    /// Whether a feature counts in one scenario.
     pub fn counts(&self, f: &crate::model::Feature, sc: super::Scenario) -> bool {
-        let list = match sc {
-            super::Scenario::Current => &self.current,
-            super::Scenario::Planned => &self.planned,
-        };
-        match f.properties.get(&self.status_property) {
-            None | Some(serde_json::Value::Null) => true,
-            Some(v) => list.iter().any(|s| crate::query::value_equals(Some(v), s)),
-        }
+        self.memberships(f)[sc as usize]
     }
 }

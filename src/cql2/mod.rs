@@ -626,20 +626,6 @@ impl Filter {
     pub fn envelope(&self) -> Option<Rect> {
         envelope(&self.node)
     }
-
-    /// Whether the filter can only match what a property test accepts
-    /// (no spatial part): lets a caller skip geometry entirely.
-    pub fn is_spatial(&self) -> bool {
-        fn walk(n: &Node) -> bool {
-            match n {
-                Node::And(xs) | Node::Or(xs) => xs.iter().any(walk),
-                Node::Not(x) => walk(x),
-                Node::Spatial(_) => true,
-                _ => false,
-            }
-        }
-        walk(&self.node)
-    }
 }
 
 fn envelope(n: &Node) -> Option<Rect> {

@@ -165,6 +165,9 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         kind: GeomType,
         commands: Commands,
         size: f64,
+        /// Its bytes in the tile, roughly: commands are varints of 1-2
+        /// bytes; tags and framing ~12 plus the id.
+        bytes: usize,
     }
     let mut layers: Vec<(usize, Vec<Drawn>)> = Vec::with_capacity(sources.len());
     let mut bytes = 0usize;
@@ -187,13 +190,14 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
             let Some((kind, commands)) = geometry(&f.geometry, tile, &mut scratch) else {
                 continue;
             };
-            // Commands are varints of 1-2 bytes; tags and framing ~ 12 + id.
-            bytes += commands.out.len() * 2 + 12 + f.id.len();
+            let estimate = commands.out.len() * 2 + 12 + f.id.len();
+            bytes += estimate;
             drawn.push(Drawn {
                 f,
                 kind,
                 commands,
                 size: if is_point(f) { f64::INFINITY } else { size },
+                bytes: estimate,
             });
         }
         layers.push((k, drawn));
@@ -203,10 +207,7 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
     let floor = if bytes > budget {
         let mut all: Vec<(f64, usize)> = layers
             .iter()
-            .flat_map(|(_, d)| {
-                d.iter()
-                    .map(|x| (x.size, x.commands.out.len() * 2 + 12 + x.f.id.len()))
-            })
+            .flat_map(|(_, d)| d.iter().map(|x| (x.size, x.bytes)))
             .collect();
         all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
         let mut used = 0;

@@ -9,6 +9,10 @@
 use std::hint::black_box;
 use std::path::Path;
 
+// The server's allocator, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use geo::{coord, Coord, Rect};
 use zoneatlas::catalog::Catalog;
@@ -202,6 +206,21 @@ fn coverage(c: &mut Criterion) {
                     &parcels[j],
                     Scenario::Current,
                     None,
+                    None,
+                    &zoneatlas::budget::Deadline::none(),
+                ))
+            })
+        });
+        // The peer script's workload: one service, roads at 100 m.
+        g.bench_function(format!("parcel_200m_road_only/{name}"), |b| {
+            b.iter(|| {
+                j = (j + 1) % parcels.len();
+                black_box(cov.parcel(
+                    &catalog.layers,
+                    &parcels[j],
+                    Scenario::Current,
+                    None,
+                    Some(&["road"]),
                     &zoneatlas::budget::Deadline::none(),
                 ))
             })
@@ -256,13 +275,14 @@ fn parcel_request(catalog: &Catalog, body: &serde_json::Value) -> usize {
         geo::Geometry::MultiPolygon(m) => m,
         _ => unreachable!(),
     };
-    cov.check_parcel(&catalog.layers, &parcel)
+    cov.check_parcel(&catalog.layers, &parcel, None)
         .expect("within budget");
     let (_, answers) = cov
         .parcel(
             &catalog.layers,
             &parcel,
             Scenario::Current,
+            None,
             None,
             &zoneatlas::budget::Deadline::none(),
         )
@@ -337,11 +357,15 @@ fn hardening(c: &mut Criterion) {
         .to_polygon()])
     };
     let mut half = 0.01;
-    while cov.check_parcel(&city.layers, &square(half * 1.05)).is_ok() && half < 1.0 {
+    while cov
+        .check_parcel(&city.layers, &square(half * 1.05), None)
+        .is_ok()
+        && half < 1.0
+    {
         half *= 1.05;
     }
     let big = serde_json::to_value(geojson::Geometry::from(&square(half).0[0])).expect("json");
-    let (_, _, cost) = cov.parcel_cost(&city.layers, &square(half));
+    let (_, _, cost) = cov.parcel_cost(&city.layers, &square(half), None);
     eprintln!(
         "largest accepted square on synth_1m: {:.0} m across, cost {cost}",
         half * 2.0 * ky

@@ -219,6 +219,33 @@ async fn a_parcel_gets_per_service_shares_that_add_up() {
         .await
         .json();
     assert_eq!(f["area_m2"], v["area_m2"]);
+    // `services=` answers for those only, with the same figures.
+    let only = post_json(
+        &app,
+        "/api/coverage?services=road,gas",
+        square(dongfang, 34.7050, 150.0).to_string(),
+    )
+    .await
+    .json();
+    let names: Vec<&str> = only["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gas", "road"]);
+    assert_eq!(service(&only, "road"), service(&v, "road"));
+    let bad = post_json(
+        &app,
+        "/api/coverage?services=road,sewer",
+        square(dongfang, 34.7050, 150.0).to_string(),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("\"sewer\" is not a service"));
 }
 
 #[tokio::test]

@@ -50,6 +50,13 @@ const WITHOUT: Param = Param {
     description:
         "Id of a network feature (pipe, feeder, feed, substation) to switch off hypothetically.",
 };
+const SERVICES: Param = Param {
+    name: "services",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"string","example":"water,power"}"#,
+    description: "Comma-separated services to answer for (all when absent).",
+};
 const LON: Param = Param {
     name: "lon",
     location: "query",
@@ -97,7 +104,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageOfParcel",
         summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, COVERAGE_CRS, F, ASOF],
+        params: &[SCENARIO, WITHOUT, SERVICES, COVERAGE_CRS, F, ASOF],
         request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
         responses: &[
             (200, JSON, "Per-service shares"),
@@ -272,7 +279,7 @@ async fn parcel(
 ) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "crs", "f", "asof"])?;
+    q.reject_unknown(&["scenario", "without", "services", "crs", "f", "asof"])?;
     let body_crs = q
         .single("crs")?
         .map(|t| crate::crs::Crs::parse(t).map_err(|e| ApiError::bad_request(format!("crs: {e}"))))
@@ -281,6 +288,7 @@ async fn parcel(
     let sc = scenario(&q)?;
     let c = rules(&s)?;
     let off = without(&s, c, &q)?;
+    let only = services(c, &q)?;
     params::require_json(&headers)?;
     let bytes = bytes.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -328,12 +336,13 @@ async fn parcel(
                 let Some(c) = catalog.coverage.as_ref() else {
                     return Err(ApiError::not_found("no coverage rules"));
                 };
-                c.check_parcel(&catalog.layers, &parcel)
+                let only = only.as_deref();
+                c.check_parcel(&catalog.layers, &parcel, only)
                     .map_err(|e| match e {
                         ParcelRefusal::TooWide { .. } => ApiError::bad_request(e.to_string()),
                         ParcelRefusal::TooCostly { .. } => ApiError::too_large(e.to_string()),
                     })?;
-                Ok(c.parcel(&catalog.layers, &parcel, sc, switch, &deadline))
+                Ok(c.parcel(&catalog.layers, &parcel, sc, switch, only, &deadline))
             })();
             match outcome {
                 Ok(Ok(answer)) => Ok(Ok(answer)),
@@ -349,6 +358,27 @@ async fn parcel(
         "services": answers,
     });
     Ok(json_response(JSON, body(&v)))
+}
+
+/// `services=water,gas`: the services to answer for (all when absent).
+fn services(c: &Coverage, q: &QueryPairs) -> Result<Option<Vec<&'static str>>, ApiError> {
+    let Some(list) = q.single("services")? else {
+        return Ok(None);
+    };
+    let names = c.service_names();
+    let mut only = Vec::new();
+    for want in list.split(',').map(str::trim) {
+        let Some(&name) = names.iter().find(|&&n| n == want) else {
+            return Err(ApiError::bad_request(format!(
+                "services: {want:?} is not a service; the services are: {}",
+                names.join(", ")
+            )));
+        };
+        if !only.contains(&name) {
+            only.push(name);
+        }
+    }
+    Ok(Some(only))
 }
 
 async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {

@@ -33,6 +33,14 @@ pub fn to_metric(g: &Geometry, proj: &LocalProjection) -> Geometry {
     })
 }
 
+/// Lon/lat polygons in projected metres.
+pub fn to_metric_mp(mp: &MultiPolygon, proj: &LocalProjection) -> MultiPolygon {
+    mp.map_coords(|c| {
+        let [x, y] = proj.to_xy(c);
+        Coord { x, y }
+    })
+}
+
 /// Projected polygons back to lon/lat.
 pub fn to_lonlat(mp: &MultiPolygon, proj: &LocalProjection) -> MultiPolygon {
     mp.map_coords(|c| proj.to_lonlat([c.x, c.y]))

@@ -15,6 +15,7 @@ pub mod area;
 pub mod network;
 pub mod rules;
 pub mod sweep;
+mod zone;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -968,43 +969,10 @@ impl Coverage {
         sc: Scenario,
     ) -> Option<&ZoneResult> {
         let idx = self.services.iter().position(|s| s.name == service)?;
-        Some(self.cache[idx][sc.at()].get_or_init(|| {
-            Arc::new({
-                let s = &self.services[idx];
-                let bbox = self.zone.bounding_rect().expect("zone has polygons");
-                let parts = area::Parts::new(&self.zone_metric);
-                let whole = Region {
-                    shape: &self.zone_metric,
-                    parts: &parts,
-                    bbox,
-                    proj: &self.proj,
-                };
-                let none = Deadline::none();
-                let covered = match self
-                    .near(layers, s, sc, None, &whole, &none)
-                    .and_then(|near| Self::covered_shape(s, near, &self.zone_metric, &none))
-                {
-                    Ok(covered) => covered,
-                    Err(never) => unreachable!("no deadline: {never}"),
-                };
-                let area_m2 = area::area_m2(&self.zone_metric);
-                let covered_m2 = area::area_m2(&covered).min(area_m2);
-                let gaps = area::difference(&self.zone_metric, &covered);
-                // Slivers below 1 m² are arithmetic noise of the overlay, not gaps.
-                let gaps = MultiPolygon(
-                    gaps.0
-                        .into_iter()
-                        .filter(|p| geo::Area::unsigned_area(p) >= 1.0)
-                        .collect(),
-                );
-                ZoneResult {
-                    area_m2,
-                    covered_m2,
-                    share: round_share(covered_m2 / area_m2),
-                    gaps: area::to_lonlat(&gaps, &self.proj),
-                }
-            })
-        }))
+        Some(
+            self.cache[idx][sc.at()]
+                .get_or_init(|| Arc::new(self.zone_result(layers, &self.services[idx], sc))),
+        )
     }
 
     /// Compute every zone result now (both scenarios), so the first request

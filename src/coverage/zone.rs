@@ -1,0 +1,379 @@
+//! A service's coverage of the whole zone in bounded memory: the zone's
+//! extent is split (a quadtree) into cells until each cell's candidate
+//! assets hold at most `CELL_VERTICES` vertices; each cell's covered part
+//! and gaps are computed alone, cells in parallel on every core, and only
+//! the gaps are kept. Peak memory is then that of one cell per core (the
+//! overlay of ~130 buffer vertices per asset vertex), not of the zone.
+//!
+//! A zone small enough to be one cell (the sample's) is computed exactly as
+//! before, on the zone itself. Gap pieces that meet a cell edge are united
+//! at the end, so a gap crossing cells is one polygon.
+//!
+//! Must not: know about HTTP.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use geo::{
+    BoundingRect, Coord, Geometry, LineString, MultiLineString, MultiPolygon, Polygon, Rect,
+};
+
+use super::{area, round_share, Coverage, Region, Scenario, Service, ZoneResult};
+use crate::budget::Deadline;
+use crate::index::IndexedLayer;
+use std::sync::Arc;
+
+/// Most candidate-asset vertices (within reach of a cell) a cell may hold
+/// before it is split: about 1.1M buffer vertices in the overlay, some
+/// 150 MB at its peak.
+pub const CELL_VERTICES: usize = 8_000;
+
+/// Cells are not split below this side (m), whatever they hold.
+const MIN_CELL_M: f64 = 250.0;
+
+/// How often a long computation says how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Gap slivers below 1 m² are arithmetic noise of the overlay, not gaps.
+const MIN_GAP_M2: f64 = 1.0;
+
+impl Coverage {
+    /// The lon/lat extent of a projected rectangle.
+    fn lonlat_rect(&self, r: Rect) -> Rect {
+        Rect::new(
+            self.proj.to_lonlat([r.min().x, r.min().y]),
+            self.proj.to_lonlat([r.max().x, r.max().y]),
+        )
+    }
+
+    /// Vertices of the service's candidate assets within reach of a cell.
+    fn cell_load(&self, layers: &[Arc<IndexedLayer>], s: &Service, cell: Rect) -> usize {
+        let layer = &layers[s.layer];
+        layer
+            .envelope_candidates(self.reach_window(s, self.lonlat_rect(cell)))
+            .into_iter()
+            .map(|i| geo::CoordsIter::coords_count(&layer.layer.features[i].geometry))
+            .sum()
+    }
+
+    /// The zone's extent cut into cells of at most `limit` load.
+    fn cells(&self, layers: &[Arc<IndexedLayer>], s: &Service, limit: usize) -> Vec<Rect> {
+        let Some(extent) = self.zone_metric.bounding_rect() else {
+            return vec![];
+        };
+        let mut todo = vec![extent];
+        let mut cells = Vec::new();
+        while let Some(c) = todo.pop() {
+            let big = c.width().max(c.height()) > 2.0 * MIN_CELL_M;
+            if big && self.cell_load(layers, s, c) > limit {
+                let m = c.center();
+                let (lo, hi) = (c.min(), c.max());
+                for (a, b) in [
+                    (lo, m),
+                    (Coord { x: m.x, y: lo.y }, Coord { x: hi.x, y: m.y }),
+                    (Coord { x: lo.x, y: m.y }, Coord { x: m.x, y: hi.y }),
+                    (m, hi),
+                ] {
+                    todo.push(Rect::new(a, b));
+                }
+            } else {
+                cells.push(c);
+            }
+        }
+        // Row by row, so the gaps come out in a stable order.
+        cells.sort_by(|a, b| {
+            (a.min().y, a.min().x)
+                .partial_cmp(&(b.min().y, b.min().x))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        cells
+    }
+
+    /// One cell's covered area (m²) and gaps (projected).
+    fn cell_result(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+        cell: Rect,
+        whole: bool,
+    ) -> (f64, Vec<Polygon>) {
+        let clipped;
+        let region: &MultiPolygon = if whole {
+            &self.zone_metric
+        } else {
+            clipped = area::intersection(&self.zone_metric, &MultiPolygon(vec![cell.to_polygon()]));
+            &clipped
+        };
+        let Some(b) = region.bounding_rect() else {
+            return (0.0, vec![]);
+        };
+        let parts = area::Parts::new(region);
+        let at = Region {
+            shape: region,
+            parts: &parts,
+            bbox: self.lonlat_rect(b),
+            proj: &self.proj,
+        };
+        let none = Deadline::none();
+        let covered = match self
+            .near(layers, s, sc, None, &at, &none)
+            .and_then(|mut near| {
+                if !whole {
+                    // A long line contributes only its segments near the cell.
+                    let window = grow(b, s.max_reach * 1.01);
+                    for (_, _, g) in &mut near.reaching {
+                        *g = near_window(g, window);
+                    }
+                }
+                Self::covered_shape(s, near, region, &none)
+            }) {
+            Ok(c) => c,
+            Err(never) => unreachable!("no deadline: {never}"),
+        };
+        let gaps = area::difference(region, &covered);
+        let gaps = gaps
+            .0
+            .into_iter()
+            .filter(|p| geo::Area::unsigned_area(p) >= MIN_GAP_M2)
+            .collect();
+        (area::area_m2(&covered), gaps)
+    }
+
+    /// A service's coverage of the zone, cell by cell on every core.
+    pub(super) fn zone_result(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+    ) -> ZoneResult {
+        self.zone_result_in(layers, s, sc, CELL_VERTICES)
+    }
+
+    fn zone_result_in(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+        limit: usize,
+    ) -> ZoneResult {
+        let started = Instant::now();
+        let area_m2 = area::area_m2(&self.zone_metric);
+        let cells = self.cells(layers, s, limit);
+        let whole = cells.len() == 1;
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let said = Mutex::new(Instant::now());
+        let results: Mutex<Vec<(usize, f64, Vec<Polygon>)>> = Mutex::new(Vec::new());
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(cells.len())
+            .max(1);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&cell) = cells.get(k) else {
+                        break;
+                    };
+                    let (covered, gaps) = self.cell_result(layers, s, sc, cell, whole);
+                    let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
+                    all.push((k, covered, gaps));
+                    drop(all);
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    let mut last = said.lock().unwrap_or_else(|p| p.into_inner());
+                    if last.elapsed() >= PROGRESS_EVERY {
+                        *last = Instant::now();
+                        tracing::info!(
+                            service = s.name,
+                            scenario = ?sc,
+                            "zone coverage: {n} of {} cells in {:.0} s",
+                            cells.len(),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|r| r.0);
+        let covered_m2 = results.iter().map(|r| r.1).sum::<f64>().min(area_m2);
+        let gaps = if whole {
+            results.into_iter().flat_map(|r| r.2).collect()
+        } else {
+            join_at_cell_edges(&cells, results)
+        };
+        tracing::info!(
+            service = s.name,
+            scenario = ?sc,
+            cells = cells.len(),
+            gaps = gaps.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "zone coverage computed"
+        );
+        ZoneResult {
+            area_m2,
+            covered_m2,
+            share: round_share(covered_m2 / area_m2),
+            gaps: area::to_lonlat(&MultiPolygon(gaps), &self.proj),
+        }
+    }
+}
+
+/// Unite the gap pieces that meet their cell's edge (the same gap cut by
+/// the grid); pieces inside a cell pass through.
+fn join_at_cell_edges(cells: &[Rect], results: Vec<(usize, f64, Vec<Polygon>)>) -> Vec<Polygon> {
+    let mut inner = Vec::new();
+    let mut edge = Vec::new();
+    for (k, _, gaps) in results {
+        let c = cells[k];
+        for p in gaps {
+            // Within a millimetre: the overlay may move an edge's vertex
+            // by rounding.
+            let touches = p.bounding_rect().is_some_and(|b| {
+                b.min().x <= c.min().x + 1e-3
+                    || b.min().y <= c.min().y + 1e-3
+                    || b.max().x >= c.max().x - 1e-3
+                    || b.max().y >= c.max().y - 1e-3
+            });
+            if touches {
+                edge.push(MultiPolygon(vec![p]));
+            } else {
+                inner.push(p);
+            }
+        }
+    }
+    inner.extend(area::union_all(&edge).0);
+    inner
+}
+
+fn grow(r: Rect, d: f64) -> Rect {
+    Rect::new(
+        Coord {
+            x: r.min().x - d,
+            y: r.min().y - d,
+        },
+        Coord {
+            x: r.max().x + d,
+            y: r.max().y + d,
+        },
+    )
+}
+
+/// The runs of a projected line geometry's segments whose extent meets
+/// `window`: within the window, their buffer is the whole line's. Other
+/// geometries are kept whole.
+fn near_window(g: &Geometry, window: Rect) -> Geometry {
+    let meets = |a: Coord, b: Coord| {
+        a.x.min(b.x) <= window.max().x
+            && a.x.max(b.x) >= window.min().x
+            && a.y.min(b.y) <= window.max().y
+            && a.y.max(b.y) >= window.min().y
+    };
+    let runs = |ls: &LineString, out: &mut Vec<LineString>| {
+        let mut run: Vec<Coord> = Vec::new();
+        for l in ls.lines() {
+            if meets(l.start, l.end) {
+                if run.is_empty() {
+                    run.push(l.start);
+                }
+                run.push(l.end);
+            } else if !run.is_empty() {
+                out.push(LineString(std::mem::take(&mut run)));
+            }
+        }
+        if !run.is_empty() {
+            out.push(LineString(run));
+        }
+    };
+    let mut out = Vec::new();
+    match g {
+        Geometry::LineString(ls) => runs(ls, &mut out),
+        Geometry::MultiLineString(m) => m.iter().for_each(|ls| runs(ls, &mut out)),
+        other => return other.clone(),
+    }
+    Geometry::MultiLineString(MultiLineString(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use geo::{wkt, Area};
+
+    /// The sample's zone cut into many small cells gives the same shares
+    /// and gap areas as the zone computed whole.
+    #[test]
+    fn cells_add_up_to_the_whole_zone() {
+        let catalog = Catalog::open(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/geodata"
+        )))
+        .expect("sample");
+        let cov = catalog.coverage.as_ref().expect("rules");
+        let layers = &catalog.layers;
+        for s in &cov.services {
+            assert_eq!(cov.cells(layers, s, CELL_VERTICES).len(), 1, "{}", s.name);
+            for sc in Scenario::ALL {
+                let whole = cov.zone_result_in(layers, s, sc, usize::MAX);
+                let cut = cov.zone_result_in(layers, s, sc, 40);
+                let n = cov.cells(layers, s, 40).len();
+                let gap = |z: &ZoneResult| area::area_m2(&area::to_metric_mp(&z.gaps, &cov.proj));
+                let what = format!("{} {sc:?} in {n} cells", s.name);
+                assert!(
+                    (cut.covered_m2 - whole.covered_m2).abs() <= 1e-6 * whole.area_m2,
+                    "{what}: {} vs {}",
+                    cut.covered_m2,
+                    whole.covered_m2
+                );
+                assert!(
+                    (gap(&cut) - gap(&whole)).abs() <= 1e-6 * whole.area_m2 + 10.0,
+                    "{what}"
+                );
+                // Joined again: no more pieces than cells could have cut.
+                assert!(
+                    cut.gaps.0.len() <= whole.gaps.0.len() + n,
+                    "{what}: {} gaps vs {}",
+                    cut.gaps.0.len(),
+                    whole.gaps.0.len()
+                );
+            }
+        }
+        let road = cov
+            .services
+            .iter()
+            .find(|s| s.name == "road")
+            .expect("road");
+        let n = cov.cells(layers, road, 40).len();
+        assert!(n >= 16, "{n} cells");
+    }
+
+    #[test]
+    fn only_the_segments_near_the_window_are_kept() {
+        let g = Geometry::LineString(wkt!(LINESTRING(0. 0., 100. 0., 200. 0., 300. 0., 400. 0.)));
+        let w = Rect::new(Coord { x: 150.0, y: -10.0 }, Coord { x: 160.0, y: 10.0 });
+        let Geometry::MultiLineString(m) = near_window(&g, w) else {
+            panic!("lines stay lines")
+        };
+        assert_eq!(m.0, vec![wkt!(LINESTRING(100. 0., 200. 0.))]);
+    }
+
+    #[test]
+    fn gap_pieces_cut_by_a_cell_edge_are_one_polygon_again() {
+        let cells = [
+            Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 10.0 }),
+            Rect::new(Coord { x: 10.0, y: 0.0 }, Coord { x: 20.0, y: 10.0 }),
+        ];
+        let left = wkt!(POLYGON((5. 2., 10. 2., 10. 4., 5. 4., 5. 2.)));
+        let right = wkt!(POLYGON((10. 2., 15. 2., 15. 4., 10. 4., 10. 2.)));
+        let inner = wkt!(POLYGON((1. 6., 2. 6., 2. 7., 1. 7., 1. 6.)));
+        let out = join_at_cell_edges(
+            &cells,
+            vec![(0, 0.0, vec![left, inner.clone()]), (1, 0.0, vec![right])],
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], inner);
+        assert!((geo::Area::unsigned_area(&out[1]) - 20.0).abs() < 1e-9);
+    }
+}

@@ -300,7 +300,7 @@ fn near_window(g: &Geometry, window: Rect) -> Geometry {
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
-    use geo::{wkt, Area};
+    use geo::wkt;
 
     /// The sample's zone cut into many small cells gives the same shares
     /// and gap areas as the zone computed whole.

@@ -23,6 +23,7 @@ pub mod import;
 pub mod index;
 pub mod live;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod query;
 pub mod store;

@@ -54,6 +54,14 @@ impl Scenario {
     fn at(self) -> usize {
         self as usize
     }
+
+    /// `current` or `planned`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Current => "current",
+            Scenario::Planned => "planned",
+        }
+    }
 }
 
 /// A feature named in an answer.

@@ -280,7 +280,14 @@ impl IndexedLayer {
             for t in self.trees() {
                 for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
                     let Some(i) = self.live(e.data) else { continue };
-                    if self.layer.features[i].geometry.intersects(&r) {
+                    let f = &self.layer.features[i];
+                    // A feature whose extent lies inside the box intersects
+                    // it: no need to test the geometry.
+                    let inside = r.min().x <= f.bbox.min().x
+                        && r.min().y <= f.bbox.min().y
+                        && f.bbox.max().x <= r.max().x
+                        && f.bbox.max().y <= r.max().y;
+                    if inside || f.geometry.intersects(&r) {
                         out.push(i);
                     }
                 }

@@ -2,9 +2,9 @@
 //! (`target/synth-1m`, written once by the library's own generator):
 //!
 //! - uncached tile generation: the same 2,000 random z14 tiles as
-//!   `benches/peers_tiles.sh` (roads alone; the three line layers in one
+//!   `benches/peers/tiles.sh` (roads alone; the three line layers in one
 //!   tile), per tile with criterion, and tiles/s with both cores (two
-//!   threads over the list), the figure `peers_tiles.sh` sets against
+//!   threads over the list), the figure `peers/tiles.sh` sets against
 //!   Martin;
 //! - a low-zoom tile over the whole city (z10, the map's first view);
 //! - a CQL2 spatial + property filter on the roads (within 500 m of a

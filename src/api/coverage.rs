@@ -314,43 +314,63 @@ async fn parcel(
     }
     let catalog = Arc::clone(&s.catalog);
     let switch = off.as_ref().map(|o| o.0);
-    let (area_m2, answers) = s
-        .compute
-        .run(move |deadline| {
-            let outcome = (|| {
-                let geometry = crate::load::polygon_from_geojson(value).map_err(|e| match e {
-                    ClientPolygonError::TooComplex(m) => ApiError::too_large(m),
-                    ClientPolygonError::Invalid(m) => {
-                        ApiError::bad_request(format!("the parcel is not a valid polygon: {m}"))
-                    }
-                })?;
-                let parcel = match geometry {
-                    Geometry::Polygon(p) => MultiPolygon(vec![p]),
-                    Geometry::MultiPolygon(m) => m,
-                    _ => {
-                        return Err(ApiError::bad_request(
-                            "the parcel must be a Polygon or MultiPolygon",
-                        ))
-                    }
-                };
-                let Some(c) = catalog.coverage.as_ref() else {
-                    return Err(ApiError::not_found("no coverage rules"));
-                };
-                let only = only.as_deref();
-                c.check_parcel(&catalog.layers, &parcel, only)
-                    .map_err(|e| match e {
-                        ParcelRefusal::TooWide { .. } => ApiError::bad_request(e.to_string()),
-                        ParcelRefusal::TooCostly { .. } => ApiError::too_large(e.to_string()),
-                    })?;
-                Ok(c.parcel(&catalog.layers, &parcel, sc, switch, only, &deadline))
-            })();
-            match outcome {
-                Ok(Ok(answer)) => Ok(Ok(answer)),
-                Ok(Err(exceeded)) => Err(exceeded),
-                Err(api) => Ok(Err(api)),
-            }
-        })
-        .await??;
+    // A small parcel among few assets (the usual question) costs well under
+    // a millisecond: answered in place, as a deep vector tile is; anything
+    // bigger goes to the bounded pool under its deadline.
+    let (area_m2, answers) = if vertices <= INLINE_MAX_VERTICES {
+        let parcel = client_parcel(value)?;
+        let c = priced(&catalog, &parcel, only.as_deref())?;
+        if c <= INLINE_MAX_COST {
+            let deadline = crate::budget::Deadline::after(s.compute.deadline());
+            c_of(&catalog)?
+                .parcel(
+                    &catalog.layers,
+                    &parcel,
+                    sc,
+                    switch,
+                    only.as_deref(),
+                    &deadline,
+                )
+                .map_err(|e| ApiError::not_ready(format!("{e}; send a smaller or simpler area")))?
+        } else {
+            s.compute
+                .run(move |deadline| match catalog.coverage.as_ref() {
+                    Some(c) => c.parcel(
+                        &catalog.layers,
+                        &parcel,
+                        sc,
+                        switch,
+                        only.as_deref(),
+                        &deadline,
+                    ),
+                    None => Ok((0.0, vec![])),
+                })
+                .await?
+        }
+    } else {
+        s.compute
+            .run(move |deadline| {
+                let outcome = (|| -> Result<_, ApiError> {
+                    let parcel = client_parcel(value)?;
+                    priced(&catalog, &parcel, only.as_deref())?;
+                    let c = c_of(&catalog)?;
+                    Ok(c.parcel(
+                        &catalog.layers,
+                        &parcel,
+                        sc,
+                        switch,
+                        only.as_deref(),
+                        &deadline,
+                    ))
+                })();
+                match outcome {
+                    Ok(Ok(answer)) => Ok(Ok(answer)),
+                    Ok(Err(exceeded)) => Err(exceeded),
+                    Err(api) => Ok(Err(api)),
+                }
+            })
+            .await??
+    };
     let v = json!({
         "scenario": sc,
         "without": off.map(|o| o.1),
@@ -358,6 +378,50 @@ async fn parcel(
         "services": answers,
     });
     Ok(json_response(JSON, body(&v)))
+}
+
+/// Parcels of at most this many vertices are validated and priced in place.
+const INLINE_MAX_VERTICES: usize = 64;
+/// Parcels priced at most this (`Coverage::parcel_cost`; 100,000,000 is
+/// about 4 s) are answered in place: under a millisecond.
+const INLINE_MAX_COST: u64 = 25_000;
+
+/// A client's GeoJSON parcel, validated.
+fn client_parcel(value: Value) -> Result<MultiPolygon, ApiError> {
+    let geometry = crate::load::polygon_from_geojson(value).map_err(|e| match e {
+        ClientPolygonError::TooComplex(m) => ApiError::too_large(m),
+        ClientPolygonError::Invalid(m) => {
+            ApiError::bad_request(format!("the parcel is not a valid polygon: {m}"))
+        }
+    })?;
+    match geometry {
+        Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        Geometry::MultiPolygon(m) => Ok(m),
+        _ => Err(ApiError::bad_request(
+            "the parcel must be a Polygon or MultiPolygon",
+        )),
+    }
+}
+
+fn c_of(catalog: &crate::catalog::Catalog) -> Result<&Coverage, ApiError> {
+    catalog
+        .coverage
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no coverage rules"))
+}
+
+/// Refuse a parcel too wide or too costly; its cost when accepted.
+fn priced(
+    catalog: &crate::catalog::Catalog,
+    parcel: &MultiPolygon,
+    only: Option<&[&str]>,
+) -> Result<u64, ApiError> {
+    let c = c_of(catalog)?;
+    c.check_parcel(&catalog.layers, parcel, only)
+        .map_err(|e| match e {
+            ParcelRefusal::TooWide { .. } => ApiError::bad_request(e.to_string()),
+            ParcelRefusal::TooCostly { .. } => ApiError::too_large(e.to_string()),
+        })
 }
 
 /// `services=water,gas`: the services to answer for (all when absent).

@@ -883,13 +883,13 @@ impl Coverage {
     }
 
     /// Refuse a parcel the method cannot compute accurately or cheaply
-    /// enough, before spending anything on it.
+    /// enough, before spending anything on it; its cost when accepted.
     pub fn check_parcel(
         &self,
         layers: &[Arc<IndexedLayer>],
         parcel: &MultiPolygon,
         only: Option<&[&str]>,
-    ) -> Result<(), ParcelRefusal> {
+    ) -> Result<u64, ParcelRefusal> {
         if let Some(b) = parcel.bounding_rect() {
             let (kx, ky) = geodesy::metres_per_degree(b.center().y);
             let across_m = (b.width() * kx).max(b.height() * ky);
@@ -909,7 +909,7 @@ impl Coverage {
                 max: MAX_PARCEL_COST,
             });
         }
-        Ok(())
+        Ok(cost)
     }
 
     /// Coverage of a lon/lat (multi)polygon, per service (those `only`

@@ -334,8 +334,11 @@ impl Reach {
         for e in &self.solids.all {
             events.extend([e.0, e.1]);
         }
+        // A capsule's boundary is horizontal (a circle's top or bottom, or a
+        // horizontal segment's band edge) only at its lowest and highest y:
+        // the other end's disc top or bottom lies inside its band.
         for k in &self.capsules {
-            events.extend([k.a.y - k.r, k.a.y + k.r, k.b.y - k.r, k.b.y + k.r]);
+            events.extend([k.ymin, k.ymax]);
         }
         events.retain(|y| (y0..=y1).contains(y));
         events.sort_by(f64::total_cmp);

@@ -12,7 +12,7 @@
 #      random point, status planned, first 100 as GeoJSON) vs the same
 #      query in PostGIS (pgbench, 32 clients, GiST index + geography).
 #
-# Usage: bash benches/peers_tiles.sh
+# Usage: bash benches/peers/tiles.sh
 # Needs: wrk, gdal-bin (ogr2ogr), postgresql-15-postgis-3 (apt-get install
 # -y wrk gdal-bin postgresql-15-postgis-3), and Martin built from crates.io:
 #   cargo install martin --locked --no-default-features --features postgres,mbtiles
@@ -20,33 +20,16 @@
 # runs as the postgres user) or as a user who may run initdb. Not part of
 # `cargo test`; prints a table of ratios at the end.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 cargo build --release -q
 bin=$PWD/target/release/zoneatlas
 city=$PWD/target/synth-1m
 [ -f "$city/layers.toml" ] || "$bin" synth --segments 1000000 --out "$city" > /dev/null
 martin=${MARTIN:-$(command -v martin || echo /tmp/martin/root/bin/martin)}
-pgbin=/usr/lib/postgresql/15/bin
 secs=${SECS:-15}
-work=$(mktemp -d /tmp/za-peers.XXXXXX)
-chmod 755 "$work"
-pgport=55432 zaport=53001 mport=53000
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  as_pg "$pgbin/pg_ctl" -D "$work/pg" stop -m fast > /dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-[ "$(id -u)" = 0 ] && chown postgres "$work"
-
-echo "== PostGIS: a throwaway cluster on 127.0.0.1:$pgport"
-as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres > /dev/null
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start \
-  -o "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c max_connections=100 -c jit=off" > /dev/null
-psql=(psql -q -h 127.0.0.1 -p $pgport -U postgres -d postgres)
-"${psql[@]}" -c "create extension postgis"
+zaport=53001 mport=53000
+source benches/peers/lib.sh
+start_pg 55432
 t0=$(date +%s.%N)
 for l in roads pipelines power_lines; do
   ogr2ogr -f PostgreSQL "PG:host=127.0.0.1 port=$pgport user=postgres dbname=postgres" "$city/$l.geojson" \
@@ -120,7 +103,6 @@ FROM (SELECT id, name, name_en, status, class, width_m, geom FROM roads
         AND status = 'planned' LIMIT 100) r;
 EOF
 
-rate() { grep -E "^Requests/sec" | awk '{print $2}'; }
 run_wrk() { PATHS="$2" wrk -t2 -c32 -d${secs}s -s "$3" "$1" | tee -a "$work/wrk.log" | rate; }
 echo "== tiles (wrk -t2 -c32 -d${secs}s, 2,000 z14 tiles, gzip)"
 za_roads=$(run_wrk http://127.0.0.1:$zaport "$work/za_roads.txt" "$work/paths.lua")
@@ -166,7 +148,6 @@ pg_n=$("${psql[@]}" -Atc "select count(*) from roads where ST_DWithin(geom::geog
 echo
 echo "| workload (1M-segment city, 2 cores) | zoneatlas | peer | ratio |"
 echo "|---|---|---|---|"
-ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
 echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
 echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
 echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"

@@ -1,0 +1,33 @@
+# Shared by the peer scripts (sourced): a throwaway PostgreSQL 15 + PostGIS 3
+# cluster on 127.0.0.1:$pgport in a temporary directory, removed on exit
+# with every process the script started (append their pids to `pids`).
+# Run as root (the cluster then runs as the postgres user) or as a user who
+# may run initdb.
+pgbin=/usr/lib/postgresql/15/bin
+work=$(mktemp -d /tmp/za-peers.XXXXXX)
+chmod 755 "$work"
+pids=()
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  as_pg "$pgbin/pg_ctl" -D "$work/pg" stop -m fast > /dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+
+# start_pg PORT: initialise and start the cluster, with PostGIS.
+start_pg() {
+  pgport=$1
+  echo "== PostGIS: a throwaway cluster on 127.0.0.1:$pgport"
+  as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres > /dev/null
+  as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start \
+    -o "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c max_connections=100 -c jit=off" > /dev/null
+  psql=(psql -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres)
+  "${psql[@]}" -c "create extension postgis"
+}
+
+# Requests per second from wrk's output; transactions per second from pgbench's.
+rate() { grep -E "^Requests/sec" | awk '{print $2}'; }
+tps() { grep -E "^tps" | awk '{print $3}'; }
+ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }

@@ -187,30 +187,34 @@ impl Metrics {
             "# HELP zoneatlas_snapshot_revision The revision of the data the server answers from.\n# TYPE zoneatlas_snapshot_revision gauge\nzoneatlas_snapshot_revision {revision}\n"
         );
         let zone = self.zone.lock().unwrap_or_else(|p| p.into_inner());
-        out.push_str("# HELP zoneatlas_zone_computation_seconds How long the latest zone coverage computation took, per service and scenario.\n# TYPE zoneatlas_zone_computation_seconds gauge\n");
-        for z in zone.values() {
-            let _ = writeln!(
-                out,
-                "zoneatlas_zone_computation_seconds{{service=\"{}\",scenario=\"{}\"}} {}",
-                z.service, z.scenario, z.seconds
-            );
-        }
-        out.push_str("# HELP zoneatlas_zone_computation_cells Cells the zone was cut into for it.\n# TYPE zoneatlas_zone_computation_cells gauge\n");
-        for z in zone.values() {
-            let _ = writeln!(
-                out,
-                "zoneatlas_zone_computation_cells{{service=\"{}\",scenario=\"{}\"}} {}",
-                z.service, z.scenario, z.cells
-            );
-        }
-        out.push_str("# HELP zoneatlas_zone_computation_peak_resident_memory_bytes The process's peak resident memory when it finished.\n# TYPE zoneatlas_zone_computation_peak_resident_memory_bytes gauge\n");
-        for z in zone.values() {
-            if let Some(b) = z.peak_rss {
-                let _ = writeln!(
-                    out,
-                    "zoneatlas_zone_computation_peak_resident_memory_bytes{{service=\"{}\",scenario=\"{}\"}} {b}",
-                    z.service, z.scenario
-                );
+        type Gauge = fn(&ZoneRun) -> Option<f64>;
+        let gauges: [(&str, &str, Gauge); 3] = [
+            (
+                "zoneatlas_zone_computation_seconds",
+                "How long the latest zone coverage computation took, per service and scenario.",
+                |z| Some(z.seconds),
+            ),
+            (
+                "zoneatlas_zone_computation_cells",
+                "Cells the zone was cut into for it.",
+                |z| Some(z.cells as f64),
+            ),
+            (
+                "zoneatlas_zone_computation_peak_resident_memory_bytes",
+                "The process's peak resident memory when it finished.",
+                |z| z.peak_rss.map(|b| b as f64),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n");
+            for z in zone.values() {
+                if let Some(v) = value(z) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{service=\"{}\",scenario=\"{}\"}} {v}",
+                        z.service, z.scenario
+                    );
+                }
             }
         }
         drop(zone);
@@ -298,6 +302,27 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("sum");
         assert!((sum - 20.00635).abs() < 1e-6, "{sum}");
+    }
+
+    #[test]
+    fn zone_runs_are_gauges_per_service_and_scenario() {
+        let m = Metrics::default();
+        m.zone_computed(ZoneRun {
+            service: "road",
+            scenario: "planned",
+            seconds: 1.5,
+            cells: 12,
+            peak_rss: Some(1 << 30),
+        });
+        let text = m.render(0);
+        let labels = "{service=\"road\",scenario=\"planned\"}";
+        for line in [
+            format!("zoneatlas_zone_computation_seconds{labels} 1.5\n"),
+            format!("zoneatlas_zone_computation_cells{labels} 12\n"),
+            format!("zoneatlas_zone_computation_peak_resident_memory_bytes{labels} 1073741824\n"),
+        ] {
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::openapi::{
 };
 use super::params::{self, QueryPairs};
 use super::{json_response, ApiError, Ctx};
+use crate::budget::Exceeded;
 use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
 use crate::load::ClientPolygonError;
@@ -317,57 +318,37 @@ async fn parcel(
     // A small parcel among few assets (the usual question) costs well under
     // a millisecond: answered in place, as a deep vector tile is; anything
     // bigger goes to the bounded pool under its deadline.
+    let pick = only.clone();
+    let answer = move |catalog: &crate::catalog::Catalog, parcel: &MultiPolygon, deadline| {
+        let c = c_of(catalog)?;
+        Ok(c.parcel(
+            &catalog.layers,
+            parcel,
+            sc,
+            switch,
+            only.as_deref(),
+            &deadline,
+        ))
+    };
     let (area_m2, answers) = if vertices <= INLINE_MAX_VERTICES {
         let parcel = client_parcel(value)?;
-        let c = priced(&catalog, &parcel, only.as_deref())?;
-        if c <= INLINE_MAX_COST {
+        if priced(&catalog, &parcel, pick.as_deref())? <= INLINE_MAX_COST {
             let deadline = crate::budget::Deadline::after(s.compute.deadline());
-            c_of(&catalog)?
-                .parcel(
-                    &catalog.layers,
-                    &parcel,
-                    sc,
-                    switch,
-                    only.as_deref(),
-                    &deadline,
-                )
+            answer(&catalog, &parcel, deadline)?
                 .map_err(|e| ApiError::not_ready(format!("{e}; send a smaller or simpler area")))?
         } else {
             s.compute
-                .run(move |deadline| match catalog.coverage.as_ref() {
-                    Some(c) => c.parcel(
-                        &catalog.layers,
-                        &parcel,
-                        sc,
-                        switch,
-                        only.as_deref(),
-                        &deadline,
-                    ),
-                    None => Ok((0.0, vec![])),
-                })
-                .await?
+                .run(move |deadline| split(answer(&catalog, &parcel, deadline)))
+                .await??
         }
     } else {
         s.compute
             .run(move |deadline| {
-                let outcome = (|| -> Result<_, ApiError> {
+                split((|| {
                     let parcel = client_parcel(value)?;
-                    priced(&catalog, &parcel, only.as_deref())?;
-                    let c = c_of(&catalog)?;
-                    Ok(c.parcel(
-                        &catalog.layers,
-                        &parcel,
-                        sc,
-                        switch,
-                        only.as_deref(),
-                        &deadline,
-                    ))
-                })();
-                match outcome {
-                    Ok(Ok(answer)) => Ok(Ok(answer)),
-                    Ok(Err(exceeded)) => Err(exceeded),
-                    Err(api) => Ok(Err(api)),
-                }
+                    priced(&catalog, &parcel, pick.as_deref())?;
+                    answer(&catalog, &parcel, deadline)
+                })())
             })
             .await??
     };
@@ -408,6 +389,16 @@ fn c_of(catalog: &crate::catalog::Catalog) -> Result<&Coverage, ApiError> {
         .coverage
         .as_ref()
         .ok_or_else(|| ApiError::not_found("no coverage rules"))
+}
+
+/// A computation's outcome as the pool wants it: running past the deadline
+/// apart from the answer or a client error.
+fn split<T>(r: Result<Result<T, Exceeded>, ApiError>) -> Result<Result<T, ApiError>, Exceeded> {
+    match r {
+        Ok(Ok(answer)) => Ok(Ok(answer)),
+        Ok(Err(exceeded)) => Err(exceeded),
+        Err(api) => Ok(Err(api)),
+    }
 }
 
 /// Refuse a parcel too wide or too costly; its cost when accepted.

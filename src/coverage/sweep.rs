@@ -236,6 +236,11 @@ impl Reach {
         }
     }
 
+    /// How many capsules (asset segments near the window) it holds.
+    pub fn capsules(&self) -> usize {
+        self.capsules.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.capsules.is_empty() && self.solids.all.is_empty()
     }
@@ -500,13 +505,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_overlay_on_a_tangle_of_segments() {
-        let mut seed = 7u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = crate::coverage::testkit::rng(7);
         for _ in 0..20 {
             let mut r = Reach::new(window());
             let mut gs = Vec::new();

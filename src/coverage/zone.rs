@@ -308,18 +308,13 @@ fn near_window(g: &Geometry, window: Rect) -> Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use geo::wkt;
 
     /// The sample's zone cut into many small cells gives the same shares
     /// and gap areas as the zone computed whole.
     #[test]
     fn cells_add_up_to_the_whole_zone() {
-        let catalog = Catalog::open(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/geodata"
-        )))
-        .expect("sample");
+        let catalog = crate::coverage::testkit::sample();
         let cov = catalog.coverage.as_ref().expect("rules");
         let layers = &catalog.layers;
         for s in &cov.services {

@@ -232,11 +232,14 @@ pub enum ParcelRefusal {
     },
 }
 
-/// Largest cost (`parcel_cost`) a parcel request may have. Calibrated on a
-/// 10,000-vertex star over the sample (cost 85M, 4 s on one core: its spikes
-/// cross every buffer boundary) and zone-sized rectangles over the 1M-segment
-/// city (cost 100M, about 5 s), so the costliest accepted parcel stays under
-/// the default 10 s deadline; `benches/queries.rs` measures it.
+/// Largest cost (`parcel_cost`) a parcel request may have. Calibrated, when
+/// every parcel went through buffers and overlay, on a 10,000-vertex star
+/// over the sample (cost 85M, 4 s on one core: its spikes cross every buffer
+/// boundary) and zone-sized rectangles over the 1M-segment city (cost 100M,
+/// about 5 s), so the costliest accepted parcel stays under the default 10 s
+/// deadline. Shares by scanlines made the star 1.7 s; the 37.6 km square
+/// (overlay above `SWEEP_MAX_CAPSULES`) takes 5.1 s; `benches/queries.rs`
+/// measures both.
 pub const MAX_PARCEL_COST: u64 = 100_000_000;
 
 /// Above this many asset segments near a region, its area within reach is

@@ -12,7 +12,7 @@
 //! ends, where a circle's section grows like a square root, so the error
 //! stays O(h²) (h the row height) there as at the kinks where boundaries
 //! cross: under 1 m² for a 200 m parcel. The tests hold answers within
-//! 0.05% of the parcel's area of the overlay's, and a disc to 0.001%.
+//! 0.05% of the parcel's area of the overlay's, and a disc to 0.002%.
 //!
 //! Must not: know about layers, services or HTTP.
 

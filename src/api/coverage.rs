@@ -363,8 +363,9 @@ async fn parcel(
 
 /// Parcels of at most this many vertices are validated and priced in place.
 const INLINE_MAX_VERTICES: usize = 64;
-/// Parcels priced at most this (`Coverage::parcel_cost`; 100,000,000 is
-/// about 4 s) are answered in place: under a millisecond.
+/// Parcels priced at most this (`Coverage::parcel_cost`; see
+/// `MAX_PARCEL_COST` for the scale) are answered in place: under a
+/// millisecond by scanlines.
 const INLINE_MAX_COST: u64 = 25_000;
 
 /// A client's GeoJSON parcel, validated.

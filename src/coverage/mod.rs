@@ -562,10 +562,7 @@ impl Coverage {
             return Err("zone: the selector matches no polygon".into());
         }
         let zone = MultiPolygon(zone_polys);
-        let zone_metric = match area::to_metric(&Geometry::MultiPolygon(zone.clone()), proj) {
-            Geometry::MultiPolygon(m) => m,
-            _ => unreachable!("map_coords keeps the geometry type"),
-        };
+        let zone_metric = area::to_metric_mp(&zone, proj);
         Ok((Arc::new(zone), Arc::new(zone_metric)))
     }
 
@@ -814,12 +811,12 @@ impl Coverage {
     /// overlay: for gap polygons, where the shape itself is the answer.
     fn covered_shape(
         s: &Service,
-        near: Near,
+        reaching: impl IntoIterator<Item = (usize, Geometry)>,
         region: &MultiPolygon,
         deadline: &Deadline,
     ) -> Result<MultiPolygon, Exceeded> {
         let mut by_reach: BTreeMap<u64, Vec<Geometry>> = BTreeMap::new();
-        for (_, i, g) in near.reaching {
+        for (i, g) in reaching {
             by_reach.entry(s.reach[i].to_bits()).or_default().push(g);
         }
         // One buffer per distinct reach: i_overlay unions within a call.
@@ -843,13 +840,12 @@ impl Coverage {
         s: &Service,
         near: &Near,
         region: &Region,
-        hull: &[Coord],
+        (hull, total): (&[Coord], f64),
         deadline: &Deadline,
     ) -> Result<f64, Exceeded> {
         if near.reaching.is_empty() {
             return Ok(0.0);
         }
-        let total = area::area_m2(region.shape);
         let Some(window) = region.shape.bounding_rect() else {
             return Ok(0.0);
         };
@@ -863,11 +859,8 @@ impl Coverage {
         if reach.capsules() > SWEEP_MAX_CAPSULES {
             // A region as big as a district: every capsule end is a slab
             // edge, and rows times capsules outgrow the overlay's cost.
-            let near = Near {
-                reaching: near.reaching.clone(),
-                nearest: near.nearest,
-            };
-            let shape = Self::covered_shape(s, near, region.shape, deadline)?;
+            let reaching = near.reaching.iter().map(|(_, i, g)| (*i, g.clone()));
+            let shape = Self::covered_shape(s, reaching, region.shape, deadline)?;
             return Ok(area::area_m2(&shape).min(total));
         }
         Ok(reach.area_within(region.shape, deadline)?.min(total))
@@ -950,10 +943,7 @@ impl Coverage {
             return Ok((0.0, vec![]));
         };
         let proj = LocalProjection::new(bbox.center());
-        let region = match area::to_metric(&Geometry::MultiPolygon(parcel.clone()), &proj) {
-            Geometry::MultiPolygon(m) => m,
-            _ => unreachable!("map_coords keeps the geometry type"),
-        };
+        let region = area::to_metric_mp(parcel, &proj);
         let total = area::area_m2(&region);
         let parts = area::Parts::new(&region);
         let hull = sweep::hull_vertices(&region);
@@ -966,7 +956,7 @@ impl Coverage {
         let mut answers = Vec::with_capacity(self.services.len());
         for s in self.services.iter().filter(|s| picked(only, s.name)) {
             let near = self.near(layers, s, sc, off, &whole, deadline)?;
-            let covered_m2 = Self::covered_area(s, &near, &whole, &hull, deadline)?;
+            let covered_m2 = Self::covered_area(s, &near, &whole, (&hull, total), deadline)?;
             let connect = near.connect();
             let reaching = near.positions();
             answers.push(AreaAnswer {
@@ -1251,10 +1241,7 @@ mod tests {
             let parcel = MultiPolygon(vec![p]);
             let bbox = parcel.bounding_rect().expect("extent");
             let proj = LocalProjection::new(bbox.center());
-            let region = match area::to_metric(&Geometry::MultiPolygon(parcel), &proj) {
-                Geometry::MultiPolygon(m) => m,
-                _ => unreachable!(),
-            };
+            let region = area::to_metric_mp(&parcel, &proj);
             let parts = area::Parts::new(&region);
             let whole = Region {
                 shape: &region,
@@ -1267,7 +1254,8 @@ mod tests {
             for sc in Scenario::ALL {
                 for s in &cov.services {
                     let near = cov.near(layers, s, sc, None, &whole, &none).unwrap();
-                    let fast = Coverage::covered_area(s, &near, &whole, &hull, &none).unwrap();
+                    let fast =
+                        Coverage::covered_area(s, &near, &whole, (&hull, total), &none).unwrap();
                     let path = if near.reaching.is_empty() {
                         0
                     } else {
@@ -1282,7 +1270,8 @@ mod tests {
                         }
                     };
                     paths[path] += 1;
-                    let shape = Coverage::covered_shape(s, near, &region, &none).unwrap();
+                    let reaching = near.reaching.into_iter().map(|(_, i, g)| (i, g));
+                    let shape = Coverage::covered_shape(s, reaching, &region, &none).unwrap();
                     let slow = area::area_m2(&shape).min(total);
                     // The overlay's 126-gons fall short of the circles by up
                     // to their sagitta, r(1 - cos 0.025), along the covered

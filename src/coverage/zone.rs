@@ -127,7 +127,8 @@ impl Coverage {
                         *g = near_window(g, window);
                     }
                 }
-                Self::covered_shape(s, near, region, &none)
+                let reaching = near.reaching.into_iter().map(|(_, i, g)| (i, g));
+                Self::covered_shape(s, reaching, region, &none)
             }) {
             Ok(c) => c,
             Err(never) => unreachable!("no deadline: {never}"),

@@ -26,6 +26,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod query;
+pub mod report;
 pub mod store;
 pub mod synth;
 pub mod tiles;

@@ -590,6 +590,91 @@ for layer in ("parks", "sites"):
         ring = f["geometry"]["coordinates"][0]
         f["properties"]["area_m2"] = round(area([xy(c) for c in ring[:-1]]), 1)
 
+# --- site connections ---------------------------------------------------------
+# Real networks end in dead-end branches: a plant hangs on its own branch main
+# or feeder, and losing that one line cuts it off whatever the grid's
+# redundancy. A line's `site_id` names the site it connects directly
+# (coverage.toml: `site_property`); the site is then supplied through it
+# alone. These are the sample's single points of failure
+# (/api/network/critical): Dingyi Foods and Huahuaniu Dairy hang on one
+# branch main each, Liandong U Valley on two (from two mains: no single
+# point), and Liandong on one 10 kV feeder from the Industrial Park
+# substation beside it.
+
+
+def site_ring(fid):
+    f = next(f for f in features["sites"] if f["id"] == fid)
+    return [xy(c) for c in f["geometry"]["coordinates"][0]]
+
+
+def foot(p, a, b):
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    t = max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / (dx * dx + dy * dy)))
+    return (a[0] + t * dx, a[1] + t * dy), t
+
+
+def into_site(start, ring, depth=40.0):
+    """From `start` toward the site's centre, `depth` metres past its boundary."""
+    cx = sum(p[0] for p in ring[:-1]) / (len(ring) - 1)
+    cy = sum(p[1] for p in ring[:-1]) / (len(ring) - 1)
+    d = math.hypot(cx - start[0], cy - start[1])
+    k = min(1.0, (line_dist(start, ring) + depth) / d)
+    return (start[0] + (cx - start[0]) * k, start[1] + (cy - start[1]) * k)
+
+
+def tee_off(site, skip):
+    """A branch from the nearest existing water main not in `skip`, teed in at the
+    point nearest the site's centre (where the main is split, so the three
+    pipes share a node)."""
+    ring = site_ring(site)
+    cx = sum(p[0] for p in ring[:-1]) / (len(ring) - 1)
+    cy = sum(p[1] for p in ring[:-1]) / (len(ring) - 1)
+    mains = [f for f in features["pipelines"] if f["properties"]["utility"] == "water"
+             and f["properties"]["role"] == "main" and f["properties"]["status"] == E
+             and f["id"].rstrip("B") not in skip]
+    scored = []
+    for f in mains:
+        pts = [xy(c) for c in f["geometry"]["coordinates"]]
+        best = min((math.dist(foot((cx, cy), a, b)[0], (cx, cy)), i) for i, (a, b) in enumerate(zip(pts, pts[1:])))
+        scored.append((best[0], best[1], f, pts))
+    scored.sort(key=lambda x: x[0])
+    _, i, main, pts = scored[0]
+    tee, t = foot((cx, cy), pts[i], pts[i + 1])
+    if 1.0 < math.dist(tee, pts[i]) and 1.0 < math.dist(tee, pts[i + 1]):
+        # Split the main at the tee, as real data splits pipes at junctions:
+        # the main keeps its first part, the second is "<id>B".
+        coords = main["geometry"]["coordinates"]
+        tee_ll = ll(tee)
+        main["geometry"]["coordinates"] = coords[:i + 1] + [tee_ll]
+        props = dict(main["properties"])
+        props["name"] += "B"
+        props["name_en"] += "B"
+        add("pipelines", main["id"] + "B", "LineString", [tee_ll] + coords[i + 1:], props)
+    else:
+        tee_ll = main["geometry"]["coordinates"][i + (t >= 0.5)]
+        tee = xy(tee_ll)
+    return [tee_ll, ll(into_site(tee, ring))], main["id"]
+
+
+WATER_BRANCHES = [("W-B01", "ST-DINGYI"), ("W-B02", "ST-HUAHUANIU"),
+                  ("W-B03", "ST-LIANDONG"), ("W-B04", "ST-LIANDONG")]
+used = {}
+for fid, site in WATER_BRANCHES:
+    coords, main = tee_off(site, used.setdefault(site, set()))
+    used[site].add(main)
+    n = fid[-2:].lstrip("0")
+    add("pipelines", fid, "LineString", coords, {
+        "name": f"给水支管{n}", "name_en": f"Water branch main {n}", "utility": "water",
+        "status": E, "role": "branch", "site_id": site, "operator": "郑州水务 Zhengzhou Water",
+        "diameter_mm": 200, "note": f"teed off {main}", "source": "illustrative"})
+
+gongye = next(p for fid, _, _, _, p, *_ in SUBSTATIONS if fid == "SS-GONGYE")
+add("power_lines", "P-10-S01", "LineString",
+    [ll(gongye), ll(into_site(gongye, site_ring("ST-LIANDONG")))], {
+        "name": "联东U谷10kV专线", "name_en": "Liandong U Valley 10 kV dedicated feeder",
+        "voltage_kv": 10, "status": E, "site_id": "ST-LIANDONG",
+        "operator": "国网郑州供电公司 State Grid Zhengzhou", "source": "illustrative"})
+
 # --- checks ---------------------------------------------------------------------
 ok = True
 for status, (count, length) in TARGET.items():

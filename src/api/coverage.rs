@@ -23,8 +23,8 @@ use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
 use crate::load::ClientPolygonError;
 
-const JSON: &str = "application/json";
-const GEOJSON: &str = "application/geo+json";
+pub(super) const JSON: &str = "application/json";
+pub(super) const GEOJSON: &str = "application/geo+json";
 /// Most vertices a posted parcel may have.
 pub const MAX_PARCEL_VERTICES: usize = 50_000;
 
@@ -35,7 +35,7 @@ const COVERAGE_CRS: Param = Param {
     schema: r#"{"type":"string"}"#,
     description: "The CRS of the point (lon and lat then carry its x and y, easting first) or of the parcel's coordinates (easting first, as GeoJSON files hold them): a URI, EPSG:code, gcj02 or bd09. Answers are in metres either way.",
 };
-const SCENARIO: Param = Param {
+pub(super) const SCENARIO: Param = Param {
     name: "scenario",
     location: "query",
     required: false,
@@ -79,9 +79,10 @@ const SERVICE: Param = Param {
     schema: r#"{"type":"string","enum":["water","gas","steam","power","road","park"]}"#,
     description: "The service whose gaps to return.",
 };
-const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter or the body is malformed");
-const ERR_404: (u16, &str, &str) = (404, JSON, "The data folder defines no coverage rules");
-const ERR_503: (u16, &str, &str) = (
+pub(super) const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter or the body is malformed");
+pub(super) const ERR_404: (u16, &str, &str) =
+    (404, JSON, "The data folder defines no coverage rules");
+pub(super) const ERR_503: (u16, &str, &str) = (
     503,
     JSON,
     "Zone results are still being computed after start-up; retry (Retry-After)",
@@ -169,7 +170,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
+pub(super) fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
     s.catalog.coverage.as_ref().ok_or_else(|| {
         ApiError::not_found("this data folder has no coverage rules (coverage.toml)")
     })
@@ -178,7 +179,7 @@ fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
 /// Make sure every zone result of a scenario is computed, on the blocking
 /// pool: after an edit a service's result is recomputed on first use, and at
 /// city scale that takes seconds no async worker may spend.
-async fn zone_results(s: &Ctx, sc: Scenario) -> Result<(), ApiError> {
+pub(super) async fn zone_results(s: &Ctx, sc: Scenario) -> Result<(), ApiError> {
     let c = rules(s)?;
     if c.service_names().iter().all(|n| c.zone_cached(n, sc)) {
         return Ok(());
@@ -198,7 +199,7 @@ async fn zone_results(s: &Ctx, sc: Scenario) -> Result<(), ApiError> {
 
 /// 503 while the background start-up computation of zone results for this
 /// scenario is still running (seconds at a million segments).
-fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
+pub(super) fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
     if c.zone_ready(sc) {
         Ok(())
     } else {
@@ -208,7 +209,7 @@ fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
     }
 }
 
-fn scenario(q: &QueryPairs) -> Result<Scenario, ApiError> {
+pub(super) fn scenario(q: &QueryPairs) -> Result<Scenario, ApiError> {
     Ok(scenario_given(q)?.unwrap_or(Scenario::Current))
 }
 
@@ -250,7 +251,7 @@ fn count_positions(v: &Value) -> usize {
     }
 }
 
-fn body(v: &Value) -> Vec<u8> {
+pub(super) fn body(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
@@ -417,7 +418,10 @@ fn priced(
 }
 
 /// `services=water,gas`: the services to answer for (all when absent).
-fn services(c: &Coverage, q: &QueryPairs) -> Result<Option<Vec<&'static str>>, ApiError> {
+pub(super) fn services(
+    c: &Coverage,
+    q: &QueryPairs,
+) -> Result<Option<Vec<&'static str>>, ApiError> {
     let Some(list) = q.single("services")? else {
         return Ok(None);
     };

@@ -16,6 +16,7 @@ pub mod items;
 pub mod ogc;
 pub mod openapi;
 pub mod params;
+pub mod plan;
 pub mod server;
 pub mod tiles;
 
@@ -296,6 +297,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
         .chain(items::ENDPOINTS)
         .chain(edit::ENDPOINTS)
         .chain(coverage::ENDPOINTS)
+        .chain(plan::ENDPOINTS)
         .chain(history::ENDPOINTS)
         .chain(tiles::ENDPOINTS)
         .chain(std::iter::once(&HEALTH))

@@ -12,12 +12,16 @@
 //! Must not: know about HTTP; do I/O (the rules arrive parsed).
 
 pub mod area;
+pub mod capacity;
 pub mod network;
+pub mod outage;
 pub mod rules;
+mod separation;
+pub mod suitable;
 pub mod sweep;
 mod zone;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -178,7 +182,30 @@ struct ServiceNetwork {
     source_on: [Vec<bool>; 2],
     graph: Network,
     traced: [Tracing; 2],
+    /// Each site's own connections (site position -> line positions): lines
+    /// naming it in the rules' `site_property`.
+    links: SiteLinks,
+    /// Lines naming a site that does not exist.
+    dangling: Vec<Dangling>,
 }
+
+/// Each site's own connections: site position -> line positions.
+type SiteLinks = HashMap<usize, Vec<usize>>;
+/// A line naming a site that does not exist: (line id, site id).
+pub type Dangling = (String, String);
+
+/// What a place draws on: a site's own connections when it has any in the
+/// scenario, else every asset within reach.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Feeds {
+    /// Lines of the network (positions in its lines layer).
+    Links(Vec<usize>),
+    /// The service's own assets (positions in its layer).
+    Assets(Vec<usize>),
+}
+
+/// Whether an asset (layer, position) is out of service hypothetically.
+pub(crate) type Out<'a> = &'a dyn Fn(usize, usize) -> bool;
 
 #[derive(Debug)]
 struct Service {
@@ -342,6 +369,35 @@ fn carry<T>(
     Ok(out)
 }
 
+/// Each site's own connections: the member lines whose `property` names a
+/// site of the sites layer; and the lines naming a site that does not exist.
+fn site_links(
+    layers: &[Arc<IndexedLayer>],
+    lines_layer: usize,
+    member: &[bool],
+    property: Option<&str>,
+    sites_layer: Option<usize>,
+) -> (SiteLinks, Vec<Dangling>) {
+    let mut links: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut dangling = Vec::new();
+    let (Some(property), Some(sl)) = (property, sites_layer) else {
+        return (links, dangling);
+    };
+    for (i, f) in layers[lines_layer].layer.features.iter().enumerate() {
+        if !member[i] {
+            continue;
+        }
+        let Some(site) = f.property_text(property) else {
+            continue;
+        };
+        match layers[sl].layer.position(&site) {
+            Some(p) => links.entry(p).or_default().push(i),
+            None => dangling.push((f.id.clone(), site)),
+        }
+    }
+    (links, dangling)
+}
+
 fn polygons_of(g: &Geometry) -> Vec<geo::Polygon> {
     match g {
         Geometry::Polygon(p) => vec![p.clone()],
@@ -401,6 +457,10 @@ impl Coverage {
             [0, 1].map(|sc| both.iter().map(|b| b[sc]).collect())
         };
 
+        let sites_layer = match &rules.sites {
+            Some(s) => Some(layer_index(layers, &s.collection, "sites")?),
+            None => None,
+        };
         let mut services = Vec::new();
         for name in SERVICES {
             let Some(rule) = rules.services.get(name) else {
@@ -412,6 +472,11 @@ impl Coverage {
             if let Some(n) = &rule.network {
                 for sel in [&n.lines, &n.sources].into_iter().flatten() {
                     inputs.push(layer_index(layers, &sel.collection, &what)?);
+                }
+                // Site links name sites by id: a renumbered sites layer
+                // rebuilds them.
+                if let (Some(_), Some(sl)) = (&n.site_property, sites_layer) {
+                    inputs.push(sl);
                 }
             }
             let reusable = previous.and_then(|(old, old_layers)| {
@@ -488,6 +553,13 @@ impl Coverage {
                     let source_on = in_scenario(&layers[sources_layer], &source_member);
                     let traced = Scenario::ALL
                         .map(|sc| graph.trace(|i| line_on[sc.at()][i], |i| source_on[sc.at()][i]));
+                    let (links, dangling) = site_links(
+                        layers,
+                        lines_layer,
+                        &line_member,
+                        n.site_property.as_deref(),
+                        sites_layer,
+                    );
                     Some(ServiceNetwork {
                         lines_layer,
                         sources_layer,
@@ -496,6 +568,8 @@ impl Coverage {
                         source_on,
                         graph,
                         traced,
+                        links,
+                        dangling,
                     })
                 }
             };
@@ -520,10 +594,6 @@ impl Coverage {
         let (zone, zone_metric) = match same_zone {
             Some(z) => z,
             None => Coverage::zone_of(layers, zone_layer, &rules, &proj)?,
-        };
-        let sites_layer = match &rules.sites {
-            Some(s) => Some(layer_index(layers, &s.collection, "sites")?),
-            None => None,
         };
         let cache = services
             .iter()
@@ -651,51 +721,68 @@ impl Coverage {
                 })
     }
 
-    /// Sources reaching the given assets of a service through its network.
+    /// The components of a service's network in a scenario with the assets
+    /// `out` names switched off (the cached tracing when none is).
+    fn traced<'n>(
+        n: &'n ServiceNetwork,
+        sc: Scenario,
+        out: Option<Out>,
+        own: &'n mut Option<Tracing>,
+    ) -> &'n Tracing {
+        match out {
+            None => &n.traced[sc.at()],
+            Some(out) => own.insert(n.graph.trace(
+                |i| n.line_on[sc.at()][i] && !out(n.lines_layer, i),
+                |i| n.source_on[sc.at()][i] && !out(n.sources_layer, i),
+            )),
+        }
+    }
+
+    /// The sources (positions in the sources layer) feeding a place through
+    /// its feeds, none of which `out` may name.
+    fn sources_of(
+        s: &Service,
+        n: &ServiceNetwork,
+        traced: &Tracing,
+        feeds: &Feeds,
+        out: Option<Out>,
+    ) -> BTreeSet<usize> {
+        let is_out = |layer, i| out.is_some_and(|o| o(layer, i));
+        let mut found = BTreeSet::new();
+        match feeds {
+            Feeds::Links(lines) => {
+                for &l in lines.iter().filter(|&&l| !is_out(n.lines_layer, l)) {
+                    found.extend(n.graph.sources_of_line(traced, l));
+                }
+            }
+            Feeds::Assets(assets) => {
+                for &a in assets.iter().filter(|&&a| !is_out(s.layer, a)) {
+                    found.extend(if n.assets_are_lines {
+                        n.graph.sources_of_line(traced, a)
+                    } else {
+                        n.graph.sources_of_source(traced, a)
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// Sources reaching a place through its feeds in a service's network.
     fn supply(
         &self,
         layers: &[Arc<IndexedLayer>],
         s: &Service,
         sc: Scenario,
         off: Option<Switch>,
-        assets: &[usize],
+        feeds: &Feeds,
     ) -> Option<Supply> {
         let n = s.network.as_ref()?;
-        let own;
-        let traced = match off {
-            None => &n.traced[sc.at()],
-            Some(sw) => {
-                own = n.graph.trace(
-                    |i| {
-                        n.line_on[sc.at()][i]
-                            && sw
-                                != Switch {
-                                    layer: n.lines_layer,
-                                    feature: i,
-                                }
-                    },
-                    |i| {
-                        n.source_on[sc.at()][i]
-                            && sw
-                                != Switch {
-                                    layer: n.sources_layer,
-                                    feature: i,
-                                }
-                    },
-                );
-                &own
-            }
-        };
-        let mut found = BTreeSet::new();
-        for &a in assets {
-            let s = if n.assets_are_lines {
-                n.graph.sources_of_line(traced, a)
-            } else {
-                n.graph.sources_of_source(traced, a)
-            };
-            found.extend(s);
-        }
-        let sources: Vec<AssetRef> = found
+        let switched = |layer: usize, feature: usize| off == Some(Switch { layer, feature });
+        let out: Option<Out> = off.map(|_| &switched as Out);
+        let mut own = None;
+        let traced = Self::traced(n, sc, out, &mut own);
+        let sources: Vec<AssetRef> = Self::sources_of(s, n, traced, feeds, out)
             .iter()
             .map(|&i| self.asset(layers, n.sources_layer, i))
             .collect();
@@ -703,6 +790,20 @@ impl Coverage {
             redundant: sources.len() >= 2,
             sources,
         })
+    }
+
+    /// A site's own connections in a service's network in a scenario, if it
+    /// has any (switched off or not: a site does not reconnect by itself).
+    fn links_of(s: &Service, sc: Scenario, site: usize) -> Option<Vec<usize>> {
+        let n = s.network.as_ref()?;
+        let on: Vec<usize> = n
+            .links
+            .get(&site)?
+            .iter()
+            .copied()
+            .filter(|&l| n.line_on[sc.at()][l])
+            .collect();
+        (!on.is_empty()).then_some(on)
     }
 
     /// Every service's answer at a lon/lat point.
@@ -728,7 +829,9 @@ impl Coverage {
                     None => (layer.nearest_where(q, 1, keep).into_iter().next(), false),
                 };
                 let supply = match (&s.network, hit) {
-                    (Some(_), Some(h)) if covered => self.supply(layers, s, sc, off, &[h.feature]),
+                    (Some(_), Some(h)) if covered => {
+                        self.supply(layers, s, sc, off, &Feeds::Assets(vec![h.feature]))
+                    }
                     (Some(_), _) => Some(Supply {
                         sources: vec![],
                         redundant: false,
@@ -805,6 +908,33 @@ impl Coverage {
         }
         deadline.check()?;
         Ok(near)
+    }
+
+    /// `near` for a lon/lat (multi)polygon, in its own local projection.
+    fn near_parcel(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+        parcel: &MultiPolygon,
+        deadline: &Deadline,
+    ) -> Result<Near, Exceeded> {
+        let Some(bbox) = parcel.bounding_rect() else {
+            return Ok(Near {
+                reaching: vec![],
+                nearest: None,
+            });
+        };
+        let proj = LocalProjection::new(bbox.center());
+        let region = area::to_metric_mp(parcel, &proj);
+        let parts = area::Parts::new(&region);
+        let whole = Region {
+            shape: &region,
+            parts: &parts,
+            bbox,
+            proj: &proj,
+        };
+        self.near(layers, s, sc, None, &whole, deadline)
     }
 
     /// The part of a region within reach (projected), by buffers and
@@ -939,6 +1069,22 @@ impl Coverage {
         only: Option<&[&str]>,
         deadline: &Deadline,
     ) -> Result<(f64, Vec<AreaAnswer>), Exceeded> {
+        self.area_answers(layers, parcel, None, sc, off, only, deadline)
+    }
+
+    /// `parcel`, for a site (its position) or any parcel: a site with its
+    /// own connections in a service's network is supplied through them.
+    #[allow(clippy::too_many_arguments)]
+    fn area_answers(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        parcel: &MultiPolygon,
+        site: Option<usize>,
+        sc: Scenario,
+        off: Option<Switch>,
+        only: Option<&[&str]>,
+        deadline: &Deadline,
+    ) -> Result<(f64, Vec<AreaAnswer>), Exceeded> {
         let Some(bbox) = parcel.bounding_rect() else {
             return Ok((0.0, vec![]));
         };
@@ -975,7 +1121,11 @@ impl Coverage {
                     .iter()
                     .map(|&i| self.asset(layers, s.layer, i))
                     .collect(),
-                supply: self.supply(layers, s, sc, off, &reaching),
+                supply: {
+                    let links = site.and_then(|site| Self::links_of(s, sc, site));
+                    let feeds = links.map_or_else(|| Feeds::Assets(reaching.clone()), Feeds::Links);
+                    self.supply(layers, s, sc, off, &feeds)
+                },
             });
         }
         Ok((total, answers))
@@ -1044,7 +1194,8 @@ impl Coverage {
         let mut list = Vec::with_capacity(layers[sl].layer.features.len());
         for (i, f) in layers[sl].layer.features.iter().enumerate() {
             let parcel = MultiPolygon(polygons_of(&f.geometry));
-            let (area_m2, answers) = self.parcel(layers, &parcel, sc, off, None, deadline)?;
+            let (area_m2, answers) =
+                self.area_answers(layers, &parcel, Some(i), sc, off, None, deadline)?;
             list.push((self.asset(layers, sl, i), area_m2, answers));
         }
         let list = Arc::new(list);

@@ -127,6 +127,21 @@ impl Network {
         }
     }
 
+    /// Graph nodes (snapped vertices) in all.
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// The nodes of a line feature's vertices (by line-layer position).
+    pub fn line_nodes(&self, line: usize) -> &[u32] {
+        self.line_nodes.get(line).map_or(&[], Vec::as_slice)
+    }
+
+    /// The nodes a source feature touches (by source-layer position).
+    pub fn source_nodes(&self, source: usize) -> &[u32] {
+        self.source_nodes.get(source).map_or(&[], Vec::as_slice)
+    }
+
     /// Sources reaching a line feature, in this tracing.
     pub fn sources_of_line(&self, t: &Tracing, line: usize) -> BTreeSet<usize> {
         self.line_nodes

@@ -30,6 +30,38 @@ pub struct Rules {
     /// The project sites checklist (`/api/coverage/sites`).
     pub sites: Option<Selector>,
     pub services: BTreeMap<String, ServiceRule>,
+    /// Substation capacity against site demand (`/api/network/capacity`).
+    #[serde(default)]
+    pub capacity: Option<CapacityRule>,
+}
+
+/// How site power demand is estimated and set against substation capacity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityRule {
+    /// The substations' property holding their capacity in MVA.
+    #[serde(default = "default_capacity_property")]
+    pub capacity_property: String,
+    /// The sites' property holding a stated demand in kW (wins over density).
+    #[serde(default = "default_demand_property")]
+    pub demand_property: String,
+    /// The sites' property naming their land use (the density's key).
+    #[serde(default = "default_kind_property")]
+    pub kind_property: String,
+    /// Power factor turning MVA into kW (`kW = MVA × 1000 × pf`).
+    pub power_factor: f64,
+    /// Planning load density (W per m² of site) by land use.
+    pub density_w_per_m2: BTreeMap<String, f64>,
+}
+
+fn default_capacity_property() -> String {
+    "capacity_mva".into()
+}
+fn default_demand_property() -> String {
+    "demand_kw".into()
+}
+fn default_kind_property() -> String {
+    "kind".into()
 }
 
 /// The status property where no rules name one (history, progress).
@@ -125,6 +157,12 @@ pub struct NetworkRule {
     /// Lines connect where vertices lie within this many metres.
     #[serde(default = "default_tolerance")]
     pub tolerance_m: f64,
+    /// A line property naming the site (by id) the line connects directly
+    /// (a branch main, a dedicated feeder). A site with such a line in a
+    /// scenario is supplied through it alone; others through every asset
+    /// within reach.
+    #[serde(default)]
+    pub site_property: Option<String>,
 }
 
 fn default_tolerance() -> f64 {
@@ -162,6 +200,23 @@ pub fn parse(text: &str) -> Result<Rules, String> {
         {
             return Err(format!(
                 "service {name:?}: reach {bad} m is out of range; every reach must be above 0 and at most {MAX_REACH_M} m"
+            ));
+        }
+    }
+    if let Some(c) = &rules.capacity {
+        if !(c.power_factor > 0.0 && c.power_factor <= 1.0) {
+            return Err(format!(
+                "capacity: power_factor {} is out of range; it must be above 0 and at most 1",
+                c.power_factor
+            ));
+        }
+        if let Some((kind, d)) = c
+            .density_w_per_m2
+            .iter()
+            .find(|(_, d)| !d.is_finite() || **d < 0.0)
+        {
+            return Err(format!(
+                "capacity: density_w_per_m2.{kind} = {d} is not a load density (W/m², 0 or more)"
             ));
         }
     }

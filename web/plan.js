@@ -1,0 +1,197 @@
+// zoneatlas planner tools: find land for a new plant, what an outage cuts
+// off, single points of failure (N-1), substation capacity, site reports.
+// Plain script, loaded after app.js and edit.js; builds on window.zoneatlas.app.
+'use strict';
+
+(() => {
+  const za = window.zoneatlas;
+  const MORE = {
+    zh: {
+      plan: '规划工具', find_land: '找地：新项目可以放在哪里', min_area: '最小面积（公顷）', fit: '须放下的矩形（米，宽×深，可选）',
+      find: '查找', pieces: '处', land_none: '没有满足条件的用地', n1: '单点故障（N-1）', n1_hint: '单独停运即会使项目断供的设施',
+      n1_none: '无单点故障', capacity: '变电站容量', demand: '负荷', cap: '容量', overloaded: '超载',
+      outage: '停运影响', outage_of: '停运', lose_supply: '断供的项目', lose_redundancy: '失去双源的项目', dead_assets: '失去供给的设施',
+      lost_area: '失去覆盖的面积', report: '项目报告', report_pdf: 'PDF', nothing: '无', unserved: '无变电站覆盖',
+      serving: '接入设施', close: '关闭',
+    },
+    en: {
+      plan: 'Planning', find_land: 'Find land for a new plant', min_area: 'Minimum area (ha)', fit: 'Rectangle that must fit (m, width×depth, optional)',
+      find: 'Find', pieces: 'pieces', land_none: 'No land meets these needs', n1: 'Single points of failure (N-1)', n1_hint: 'Assets whose loss alone cuts a site off',
+      n1_none: 'No single point of failure', capacity: 'Substation capacity', demand: 'Demand', cap: 'Capacity', overloaded: 'overloaded',
+      outage: 'What hangs on this?', outage_of: 'Outage of', lose_supply: 'Sites that lose supply', lose_redundancy: 'Sites that lose their second source', dead_assets: 'Assets left without supply',
+      lost_area: 'Area that loses coverage', report: 'Site report', report_pdf: 'PDF', nothing: 'none', unserved: 'No substation reaches',
+      serving: 'Serving assets', close: 'Close',
+    },
+  };
+  const NEEDS = ['water', 'gas', 'steam', 'power', 'road', 'park'];
+  const NEED_DEFAULT = new Set(['water', 'gas', 'steam', 'power', 'road']);
+  let app = null;
+  const $ = (id) => document.getElementById(id);
+  const ll = (c) => app.toMap(c[0], c[1]);
+  const overlay = () => (za.planLayer ||= L.layerGroup().addTo(za.map));
+  const ha = (m2) => (m2 / 10000).toLocaleString(undefined, { maximumFractionDigits: 2 });
+  const name = (r) => (r ? app.esc((app.state.lang === 'en' ? null : r.name) || r.name || r.id) : '—');
+  const scenarioQ = () => `scenario=${app.state.scenario}${app.state.asof ? `&asof=${encodeURIComponent(app.state.asof)}` : ''}`;
+
+  // --- find land
+  async function findLand() {
+    const t = app.t;
+    const body = $('land-body');
+    const services = [...document.querySelectorAll('#land-services input:checked')].map((i) => i.value);
+    const min = Number($('land-min').value || 0) * 10000;
+    const fit = $('land-fit').value.trim();
+    body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
+    try {
+      const fc = await app.getJSON(`/api/coverage/suitable?services=${services.join(',')}&min_area_m2=${min}${fit ? `&fit=${encodeURIComponent(fit)}` : ''}&${scenarioQ()}`);
+      overlay().clearLayers();
+      const layer = L.geoJSON(fc, {
+        coordsToLatLng: ll,
+        style: () => ({ color: '#1b7f3a', weight: 2, fillColor: '#2ecc71', fillOpacity: 0.35, className: 'za-land' }),
+        onEachFeature: (f, l) => l.bindPopup(() => landPopup(f)),
+      }).addTo(overlay());
+      body.innerHTML = fc.features.length
+        ? `<p data-pieces="${fc.features.length}">${fc.features.length} ${app.esc(t('pieces'))} · ${ha(fc.features.reduce((a, f) => a + f.properties.area_m2, 0))} ha</p>
+           <ol class="land-list">${fc.features.map((f) => `<li data-id="${app.esc(f.id)}">${ha(f.properties.area_m2)} ha</li>`).join('')}</ol>`
+        : `<p class="no" data-pieces="0">${app.esc(t('land_none'))}</p>`;
+      body.querySelectorAll('.land-list li').forEach((li, k) => li.addEventListener('click', () => {
+        const l = layer.getLayers()[k];
+        za.map.fitBounds(l.getBounds(), { maxZoom: 16, padding: [30, 30] });
+        l.openPopup();
+      }));
+      if (fc.features.length) za.map.fitBounds(layer.getBounds(), { maxZoom: 15, padding: [20, 20] });
+      za.landShown = fc.features.length;
+    } catch (e) {
+      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+    }
+  }
+  function landPopup(f) {
+    const t = app.t;
+    const rows = Object.entries(f.properties.serving).map(([s, v]) =>
+      `<tr><td>${app.esc(t(s))}</td><td>${name(v.asset)}</td><td>${v.distance_m == null ? '—' : Math.round(v.distance_m) + ' m'}</td></tr>`);
+    return `<div class="popup"><b>#${f.properties.rank} · ${ha(f.properties.area_m2)} ha</b><table>${rows.join('')}</table></div>`;
+  }
+
+  // --- N-1
+  async function critical(service) {
+    const t = app.t;
+    const body = $('n1-body');
+    body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
+    try {
+      const v = await app.getJSON(`/api/network/critical?service=${service}&${scenarioQ()}`);
+      overlay().clearLayers();
+      for (const a of v.assets) highlight(a.asset, { color: '#d400d4', weight: 7, opacity: 0.8, className: 'za-critical' });
+      body.innerHTML = `<h3>${app.esc(t(service))} · ${app.esc(t(app.state.scenario))}</h3>` + (v.assets.length
+        ? `<ul class="critical-list">${v.assets.map((a) => `<li data-id="${app.esc(a.asset.id)}"><b>${name(a.asset)}</b> <small>${app.esc(a.asset.id)}</small> → ${a.sites.map(name).join('、')}</li>`).join('')}</ul>`
+        : `<p class="yes">${app.esc(t('n1_none'))}</p>`);
+    } catch (e) {
+      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+    }
+  }
+  // Draw a feature named in an answer, from the features the map holds.
+  function highlight(ref, style) {
+    const f = app.features[ref.collection]?.[ref.id];
+    if (!f) return;
+    L.geoJSON(f, { coordsToLatLng: ll, style: () => style, pointToLayer: (_, at) => L.circleMarker(at, { ...style, radius: 10, fill: false }), interactive: false }).addTo(overlay());
+  }
+
+  // --- outage
+  async function outage(collection, id) {
+    const t = app.t;
+    const body = $('outage-body');
+    $('plan').scrollIntoView({ block: 'start' });
+    body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
+    try {
+      const v = await app.getJSON(`/api/network/outage?assets=${encodeURIComponent(id)}&${scenarioQ()}`);
+      overlay().clearLayers();
+      const html = [`<h3>${app.esc(t('outage_of'))} ${app.esc(id)} · ${app.esc(t(app.state.scenario))} <button type="button" id="outage-close">${app.esc(t('close'))}</button></h3>`];
+      for (const s of v.services) {
+        L.geoJSON(s.lost_area, { coordsToLatLng: ll, style: () => ({ color: '#b71c1c', weight: 1, fillColor: '#e53935', fillOpacity: 0.4, className: 'za-lost' }), interactive: false }).addTo(overlay());
+        for (const site of s.lose_supply) highlight(site, { color: '#b71c1c', weight: 4, fill: false, className: 'za-cut-site' });
+        for (const site of s.lose_redundancy) highlight(site, { color: '#ef6c00', weight: 3, dashArray: '6 4', fill: false, className: 'za-weak-site' });
+        for (const a of s.dead_assets) highlight(a, { color: '#b71c1c', weight: 5, dashArray: '4 4', className: 'za-dead' });
+        const list = (xs) => (xs.length ? xs.map(name).join('、') : app.esc(t('nothing')));
+        html.push(`<div class="outage-service" data-service="${s.service}" data-lose="${s.lose_supply.length}" data-weak="${s.lose_redundancy.length}">
+          <b>${app.esc(t(s.service))}</b><br>${app.esc(t('lose_supply'))}: <span class="${s.lose_supply.length ? 'no' : ''}">${list(s.lose_supply)}</span>
+          <br>${app.esc(t('lose_redundancy'))}: ${list(s.lose_redundancy)}
+          <br>${app.esc(t('dead_assets'))}: ${s.dead_assets.length}
+          <br>${app.esc(t('lost_area'))}: ${ha(s.lost_m2)} ha</div>`);
+      }
+      body.innerHTML = html.join('');
+      $('outage-close').addEventListener('click', () => { body.innerHTML = ''; overlay().clearLayers(); });
+      za.outageShown = v;
+    } catch (e) {
+      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+    }
+  }
+
+  // --- capacity: a table, and each substation's load on the map
+  let capacityLayer = null;
+  async function renderCapacity() {
+    const t = app.t;
+    const body = $('capacity-body');
+    try {
+      const v = await app.getJSON(`/api/network/capacity?${scenarioQ()}`);
+      if (capacityLayer) capacityLayer.remove();
+      capacityLayer = L.layerGroup().addTo(za.map);
+      const rows = v.substations.map((s) => {
+        const f = app.features[s.substation.collection]?.[s.substation.id];
+        const pct = s.load_ratio == null ? null : Math.round(s.load_ratio * 100);
+        if (f && f.geometry.type === 'Point') {
+          const m = L.circleMarker(ll(f.geometry.coordinates), {
+            radius: 14, weight: s.overloaded ? 4 : 2, color: s.overloaded ? '#c62828' : '#6a1b9a', fill: false,
+            className: s.overloaded ? 'za-overloaded' : 'za-load', interactive: false,
+          }).addTo(capacityLayer);
+          m.bindTooltip(`${pct ?? '—'}%`, { permanent: true, direction: 'right', className: 'load-label' });
+        }
+        return `<div class="row" data-id="${app.esc(s.substation.id)}" data-overloaded="${s.overloaded}"><span>${name(s.substation)}</span>
+          <div class="bar-bg"><div class="bar-fg${s.overloaded ? ' over' : ''}" style="width:${Math.min(100, pct ?? 0)}%"></div></div>
+          <span class="num ${s.overloaded ? 'no' : ''}">${(s.demand_kw / 1000).toFixed(1)}/${s.capacity_kw == null ? '—' : (s.capacity_kw / 1000).toFixed(0)} MW</span></div>`;
+      });
+      const unserved = v.unserved.length ? `<p class="no">${app.esc(t('unserved'))}: ${v.unserved.map((d) => name(d.site)).join('、')}</p>` : '';
+      body.innerHTML = `<div class="bars capacity">${rows.join('')}</div>${unserved}<p class="hint">${app.esc(t('demand'))} / ${app.esc(t('cap'))} (pf ${v.power_factor})</p>`;
+    } catch (e) {
+      body.innerHTML = `<p class="hint">${app.esc(e.message)}</p>`;
+    }
+  }
+
+  function renderPanel() {
+    const t = app.t;
+    $('land-services').innerHTML = NEEDS.map((s) =>
+      `<label><input type="checkbox" value="${s}" ${NEED_DEFAULT.has(s) ? 'checked' : ''}> ${app.esc(t(s))}</label>`).join('');
+    document.querySelectorAll('#plan [data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    $('n1-buttons').innerHTML = ['water', 'power'].map((s) => `<button type="button" data-service="${s}">${app.esc(t(s))}</button>`).join('');
+  }
+
+  const previousExtras = za.popupExtras;
+  za.popupExtras = (collection, f) => {
+    const before = previousExtras ? previousExtras(collection, f) : '';
+    if (!app) return before;
+    const id = app.esc(String(f.id));
+    const t = app.t;
+    if (collection === 'sites') {
+      const href = `/api/reports/site/${encodeURIComponent(f.id)}`;
+      return `${before}<div class="plan-actions"><a href="${href}" target="_blank" rel="noopener">${app.esc(t('report'))}</a> · <a href="${href}?f=pdf" target="_blank" rel="noopener">${app.esc(t('report_pdf'))}</a></div>`;
+    }
+    if (['zone', 'water'].includes(collection)) return before;
+    return `${before}<div class="plan-actions" data-collection="${app.esc(collection)}" data-id="${id}"><button type="button" data-plan="outage">${app.esc(t('outage'))}</button></div>`;
+  };
+
+  const previousReady = za.onReady;
+  za.onReady = async () => {
+    if (previousReady) await previousReady();
+    app = za.app;
+    Object.assign(app.I18N.zh, MORE.zh);
+    Object.assign(app.I18N.en, MORE.en);
+    const previousLanguage = za.onLanguage;
+    za.onLanguage = () => { if (previousLanguage) previousLanguage(); renderPanel(); renderCapacity(); };
+    renderPanel();
+    renderCapacity();
+    $('land-form').addEventListener('submit', (e) => { e.preventDefault(); findLand(); });
+    $('n1-buttons').addEventListener('click', (e) => { if (e.target.dataset.service) critical(e.target.dataset.service); });
+    document.addEventListener('click', (e) => {
+      const b = e.target.closest('.plan-actions button[data-plan=outage]');
+      if (b) outage(b.parentElement.dataset.collection, b.parentElement.dataset.id);
+    });
+    document.querySelectorAll('input[name=scenario]').forEach((el) => el.addEventListener('change', renderCapacity));
+  };
+})();

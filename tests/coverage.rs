@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{geodata, get, send};
+use common::{geodata, get, sample_copy, send};
 use geo::{Area, BooleanOps, Geometry, MultiPolygon};
 use serde_json::{json, Value};
 
@@ -335,20 +335,6 @@ async fn bad_coverage_input_gets_4xx_with_a_reason() {
         let d = r.json()["description"].as_str().unwrap_or_default().to_owned();
         assert!(d.contains(needle), "{needle}: {d}");
     }
-}
-
-/// The sample copied to a temporary folder, with `edit` applied to the
-/// text of each file by name.
-fn sample_copy(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(geodata()).unwrap().flatten() {
-        if e.path().is_file() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            std::fs::write(dir.path().join(&name), edit(&name, text)).unwrap();
-        }
-    }
-    dir
 }
 
 #[tokio::test]

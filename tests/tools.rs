@@ -149,6 +149,20 @@ fn main() {
             openapi_valid,
         ),
         trial(
+            "planner_land_n1_and_capacity_equal_shapely_and_networkx",
+            &[
+                Need::Python("shapely"),
+                Need::Python("pyproj"),
+                Need::Python("networkx"),
+            ],
+            planner_equals_oracles,
+        ),
+        trial(
+            "site_report_prints_to_pdf_in_chromium",
+            &[CHROMIUM],
+            site_report_pdf,
+        ),
+        trial(
             "parcel_and_zone_shares_equal_shapely_in_utm",
             &[Need::Python("shapely"), Need::Python("pyproj")],
             shares_equal_shapely,
@@ -227,6 +241,161 @@ fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
     } else {
         Err(msg().into())
     }
+}
+
+/// The planner's answers against `tests/oracle/planner_oracle.py`: the
+/// suitable land (shapely buffers intersected per service, minus taken
+/// land) within 1%, the N-1 lists (networkx articulation points, checked
+/// there against knocking out every asset), and each substation's demand.
+fn planner_equals_oracles() -> Result<(), Failed> {
+    let server = Server::start(&[]);
+    let services = ["water", "gas", "steam", "power", "road"];
+    let min = 80_000.0;
+    for sc in ["current", "planned"] {
+        let oracle = run_python(
+            "planner_oracle.py",
+            &[],
+            Some(
+                &json!({"dir": geodata(), "scenario": sc, "services": services, "min_area_m2": min,
+                        "exclude": ["sites", "parks", "water", "roads"]})
+                .to_string(),
+            ),
+        );
+        if let Some(e) = oracle.get("error") {
+            return Err(format!("oracle: {e}").into());
+        }
+        let v = http_get_json(&format!(
+            "{}/api/coverage/suitable?services={}&min_area_m2={min}&scenario={sc}",
+            server.base,
+            services.join(",")
+        ));
+        let (ours, theirs) = (
+            v["suitable_m2"].as_f64().ok_or("suitable_m2")?,
+            oracle["suitable_m2"].as_f64().ok_or("oracle suitable_m2")?,
+        );
+        check((ours - theirs).abs() <= theirs * 0.01, || {
+            format!("{sc}: suitable {ours} m² vs shapely {theirs} m²")
+        })?;
+        // Pieces clear of the threshold (a sliver within 2% of it may fall
+        // either side) pair up, largest first, within 1%.
+        let clear = |a: &f64| *a >= min * 1.02;
+        let ours: Vec<f64> = v["features"]
+            .as_array()
+            .ok_or("features")?
+            .iter()
+            .filter_map(|f| f["properties"]["area_m2"].as_f64())
+            .filter(clear)
+            .collect();
+        let theirs: Vec<f64> = oracle["pieces_m2"]
+            .as_array()
+            .ok_or("pieces")?
+            .iter()
+            .filter_map(Value::as_f64)
+            .filter(clear)
+            .collect();
+        check(
+            ours.len() == theirs.len()
+                && ours
+                    .iter()
+                    .zip(&theirs)
+                    .all(|(a, b)| (a - b).abs() <= b * 0.01),
+            || format!("{sc}: pieces {ours:?} vs shapely {theirs:?}"),
+        )?;
+        // 200 m of extra connection: every reach longer, the total within 1%
+        // (pieces may join or split at a neck where the circles' polygons
+        // differ).
+        let oracle_extra = run_python(
+            "planner_oracle.py",
+            &[],
+            Some(
+                &json!({"dir": geodata(), "scenario": sc, "services": services, "min_area_m2": min,
+                        "exclude": ["sites", "parks", "water", "roads"], "extra_m": 200})
+                .to_string(),
+            ),
+        );
+        let v = http_get_json(&format!(
+            "{}/api/coverage/suitable?services={}&min_area_m2={min}&scenario={sc}&extra_m=200",
+            server.base,
+            services.join(",")
+        ));
+        let (ours, theirs) = (
+            v["suitable_m2"].as_f64().ok_or("suitable_m2")?,
+            oracle_extra["suitable_m2"]
+                .as_f64()
+                .ok_or("oracle suitable_m2")?,
+        );
+        check((ours - theirs).abs() <= theirs * 0.01, || {
+            format!("{sc}: suitable with 200 m extra {ours} m² vs shapely {theirs} m²")
+        })?;
+        for service in ["water", "power"] {
+            let v = http_get_json(&format!(
+                "{}/api/network/critical?service={service}&scenario={sc}",
+                server.base
+            ));
+            let ours: Value = v["assets"]
+                .as_array()
+                .ok_or("assets")?
+                .iter()
+                .map(|a| {
+                    let mut sites: Vec<&str> = a["sites"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s["id"].as_str())
+                        .collect();
+                    sites.sort_unstable();
+                    (
+                        a["asset"]["id"].as_str().unwrap_or("").to_owned(),
+                        json!(sites),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            check(ours == oracle["critical"][service], || {
+                format!(
+                    "{sc} {service}: critical {ours} vs networkx {}",
+                    oracle["critical"][service]
+                )
+            })?;
+            check(ours.as_object().is_some_and(|m| !m.is_empty()), || {
+                format!("{sc} {service}: the sample has single points of failure")
+            })?;
+        }
+        let v = http_get_json(&format!(
+            "{}/api/network/capacity?scenario={sc}",
+            server.base
+        ));
+        for s in v["substations"].as_array().ok_or("substations")? {
+            let id = s["substation"]["id"].as_str().ok_or("id")?;
+            let ours = s["demand_kw"].as_f64().ok_or("demand")?;
+            let theirs = oracle["capacity_kw"][id].as_f64().ok_or("oracle demand")?;
+            check((ours - theirs).abs() <= theirs * 0.005 + 1.0, || {
+                format!("{sc} {id}: demand {ours} kW vs {theirs} kW")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The site report printed by Chromium, through the API, as a user asks.
+fn site_report_pdf() -> Result<(), Failed> {
+    let server = Server::start(&[]);
+    let r = http(
+        "GET",
+        &format!("{}/api/reports/site/ST-DINGYI?f=pdf", server.base),
+        &[],
+        b"",
+    );
+    check(r.status == 200, || {
+        format!("{}: {}", r.status, String::from_utf8_lossy(&r.body))
+    })?;
+    check(r.header("content-type") == Some("application/pdf"), || {
+        format!("{:?}", r.header("content-type"))
+    })?;
+    check(r.body.starts_with(b"%PDF") && r.body.len() > 20_000, || {
+        format!("not a PDF of a page with a map: {} bytes", r.body.len())
+    })?;
+    Ok(())
 }
 
 fn gdal_fetches_every_road() -> Result<(), Failed> {

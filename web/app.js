@@ -711,7 +711,7 @@
     writeHash();
     // What web/edit.js builds on (editing, history, time, live updates).
     za.app = {
-      I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery,
+      I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery, afterFirstView,
       collections: () => collections,
       groups,
       toMap,

@@ -7,6 +7,7 @@
   const za = window.zoneatlas;
   const MORE = {
     zh: {
+      extra: '可接受的额外接入长度（米）',
       plan: '规划工具', find_land: '找地：新项目可以放在哪里', min_area: '最小面积（公顷）', fit: '须放下的矩形（米，宽×深，可选）',
       find: '查找', pieces: '处', land_none: '没有满足条件的用地', n1: '单点故障（N-1）', n1_hint: '单独停运即会使项目断供的设施',
       n1_none: '无单点故障', capacity: '变电站容量', demand: '负荷', cap: '容量', overloaded: '超载',
@@ -15,6 +16,7 @@
       serving: '接入设施', close: '关闭',
     },
     en: {
+      extra: 'Extra connection accepted beyond reach (m)',
       plan: 'Planning', find_land: 'Find land for a new plant', min_area: 'Minimum area (ha)', fit: 'Rectangle that must fit (m, width×depth, optional)',
       find: 'Find', pieces: 'pieces', land_none: 'No land meets these needs', n1: 'Single points of failure (N-1)', n1_hint: 'Assets whose loss alone cuts a site off',
       n1_none: 'No single point of failure', capacity: 'Substation capacity', demand: 'Demand', cap: 'Capacity', overloaded: 'overloaded',
@@ -40,9 +42,10 @@
     const services = [...document.querySelectorAll('#land-services input:checked')].map((i) => i.value);
     const min = Number($('land-min').value || 0) * 10000;
     const fit = $('land-fit').value.trim();
+    const extra = Number($('land-extra').value || 0);
     body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
     try {
-      const fc = await app.getJSON(`/api/coverage/suitable?services=${services.join(',')}&min_area_m2=${min}${fit ? `&fit=${encodeURIComponent(fit)}` : ''}&${scenarioQ()}`);
+      const fc = await app.getJSON(`/api/coverage/suitable?services=${services.join(',')}&min_area_m2=${min}${fit ? `&fit=${encodeURIComponent(fit)}` : ''}${extra > 0 ? `&extra_m=${extra}` : ''}&${scenarioQ()}`);
       overlay().clearLayers();
       const layer = L.geoJSON(fc, {
         coordsToLatLng: ll,
@@ -129,6 +132,8 @@
   async function renderCapacity() {
     const t = app.t;
     const body = $('capacity-body');
+    // On a city, the map's first view before seconds of server CPU.
+    await app.afterFirstView();
     try {
       const v = await app.getJSON(`/api/network/capacity?${scenarioQ()}`);
       if (capacityLayer) capacityLayer.remove();

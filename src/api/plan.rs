@@ -37,6 +37,9 @@ const MAX_OUTAGE_ASSETS: usize = 200;
 /// The land taken by default, where these collections exist: site, park
 /// and water polygons, and road reserves.
 const DEFAULT_EXCLUDE: [&str; 4] = ["sites", "parks", "water", "roads"];
+/// Most metres of connection beyond the reach a site-finder question may
+/// accept (the local projection's accuracy bounds the whole anyway).
+const MAX_EXTRA_M: f64 = 5_000.0;
 /// The smallest piece of land returned when `min_area_m2` is not given.
 const DEFAULT_MIN_AREA_M2: f64 = 10_000.0;
 
@@ -67,6 +70,13 @@ const FIT: Param = Param {
     required: false,
     schema: r#"{"type":"string","pattern":"^[0-9.]+x[0-9.]+$","example":"200x400"}"#,
     description: "A rectangle, width x depth in metres, that must fit inside a piece in some orientation (tried every 5°).",
+};
+const EXTRA: Param = Param {
+    name: "extra_m",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"number","minimum":0,"maximum":5000,"default":0}"#,
+    description: "Metres of connection accepted beyond each service's reach (a plant's own branch): the served land grown by as much.",
 };
 const ASSETS: Param = Param {
     name: "assets",
@@ -109,7 +119,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "findSuitableLand",
         summary: "Where a new plant can go: the parts of the zone within reach of every listed service, minus taken land, largest first, with the serving assets",
         tag: "Planning",
-        params: &[SERVICES_ALL, SCENARIO, MIN_AREA, EXCLUDE, FIT, F, ASOF],
+        params: &[SERVICES_ALL, SCENARIO, MIN_AREA, EXCLUDE, FIT, EXTRA, F, ASOF],
         request_body: None,
         responses: &[(200, GEOJSON, "FeatureCollection of pieces of land"), ERR_400, ERR_404, ERR_503],
         route: || get(suitable),
@@ -240,6 +250,7 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         "min_area_m2",
         "exclude",
         "fit",
+        "extra_m",
         "f",
         "asof",
     ])?;
@@ -254,6 +265,12 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
     let min_area_m2 = number(&q, "min_area_m2")?.unwrap_or(DEFAULT_MIN_AREA_M2);
     let (layers, excluded) = exclude(&s, &q)?;
     let fit = fit(&q)?;
+    let extra_m = number(&q, "extra_m")?.unwrap_or(0.0);
+    if extra_m > MAX_EXTRA_M {
+        return Err(ApiError::bad_request(format!(
+            "extra_m: {extra_m} m is more than the {MAX_EXTRA_M} m of extra connection a question may accept"
+        )));
+    }
     zone_ready(c, sc)?;
     zone_results(&s, sc).await?;
     let catalog = Arc::clone(&s.catalog);
@@ -263,6 +280,7 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         min_area_m2,
         exclude: layers,
         fit,
+        extra_m,
     };
     let found = s
         .compute
@@ -306,6 +324,7 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         "services": names,
         "exclude": excluded,
         "min_area_m2": min_area_m2,
+        "extra_m": extra_m,
         "fit": fit.map(|(w, d)| json!({"width_m": w, "depth_m": d, "step_deg": crate::coverage::suitable::FIT_STEP_DEG})),
         "suitable_m2": found.total_m2.round(),
         "numberReturned": features.len(),

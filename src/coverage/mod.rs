@@ -945,9 +945,23 @@ impl Coverage {
         region: &MultiPolygon,
         deadline: &Deadline,
     ) -> Result<MultiPolygon, Exceeded> {
+        Self::covered_shape_by(s, reaching, region, 0.0, deadline)
+    }
+
+    /// `covered_shape` with every reach `extra` metres longer.
+    fn covered_shape_by(
+        s: &Service,
+        reaching: impl IntoIterator<Item = (usize, Geometry)>,
+        region: &MultiPolygon,
+        extra: f64,
+        deadline: &Deadline,
+    ) -> Result<MultiPolygon, Exceeded> {
         let mut by_reach: BTreeMap<u64, Vec<Geometry>> = BTreeMap::new();
         for (i, g) in reaching {
-            by_reach.entry(s.reach[i].to_bits()).or_default().push(g);
+            by_reach
+                .entry((s.reach[i] + extra).to_bits())
+                .or_default()
+                .push(g);
         }
         // One buffer per distinct reach: i_overlay unions within a call.
         let mut parts = Vec::with_capacity(by_reach.len());

@@ -3,7 +3,10 @@
 //! and road reserves, in pieces large enough, each with the assets that
 //! would serve it.
 //!
-//! "Within reach" holds for every point of the land, as the zone gaps say.
+//! "Within reach" holds for every point of the land, as the zone gaps say;
+//! `extra_m` accepts that many metres of connection beyond each reach (every
+//! reach that much longer, over the whole zone: not cached, bounded by the
+//! deadline), for a plant that lays its own branch.
 //! The served part of the zone is the zone minus each service's gaps (the
 //! cached zone results), so a question costs a few overlays, not a fresh
 //! coverage computation. A `fit` test asks whether a w × d rectangle fits
@@ -17,10 +20,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use geo::{Coord, Geometry, GeometryCollection, MultiPolygon, Polygon, Rotate};
+use geo::{
+    Area, BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Polygon, Rect, Rotate,
+};
 use serde::Serialize;
 
-use super::{area, polygons_of, AssetRef, Coverage, Scenario};
+use super::{area, polygons_of, AssetRef, Coverage, Scenario, Service};
 use crate::budget::{Deadline, Exceeded};
 use crate::index::IndexedLayer;
 
@@ -29,6 +34,9 @@ pub const FIT_STEP_DEG: f64 = 5.0;
 
 /// The width of a line's reserve where it states no `width_m`.
 pub const DEFAULT_RESERVE_M: f64 = 20.0;
+
+/// Pieces below this are the overlay's arithmetic noise, not land.
+const SPECK_M2: f64 = 1.0;
 
 /// A site-finder question.
 #[derive(Debug, Clone)]
@@ -42,6 +50,9 @@ pub struct Question<'a> {
     pub exclude: Vec<usize>,
     /// A rectangle (width, depth in metres) that must fit in a piece.
     pub fit: Option<(f64, f64)>,
+    /// Metres of connection accepted beyond each service's reach (a plant
+    /// may lay a longer branch): the served land grown by this much.
+    pub extra_m: f64,
 }
 
 /// One service's nearest serving asset for a piece.
@@ -81,8 +92,14 @@ impl Coverage {
     ) -> Result<Suitable, Exceeded> {
         // Taken: every service's gaps and every excluded feature.
         let mut taken = Vec::new();
-        for name in &q.services {
-            if let Some(z) = self.zone(layers, name, q.scenario) {
+        for s in self
+            .services
+            .iter()
+            .filter(|s| q.services.contains(&s.name))
+        {
+            if q.extra_m > 0.0 {
+                taken.push(self.unreached(layers, s, q.scenario, q.extra_m, deadline)?);
+            } else if let Some(z) = self.zone(layers, s.name, q.scenario) {
                 taken.push(area::to_metric_mp(&z.gaps, &self.proj));
             }
             deadline.check()?;
@@ -97,7 +114,10 @@ impl Coverage {
         let mut total_m2 = 0.0;
         let mut pieces = Vec::new();
         for p in free.0 {
-            let a = area::area_m2(&MultiPolygon(vec![p.clone()]));
+            let a = p.unsigned_area();
+            if a < SPECK_M2 {
+                continue;
+            }
             total_m2 += a;
             if a < q.min_area_m2 {
                 continue;
@@ -120,6 +140,51 @@ impl Coverage {
         }
         pieces.sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
         Ok(Suitable { pieces, total_m2 })
+    }
+
+    /// The zone (metric) beyond every eligible asset's reach plus `extra`
+    /// metres: buffers and overlay over the whole zone, as the oracle
+    /// computes it (growing the cached covered part instead would grow the
+    /// overlay's specks and slivers into discs).
+    fn unreached(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+        extra: f64,
+        deadline: &Deadline,
+    ) -> Result<MultiPolygon, Exceeded> {
+        let layer = &layers[s.layer];
+        let Some(z) = self.zone.bounding_rect() else {
+            return Ok(MultiPolygon(vec![]));
+        };
+        let window = {
+            let (kx, ky) = crate::geodesy::metres_per_degree(z.center().y);
+            let pad = (s.max_reach + extra) * 1.01;
+            Rect::new(
+                Coord {
+                    x: z.min().x - pad / kx,
+                    y: z.min().y - pad / ky,
+                },
+                Coord {
+                    x: z.max().x + pad / kx,
+                    y: z.max().y + pad / ky,
+                },
+            )
+        };
+        let assets: Vec<(usize, Geometry)> = layer
+            .envelope_candidates(window)
+            .into_iter()
+            .filter(|&i| s.eligible[sc.at()][i])
+            .map(|i| {
+                (
+                    i,
+                    area::to_metric(&layer.layer.features[i].geometry, &self.proj),
+                )
+            })
+            .collect();
+        let served = Self::covered_shape_by(s, assets, &self.zone_metric, extra, deadline)?;
+        Ok(area::difference(&self.zone_metric, &served))
     }
 
     /// The land a layer's features take (metric): polygons as they are,
@@ -179,11 +244,15 @@ impl Coverage {
             .filter(|s| q.services.contains(&s.name))
         {
             let near = self.near_parcel(layers, s, q.scenario, &parcel, deadline)?;
+            // The nearest asset whose reach includes the piece; with extra
+            // metres accepted, else the nearest one (within the largest
+            // reach of the piece).
             let best = near
                 .reaching
                 .iter()
                 .min_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|&(d, i, _)| (d, i));
+                .map(|&(d, i, _)| (d, i))
+                .or(near.nearest.filter(|_| q.extra_m > 0.0));
             out.push(Serving {
                 service: s.name,
                 asset: best.map(|(_, i)| self.asset(layers, s.layer, i)),

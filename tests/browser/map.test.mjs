@@ -149,6 +149,45 @@ try {
   await page.waitForFunction(() => document.querySelector('#stats-body').innerText.includes('44.00 km'), null, { timeout: 10_000 });
   check('statistics panel shows 44 km of existing roads', true);
 
+  // The planning panel: find land, an outage from a popup, N-1, capacity,
+  // the site report link; each agrees with the API it calls.
+  await closePopups();
+  const sc = await page.evaluate(() => window.zoneatlas.app.state.scenario);
+  await page.click('#land-form button[type=submit]');
+  await page.waitForSelector('#land-body [data-pieces]', { timeout: 20_000 });
+  const land = await api(`/api/coverage/suitable?services=water,gas,steam,power,road&min_area_m2=80000&scenario=${sc}`);
+  const shownPieces = Number(await page.locator('#land-body [data-pieces]').getAttribute('data-pieces'));
+  const landPaths = await page.locator('path.za-land').count();
+  check('find land lists and draws the pieces the API returns', land.numberReturned > 0 && shownPieces === land.numberReturned && landPaths === land.numberReturned,
+    `${shownPieces} listed, ${landPaths} drawn, API ${land.numberReturned}`);
+  await page.evaluate(() => window.zoneatlas.app.openPopup('pipelines', 'W-FEED-NORTH'));
+  await page.locator('.leaflet-popup .plan-actions button[data-plan=outage]').click();
+  await page.waitForSelector('.outage-service[data-service=water]', { timeout: 20_000 });
+  const out = await api(`/api/network/outage?assets=W-FEED-NORTH&scenario=${sc}`);
+  const weak = Number(await page.locator('.outage-service[data-service=water]').getAttribute('data-weak'));
+  const outText = await page.locator('#outage-body').innerText();
+  check('an outage from a popup lists who loses the dual feed', weak === out.services[0].lose_redundancy.length && weak > 0 && outText.includes('顶益'), `${weak} vs ${out.services[0].lose_redundancy.length}`);
+  await closePopups();
+  await page.click('#n1 summary');
+  await page.click('#n1-buttons button[data-service=water]');
+  await page.waitForSelector('#n1-body h3', { timeout: 20_000 });
+  const n1 = await api(`/api/network/critical?service=water&scenario=${sc}`);
+  const listed = await page.locator('.critical-list li').evaluateAll((ls) => ls.map((l) => l.dataset.id));
+  const critPaths = await page.locator('path.za-critical').count();
+  check('N-1 lists and highlights the critical water assets', JSON.stringify(listed) === JSON.stringify(n1.assets.map((a) => a.asset.id)) && critPaths === n1.assets.length,
+    `${listed.join(',')} / ${critPaths} drawn`);
+  const cap = await api(`/api/network/capacity?scenario=${sc}`);
+  const capRows = await page.locator('#capacity-body .row').count();
+  const overRows = await page.locator('#capacity-body .row[data-overloaded=true]').count();
+  const labels = await page.locator('.load-label').count();
+  check('capacity shows every substation, its load on the map, overloads flagged', capRows === cap.substations.length && labels === cap.substations.length
+    && overRows === cap.substations.filter((s) => s.overloaded).length, `${capRows} rows, ${labels} labels`);
+  await page.evaluate(() => window.zoneatlas.app.openPopup('sites', 'ST-DINGYI'));
+  const href = await page.locator('.leaflet-popup .plan-actions a').first().getAttribute('href');
+  const report = await fetch(base + href);
+  check('a site popup links its report', report.status === 200 && (await report.text()).includes('郑州顶益食品'), href);
+  await closePopups();
+
   // Language toggle.
   await page.locator('#lang').click();
   const lang = await page.evaluate(() => document.documentElement.lang);

@@ -89,6 +89,20 @@ pub async fn get(app: &axum::Router, uri: &str) -> Reply {
     .await
 }
 
+/// The sample copied to a temporary folder, with `edit` applied to the
+/// text of each file by name.
+pub fn sample_copy(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(geodata()).unwrap().flatten() {
+        if e.path().is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            std::fs::write(dir.path().join(&name), edit(&name, text)).unwrap();
+        }
+    }
+    dir
+}
+
 /// The features of a GeoJSON file, read with serde_json only (an oracle
 /// independent of the loader).
 pub fn file_features(dir: &Path, layer: &str) -> Vec<Value> {

@@ -5,7 +5,7 @@ Reads the data folder's GeoJSON and coverage.toml with Python's own parsers
 and computes, in UTM zone 49N (EPSG:32649):
 
 - suitable land: the zone, intersected with each listed service's buffers
-  (assets in the scenario, each by its reach), minus taken land (site, park
+  (assets in the scenario, each by its reach plus extra_m), minus taken land (site, park
   and water polygons, road reserves `width_m` wide), cut into polygons;
 - critical assets per networked service: the network as a graph (a node per
   vertex, snapped within the rules' tolerance; a node per asset joined to
@@ -19,7 +19,7 @@ and computes, in UTM zone 49N (EPSG:32649):
   density of its kind, summed on the substation its feeder touches, else the
   nearest substation whose reach includes it.
 
-stdin: {"dir", "scenario", "services": [..], "min_area_m2", "exclude": [..]}
+stdin: {"dir", "scenario", "services": [..], "min_area_m2", "exclude": [..], "extra_m"}
 stdout: {"pieces_m2": [...], "suitable_m2": a, "critical": {service: {asset: [sites]}},
          "capacity_kw": {substation: kW}}
 """
@@ -79,7 +79,7 @@ zone = unary_union([utm(f) for f in features(rules["zone"]["collection"])
 land = zone
 for name in req["services"]:
     rule = rules["services"][name]
-    parts = [utm(f).buffer(reach_of(rule, f["properties"]), quad_segs=64)
+    parts = [utm(f).buffer(reach_of(rule, f["properties"]) + req.get("extra_m", 0), quad_segs=64)
              for f in features(rule["collection"])
              if matches(f["properties"], rule.get("where")) and counts(f["properties"])]
     land = land.intersection(unary_union(parts) if parts else Polygon())

@@ -422,9 +422,68 @@ fn transforms(c: &mut Criterion) {
     g.finish();
 }
 
+/// The planner's N-1 list by one depth-first search, against the brute
+/// force a client could run with the API: one outage question per network
+/// asset (timed here for a sample of assets; the figure per asset times the
+/// asset count is the whole). And the site finder on the sample.
+fn planner(c: &mut Criterion) {
+    use zoneatlas::budget::Deadline;
+    use zoneatlas::coverage::suitable::Question;
+    use zoneatlas::coverage::Scenario;
+    let mut g = c.benchmark_group("planner");
+    g.sample_size(10);
+    let none = Deadline::none();
+    for (name, catalog) in [
+        ("sample", sample()),
+        ("synth_1m", synthetic_with(1_000_000)),
+    ] {
+        let cov = catalog.coverage.as_ref().expect("coverage rules");
+        let layers = &catalog.layers;
+        let critical = cov
+            .critical(layers, "power", Scenario::Current, &none)
+            .expect("critical");
+        let lines = catalog.layer_position("power_lines").expect("power lines");
+        let subs = catalog.layer_position("substations").expect("substations");
+        let assets = layers[lines].layer.features.len() + layers[subs].layer.features.len();
+        eprintln!(
+            "planner/{name}: {} power network assets, {} critical, {} sites supplied",
+            assets,
+            critical.assets.len(),
+            critical.sites_supplied
+        );
+        g.bench_function(format!("critical_power/{name}"), |b| {
+            b.iter(|| black_box(cov.critical(layers, "power", Scenario::Current, &none)))
+        });
+        let mut k = 0;
+        g.bench_function(format!("outage_one_asset_power/{name}"), |b| {
+            b.iter(|| {
+                k = (k + 7919) % layers[lines].layer.features.len();
+                black_box(cov.outage(layers, &[(lines, k)], Scenario::Current, &none))
+            })
+        });
+        if name == "sample" {
+            let q = Question {
+                services: vec!["water", "gas", "steam", "power", "road"],
+                scenario: Scenario::Current,
+                min_area_m2: 80_000.0,
+                exclude: ["sites", "parks", "water", "roads"]
+                    .iter()
+                    .filter_map(|id| catalog.layer_position(id))
+                    .collect(),
+                fit: None,
+                extra_m: 0.0,
+            };
+            g.bench_function("suitable_five_services/sample", |b| {
+                b.iter(|| black_box(cov.suitable(layers, &q, &none)))
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = nearest, bbox, encode, coverage, hardening, transforms
+    targets = nearest, bbox, encode, coverage, hardening, transforms, planner
 }
 criterion_main!(benches);

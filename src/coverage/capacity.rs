@@ -147,7 +147,7 @@ impl Coverage {
                 .iter()
                 .find(|a| a.service == "power")
                 .and_then(|a| a.connect_to.as_ref())
-                .and_then(|r| layers[power.layer].layer.position(&r.id));
+                .and_then(|r| layers[power.layer].position_of(&r.id));
             match fed_by.or(nearest) {
                 Some(s) => by_sub.entry(s).or_default().push(demand),
                 None => unserved.push(demand),

@@ -390,7 +390,7 @@ fn site_links(
         let Some(site) = f.property_text(property) else {
             continue;
         };
-        match layers[sl].layer.position(&site) {
+        match layers[sl].position_of(&site) {
             Some(p) => links.entry(p).or_default().push(i),
             None => dangling.push((f.id.clone(), site)),
         }

@@ -98,7 +98,7 @@ impl Coverage {
         for id in ids {
             let found: Vec<(usize, usize)> = candidate_layers
                 .iter()
-                .filter_map(|&l| layers[l].layer.position(id).map(|p| (l, p)))
+                .filter_map(|&l| layers[l].position_of(id).map(|p| (l, p)))
                 .collect();
             if found.is_empty() {
                 return Err(format!(

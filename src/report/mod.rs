@@ -179,8 +179,7 @@ pub fn site_html(
         .ok_or_else(|| ReportError::NotFound(format!("no collection {sites_id:?}")))?;
     let layers = &catalog.layers;
     let t = layers[sl]
-        .layer
-        .position(site_id)
+        .position_of(site_id)
         .ok_or_else(|| ReportError::NotFound(format!("no site has id {site_id:?}")))?;
     let f = &layers[sl].layer.features[t];
     let mut answers = Vec::new();

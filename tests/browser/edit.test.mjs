@@ -154,8 +154,15 @@ try {
   // 4. Delete it (after confirming), from its popup.
   await page.evaluate(() => window.zoneatlas.app.openPopup('roads', 'R-BROWSER-1'));
   await popupButton(page, 'delete');
-  await page.waitForSelector('#edit-msg.yes');
-  check('a confirmed delete removes the feature', (await fetch(`${base}/api/collections/roads/items/R-BROWSER-1`)).status === 404);
+  // The save's message is still shown until the delete answers: wait for
+  // the panel to be replaced (the delete's own message), not for any .yes.
+  await page.waitForFunction(() => document.querySelector('#edit-msg.yes') && !document.querySelector('#edit-form'), null, { timeout: 10_000 });
+  let gone = false;
+  for (let i = 0; i < 50 && !gone; i++) {
+    gone = (await fetch(`${base}/api/collections/roads/items/R-BROWSER-1`)).status === 404;
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  check('a confirmed delete removes the feature', gone);
   check('and the map no longer draws it', await page.waitForFunction(() => !window.zoneatlas.app.features.roads['R-BROWSER-1'], null, { timeout: 3000 }).then(() => true, () => false));
 
   // 5. History in the popup's panel.

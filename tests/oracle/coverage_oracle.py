@@ -10,51 +10,21 @@ stdout: {"parcels": [{"area_m2": a, "covered_m2": {service: m2}}], "zone": {"are
 """
 import json
 import sys
-import tomllib
 
-from pyproj import Transformer
-from shapely.geometry import Polygon, shape
+from shapely.geometry import Polygon
 from shapely.ops import transform, unary_union
 
+from rules_data import Data, matches, reach_of, to_utm, utm
+
 req = json.load(sys.stdin)
-folder = req["dir"]
-with open(f"{folder}/coverage.toml", "rb") as fh:
-    rules = tomllib.load(fh)
-to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True).transform
-statuses = set(rules["scenarios"][req["scenario"]])
-status_prop = rules["scenarios"]["status_property"]
-
-
-def features(collection):
-    with open(f"{folder}/{collection}.geojson", encoding="utf-8") as fh:
-        return json.load(fh)["features"]
-
-
-def text(v):
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def matches(props, where):
-    return all(k in props and text(props[k]) == text(v) for k, v in (where or {}).items())
-
+data = Data(req["dir"], req["scenario"])
+rules = data.rules
 
 cover = {}
 for name, rule in rules["services"].items():
-    parts = []
-    for f in features(rule["collection"]):
-        p = f["properties"]
-        if not matches(p, rule.get("where")):
-            continue
-        if status_prop in p and p[status_prop] not in statuses:
-            continue
-        reach = rule["reach_m"]
-        by = rule.get("reach_by")
-        if by and text(p.get(by["property"])) in by["values"]:
-            reach = by["values"][text(p[by["property"]])]
-        own = p.get(rule.get("reach_property") or "")
-        if isinstance(own, (int, float)) and own > 0:
-            reach = own
-        parts.append(transform(to_utm, shape(f["geometry"])).buffer(reach, quad_segs=64))
+    parts = [utm(f).buffer(reach_of(rule, f["properties"]), quad_segs=64)
+             for f in data.features(rule["collection"])
+             if matches(f["properties"], rule.get("where")) and data.counts(f["properties"])]
     cover[name] = unary_union(parts) if parts else Polygon()
 
 out = {"parcels": []}
@@ -63,7 +33,7 @@ for ring in req["parcels"]:
     out["parcels"].append({"area_m2": p.area,
                            "covered_m2": {n: p.intersection(c).area for n, c in cover.items()}})
 
-zone = unary_union([transform(to_utm, shape(f["geometry"])) for f in features(rules["zone"]["collection"])
+zone = unary_union([utm(f) for f in data.features(rules["zone"]["collection"])
                     if matches(f["properties"], rules["zone"].get("where"))])
 out["zone"] = {"area_m2": zone.area,
                "share": {n: zone.intersection(c).area / zone.area for n, c in cover.items()}}

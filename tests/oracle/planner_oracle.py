@@ -25,52 +25,16 @@ stdout: {"pieces_m2": [...], "suitable_m2": a, "critical": {service: {asset: [si
 """
 import json
 import sys
-import tomllib
 
 import networkx as nx
-from pyproj import Transformer
-from shapely.geometry import Polygon, shape
-from shapely.ops import transform, unary_union
+from shapely.geometry import Polygon
+from shapely.ops import unary_union
+
+from rules_data import Data, matches, reach_of, utm
 
 req = json.load(sys.stdin)
-folder = req["dir"]
-with open(f"{folder}/coverage.toml", "rb") as fh:
-    rules = tomllib.load(fh)
-to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True).transform
-statuses = set(rules["scenarios"][req["scenario"]])
-status_prop = rules["scenarios"]["status_property"]
-
-
-def features(collection):
-    with open(f"{folder}/{collection}.geojson", encoding="utf-8") as fh:
-        return json.load(fh)["features"]
-
-
-def text(v):
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def matches(props, where):
-    return all(k in props and text(props[k]) == text(v) for k, v in (where or {}).items())
-
-
-def counts(props):
-    return props.get(status_prop) is None or props[status_prop] in statuses
-
-
-def reach_of(rule, p):
-    reach = rule["reach_m"]
-    by = rule.get("reach_by")
-    if by and text(p.get(by["property"])) in by["values"]:
-        reach = by["values"][text(p[by["property"]])]
-    own = p.get(rule.get("reach_property") or "")
-    if isinstance(own, (int, float)) and own > 0:
-        reach = own
-    return reach
-
-
-def utm(f):
-    return transform(to_utm, shape(f["geometry"]))
+data = Data(req["dir"], req["scenario"])
+rules, features, counts = data.rules, data.features, data.counts
 
 
 # --- suitable land -----------------------------------------------------------

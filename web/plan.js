@@ -82,6 +82,7 @@
     try {
       const v = await app.getJSON(`/api/network/critical?service=${service}&${scenarioQ()}`);
       overlay().clearLayers();
+      fetched = 0;
       for (const a of v.assets) highlight(a.asset, { color: '#d400d4', weight: 7, opacity: 0.8, className: 'za-critical' });
       body.innerHTML = `<h3>${app.esc(t(service))} · ${app.esc(t(app.state.scenario))}</h3>` + (v.assets.length
         ? `<ul class="critical-list">${v.assets.map((a) => `<li data-id="${app.esc(a.asset.id)}"><b>${name(a.asset)}</b> <small>${app.esc(a.asset.id)}</small> → ${a.sites.map(name).join('、')}</li>`).join('')}</ul>`
@@ -90,11 +91,20 @@
       body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
     }
   }
-  // Draw a feature named in an answer, from the features the map holds.
+  // Draw a feature named in an answer: from the features the map holds, or
+  // (a collection drawn from tiles holds none) fetched by id, at most
+  // MAX_FETCHED per answer.
+  const MAX_FETCHED = 100;
+  let fetched = 0;
   function highlight(ref, style) {
+    const draw = (f) => L.geoJSON(f, { coordsToLatLng: ll, style: () => style, pointToLayer: (_, at) => L.circleMarker(at, { ...style, radius: 10, fill: false }), interactive: false }).addTo(overlay());
     const f = app.features[ref.collection]?.[ref.id];
-    if (!f) return;
-    L.geoJSON(f, { coordsToLatLng: ll, style: () => style, pointToLayer: (_, at) => L.circleMarker(at, { ...style, radius: 10, fill: false }), interactive: false }).addTo(overlay());
+    if (f) { draw(f); return; }
+    if (fetched++ >= MAX_FETCHED) return;
+    const layer = overlay();
+    app.getJSON(`/api/collections/${encodeURIComponent(ref.collection)}/items/${encodeURIComponent(ref.id)}${app.state.asof ? `?asof=${encodeURIComponent(app.state.asof)}` : ''}`)
+      .then((g) => { if (za.map.hasLayer(layer)) draw(g); })
+      .catch((e) => za.errors.push(String(e)));
   }
 
   // --- outage
@@ -106,6 +116,7 @@
     try {
       const v = await app.getJSON(`/api/network/outage?assets=${encodeURIComponent(id)}&${scenarioQ()}`);
       overlay().clearLayers();
+      fetched = 0;
       const html = [`<h3>${app.esc(t('outage_of'))} ${app.esc(id)} · ${app.esc(t(app.state.scenario))} <button type="button" id="outage-close">${app.esc(t('close'))}</button></h3>`];
       for (const s of v.services) {
         L.geoJSON(s.lost_area, { coordsToLatLng: ll, style: () => ({ color: '#b71c1c', weight: 1, fillColor: '#e53935', fillOpacity: 0.4, className: 'za-lost' }), interactive: false }).addTo(overlay());

@@ -159,7 +159,7 @@ fn encode(c: &mut Criterion) {
                         bbox: None,
                         geometry: Some(geojson::Geometry::from(&f.geometry)),
                         id: Some(geojson::feature::Id::String(f.id.clone())),
-                        properties: Some(f.properties.clone()),
+                        properties: Some(f.properties.to_map()),
                         foreign_members: None,
                     })
                     .collect(),

@@ -88,7 +88,7 @@ struct Trees {
     envelopes: RTree<Envelope>,
     pieces: RTree<Piece>,
     /// Feature id -> slot, for the features these trees index.
-    ids: HashMap<String, u32>,
+    ids: Ids,
 }
 
 impl Trees {
@@ -97,25 +97,60 @@ impl Trees {
         features: impl Iterator<Item = (u32, &'a crate::model::Feature)>,
         proj: &LocalProjection,
     ) -> Trees {
-        let mut envelopes = Vec::new();
-        let mut pieces = Vec::new();
-        let mut ids = HashMap::new();
-        for (slot, f) in features {
-            let (lo, hi) = (f.bbox.min(), f.bbox.max());
-            envelopes.push(GeomWithData::new(
-                Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]),
-                slot,
-            ));
-            push_pieces(&f.geometry, slot, proj, &mut pieces);
-            ids.insert(f.id.clone(), slot);
+        let features: Vec<(u32, &crate::model::Feature)> = features.collect();
+        let envelopes = || {
+            let list: Vec<Envelope> = features
+                .iter()
+                .map(|&(slot, f)| {
+                    let (lo, hi) = (f.bbox.min(), f.bbox.max());
+                    GeomWithData::new(Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]), slot)
+                })
+                .collect();
+            RTree::bulk_load(list)
+        };
+        let ids = || {
+            let mut ids = Ids::with_capacity_and_hasher(features.len(), Default::default());
+            for &(slot, f) in &features {
+                ids.insert(f.id.clone(), slot);
+            }
+            ids
+        };
+        let pieces = || {
+            let mut list = Vec::with_capacity(features.len());
+            for &(slot, f) in &features {
+                push_pieces(&f.geometry, slot, proj, &mut list);
+            }
+            RTree::bulk_load(list)
+        };
+        if features.len() < PARALLEL_OVER {
+            return Trees {
+                envelopes: envelopes(),
+                pieces: pieces(),
+                ids: ids(),
+            };
         }
-        Trees {
-            envelopes: RTree::bulk_load(envelopes),
-            pieces: RTree::bulk_load(pieces),
-            ids,
-        }
+        // A big layer (a city's roads): the two trees and the id map on
+        // their own threads, at start-up when nothing else runs.
+        std::thread::scope(|s| {
+            let e = s.spawn(envelopes);
+            let i = s.spawn(ids);
+            let pieces = pieces();
+            Trees {
+                envelopes: e.join().expect("envelope tree"),
+                pieces,
+                ids: i.join().expect("id map"),
+            }
+        })
     }
 }
+
+/// Layers with more features than this build their trees in parallel.
+const PARALLEL_OVER: usize = 20_000;
+
+/// Feature id -> slot. foldhash: several times faster than SipHash on a
+/// million ids, and seeded per process, so ids a client chooses cannot be
+/// aimed at one bucket.
+type Ids = HashMap<String, u32, foldhash::fast::RandomState>;
 
 /// A layer with its R-trees. Immutable once built; `with_features` makes
 /// the next version.

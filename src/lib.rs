@@ -25,6 +25,7 @@ pub mod live;
 pub mod load;
 pub mod metrics;
 pub mod model;
+pub mod props;
 pub mod query;
 pub mod report;
 pub mod store;

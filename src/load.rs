@@ -26,9 +26,9 @@ use geo::{
 };
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{Envelope, RTree, RTreeObject, AABB};
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::model::{Feature, GeometryKind, Layer, LayerMeta};
 
@@ -248,86 +248,137 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
         feature,
         message,
     };
-    let raw: RawCollection = serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            return vec![problem(None, format!("invalid JSON: {e}"))];
-        }
-        // Well-formed JSON of the wrong shape: find which feature, so the
-        // message names its index and id rather than only a byte column.
-        match locate_bad_feature(bytes) {
-            Some((at, message)) => vec![problem(Some(at), message)],
-            None => vec![problem(
-                None,
-                format!("not a GeoJSON FeatureCollection: {e}"),
-            )],
-        }
-    })?;
-    if raw.kind != "FeatureCollection" {
+    // Each feature is converted as soon as it is parsed: a million raw
+    // features (nested coordinate arrays, strings) never exist at once.
+    let mut c = Collector {
+        path,
+        meta: &meta,
+        problems: Vec::new(),
+        features: Vec::new(),
+        ids: HashSet::new(),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let kind = CollectionSeed(&mut c)
+        .deserialize(&mut de)
+        .and_then(|k| de.end().map(|()| k))
+        .map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                return vec![problem(None, format!("invalid JSON: {e}"))];
+            }
+            // Well-formed JSON of the wrong shape: find which feature, so
+            // the message names its index and id rather than only a byte
+            // column.
+            match locate_bad_feature(bytes) {
+                Some((at, message)) => vec![problem(Some(at), message)],
+                None => vec![problem(
+                    None,
+                    format!("not a GeoJSON FeatureCollection: {e}"),
+                )],
+            }
+        })?;
+    if kind.as_deref() != Some("FeatureCollection") {
         return Err(vec![problem(
             None,
-            format!("\"type\" is {:?}, expected \"FeatureCollection\"", raw.kind),
+            match kind {
+                Some(k) => format!("\"type\" is {k:?}, expected \"FeatureCollection\""),
+                None => "\"type\" is missing, expected \"FeatureCollection\"".into(),
+            },
         )]);
     }
+    let Collector {
+        problems, features, ..
+    } = c;
+    if problems.is_empty() {
+        Ok(Layer::new(meta, features))
+    } else {
+        Err(problems)
+    }
+}
 
-    let mut problems = Vec::new();
-    let mut features = Vec::with_capacity(raw.features.len());
-    let mut ids: HashSet<String> = HashSet::with_capacity(raw.features.len());
-    for (index, f) in raw.features.into_iter().enumerate() {
+/// Features converted and checked as they are parsed (`parse_layer`).
+struct Collector<'a> {
+    path: &'a Path,
+    meta: &'a LayerMeta,
+    problems: Vec<Problem>,
+    features: Vec<Feature>,
+    ids: HashSet<String>,
+}
+
+impl Collector<'_> {
+    fn problem(&self, feature: Option<(usize, Option<String>)>, message: String) -> Problem {
+        Problem {
+            file: self.path.to_path_buf(),
+            feature,
+            message,
+        }
+    }
+
+    /// Check one raw feature and keep it, or record what is wrong with it.
+    fn take(&mut self, index: usize, f: RawFeature) {
         let (id, numeric_id) = match &f.id {
             Some(Value::String(s)) if !s.is_empty() => (Some(s.clone()), false),
             Some(Value::Number(n)) => (Some(n.to_string()), true),
             _ => (None, false),
         };
         let at = Some((index, id.clone()));
-        let before = problems.len();
+        let before = self.problems.len();
         if f.kind.as_deref() != Some("Feature") {
-            problems.push(problem(
+            let p = self.problem(
                 at.clone(),
                 format!(
                     "\"type\" is {:?}, expected \"Feature\"",
                     f.kind.unwrap_or_default()
                 ),
-            ));
+            );
+            self.problems.push(p);
         }
         match &id {
-            None => problems.push(problem(
-                at.clone(),
-                "\"id\" is missing (a non-empty string or a number is required)".into(),
-            )),
+            None => {
+                let p = self.problem(
+                    at.clone(),
+                    "\"id\" is missing (a non-empty string or a number is required)".into(),
+                );
+                self.problems.push(p);
+            }
             Some(id) => {
-                if !ids.insert(id.clone()) {
-                    problems.push(problem(at.clone(), format!("duplicate id {id:?}")));
+                if !self.ids.insert(id.clone()) {
+                    let p = self.problem(at.clone(), format!("duplicate id {id:?}"));
+                    self.problems.push(p);
                 }
             }
         }
         let properties = f.properties.unwrap_or_default();
-        for name in &meta.required {
+        for name in &self.meta.required {
             if properties.get(name).is_none_or(Value::is_null) {
-                problems.push(problem(at.clone(), format!("property {name:?} is missing")));
+                let p = self.problem(at.clone(), format!("property {name:?} is missing"));
+                self.problems.push(p);
             }
         }
         let geometry = match f.geometry {
             None => {
-                problems.push(problem(at.clone(), "geometry is missing (null)".into()));
+                let p = self.problem(at.clone(), "geometry is missing (null)".into());
+                self.problems.push(p);
                 None
             }
-            Some(g) => match build_geometry(g, meta.geometry) {
+            Some(g) => match build_geometry(g, self.meta.geometry) {
                 Ok(g) => Some(g),
                 Err(message) => {
-                    problems.push(problem(at.clone(), message));
+                    let p = self.problem(at.clone(), message);
+                    self.problems.push(p);
                     None
                 }
             },
         };
-        if problems.len() > before {
-            continue;
+        if self.problems.len() > before {
+            return;
         }
         if let (Some(id), Some(geometry)) = (id, geometry) {
             let Some(bbox) = geometry.bounding_rect() else {
-                problems.push(problem(at, "geometry is empty".into()));
-                continue;
+                let p = self.problem(at, "geometry is empty".into());
+                self.problems.push(p);
+                return;
             };
-            features.push(Feature {
+            self.features.push(Feature {
                 id,
                 numeric_id,
                 revision: 0,
@@ -337,10 +388,67 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
             });
         }
     }
-    if problems.is_empty() {
-        Ok(Layer::new(meta, features))
-    } else {
-        Err(problems)
+}
+
+/// A FeatureCollection read into a `Collector`; yields its `"type"`.
+struct CollectionSeed<'c, 'a>(&'c mut Collector<'a>);
+
+impl<'de> DeserializeSeed<'de> for CollectionSeed<'_, '_> {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CollectionSeed<'_, '_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a GeoJSON FeatureCollection object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Option<String>, A::Error> {
+        let mut kind = None;
+        let mut seen_features = false;
+        while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "type" => kind = Some(m.next_value::<String>()?),
+                "features" => {
+                    m.next_value_seed(FeaturesSeed(&mut *self.0))?;
+                    seen_features = true;
+                }
+                _ => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        if !seen_features {
+            return Err(serde::de::Error::missing_field("features"));
+        }
+        Ok(kind)
+    }
+}
+
+/// The `features` array, each element handed to the collector in turn.
+struct FeaturesSeed<'c, 'a>(&'c mut Collector<'a>);
+
+impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of GeoJSON Features")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(f) = s.next_element::<RawFeature>()? {
+            self.0.take(index, f);
+            index += 1;
+        }
+        Ok(())
     }
 }
 
@@ -451,20 +559,13 @@ fn overlapping_pairs(ranges: &mut [(f64, f64)]) -> u64 {
 }
 
 #[derive(Deserialize)]
-struct RawCollection {
-    #[serde(rename = "type")]
-    kind: String,
-    features: Vec<RawFeature>,
-}
-
-#[derive(Deserialize)]
 struct RawFeature {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     #[serde(default)]
     id: Option<Value>,
     #[serde(default)]
-    properties: Option<Map<String, Value>>,
+    properties: Option<crate::props::Props>,
     #[serde(default)]
     geometry: Option<RawGeometry>,
 }

@@ -8,7 +8,7 @@
 
 use geo::{Geometry, Rect};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The geometry a layer holds. Each kind also accepts its multi- form, so a
@@ -75,7 +75,7 @@ pub struct Feature {
     /// Whether the id was a JSON number (served back as a number).
     pub numeric_id: bool,
     pub geometry: Geometry<f64>,
-    pub properties: Map<String, Value>,
+    pub properties: crate::props::Props,
     /// lon/lat bounding box of the geometry.
     pub bbox: Rect<f64>,
     /// The store revision that last wrote this feature (0 when served from a
@@ -185,7 +185,7 @@ impl PropertySummary {
         let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
         for f in features {
             for (k, v) in &f.properties {
-                let a = acc.entry(k.as_str()).or_insert(Acc {
+                let a = acc.entry(k).or_insert(Acc {
                     kinds: [false; 4],
                     integer: true,
                     count: 0,

@@ -42,13 +42,12 @@ fn changed(f: &Feature, (x, y): (f64, f64), pick: u8, id: String) -> Feature {
     let mut f = f.clone();
     f.id = id;
     f.properties
-        .insert("status".into(), json!(STATUSES[pick as usize % 4]));
+        .insert("status", json!(STATUSES[pick as usize % 4]));
     if f.properties.contains_key("voltage_kv") {
         f.properties
-            .insert("voltage_kv".into(), json!(VOLTAGES[pick as usize / 2 % 4]));
+            .insert("voltage_kv", json!(VOLTAGES[pick as usize / 2 % 4]));
         if pick == 7 {
-            f.properties
-                .insert("service_radius_m".into(), json!(1234.5));
+            f.properties.insert("service_radius_m", json!(1234.5));
         }
         f.geometry = Geometry::Point(Point::new(x, y));
     } else {

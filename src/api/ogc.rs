@@ -304,7 +304,7 @@ async fn schema(
     let mut names: std::collections::BTreeSet<&str> =
         meta.required.iter().map(String::as_str).collect();
     for f in &l.layer.features {
-        names.extend(f.properties.keys().map(String::as_str));
+        names.extend(f.properties.keys());
     }
     let mut props = Map::new();
     for name in names {

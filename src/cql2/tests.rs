@@ -11,7 +11,7 @@ fn feature(id: &str, lon: f64, lat: f64, props: serde_json::Value) -> Arc<Featur
         id: id.into(),
         numeric_id: false,
         geometry: p.into(),
-        properties: props.as_object().cloned().unwrap_or_default(),
+        properties: props.as_object().cloned().unwrap_or_default().into(),
         bbox: geo::Rect::new(p.0, p.0),
         revision: 0,
     })

@@ -56,7 +56,7 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
                 let [x, y] = crs.from_lonlat(c, Order::Traditional);
                 geo::Coord { x, y }
             });
-            (f.id.clone(), g, f.properties.clone())
+            (f.id.clone(), g, f.properties.to_map())
         })
         .collect();
     let wkt = crs.wkt();

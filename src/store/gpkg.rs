@@ -550,7 +550,7 @@ impl GpkgStore {
                 id,
                 numeric_id,
                 geometry,
-                properties,
+                properties: properties.into(),
                 bbox,
                 revision: revision.max(0) as u64,
             });
@@ -700,11 +700,11 @@ fn columns_for(features: &[std::sync::Arc<Feature>]) -> BTreeMap<String, ColumnT
     let mut cols: BTreeMap<String, ColumnType> = BTreeMap::new();
     for f in features {
         for (k, v) in &f.properties {
-            if OWN_COLUMNS.contains(&k.as_str()) {
+            if OWN_COLUMNS.contains(&k) {
                 continue;
             }
             let Some(t) = ColumnType::of(v) else { continue };
-            cols.entry(k.clone()).or_insert(t);
+            cols.entry(k.to_owned()).or_insert(t);
         }
     }
     cols
@@ -785,7 +785,7 @@ fn insert_feature(
     for (k, v) in &f.properties {
         let fits = columns.get(k).is_some_and(|c| c.holds(v));
         if !fits {
-            extra.insert(k.clone(), v.clone());
+            extra.insert(k.to_owned(), v.clone());
         }
     }
     values.push(if extra.is_empty() {
@@ -922,7 +922,7 @@ impl Store for GpkgStore {
             };
             let cols = self.columns.entry(layer.clone()).or_default();
             for (k, v) in &feature.properties {
-                if OWN_COLUMNS.contains(&k.as_str()) || cols.contains_key(k) {
+                if OWN_COLUMNS.contains(&k) || cols.contains_key(k) {
                     continue;
                 }
                 if let Some(t) = ColumnType::of(v) {
@@ -933,8 +933,8 @@ impl Store for GpkgStore {
                         t.sql()
                     ))
                     .map_err(&fail)?;
-                    cols.insert(k.clone(), t);
-                    added.push((layer.clone(), k.clone(), t));
+                    cols.insert(k.to_owned(), t);
+                    added.push((layer.clone(), k.to_owned(), t));
                 }
             }
         }
@@ -1302,7 +1302,7 @@ mod tests {
             numeric_id: false,
             bbox: geometry.bounding_rect().unwrap(),
             geometry,
-            properties: props.as_object().unwrap().clone(),
+            properties: props.as_object().unwrap().clone().into(),
             revision: 0,
         }
     }
@@ -1338,7 +1338,7 @@ mod tests {
         let back = store.load().unwrap();
         assert_eq!(back.revision, 1);
         for (f, want) in back.layers[0].features.iter().zip(&props) {
-            assert_eq!(&Value::Object(f.properties.clone()), want, "{}", f.id);
+            assert_eq!(&Value::Object(f.properties.to_map()), want, "{}", f.id);
             assert_eq!(f.revision, 1);
         }
     }

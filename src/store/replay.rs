@@ -120,7 +120,7 @@ pub fn read(dir: &Path, data: &mut Dataset) -> Result<Option<Replay>, String> {
             previous = Some(when);
             let mut f = (*end).clone();
             f.properties
-                .insert(status_property.clone(), Value::String(status.clone()));
+                .insert(&status_property, Value::String(status.clone()));
             let layer_id = t.collection.clone();
             let change = match (i, when == import) {
                 // There from the start: the import holds this state.

@@ -281,8 +281,8 @@ fn tags<'a>(
     );
     std::iter::once(("id", id)).chain(
         props
-            .filter(|(k, _)| k.as_str() != "id")
-            .filter_map(|(k, v)| tile_value(v).map(|v| (k.as_str(), v))),
+            .filter(|(k, _)| *k != "id")
+            .filter_map(|(k, v)| tile_value(v).map(|v| (k, v))),
     )
 }
 

@@ -494,6 +494,7 @@ fn read_events(
     server: &Server,
     last_event_id: Option<u64>,
     deadline: Instant,
+    opened: impl FnOnce(),
     mut done: impl FnMut(&[(u64, Value)]) -> bool,
 ) -> Vec<(u64, Value)> {
     let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
@@ -512,6 +513,13 @@ fn read_events(
     let mut out = Vec::new();
     let (mut id, mut data) = (None, None);
     let mut line = String::new();
+    // The status line: the server has subscribed this stream by now.
+    while Instant::now() < deadline && line.is_empty() {
+        if reader.read_line(&mut line).is_err() {
+            continue;
+        }
+    }
+    opened();
     while Instant::now() < deadline && !done(&out) {
         line.clear();
         match reader.read_line(&mut line) {
@@ -538,7 +546,10 @@ fn an_event_client_that_reconnects_with_last_event_id_gets_every_revision_once()
     let server = Server::start(&[]);
     let t = token(&server.store, "editor", "burst");
     let base = server.base.clone();
+    // The burst starts once the first stream is open, so it misses none.
+    let (go, start) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {
+        let _ = start.recv();
         let mut revisions = Vec::new();
         for i in 0..200 {
             let body = road(
@@ -563,7 +574,15 @@ fn an_event_client_that_reconnects_with_last_event_id_gets_every_revision_once()
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     // First connection: leave after 40 events, mid-burst.
-    let first = read_events(&server, None, deadline, |got| got.len() >= 40);
+    let first = read_events(
+        &server,
+        None,
+        deadline,
+        move || {
+            let _ = go.send(());
+        },
+        |got| got.len() >= 40,
+    );
     assert_eq!(
         first.len(),
         40,
@@ -573,9 +592,13 @@ fn an_event_client_that_reconnects_with_last_event_id_gets_every_revision_once()
     std::thread::sleep(Duration::from_millis(300));
     let written = writer.join().unwrap();
     let want: BTreeSet<u64> = written.iter().copied().collect();
-    let second = read_events(&server, Some(last_id), deadline, |got| {
-        got.iter().filter_map(|(_, d)| d["revision"].as_u64()).max() >= want.last().copied()
-    });
+    let second = read_events(
+        &server,
+        Some(last_id),
+        deadline,
+        || {},
+        |got| got.iter().filter_map(|(_, d)| d["revision"].as_u64()).max() >= want.last().copied(),
+    );
     let revisions: Vec<u64> = first
         .iter()
         .chain(&second)

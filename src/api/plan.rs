@@ -27,7 +27,7 @@ use super::params::{ApiPath, QueryPairs};
 use super::{json_response, ApiError, Ctx};
 use crate::coverage::capacity::CapacityError;
 use crate::coverage::outage::PlanError;
-use crate::coverage::suitable::Question;
+use crate::coverage::suitable::{Question, MAX_SUITABLE_COST};
 use crate::encode::GeometryJson;
 use crate::model::GeometryKind;
 use crate::report::{self, pdf, ReportError, Stamp};
@@ -121,7 +121,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Planning",
         params: &[SERVICES_ALL, SCENARIO, MIN_AREA, EXCLUDE, FIT, EXTRA, F, ASOF],
         request_body: None,
-        responses: &[(200, GEOJSON, "FeatureCollection of pieces of land"), ERR_400, ERR_404, ERR_503],
+        responses: &[
+            (200, GEOJSON, "FeatureCollection of pieces of land"),
+            ERR_400,
+            ERR_404,
+            (413, JSON, "The question would overlay more than the bound allows over the whole zone (a city's road reserves, say)"),
+            ERR_503,
+        ],
         route: || get(suitable),
     },
     Endpoint {
@@ -282,6 +288,12 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         fit,
         extra_m,
     };
+    let cost = c.suitable_cost(&s.catalog.layers, &question);
+    if cost > MAX_SUITABLE_COST {
+        return Err(ApiError::too_large(format!(
+            "this question would overlay {cost} vertices over the whole zone (at most {MAX_SUITABLE_COST}): leave road reserves out (exclude=sites,parks,water), ask without extra_m, or ask about a parcel (POST /api/coverage)"
+        )));
+    }
     let found = s
         .compute
         .run(move |deadline| match catalog.coverage.as_ref() {

@@ -35,6 +35,18 @@ pub const FIT_STEP_DEG: f64 = 5.0;
 /// The width of a line's reserve where it states no `width_m`.
 pub const DEFAULT_RESERVE_M: f64 = 20.0;
 
+/// Largest overlay a site-finder question may ask for, in vertices: every
+/// gap polygon's, every excluded feature's (a line's buffer weighs
+/// `BUFFER_WEIGHT` per vertex) and, with `extra_m`, every asset's buffer.
+/// The question is zone-wide and, unlike the zone results, not cut into
+/// cells: above this (a city's road reserves, some 500 MB of overlay) it is
+/// refused before anything is computed.
+pub const MAX_SUITABLE_COST: u64 = 4_000_000;
+
+/// Buffer vertices per line vertex (126-segment ends and joins, as the
+/// parcel pricing counts them).
+const BUFFER_WEIGHT: u64 = 130;
+
 /// Pieces below this are the overlay's arithmetic noise, not land.
 const SPECK_M2: f64 = 1.0;
 
@@ -140,6 +152,47 @@ impl Coverage {
         }
         pieces.sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
         Ok(Suitable { pieces, total_m2 })
+    }
+
+    /// What a question would cost to overlay (see `MAX_SUITABLE_COST`),
+    /// counted from vertex counts alone. Zone results not yet computed are
+    /// counted as nothing (the caller computes them first).
+    pub fn suitable_cost(&self, layers: &[Arc<IndexedLayer>], q: &Question) -> u64 {
+        let vertices = |g: &Geometry| geo::CoordsIter::coords_count(g) as u64;
+        let mut cost = 0u64;
+        for s in self
+            .services
+            .iter()
+            .filter(|s| q.services.contains(&s.name))
+        {
+            if q.extra_m > 0.0 {
+                let layer = &layers[s.layer];
+                cost += layer
+                    .layer
+                    .features
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| s.eligible[q.scenario.at()][*i])
+                    .map(|(_, f)| vertices(&f.geometry) * BUFFER_WEIGHT)
+                    .sum::<u64>();
+            } else if let Some(z) = self.zone(layers, s.name, q.scenario) {
+                cost += geo::CoordsIter::coords_count(&z.gaps) as u64;
+            }
+        }
+        for &l in &q.exclude {
+            cost += layers[l]
+                .layer
+                .features
+                .iter()
+                .map(|f| match f.geometry {
+                    Geometry::LineString(_) | Geometry::MultiLineString(_) => {
+                        vertices(&f.geometry) * BUFFER_WEIGHT
+                    }
+                    _ => vertices(&f.geometry),
+                })
+                .sum::<u64>();
+        }
+        cost
     }
 
     /// The zone (metric) beyond every eligible asset's reach plus `extra`
@@ -336,5 +389,65 @@ mod tests {
         );
         assert!(!fits_rectangle(&ring, 250.0, 250.0, &none).unwrap());
         assert!(fits_rectangle(&ring, 290.0, 90.0, &none).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    fn question<'a>(catalog: &crate::catalog::Catalog, extra_m: f64) -> Question<'a> {
+        Question {
+            services: vec!["water", "gas", "steam", "power", "road"],
+            scenario: Scenario::Current,
+            min_area_m2: 80_000.0,
+            exclude: ["sites", "parks", "water", "roads"]
+                .iter()
+                .filter_map(|id| catalog.layer_position(id))
+                .collect(),
+            fit: None,
+            extra_m,
+        }
+    }
+
+    /// The sample's questions are well under the bound; a city's road
+    /// reserves (a synthetic 200,000-segment city, 100,000 of them roads)
+    /// are over it, counted by hand: every road vertex times the buffer
+    /// weight.
+    #[test]
+    fn the_sample_is_cheap_and_a_citys_road_reserves_are_refused() {
+        let sample = crate::coverage::testkit::sample();
+        let cov = sample.coverage.as_ref().unwrap();
+        for extra in [0.0, 200.0] {
+            let cost = cov.suitable_cost(&sample.layers, &question(&sample, extra));
+            assert!(
+                cost > 0 && cost < MAX_SUITABLE_COST / 10,
+                "sample, extra {extra}: {cost}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        crate::synth::write(dir.path(), 200_000, 7).unwrap();
+        let city = crate::catalog::Catalog::open(dir.path()).unwrap();
+        let cov = city.coverage.as_ref().unwrap();
+        let roads = city.layer("roads").unwrap();
+        let road_vertices: u64 = roads
+            .layer
+            .features
+            .iter()
+            .map(|f| geo::CoordsIter::coords_count(&f.geometry) as u64)
+            .sum();
+        let q = Question {
+            services: vec![],
+            exclude: vec![city.layer_position("roads").unwrap()],
+            ..question(&city, 0.0)
+        };
+        assert_eq!(
+            cov.suitable_cost(&city.layers, &q),
+            road_vertices * BUFFER_WEIGHT
+        );
+        assert!(
+            road_vertices * BUFFER_WEIGHT > MAX_SUITABLE_COST,
+            "{road_vertices}"
+        );
     }
 }

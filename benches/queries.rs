@@ -466,7 +466,7 @@ fn planner(c: &mut Criterion) {
                 services: vec!["water", "gas", "steam", "power", "road"],
                 scenario: Scenario::Current,
                 min_area_m2: 80_000.0,
-                exclude: ["sites", "parks", "water", "roads"]
+                exclude: zoneatlas::coverage::suitable::DEFAULT_EXCLUDE
                     .iter()
                     .filter_map(|id| catalog.layer_position(id))
                     .collect(),

@@ -243,11 +243,7 @@ pub fn load_layer_file(path: &Path, meta: LayerMeta) -> Result<(Layer, u64), Vec
 /// Validate a GeoJSON FeatureCollection's bytes as the layer `meta` describes.
 /// `path` only labels problems.
 pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, Vec<Problem>> {
-    let problem = |feature: Option<(usize, Option<String>)>, message: String| Problem {
-        file: path.to_path_buf(),
-        feature,
-        message,
-    };
+    let problem = |feature, message| problem_in(path, feature, message);
     // Each feature is converted as soon as it is parsed: a million raw
     // features (nested coordinate arrays, strings) never exist at once.
     let mut c = Collector {
@@ -295,6 +291,15 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
     }
 }
 
+/// A problem with a file, or with one of its features (index, id).
+fn problem_in(path: &Path, feature: Option<(usize, Option<String>)>, message: String) -> Problem {
+    Problem {
+        file: path.to_path_buf(),
+        feature,
+        message,
+    }
+}
+
 /// Features converted and checked as they are parsed (`parse_layer`).
 struct Collector<'a> {
     path: &'a Path,
@@ -306,11 +311,7 @@ struct Collector<'a> {
 
 impl Collector<'_> {
     fn problem(&self, feature: Option<(usize, Option<String>)>, message: String) -> Problem {
-        Problem {
-            file: self.path.to_path_buf(),
-            feature,
-            message,
-        }
+        problem_in(self.path, feature, message)
     }
 
     /// Check one raw feature and keep it, or record what is wrong with it.

@@ -69,8 +69,10 @@ impl Props {
     }
 
     /// (name, value) pairs in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (&**k, v))
+    pub fn iter(&self) -> Iter<'_> {
+        self.0
+            .iter()
+            .map(pair as fn(&(Key, Value)) -> (&str, &Value))
     }
 
     /// The names, in order.
@@ -116,11 +118,22 @@ impl From<Map<String, Value>> for Props {
     }
 }
 
+/// What iterating a `Props` yields, as a nameable type (no boxing: the
+/// property summary iterates every feature of a layer).
+pub type Iter<'a> = std::iter::Map<
+    std::slice::Iter<'a, (Key, Value)>,
+    fn(&'a (Key, Value)) -> (&'a str, &'a Value),
+>;
+
+fn pair((k, v): &(Key, Value)) -> (&str, &Value) {
+    (k, v)
+}
+
 impl<'a> IntoIterator for &'a Props {
     type Item = (&'a str, &'a Value);
-    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 

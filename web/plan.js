@@ -32,7 +32,7 @@
   const ll = (c) => app.toMap(c[0], c[1]);
   const overlay = () => (za.planLayer ||= L.layerGroup().addTo(za.map));
   const ha = (m2) => (m2 / 10000).toLocaleString(undefined, { maximumFractionDigits: 2 });
-  const name = (r) => (r ? app.esc((app.state.lang === 'en' ? null : r.name) || r.name || r.id) : '—');
+  const name = (r) => (r ? app.esc(r.name || r.id) : '—');
   const scenarioQ = () => `scenario=${app.state.scenario}${app.state.asof ? `&asof=${encodeURIComponent(app.state.asof)}` : ''}`;
 
   // --- find land

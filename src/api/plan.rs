@@ -27,16 +27,13 @@ use super::params::{ApiPath, QueryPairs};
 use super::{json_response, ApiError, Ctx};
 use crate::coverage::capacity::CapacityError;
 use crate::coverage::outage::PlanError;
-use crate::coverage::suitable::{Question, MAX_SUITABLE_COST};
+use crate::coverage::suitable::{Question, DEFAULT_EXCLUDE, MAX_SUITABLE_COST};
 use crate::encode::GeometryJson;
 use crate::model::GeometryKind;
 use crate::report::{self, pdf, ReportError, Stamp};
 
 /// Most assets one outage question may switch off.
 const MAX_OUTAGE_ASSETS: usize = 200;
-/// The land taken by default, where these collections exist: site, park
-/// and water polygons, and road reserves.
-const DEFAULT_EXCLUDE: [&str; 4] = ["sites", "parks", "water", "roads"];
 /// Most metres of connection beyond the reach a site-finder question may
 /// accept (the local projection's accuracy bounds the whole anyway).
 const MAX_EXTRA_M: f64 = 5_000.0;
@@ -182,18 +179,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
+/// A number parameter of 0 or more, if given.
 fn number(q: &QueryPairs, name: &str) -> Result<Option<f64>, ApiError> {
-    q.single(name)?
-        .map(|v| {
-            v.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("{name}: {v:?} is not a number of 0 or more"))
-                })
-        })
-        .transpose()
+    let Some(v) = q.single(name)? else {
+        return Ok(None);
+    };
+    let x = super::params::number(name, v)?;
+    if x < 0.0 {
+        return Err(ApiError::bad_request(format!("{name}: {v:?} is below 0")));
+    }
+    Ok(Some(x))
 }
 
 /// `fit=WxD` in metres.
@@ -288,20 +283,23 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         fit,
         extra_m,
     };
-    let cost = c.suitable_cost(&s.catalog.layers, &question);
-    if cost > MAX_SUITABLE_COST {
-        return Err(ApiError::too_large(format!(
-            "this question would overlay {cost} vertices over the whole zone (at most {MAX_SUITABLE_COST}): leave road reserves out (exclude=sites,parks,water), ask without extra_m, or ask about a parcel (POST /api/coverage)"
-        )));
-    }
     let found = s
         .compute
-        .run(move |deadline| match catalog.coverage.as_ref() {
-            Some(c) => c.suitable(&catalog.layers, &question, &deadline).map(Some),
-            None => Ok(None),
+        .run(move |deadline| {
+            let Some(c) = catalog.coverage.as_ref() else {
+                return Ok(Err(ApiError::not_found("no coverage rules")));
+            };
+            // Priced on the pool too: counting a city's vertices takes
+            // milliseconds.
+            let cost = c.suitable_cost(&catalog.layers, &question);
+            if cost > MAX_SUITABLE_COST {
+                return Ok(Err(ApiError::too_large(format!(
+                    "this question would overlay {cost} vertices over the whole zone (at most {MAX_SUITABLE_COST}): leave road reserves out (exclude=sites,parks,water), ask without extra_m, or ask about a parcel (POST /api/coverage)"
+                ))));
+            }
+            c.suitable(&catalog.layers, &question, &deadline).map(Ok)
         })
-        .await?
-        .ok_or_else(|| ApiError::not_found("no coverage rules"))?;
+        .await??;
     let features: Vec<Value> = found
         .pieces
         .iter()
@@ -498,8 +496,9 @@ async fn site_report(
             if !want_pdf {
                 return Ok(Ok((html.into_bytes(), "text/html; charset=utf-8")));
             }
-            // Printing is Chromium's time, not the deadline's steps: bound it
-            // by the same duration.
+            // Printing is Chromium's time, not the deadline's steps: its own
+            // bound, the deadline but at least 20 s (its start alone takes
+            // seconds on two cores).
             Ok(pdf::render(&html, timeout.max(Duration::from_secs(20)))
                 .map(|b| (b, "application/pdf"))
                 .map_err(|e| match e {

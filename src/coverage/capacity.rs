@@ -133,12 +133,15 @@ impl Coverage {
             };
             // The substation its own feeder touches, else the nearest in reach.
             let fed_by = Self::links_of(power, sc, t).and_then(|links| {
-                let n = power.network.as_ref()?;
+                // Only when the network's sources are the substations.
+                let n = power
+                    .network
+                    .as_ref()
+                    .filter(|n| n.sources_layer == power.layer)?;
                 links.iter().find_map(|&l| {
                     let nodes = n.graph.line_nodes(l);
                     (0..n.source_on[sc.at()].len()).find(|&s| {
                         n.source_on[sc.at()][s]
-                            && n.sources_layer == power.layer
                             && n.graph.source_nodes(s).iter().any(|v| nodes.contains(v))
                     })
                 })

@@ -398,7 +398,7 @@ fn site_links(
     (links, dangling)
 }
 
-fn polygons_of(g: &Geometry) -> Vec<geo::Polygon> {
+pub(crate) fn polygons_of(g: &Geometry) -> Vec<geo::Polygon> {
     match g {
         Geometry::Polygon(p) => vec![p.clone()],
         Geometry::MultiPolygon(m) => m.0.clone(),

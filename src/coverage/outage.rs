@@ -184,19 +184,20 @@ impl Coverage {
         deadline: &Deadline,
     ) -> Result<ServiceOutage, Exceeded> {
         let mut own = None;
-        let after = s
+        // The network with its tracings before and after.
+        let net = s
             .network
             .as_ref()
-            .map(|n| Self::traced(n, sc, Some(out), &mut own));
+            .map(|n| (n, Self::traced(n, sc, Some(out), &mut own)));
         // Sources of a place before and after; without a network, the feeds
         // in service stand for sources.
         let sources = |feeds: &Feeds, later: bool| -> BTreeSet<usize> {
-            match (&s.network, after) {
-                (Some(n), Some(t)) => {
-                    let t = if later { t } else { &n.traced[sc.at()] };
+            match net {
+                Some((n, after)) => {
+                    let t = if later { after } else { &n.traced[sc.at()] };
                     Self::sources_of(s, n, t, feeds, later.then_some(out))
                 }
-                _ => match feeds {
+                None => match feeds {
                     Feeds::Assets(a) | Feeds::Links(a) => a
                         .iter()
                         .copied()
@@ -332,6 +333,30 @@ impl Coverage {
         sc: Scenario,
         deadline: &Deadline,
     ) -> Result<Critical, PlanError> {
+        self.critical_over(layers, service, sc, None, deadline)
+    }
+
+    /// `critical` for one site alone (by position): the same search, the
+    /// feeds of that site only (a site report asks this).
+    pub fn critical_for_site(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        service: &str,
+        sc: Scenario,
+        site: usize,
+        deadline: &Deadline,
+    ) -> Result<Critical, PlanError> {
+        self.critical_over(layers, service, sc, Some(site), deadline)
+    }
+
+    fn critical_over(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        service: &str,
+        sc: Scenario,
+        only: Option<usize>,
+        deadline: &Deadline,
+    ) -> Result<Critical, PlanError> {
         let networked: Vec<&str> = self
             .services
             .iter()
@@ -400,7 +425,11 @@ impl Coverage {
         let sites = self
             .sites_layer
             .map_or(0, |sl| layers[sl].layer.features.len());
-        for site in 0..sites {
+        let which = match only {
+            Some(t) => t..(t + 1).min(sites),
+            None => 0..sites,
+        };
+        for site in which {
             deadline.check()?;
             let feeds = match self.site_feeds(layers, s, sc, site, deadline)? {
                 Feeds::Links(l) => l.into_iter().map(|i| (n.lines_layer, i)).collect(),
@@ -519,6 +548,22 @@ mod tests {
                     .collect();
                 got.sort();
                 assert_eq!(got, slow, "{service} {sc:?}");
+                // One site at a time (the site report) gives that site's share.
+                for (t, site) in sites.iter().enumerate() {
+                    let one = cov
+                        .critical_for_site(layers, service, sc, t, &none)
+                        .unwrap();
+                    let mine: Vec<String> = one.assets.iter().map(|c| c.asset.id.clone()).collect();
+                    let mut want: Vec<String> = got
+                        .iter()
+                        .filter(|(_, s)| s.contains(&site.id))
+                        .map(|(a, _)| a.clone())
+                        .collect();
+                    want.sort();
+                    let mut mine = mine;
+                    mine.sort();
+                    assert_eq!(mine, want, "{service} {sc:?} {}", site.id);
+                }
                 if service == "water" {
                     assert!(!got.is_empty(), "the sample's branch mains are critical");
                 }

@@ -32,6 +32,10 @@ use crate::index::IndexedLayer;
 /// Orientations a `fit` rectangle is tried in: every 5° over a half turn.
 pub const FIT_STEP_DEG: f64 = 5.0;
 
+/// The land taken unless a question says otherwise, where these
+/// collections exist: site, park and water polygons, and road reserves.
+pub const DEFAULT_EXCLUDE: [&str; 4] = ["sites", "parks", "water", "roads"];
+
 /// The width of a line's reserve where it states no `width_m`.
 pub const DEFAULT_RESERVE_M: f64 = 20.0;
 
@@ -401,7 +405,7 @@ mod cost_tests {
             services: vec!["water", "gas", "steam", "power", "road"],
             scenario: Scenario::Current,
             min_area_m2: 80_000.0,
-            exclude: ["sites", "parks", "water", "roads"]
+            exclude: DEFAULT_EXCLUDE
                 .iter()
                 .filter_map(|id| catalog.layer_position(id))
                 .collect(),

@@ -13,7 +13,7 @@ pub mod pdf;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Rect};
+use geo::{BoundingRect, Coord, Geometry, Rect};
 
 use crate::budget::{Deadline, Exceeded};
 use crate::catalog::Catalog;
@@ -269,7 +269,7 @@ svg {{ border: 1px solid #bbb; width: 100%; height: auto; }}
     let mut any = false;
     for sc in Scenario::ALL {
         for service in ["water", "power"] {
-            let Ok(c) = cov.critical(layers, service, sc, deadline) else {
+            let Ok(c) = cov.critical_for_site(layers, service, sc, t, deadline) else {
                 continue;
             };
             let hits: Vec<String> = c
@@ -438,12 +438,7 @@ fn map_svg(layers: &[Arc<IndexedLayer>], site: &Geometry, site_id: &str, sites_i
                 m.iter().for_each(|l| ring(&mut l.coords().copied(), false))
             }
             Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
-                let mp = match g {
-                    Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
-                    Geometry::MultiPolygon(m) => m.clone(),
-                    _ => unreachable!("matched above"),
-                };
-                for p in &mp {
+                for p in &crate::coverage::polygons_of(g) {
                     for r in std::iter::once(p.exterior()).chain(p.interiors()) {
                         ring(&mut r.coords().copied(), true);
                     }

@@ -89,6 +89,19 @@ pub async fn get(app: &axum::Router, uri: &str) -> Reply {
     .await
 }
 
+/// GET each uri and expect its status and a JSON error body
+/// (`{code, description}`) whose description contains the needle.
+pub async fn expect_rejections(app: &axum::Router, cases: &[(&str, u16, &str)]) {
+    for &(uri, status, needle) in cases {
+        let r = get(app, uri).await;
+        assert_eq!(r.status.as_u16(), status, "{uri}");
+        let v = r.json();
+        assert!(v["code"].as_str().is_some(), "{uri}: {v}");
+        let d = v["description"].as_str().unwrap_or_default();
+        assert!(d.contains(needle), "{uri}: {d}");
+    }
+}
+
 /// The sample copied to a temporary folder, with `edit` applied to the
 /// text of each file by name.
 pub fn sample_copy(edit: impl Fn(&str, String) -> String) -> tempfile::TempDir {

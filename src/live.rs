@@ -24,6 +24,8 @@ use crate::catalog::Catalog;
 use crate::model::{Feature, Layer};
 use crate::store::{Change, ChangeRecord, History, Role, Store, StoreError, TokenRecord};
 
+mod follow;
+
 /// One requested edit of one feature (from a client, not yet validated).
 #[derive(Debug, Clone)]
 pub enum Edit {
@@ -95,6 +97,8 @@ pub enum HistoryError {
 const EVENT_BACKLOG: usize = 1024;
 /// Past snapshots kept (each shares all it can with the current one).
 const PAST_SNAPSHOTS: usize = 4;
+/// Times a batch is validated again after finding the store ahead.
+const BEHIND_ROUNDS: usize = 8;
 /// Resolved `asof` instants kept.
 const ASOF_NAMES: usize = 1024;
 
@@ -147,6 +151,8 @@ pub struct Live {
     editable: bool,
     writable: bool,
     description: String,
+    /// Why the store is out of reach, while it is (see `follow`).
+    degraded: Mutex<Option<String>>,
 }
 
 /// SHA-256 of a token's secret, as stored.
@@ -200,6 +206,7 @@ impl Live {
             past: Mutex::new(Vec::new()),
             asof_names: Mutex::new(HashMap::new()),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
+            degraded: Mutex::new(None),
             tokens: Mutex::new(TokenCache {
                 read_at: Some(Instant::now()),
                 tokens,
@@ -458,7 +465,60 @@ impl Live {
         }
     }
 
-    fn apply_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) {
+    /// Serve `next` from now on.
+    fn install(&self, next: Catalog) {
+        let old = self.current.swap(Arc::new(next));
+        if let Ok(mut retired) = self.retired.lock() {
+            // Free those no reader holds any more; keep the rest.
+            retired.retain(|c| Arc::strong_count(c) > 1);
+            retired.push(old);
+        }
+    }
+
+    /// The store, waiting for the writer (a panic in an earlier batch left
+    /// the store consistent: its transaction rolled back).
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
+        self.writer.lock().unwrap_or_else(|p| {
+            self.writer.clear_poison();
+            p.into_inner()
+        })
+    }
+
+    fn apply_batch(&self, store: &mut dyn Store, mut batch: Vec<Pending>) {
+        // A store others write too may have moved on since our snapshot:
+        // then catch up and validate the batch again (bounded: each round
+        // means another writer got in, so the store is making progress).
+        for round in 0.. {
+            match self.try_batch(store, batch) {
+                None => return,
+                Some(again) if round < BEHIND_ROUNDS => {
+                    if let Err(e) = self.catch_up_locked(store) {
+                        let msg = EditError::Unavailable(format!(
+                            "the store could not save the edit, nothing was changed: {e}"
+                        ));
+                        for p in again {
+                            let _ = p.reply.send(Err(msg.clone()));
+                        }
+                        return;
+                    }
+                    batch = again;
+                }
+                Some(again) => {
+                    for p in again {
+                        let _ = p.reply.send(Err(EditError::Unavailable(
+                            "other writers kept the store busy; nothing was changed, try again"
+                                .into(),
+                        )));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Validate and commit one batch; the batch back when the store was
+    /// ahead of our snapshot (nothing written, nobody answered).
+    fn try_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) -> Option<Vec<Pending>> {
         let snap = self.snapshot();
         let next = snap.revision + 1;
         // The batch's view: what earlier requests of this batch changed. A
@@ -481,7 +541,7 @@ impl Live {
             }
         }
         if accepted.is_empty() {
-            return;
+            return None;
         }
         let changes: Vec<(String, Change)> = accepted
             .iter()
@@ -491,6 +551,9 @@ impl Live {
         let committed = store.commit(&changes, None);
         let (revision, records) = match committed {
             Ok(c) => (c.revision, c.records),
+            Err(StoreError::Behind(_)) => {
+                return Some(accepted.into_iter().map(|(p, _, _)| p).collect());
+            }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; nothing of the batch was stored");
                 let msg = match e {
@@ -502,7 +565,7 @@ impl Live {
                 for (p, _, _) in accepted {
                     let _ = p.reply.send(Err(msg.clone()));
                 }
-                return;
+                return None;
             }
         };
         let committed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -520,14 +583,7 @@ impl Live {
             })
             .collect();
         match snap.with_layers(replaced, revision, revision) {
-            Ok(next_snapshot) => {
-                let old = self.current.swap(Arc::new(next_snapshot));
-                if let Ok(mut retired) = self.retired.lock() {
-                    // Free those no reader holds any more; keep the rest.
-                    retired.retain(|c| Arc::strong_count(c) > 1);
-                    retired.push(old);
-                }
-            }
+            Ok(next_snapshot) => self.install(next_snapshot),
             Err(e) => {
                 // The rules resolved against the same collections before;
                 // this is a bug. The edit is stored and will be served after
@@ -551,6 +607,7 @@ impl Live {
                 features: results,
             }));
         }
+        None
     }
 }
 

@@ -16,7 +16,7 @@ use zoneatlas::config::{Cli, Command, ServeArgs, TokenCommand, DEFAULT_STORE};
 use zoneatlas::live::{token_hash, Live};
 use zoneatlas::store::folder::FolderStore;
 use zoneatlas::store::gpkg::GpkgStore;
-use zoneatlas::store::{Role, Store};
+use zoneatlas::store::{pg, Role, Store, StoreError};
 
 /// mimalloc rather than glibc's malloc: snapshots are built on the writer
 /// thread and freed on whichever reader lets go last, and glibc's per-thread
@@ -97,6 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `geodata/`.
 fn open_store(args: &ServeArgs) -> anyhow::Result<Box<dyn Store>> {
     let store_path = match (&args.store, &args.data) {
+        (Some(p), _) if p.to_str().is_some_and(pg::is_url) => {
+            return open_postgis(p.to_str().unwrap_or_default(), args.data.as_deref())
+        }
         (Some(p), _) => p.clone(),
         (None, Some(dir)) => return Ok(Box::new(FolderStore::new(dir.clone()))),
         (None, None) => PathBuf::from(DEFAULT_STORE),
@@ -122,6 +125,27 @@ fn open_store(args: &ServeArgs) -> anyhow::Result<Box<dyn Store>> {
     let store = GpkgStore::open(&store_path)
         .with_context(|| format!("opening the store {}", store_path.display()))?;
     Ok(Box::new(store))
+}
+
+/// A PostGIS store (waiting for the database), filled from the data folder
+/// when it holds no zone yet.
+fn open_postgis(url: &str, data: Option<&std::path::Path>) -> anyhow::Result<Box<dyn Store>> {
+    let shown = pg::shown(url);
+    let mut store = pg::PgStore::open(url, true).with_context(|| format!("opening {shown}"))?;
+    if !store.is_empty()? {
+        return Ok(Box::new(store));
+    }
+    let data = data.unwrap_or(std::path::Path::new("geodata"));
+    let started = Instant::now();
+    let created = pg::create_from_folder(url, data)
+        .with_context(|| format!("filling {shown} from {}", data.display()))?;
+    tracing::info!(
+        store = %shown,
+        from = %data.display(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "filled the database from the data folder"
+    );
+    Ok(Box::new(created))
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -172,8 +196,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         (None, None) => None,
     };
+    let live = Arc::new(live);
+    if Live::follow(&live).context("following the store's other writers")? {
+        tracing::info!(
+            "following the database: other servers' and SQL edits are applied as they commit"
+        );
+    }
     let app = zoneatlas::app(
-        Arc::new(live),
+        live,
         zoneatlas::api::Options {
             public_url: args.public_url.clone(),
             web_dir,
@@ -201,37 +231,80 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A store whose tokens `zoneatlas token` manages.
+enum TokenStore {
+    Gpkg(GpkgStore),
+    Pg(pg::PgStore),
+}
+
+impl TokenStore {
+    fn open(p: &std::path::Path) -> anyhow::Result<TokenStore> {
+        match p.to_str().filter(|s| pg::is_url(s)) {
+            Some(url) => Ok(TokenStore::Pg(
+                pg::PgStore::open(url, false)
+                    .with_context(|| format!("opening {}", pg::shown(url)))?,
+            )),
+            None => {
+                Ok(TokenStore::Gpkg(GpkgStore::open(p).with_context(|| {
+                    format!("opening the store {}", p.display())
+                })?))
+            }
+        }
+    }
+    fn add(&mut self, name: &str, role: Role, hash: &[u8; 32]) -> Result<(), StoreError> {
+        match self {
+            TokenStore::Gpkg(s) => s.add_token(name, role, hash),
+            TokenStore::Pg(s) => s.add_token(name, role, hash),
+        }
+    }
+    fn revoke(&mut self, name: &str) -> Result<bool, StoreError> {
+        match self {
+            TokenStore::Gpkg(s) => s.revoke_token(name),
+            TokenStore::Pg(s) => s.revoke_token(name),
+        }
+    }
+    fn list(&mut self) -> Result<Vec<zoneatlas::store::TokenRecord>, StoreError> {
+        match self {
+            TokenStore::Gpkg(s) => s.tokens(),
+            TokenStore::Pg(s) => s.tokens(),
+        }
+    }
+}
+
+/// The store as a user may name it (a PostgreSQL URL without its password).
+fn store_name(p: &std::path::Path) -> String {
+    match p.to_str() {
+        Some(s) if pg::is_url(s) => pg::shown(s),
+        _ => p.display().to_string(),
+    }
+}
+
 /// `zoneatlas token add|list|revoke`.
 fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
-    let open = |p: &PathBuf| {
-        GpkgStore::open(p).with_context(|| format!("opening the store {}", p.display()))
-    };
     match cmd {
         TokenCommand::Add { store, role, name } => {
-            let mut s = open(&store)?;
+            let mut s = TokenStore::open(&store)?;
             let role = Role::parse(&role).context("role must be viewer, editor or admin")?;
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes)
                 .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
             let secret = format!("za_{}", zoneatlas::store::gpkg::hex(&bytes));
-            s.add_token(&name, role, &token_hash(&secret))?;
+            s.add(&name, role, &token_hash(&secret))?;
             println!(
                 "token {name:?} ({}) added to {}; keep the secret below, it is not stored:",
                 role.name(),
-                store.display()
+                store_name(&store)
             );
             println!("{secret}");
         }
         TokenCommand::List { store } => {
-            let mut s = open(&store)?;
-            for t in s.tokens()? {
+            for t in TokenStore::open(&store)?.list()? {
                 println!("{}\t{}\tcreated {}", t.name, t.role.name(), t.created);
             }
         }
         TokenCommand::Revoke { store, name } => {
-            let mut s = open(&store)?;
-            if !s.revoke_token(&name)? {
-                anyhow::bail!("no token named {name:?} in {}", store.display());
+            if !TokenStore::open(&store)?.revoke(&name)? {
+                anyhow::bail!("no token named {name:?} in {}", store_name(&store));
             }
             println!("token {name:?} revoked");
         }

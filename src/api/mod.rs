@@ -111,6 +111,17 @@ async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Nex
             Err(e) => return e.into_response(),
         },
     };
+    if let Some(v) = req.headers().get(MIN_REVISION_HEADER) {
+        let Some(wanted) = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) else {
+            return ApiError::bad_request(format!(
+                "{MIN_REVISION_HEADER} must be a revision number (a whole number)"
+            ))
+            .into_response();
+        };
+        if let Err(e) = at_least(&state.live, wanted).await {
+            return e;
+        }
+    }
     let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::POST);
     // A revision or instant asked before needs no trip to the blocking pool.
     let cached = asof
@@ -143,6 +154,33 @@ async fn pin_snapshot(State(state): State<AppState>, mut req: Request, next: Nex
         .or_insert(HeaderValue::from(revision));
     resp
 }
+
+/// Wait (briefly) until the live snapshot is at `wanted` or later: what a
+/// client that just wrote through another server asks for.
+async fn at_least(live: &Live, wanted: u64) -> Result<(), Response> {
+    let deadline = std::time::Instant::now() + MIN_REVISION_WAIT;
+    loop {
+        let at = live.snapshot().revision;
+        if at >= wanted {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let mut resp = ApiError::not_ready(format!(
+                "this server is at revision {at}, not yet at {wanted}; retry shortly"
+            ))
+            .into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Err(resp);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The request header asking for an answer at this revision or later.
+pub const MIN_REVISION_HEADER: &str = "zoneatlas-min-revision";
+/// How long a request waits for the revision it asks for.
+const MIN_REVISION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The response header naming the revision an answer reflects.
 pub const REVISION_HEADER: &str = "zoneatlas-revision";
@@ -266,6 +304,33 @@ pub const HEALTH: Endpoint = Endpoint {
     route: || get(health),
 };
 
+/// `/ready`: for load balancers, 200 while the server can take writes and
+/// follow other servers' edits, 503 while its store is out of reach (it
+/// still answers reads from its last snapshot).
+pub const READY: Endpoint = Endpoint {
+    method: "get",
+    path: "/ready",
+    operation_id: "getReady",
+    summary: "Readiness: the store can be reached (503 while it cannot)",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (200, "application/json", "Ready: reads and writes work"),
+        (
+            400,
+            "application/json",
+            "A parameter was given (none is accepted)",
+        ),
+        (
+            503,
+            "application/json",
+            "The store is out of reach: reads answer from the last snapshot, writes fail",
+        ),
+    ],
+    route: || get(ready),
+};
+
 /// `/metrics`: counters for Prometheus.
 pub const METRICS: Endpoint = Endpoint {
     method: "get",
@@ -301,6 +366,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
         .chain(history::ENDPOINTS)
         .chain(tiles::ENDPOINTS)
         .chain(std::iter::once(&HEALTH))
+        .chain(std::iter::once(&READY))
         .chain(std::iter::once(&METRICS))
         .collect()
 }
@@ -369,6 +435,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
             header::IF_NONE_MATCH,
             header::ACCEPT,
             header::HeaderName::from_static("last-event-id"),
+            header::HeaderName::from_static(MIN_REVISION_HEADER),
         ])
         .expose_headers([
             header::ETAG,
@@ -460,13 +527,36 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         .iter()
         .map(|l| l.layer.features.len())
         .sum();
+    let degraded = state.live.degraded();
     axum::Json(serde_json::json!({
-        "status": "ok",
+        "status": if degraded.is_some() { "degraded" } else { "ok" },
+        "store": match &degraded {
+            Some(why) => serde_json::json!({"status": "unreachable", "reason": why}),
+            None => serde_json::json!({"status": "ok"}),
+        },
         "layers": state.catalog.layers.len(),
         "features": features,
         "revision": state.catalog.revision,
     }))
     .into_response()
+}
+
+async fn ready(state: Ctx, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = params::QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
+    match state.live.degraded() {
+        None => axum::Json(serde_json::json!({
+            "ready": true,
+            "revision": state.catalog.revision,
+        }))
+        .into_response(),
+        Some(why) => ApiError::not_ready(format!(
+            "the store is out of reach ({why}); reads answer from revision {}",
+            state.catalog.revision
+        ))
+        .into_response(),
+    }
 }
 
 async fn metrics(state: Ctx, RawQuery(q): RawQuery) -> Response {

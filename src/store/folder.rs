@@ -2,7 +2,7 @@
 //! an optional `coverage.toml`, loaded strictly. Read-only: edits need a
 //! GeoPackage store (`--store`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Change, Committed, Dataset, History, Store, StoreError, TokenRecord};
 use crate::coverage::rules;
@@ -65,4 +65,24 @@ impl Store for FolderStore {
     fn history(&self) -> Result<Option<Box<dyn History>>, StoreError> {
         Ok(None)
     }
+}
+
+/// What a new store is made of from a data folder: its data (validated as
+/// `check` does), its `history.toml` replay if any, and its
+/// `coverage.toml` text as it is.
+pub fn read_for_store(
+    dir: &Path,
+) -> Result<(Dataset, Option<super::replay::Replay>, Option<String>), StoreError> {
+    let mut data = FolderStore::new(dir).load()?;
+    let replay = super::replay::read(dir, &mut data).map_err(|message| StoreError::Corrupt {
+        path: dir.display().to_string(),
+        message,
+    })?;
+    let file = dir.join(crate::coverage::rules::RULES_FILE);
+    let rules_text = match crate::load::read_regular_text(&file) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(StoreError::Unavailable(format!("{}: {e}", file.display()))),
+    };
+    Ok((data, replay, rules_text))
 }

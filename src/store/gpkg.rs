@@ -65,7 +65,11 @@ pub struct GpkgStore {
 }
 
 /// A feature's status and size as the change log keeps them.
-fn logged_shape(f: &Feature, kind: GeometryKind, status_property: &str) -> (Option<String>, f64) {
+pub(super) fn logged_shape(
+    f: &Feature,
+    kind: GeometryKind,
+    status_property: &str,
+) -> (Option<String>, f64) {
     (
         f.property_text(status_property),
         crate::geodesy::feature_size(kind, &f.geometry),
@@ -610,21 +614,7 @@ fn sync_file(path: &Path) {
 /// Create a store at `path` from a data folder (validated as `check` does),
 /// keeping its `coverage.toml` text as it is.
 pub fn create_from_folder(path: &Path, dir: &Path) -> Result<GpkgStore, StoreError> {
-    let mut data = super::folder::FolderStore::new(dir).load()?;
-    let replay = super::replay::read(dir, &mut data).map_err(|message| StoreError::Corrupt {
-        path: dir.display().to_string(),
-        message,
-    })?;
-    let rules_text = match crate::load::read_regular_text(&dir.join(rules::RULES_FILE)) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(StoreError::Unavailable(format!(
-                "{}: {e}",
-                dir.join(rules::RULES_FILE).display()
-            )))
-        }
-    };
+    let (data, replay, rules_text) = super::folder::read_for_store(dir)?;
     GpkgStore::create(path, &data, rules_text.as_deref(), replay.as_ref())
 }
 
@@ -633,7 +623,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<[u8; 32]> {
+pub(super) fn unhex(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }

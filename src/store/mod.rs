@@ -1,15 +1,18 @@
 //! Where the data lives: a `Store` loads the whole dataset and commits
-//! edits durably. Two implementations: a data folder (read-only, as shipped
-//! in `geodata/`) and a GeoPackage file (read-write, the system of record).
+//! edits durably. Three implementations: a data folder (read-only, as
+//! shipped in `geodata/`), a GeoPackage file (read-write, one server) and a
+//! PostGIS database (read-write, any number of servers, edits from QGIS or
+//! SQL too).
 //!
-//! The trait is synchronous and free of SQLite types, so a PostGIS store can
-//! implement it too. `live::Live` is its only caller while serving.
+//! The trait is synchronous and free of SQLite and PostgreSQL types.
+//! `live::Live` is its only caller while serving.
 //!
 //! Must not: know about HTTP, indexes or coverage answers.
 
 pub mod folder;
 pub mod gpkg;
 pub mod gpkg_source;
+pub mod pg;
 pub mod replay;
 pub mod wkb;
 
@@ -100,12 +103,17 @@ pub enum StoreError {
     /// The store cannot take writes (a data folder, a read-only file).
     #[error("the store is read-only: {0}")]
     ReadOnly(String),
-    /// The database is busy, full or failing; the write was not made.
-    #[error("the store could not commit: {0}")]
+    /// The database is busy, full, failing or out of reach; a write was
+    /// not made.
+    #[error("the store is unavailable: {0}")]
     Unavailable(String),
     /// The file holds something we cannot read.
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
+    /// Another server (or an SQL edit) committed since this one's snapshot;
+    /// nothing was written. Catch up (`changes_since`) and try again.
+    #[error("the store is at revision {0}, ahead of this server")]
+    Behind(u64),
     /// Loading a data folder failed.
     #[error(transparent)]
     Load(#[from] crate::load::LoadError),
@@ -137,6 +145,31 @@ pub trait Store: Send {
     /// queries never wait for a commit; `None` for a store without history
     /// (a data folder).
     fn history(&self) -> Result<Option<Box<dyn History>>, StoreError>;
+    /// For a store that others write too (PostGIS: other servers, QGIS,
+    /// SQL): its latest revision and the change-log rows after `revision`
+    /// (with their features), in log order. The store then counts itself
+    /// at that latest revision, so the caller must apply the rows before
+    /// its next `commit`. `None` for a store only this process writes.
+    fn changes_since(
+        &mut self,
+        _revision: u64,
+    ) -> Result<Option<(u64, Vec<ChangeRecord>)>, StoreError> {
+        Ok(None)
+    }
+    /// What wakes a server when others commit, on its own connection
+    /// (`None`: nobody else commits).
+    fn follower(&self) -> Result<Option<Box<dyn Follower>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// Waits for other writers' commits (PostgreSQL's LISTEN).
+pub trait Follower: Send {
+    /// Block until a commit is announced or `timeout` passes; true when
+    /// something was announced or the connection was made afresh (either
+    /// way the caller should catch up). An error means the database cannot
+    /// be reached; the next call tries to reconnect.
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, StoreError>;
 }
 
 /// What a commit made: its revision and its rows of the change log

@@ -248,6 +248,23 @@ fn read_wkb(bytes: &[u8], at: &mut usize) -> Result<Geometry, WkbError> {
     Ok(g)
 }
 
+/// Plain ISO WKB (little-endian), as PostGIS's `ST_GeomFromWKB` reads it.
+pub fn encode_wkb(g: &Geometry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    write_wkb(g, &mut out);
+    out
+}
+
+/// Plain WKB (either byte order), as PostGIS's `ST_AsBinary` writes it.
+pub fn decode_wkb(bytes: &[u8]) -> Result<Geometry, WkbError> {
+    let mut at = 0;
+    let g = read_wkb(bytes, &mut at)?;
+    if at != bytes.len() {
+        return err("bytes left after the geometry");
+    }
+    Ok(g)
+}
+
 /// Decode a GeoPackage geometry blob.
 pub fn decode(blob: &[u8]) -> Result<Geometry, WkbError> {
     if blob.len() < 8 || &blob[..2] != b"GP" {
@@ -292,6 +309,7 @@ mod tests {
             assert_eq!(&blob[..2], b"GP");
             assert_eq!(i32::from_le_bytes(blob[4..8].try_into().unwrap()), 4326);
             assert_eq!(decode(&blob).unwrap(), g);
+            assert_eq!(decode_wkb(&encode_wkb(&g)).unwrap(), g);
         }
     }
 

@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod pg;
+
 /// The sample's layers, in manifest order.
 pub const SAMPLE_LAYERS: [&str; 8] = [
     "zone",

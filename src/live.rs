@@ -235,26 +235,50 @@ impl Live {
     /// added works at once; the read is a small indexed table, and skipped
     /// while the writer is busy).
     pub fn authenticate(&self, secret: &str) -> Option<(String, Role)> {
+        self.check_token(secret).ok().flatten()
+    }
+
+    /// `authenticate`, telling an unknown token from one that could not be
+    /// checked: an error when the secret is not among the cached tokens and
+    /// the store cannot be read (a database out of reach).
+    pub fn check_token(&self, secret: &str) -> Result<Option<(String, Role)>, StoreError> {
         let hash = token_hash(secret);
-        let mut cache = self.tokens.lock().ok()?;
+        let mut cache = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let age = cache.read_at.map_or(Duration::MAX, |t| t.elapsed());
         let mut found = find_token(&cache.tokens, &hash);
         let refresh = age > Duration::from_secs(1) || found.is_none();
         if refresh {
             // Never wait for the writer (it may be in an fsync): a busy
-            // writer means the cached tokens serve a little longer.
-            if let Ok(mut store) = self.writer.try_lock() {
-                match store.tokens() {
+            // writer means the cached tokens serve a little longer, and a
+            // secret not among them cannot be checked just now.
+            match self.writer.try_lock() {
+                Ok(mut store) => match store.tokens() {
                     Ok(t) => {
                         cache.tokens = t;
                         cache.read_at = Some(Instant::now());
                         found = find_token(&cache.tokens, &hash);
                     }
+                    Err(e) if found.is_none() => return Err(e),
                     Err(e) => tracing::warn!(error = %e, "cannot read the access tokens"),
+                },
+                Err(_)
+                    if found.is_none()
+                        && cache
+                            .read_at
+                            .is_none_or(|t| t.elapsed() > Duration::from_secs(1)) =>
+                {
+                    return Err(StoreError::Unavailable(
+                        "the store is busy and this token is not among those read a moment ago"
+                            .into(),
+                    ))
                 }
+                Err(_) => {}
             }
         }
-        found
+        Ok(found)
     }
 
     /// Listen to commits: each message is one revision's change-log rows,

@@ -342,10 +342,10 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
         let text = zoneatlas::load::read_regular_text(path)
             .with_context(|| format!("{}", path.display()))?;
         zoneatlas::import::set_rules(&args.store, &text)
-            .with_context(|| format!("{}: setting its coverage rules", args.store.display()))?;
+            .with_context(|| format!("{}: setting its coverage rules", store_name(&args.store)))?;
         println!(
             "{}: coverage rules from {}",
-            args.store.display(),
+            store_name(&args.store),
             path.display()
         );
     }
@@ -363,7 +363,13 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
             .transpose()?;
         let started = Instant::now();
         let s = zoneatlas::import::import_osm(&args.store, pbf, profile.as_deref()).with_context(
-            || format!("importing {} into {}", pbf.display(), args.store.display()),
+            || {
+                format!(
+                    "importing {} into {}",
+                    pbf.display(),
+                    store_name(&args.store)
+                )
+            },
         )?;
         for (layer, n, skipped) in &s.layers {
             println!(
@@ -377,7 +383,7 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
         }
         println!(
             "{}: {} features from {} in {:.2?}, revision {}{}",
-            args.store.display(),
+            store_name(&args.store),
             s.layers.iter().map(|l| l.1).sum::<usize>(),
             pbf.display(),
             started.elapsed(),
@@ -464,13 +470,14 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
     if shown.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!();
     }
-    let s = result.with_context(|| format!("importing {source} into {}", args.store.display()))?;
+    let s =
+        result.with_context(|| format!("importing {source} into {}", store_name(&args.store)))?;
     for skip in &s.skipped {
         eprintln!("skipped: {skip}");
     }
     println!(
         "{}: {} features {} layer {} from {} ({}), revision {}, in {:.2?}{}",
-        args.store.display(),
+        store_name(&args.store),
         s.imported,
         if s.created_layer {
             "into the new"

@@ -14,6 +14,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use common::check;
 use common::pg::{trial, Cluster};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
@@ -101,14 +102,6 @@ fn main() {
         }));
     }
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg().into())
-    }
 }
 
 /// Numbers as f64: a GeoPackage column gives a whole REAL back as an

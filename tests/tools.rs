@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{file_features, geodata, http, http_get_json, run_python, Server};
+use common::{check, file_features, geodata, http, http_get_json, run_python, Server};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde_json::{json, Value};
 
@@ -233,14 +233,6 @@ fn main() {
         ),
     ];
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg().into())
-    }
 }
 
 /// The planner's answers against `tests/oracle/planner_oracle.py`: the

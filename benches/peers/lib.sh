@@ -31,3 +31,16 @@ start_pg() {
 rate() { grep -E "^Requests/sec" | awk '{print $2}'; }
 tps() { grep -E "^tps" | awk '{print $3}'; }
 ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
+
+# write_get_lua FILE: a wrk script cycling through the paths listed in the
+# file named by $LINES.
+write_get_lua() {
+  cat > "$1" <<'LUA'
+local paths, i = {}, 0
+for line in io.lines(os.getenv("LINES")) do paths[#paths + 1] = line end
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+LUA
+}

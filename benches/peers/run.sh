@@ -66,14 +66,7 @@ for name, lines in [("near", near), ("bbox", bbox), ("parcels", parcels)]:
 with open(f"{work}/ceiling.txt", "w") as f:
     f.writelines(f"/nearest?lon={r[1]:.7f}&lat={r[2]:.7f}\n" for r in rows)
 PY
-cat > "$work/get.lua" <<'LUA'
-local paths, i = {}, 0
-for line in io.lines(os.getenv("LINES")) do paths[#paths + 1] = line end
-request = function()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-LUA
+write_get_lua "$work/get.lua"
 cat > "$work/post.lua" <<'LUA'
 local bodies, i = {}, 0
 for line in io.lines(os.getenv("LINES")) do bodies[#bodies + 1] = line end

@@ -176,7 +176,7 @@ pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String,
             "this needs Authorization: Bearer <token> (zoneatlas token add)",
         ));
     };
-    let Some((name, role)) = s.live.authenticate(secret) else {
+    let Some((name, role)) = s.live.check_token(secret).map_err(unchecked)? else {
         return Err(ApiError::unauthorized(
             "the bearer token is not valid (revoked or mistyped)",
         ));
@@ -195,6 +195,15 @@ pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String,
     Ok(name)
 }
 
+/// 503: a token that could not be checked (the store is out of reach).
+pub fn unchecked(e: crate::store::StoreError) -> ApiError {
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "StoreUnavailable",
+        description: format!("cannot check the token now, retry shortly: {e}"),
+    }
+}
+
 async fn session(
     s: Ctx,
     headers: HeaderMap,
@@ -202,7 +211,10 @@ async fn session(
 ) -> Result<Response, ApiError> {
     no_params(raw.as_deref())?;
     let (name, role) = bearer(&headers)
-        .and_then(|t| s.live.authenticate(t))
+        .map(|t| s.live.check_token(t))
+        .transpose()
+        .map_err(unchecked)?
+        .flatten()
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "send Authorization: Bearer <token> with a valid token (zoneatlas token add)",

@@ -82,8 +82,11 @@ impl axum::extract::FromRequestParts<AppState> for Ctx {
 /// (`/health` and the page's static files stay public: they hold no data).
 async fn private_reads(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if state.private && req.uri().path().starts_with("/api") && req.method() != Method::OPTIONS {
-        let ok = edit::bearer(req.headers()).is_some_and(|t| state.live.authenticate(t).is_some());
-        if !ok {
+        let checked = edit::bearer(req.headers()).map(|t| state.live.check_token(t));
+        if let Some(Err(e)) = checked {
+            return edit::unchecked(e).into_response();
+        }
+        if !matches!(checked, Some(Ok(Some(_)))) {
             return ApiError::unauthorized(
                 "this server is private: send Authorization: Bearer <token> (any role)",
             )

@@ -12,8 +12,6 @@ use geo::{Geometry, MapCoords};
 use serde_json::{json, Map, Value};
 
 use crate::crs::{Crs, Order};
-use crate::store::gpkg::GpkgStore;
-use crate::store::Store;
 
 /// Write `layer` of `store` to `out` (`.gpkg`, `.shp`, `.geojson`/`.json`)
 /// in `crs` (CRS84 by default); returns the feature count. `out` must not
@@ -34,7 +32,9 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
     if out.exists() {
         return Err(format!("{} exists already", out.display()));
     }
-    let mut s = GpkgStore::open(store).map_err(|e| e.to_string())?;
+    let mut s = crate::store::open_existing(store)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: no such store", store.display()))?;
     let data = s.load().map_err(|e| e.to_string())?;
     let l = data
         .layers

@@ -16,7 +16,6 @@ use serde_json::{json, Map, Value};
 
 use crate::crs::{Crs, Order};
 use crate::model::{Feature, GeometryKind, LayerMeta};
-use crate::store::gpkg::GpkgStore;
 use crate::store::{Change, Store, StoreError};
 
 /// One source row: its 1-based number (as the user counts rows), its id if
@@ -313,18 +312,20 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
     })
 }
 
-/// The store and what it holds, if the file exists; else nothing yet and
-/// an empty dataset (the store is created only once the import is known
-/// to succeed).
-fn existing(path: &Path) -> Result<(Option<GpkgStore>, crate::store::Dataset), ImportError> {
-    if path.exists() {
-        let mut store = GpkgStore::open(path)?;
+/// The store and what it holds, if it exists (a file, or a database
+/// holding a zone); else nothing yet and an empty dataset (the store is
+/// created only once the import is known to succeed).
+fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Dataset), ImportError> {
+    if let Some(mut store) = crate::store::open_existing(name)? {
         let data = store.load()?;
         return Ok((Some(store), data));
     }
-    let title = path
-        .file_stem()
-        .map_or("zoneatlas".into(), |s| s.to_string_lossy().into_owned());
+    let title = match crate::store::is_postgres(name) {
+        true => "zoneatlas".to_owned(),
+        false => name
+            .file_stem()
+            .map_or("zoneatlas".into(), |s| s.to_string_lossy().into_owned()),
+    };
     Ok((
         None,
         crate::store::Dataset {
@@ -342,9 +343,9 @@ fn existing(path: &Path) -> Result<(Option<GpkgStore>, crate::store::Dataset), I
 }
 
 /// A new, empty store.
-fn create_empty(path: &Path) -> Result<GpkgStore, ImportError> {
-    let (_, empty) = existing(path)?;
-    Ok(GpkgStore::create(path, &empty, None, None)?)
+fn create_empty(name: &Path) -> Result<Box<dyn Store>, ImportError> {
+    let (_, empty) = existing(name)?;
+    Ok(crate::store::create(name, &empty)?)
 }
 
 /// One row to a validated feature: fields mapped, properties set, the
@@ -487,7 +488,8 @@ pub fn import_osm(
 /// Give a store coverage rules (a `coverage.toml`), after checking that they
 /// resolve against its layers as the server will resolve them.
 pub fn set_rules(store_path: &Path, text: &str) -> Result<(), ImportError> {
-    let mut store = GpkgStore::open(store_path)?;
+    let mut store = crate::store::open_existing(store_path)?
+        .ok_or_else(|| ImportError::Usage(format!("{}: no such store", store_path.display())))?;
     let data = store.load()?;
     let rules = crate::coverage::rules::parse(text)
         .map_err(|e| ImportError::Usage(format!("the rules: {e}")))?;

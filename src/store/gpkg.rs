@@ -1057,6 +1057,10 @@ impl Store for GpkgStore {
         Ok(out)
     }
 
+    fn set_rules(&mut self, text: &str) -> Result<(), StoreError> {
+        GpkgStore::set_rules(self, text)
+    }
+
     fn history(&self) -> Result<Option<Box<dyn History>>, StoreError> {
         let conn = Connection::open_with_flags(
             &self.path,

@@ -156,10 +156,45 @@ pub trait Store: Send {
     ) -> Result<Option<(u64, Vec<ChangeRecord>)>, StoreError> {
         Ok(None)
     }
+    /// Replace the coverage rules (checked by the caller against the
+    /// layers); servers read them at start-up.
+    fn set_rules(&mut self, _text: &str) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly(format!(
+            "{} keeps its rules in coverage.toml",
+            self.describe()
+        )))
+    }
     /// What wakes a server when others commit, on its own connection
     /// (`None`: nobody else commits).
     fn follower(&self) -> Result<Option<Box<dyn Follower>>, StoreError> {
         Ok(None)
+    }
+}
+
+/// Whether a store name from the command line is a PostgreSQL URL.
+pub fn is_postgres(name: &std::path::Path) -> bool {
+    name.to_str().is_some_and(pg::is_url)
+}
+
+/// The store a command line names, when it holds a zone: a PostGIS
+/// database (waiting for it) or a GeoPackage file; `None` for a file that
+/// does not exist or a database that holds no zone yet.
+pub fn open_existing(name: &std::path::Path) -> Result<Option<Box<dyn Store>>, StoreError> {
+    if let Some(url) = name.to_str().filter(|s| pg::is_url(s)) {
+        let mut store = pg::PgStore::open(url, true)?;
+        return Ok((!store.is_empty()?).then(|| Box::new(store) as Box<dyn Store>));
+    }
+    if !name.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(gpkg::GpkgStore::open(name)?)))
+}
+
+/// A new store holding `data`, where `name` says (a URL or a file path).
+pub fn create(name: &std::path::Path, data: &Dataset) -> Result<Box<dyn Store>, StoreError> {
+    match name.to_str().filter(|s| pg::is_url(s)) {
+        Some(url) => Ok(Box::new(pg::PgStore::create(url, data, None, None)?)),
+        None => Ok(Box::new(gpkg::GpkgStore::create(name, data, None, None)?)),
     }
 }
 

@@ -767,6 +767,18 @@ impl Store for PgStore {
         })))
     }
 
+    fn set_rules(&mut self, text: &str) -> Result<(), StoreError> {
+        rules::parse(text).map_err(|e| StoreError::Unavailable(format!("coverage rules: {e}")))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO zoneatlas._meta(key, value) VALUES ('coverage', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&text],
+            )
+        })
+        .map(|_| ())
+    }
+
     fn changes_since(
         &mut self,
         revision: u64,

@@ -18,6 +18,15 @@ use tower::ServiceExt;
 
 pub mod pg;
 
+/// A test step for the libtest-mimic harnesses: `msg` when `cond` fails.
+pub fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<(), libtest_mimic::Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg().into())
+    }
+}
+
 /// The sample's layers, in manifest order.
 pub const SAMPLE_LAYERS: [&str; 8] = [
     "zone",

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Issue #13's benchmarks: zoneatlas replicas on one PostGIS database (a
+# throwaway PostgreSQL 15 + PostGIS 3 cluster), on the peer data set of one
+# million random single-segment roads (benches/peers/make_roads.py) with a
+# small zone (10 km x 10 km, so start-up zone coverage does not load the
+# cores while we measure).
+#
+#   fill      the first server fills the empty database from the folder (COPY).
+#   start     a replica starting on the filled database: start to /health,
+#             peak memory (three starts).
+#   reads     GET /api/coverage?lon=&lat= (nearest road), wrk -t2 -c32 for
+#             SECS seconds against one replica, then against two (one wrk
+#             -t1 -c16 each, at once; the sum).
+#   latency   100 writes a second through replica A for 10 s; replica B
+#             polled for each revision: commit (A's 2xx) to visible on B.
+#
+# Usage: bash benches/peers/replicas.sh
+# Needs: wrk, postgresql-15-postgis-3, python3 (apt-get install -y wrk
+# postgresql-15-postgis-3 postgresql-client). Not part of `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -q
+bin=$PWD/target/release/zoneatlas
+data=$PWD/target/peers-1m
+[ -f "$data/coverage.toml" ] || python3 benches/peers/make_roads.py "$data"
+secs=${SECS:-15}
+source benches/peers/lib.sh
+start_pg 53021
+url=postgresql://postgres@127.0.0.1:53021/postgres
+
+city=$work/city
+mkdir -p "$city"
+cp "$data/layers.toml" "$data/coverage.toml" "$city/"
+ln -s "$data/roads.geojson" "$city/roads.geojson"
+cat > "$city/zone.geojson" <<'JSON'
+{"type":"FeatureCollection","features":[{"type":"Feature","id":"zone","geometry":{"type":"Polygon","coordinates":[[[113.60,34.70],[113.71,34.70],[113.71,34.79],[113.60,34.79],[113.60,34.70]]]},"properties":{"name":"bench zone","kind":"zone"}}]}
+JSON
+
+# serve PORT [args...]: start a server, wait for /health; sets $spid, $secs_to_health.
+serve() {
+  local port=$1; shift
+  local t0; t0=$(date +%s.%N)
+  RUST_LOG=info "$bin" serve --store "$url" --addr 127.0.0.1:$port "$@" > "$work/za-$port.log" 2>&1 &
+  spid=$!
+  pids+=($spid)
+  until curl -sf -o /dev/null http://127.0.0.1:$port/health; do
+    kill -0 $spid 2> /dev/null || { cat "$work/za-$port.log"; exit 1; }
+    sleep 0.05
+  done
+  secs_to_health=$(echo "$(date +%s.%N) - $t0" | bc)
+}
+
+echo "== fill the database from the folder (1M features)"
+serve 53031 --data "$city"
+fill=$secs_to_health
+kill $spid; wait $spid 2> /dev/null || true
+
+echo "== a replica starting on the filled database"
+starts=()
+for i in 1 2 3; do
+  serve 53031
+  starts+=("$secs_to_health s, $(( $(awk '/VmHWM/{print $2}' /proc/$spid/status) / 1024 )) MB")
+  kill $spid; wait $spid 2> /dev/null || true
+done
+
+echo "== read throughput, one replica then two"
+python3 - "$work" <<'PY'
+import random, sys
+rng = random.Random(13)
+with open(f"{sys.argv[1]}/near.txt", "w") as f:
+    for _ in range(10_000):
+        f.write(f"/api/coverage?lon={rng.uniform(113.12, 114.18):.7f}&lat={rng.uniform(34.32, 35.28):.7f}&services=road\n")
+PY
+write_get_lua "$work/get.lua"
+serve 53031; a=$spid
+serve 53032; b=$spid
+sleep 2
+one=$(LINES=$work/near.txt wrk -t2 -c32 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53031 | awk '/^Requests\/sec/{print $2}')
+LINES=$work/near.txt wrk -t1 -c16 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53031 > "$work/w1" &
+LINES=$work/near.txt wrk -t1 -c16 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53032 > "$work/w2"
+wait %% 2> /dev/null || true
+sleep 1
+two=$(awk '/^Requests\/sec/{s += $2} END {print s}' "$work/w1" "$work/w2")
+
+echo "== notification to visible, 100 writes a second for 10 s"
+token=$("$bin" token add --store "$url" --role editor --name bench | tail -1)
+latency=$(python3 - "$token" <<'PY'
+import http.client, json, sys, threading, time
+token = sys.argv[1]
+seen, committed, stop = {}, {}, threading.Event()
+def poll():
+    c = http.client.HTTPConnection("127.0.0.1", 53032)
+    while not stop.is_set():
+        c.request("GET", "/health")
+        rev = json.loads(c.getresponse().read())["revision"]
+        now = time.perf_counter()
+        seen.setdefault(rev, now)
+t = threading.Thread(target=poll); t.start()
+c = http.client.HTTPConnection("127.0.0.1", 53031)
+start = time.perf_counter()
+for i in range(1000):
+    time.sleep(max(0.0, start + i / 100 - time.perf_counter()))
+    c.request("GET", "/api/collections/roads/items/r1")
+    r = c.getresponse(); r.read(); etag = r.getheader("etag")
+    c.request("PATCH", "/api/collections/roads/items/r1", json.dumps({"properties": {"name": f"r1-{i}"}}),
+              {"Authorization": f"Bearer {token}", "If-Match": etag, "Content-Type": "application/merge-patch+json"})
+    r = c.getresponse(); r.read()
+    if r.status == 200:
+        committed[int(r.getheader("zoneatlas-revision"))] = time.perf_counter()
+time.sleep(1); stop.set(); t.join()
+# Visible: the first poll at which B was at that revision or later (B may
+# apply two commits at once).
+revs = sorted(seen)
+def visible(k):
+    return min((seen[r] for r in revs if r >= k), default=None)
+lat = sorted((visible(k) - v) * 1000 for k, v in committed.items() if visible(k) is not None)
+missing = sum(1 for k in committed if visible(k) is None)
+rate = len(committed) / (max(committed.values()) - start)
+# A revision B skipped over (two commits between polls) counts as seen at the later one.
+print(f"{len(committed)} writes at {rate:.0f}/s; median {lat[len(lat)//2]:.1f} ms, p95 {lat[int(len(lat)*.95)]:.1f} ms, p99 {lat[int(len(lat)*.99)]:.1f} ms, max {lat[-1]:.1f} ms; {missing} never visible")
+PY
+)
+
+echo
+echo "| what | figure |"
+echo "|---|---|"
+echo "| fill an empty database from the folder, 1M features (first start, to /health) | ${fill} s |"
+for s in "${starts[@]}"; do echo "| a replica starting on it, to /health | $s |"; done
+echo "| nearest road over HTTP, one replica (wrk -t2 -c32) | $one req/s |"
+echo "| the same, two replicas on the same two cores (two wrk -t1 -c16) | $two req/s |"
+echo "| commit on A to visible on B at 100 writes/s | $latency |"

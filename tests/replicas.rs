@@ -304,8 +304,12 @@ fn converge() -> Result<(), Failed> {
 
 fn restarted() -> Result<(), Failed> {
     let mut p = pair();
+    // SIGTERM, as a service manager stops a server: a clean exit.
     p.b.terminate();
-    let _ = p.b.child.wait();
+    let exit = p.b.child.wait().map_err(|e| e.to_string())?;
+    check(exit.success(), || {
+        format!("B stopped with {exit}: {}", p.b.log.lock().unwrap())
+    })?;
     for i in 0..5 {
         let status = set_width(&p.a.base, &p.token, "R-001", 50 + i);
         check(status == 200, || format!("PATCH {i}: {status}"))?;

@@ -11,8 +11,10 @@
 #   reads     GET /api/coverage?lon=&lat= (nearest road), wrk -t2 -c32 for
 #             SECS seconds against one replica, then against two (one wrk
 #             -t1 -c16 each, at once; the sum).
-#   latency   100 writes a second through replica A for 10 s; replica B
-#             polled for each revision: commit (A's 2xx) to visible on B.
+#   latency   100 writes a second through replica A for 10 s (ten writers,
+#             ten a second each); replica B polled for each revision: from
+#             the PATCH sent (an upper bound of commit to visible) and from
+#             A's answer (a lower bound) to visible on B.
 #
 # Usage: bash benches/peers/replicas.sh
 # Needs: wrk, postgresql-15-postgis-3, python3 (apt-get install -y wrk
@@ -83,44 +85,66 @@ sleep 1
 two=$(awk '/^Requests\/sec/{s += $2} END {print s}' "$work/w1" "$work/w2")
 
 echo "== notification to visible, 100 writes a second for 10 s"
-token=$("$bin" token add --store "$url" --role editor --name bench | tail -1)
-latency=$(python3 - "$token" <<'PY'
+cat > "$work/latency.py" <<'PY'
 import http.client, json, sys, threading, time
-token = sys.argv[1]
-seen, committed, stop = {}, {}, threading.Event()
+# Ten writers, each patching its own road ten times a second (100 writes/s
+# in all, batched by A as concurrent writes are); B polled for its revision.
+token, pa, pb, idfmt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+seen, sent, answered, stop = {}, {}, {}, threading.Event()
+lock = threading.Lock()
 def poll():
-    c = http.client.HTTPConnection("127.0.0.1", 53032)
+    c = http.client.HTTPConnection("127.0.0.1", pb)
     while not stop.is_set():
         c.request("GET", "/health")
         rev = json.loads(c.getresponse().read())["revision"]
-        now = time.perf_counter()
-        seen.setdefault(rev, now)
+        seen.setdefault(rev, time.perf_counter())
+def write(w, start):
+    c = http.client.HTTPConnection("127.0.0.1", pa)
+    fid = idfmt.format(w + 1)
+    for i in range(100):
+        time.sleep(max(0.0, start + i / 10 + w / 100 - time.perf_counter()))
+        c.request("GET", f"/api/collections/roads/items/{fid}")
+        r = c.getresponse(); r.read(); etag = r.getheader("etag")
+        t0 = time.perf_counter()
+        c.request("PATCH", f"/api/collections/roads/items/{fid}", json.dumps({"properties": {"name": f"{fid}-{i}"}}),
+                  {"Authorization": f"Bearer {token}", "If-Match": etag, "Content-Type": "application/merge-patch+json"})
+        r = c.getresponse(); r.read()
+        t1 = time.perf_counter()
+        if r.status == 200:
+            rev = int(r.getheader("zoneatlas-revision"))
+            with lock:
+                sent[rev] = min(sent.get(rev, t0), t0)
+                answered[rev] = min(answered.get(rev, t1), t1)
 t = threading.Thread(target=poll); t.start()
-c = http.client.HTTPConnection("127.0.0.1", 53031)
-start = time.perf_counter()
-for i in range(1000):
-    time.sleep(max(0.0, start + i / 100 - time.perf_counter()))
-    c.request("GET", "/api/collections/roads/items/r1")
-    r = c.getresponse(); r.read(); etag = r.getheader("etag")
-    c.request("PATCH", "/api/collections/roads/items/r1", json.dumps({"properties": {"name": f"r1-{i}"}}),
-              {"Authorization": f"Bearer {token}", "If-Match": etag, "Content-Type": "application/merge-patch+json"})
-    r = c.getresponse(); r.read()
-    if r.status == 200:
-        committed[int(r.getheader("zoneatlas-revision"))] = time.perf_counter()
+start = time.perf_counter() + 0.1
+ws = [threading.Thread(target=write, args=(w, start)) for w in range(10)]
+for x in ws: x.start()
+for x in ws: x.join()
+end = time.perf_counter()
 time.sleep(1); stop.set(); t.join()
-# Visible: the first poll at which B was at that revision or later (B may
-# apply two commits at once).
 revs = sorted(seen)
 def visible(k):
+    # The first poll at which B was at revision k or later.
     return min((seen[r] for r in revs if r >= k), default=None)
-lat = sorted((visible(k) - v) * 1000 for k, v in committed.items() if visible(k) is not None)
-missing = sum(1 for k in committed if visible(k) is None)
-rate = len(committed) / (max(committed.values()) - start)
-# A revision B skipped over (two commits between polls) counts as seen at the later one.
-print(f"{len(committed)} writes at {rate:.0f}/s; median {lat[len(lat)//2]:.1f} ms, p95 {lat[int(len(lat)*.95)]:.1f} ms, p99 {lat[int(len(lat)*.99)]:.1f} ms, max {lat[-1]:.1f} ms; {missing} never visible")
+up = sorted((visible(k) - v) * 1000 for k, v in sent.items() if visible(k) is not None)
+low = sorted((visible(k) - v) * 1000 for k, v in answered.items() if visible(k) is not None)
+missing = sum(1 for k in sent if visible(k) is None)
+q = lambda l, f: l[min(len(l) - 1, int(len(l) * f))]
+print(f"{len(sent)} commits in {end - start:.1f} s ({1000 / (end - start):.0f} writes/s); "
+      f"PATCH sent to visible on B: median {q(up, .5):.0f} ms, p95 {q(up, .95):.0f} ms, max {up[-1]:.0f} ms; "
+      f"A's answer to visible on B: median {q(low, .5):.0f} ms, p95 {q(low, .95):.0f} ms; {missing} never visible")
 PY
-)
-
+token=$("$bin" token add --store "$url" --role editor --name bench | tail -1)
+latency_city=$(python3 "$work/latency.py" "$token" 53031 53032 'r{}')
+kill $a $b; wait $a $b 2> /dev/null || true
+# The same on the sample (297 features), in a second database: what the
+# mechanism itself costs when a snapshot is cheap to rebuild.
+"${psql[@]}" -c "create database sample"
+surl=postgresql://postgres@127.0.0.1:53021/sample
+url=$surl serve 53033 --data geodata; a=$spid
+url=$surl serve 53034; b=$spid
+token=$("$bin" token add --store "$surl" --role editor --name bench | tail -1)
+latency_sample=$(python3 "$work/latency.py" "$token" 53033 53034 'R-{:03d}')
 echo
 echo "| what | figure |"
 echo "|---|---|"
@@ -128,4 +152,5 @@ echo "| fill an empty database from the folder, 1M features (first start, to /he
 for s in "${starts[@]}"; do echo "| a replica starting on it, to /health | $s |"; done
 echo "| nearest road over HTTP, one replica (wrk -t2 -c32) | $one req/s |"
 echo "| the same, two replicas on the same two cores (two wrk -t1 -c16) | $two req/s |"
-echo "| commit on A to visible on B at 100 writes/s | $latency |"
+echo "| commit on A to visible on B, 100 writes/s, 1M-feature roads | $latency_city |"
+echo "| the same on the sample (297 features) | $latency_sample |"

@@ -130,6 +130,14 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Closing a client blocks too (it says goodbye to the server), and a
+/// server shutting down drops its store inside the runtime.
+fn close(client: &mut Option<Client>) {
+    if let Some(c) = client.take() {
+        blocking(move || drop(c));
+    }
+}
+
 /// A connection, failing within a few seconds when the server is away.
 fn connect(url: &str, role: &str) -> Result<Client, StoreError> {
     blocking(|| connect_now(url, role))
@@ -562,6 +570,24 @@ fn feature_from_row(
         bbox,
         revision: revision.max(0) as u64,
     })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        close(&mut self.client);
+    }
+}
+
+impl Drop for PgFollower {
+    fn drop(&mut self) {
+        close(&mut self.client);
+    }
+}
+
+impl Drop for PgHistory {
+    fn drop(&mut self) {
+        close(&mut self.client);
+    }
 }
 
 impl Store for PgStore {

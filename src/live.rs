@@ -97,6 +97,9 @@ pub enum HistoryError {
 const EVENT_BACKLOG: usize = 1024;
 /// Past snapshots kept (each shares all it can with the current one).
 const PAST_SNAPSHOTS: usize = 4;
+/// Waits of 2 ms for the writer before an unknown token is answered
+/// "cannot check now" (503).
+const TOKEN_WAIT_ROUNDS: usize = 25;
 /// Times a batch is validated again after finding the store ahead.
 const BEHIND_ROUNDS: usize = 8;
 /// Resolved `asof` instants kept.
@@ -251,31 +254,35 @@ impl Live {
         let mut found = find_token(&cache.tokens, &hash);
         let refresh = age > Duration::from_secs(1) || found.is_none();
         if refresh {
-            // Never wait for the writer (it may be in an fsync): a busy
-            // writer means the cached tokens serve a little longer, and a
-            // secret not among them cannot be checked just now.
-            match self.writer.try_lock() {
-                Ok(mut store) => match store.tokens() {
-                    Ok(t) => {
-                        cache.tokens = t;
-                        cache.read_at = Some(Instant::now());
-                        found = find_token(&cache.tokens, &hash);
+            // A known secret never waits for the writer (it may be in an
+            // fsync): the cached tokens serve a little longer. An unknown
+            // one waits briefly (a token just added must work), then is
+            // answered "cannot check now" rather than "invalid".
+            let mut store = None;
+            for _ in 0..TOKEN_WAIT_ROUNDS {
+                match self.writer.try_lock() {
+                    Ok(s) => {
+                        store = Some(s);
+                        break;
                     }
-                    Err(e) if found.is_none() => return Err(e),
-                    Err(e) => tracing::warn!(error = %e, "cannot read the access tokens"),
-                },
-                Err(_)
-                    if found.is_none()
-                        && cache
-                            .read_at
-                            .is_none_or(|t| t.elapsed() > Duration::from_secs(1)) =>
-                {
+                    Err(_) if found.is_some() => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            match store.map(|mut s| s.tokens()) {
+                Some(Ok(t)) => {
+                    cache.tokens = t;
+                    cache.read_at = Some(Instant::now());
+                    found = find_token(&cache.tokens, &hash);
+                }
+                Some(Err(e)) if found.is_none() => return Err(e),
+                Some(Err(e)) => tracing::warn!(error = %e, "cannot read the access tokens"),
+                None if found.is_none() => {
                     return Err(StoreError::Unavailable(
-                        "the store is busy and this token is not among those read a moment ago"
-                            .into(),
+                        "the store is busy and this token is not among those already read".into(),
                     ))
                 }
-                Err(_) => {}
+                None => {}
             }
         }
         Ok(found)

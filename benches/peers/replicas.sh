@@ -98,6 +98,7 @@ def poll():
         c.request("GET", "/health")
         rev = json.loads(c.getresponse().read())["revision"]
         seen.setdefault(rev, time.perf_counter())
+        time.sleep(0.001)  # a poll a millisecond or so, not a busy loop
 def write(w, start):
     c = http.client.HTTPConnection("127.0.0.1", pa)
     fid = idfmt.format(w + 1)

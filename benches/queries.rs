@@ -147,6 +147,8 @@ fn encode(c: &mut Criterion) {
     g.bench_function("serde_own_types", |b| {
         b.iter(|| black_box(serde_json::to_vec(&body(&page)).expect("json")))
     });
+    // What the server sends: the same bytes, written directly.
+    g.bench_function("direct", |b| b.iter(|| black_box(body(&page).to_bytes())));
     // Baseline: build geojson::Feature values per request, then serialise.
     g.bench_function("geojson_value_tree", |b| {
         b.iter(|| {

@@ -315,14 +315,15 @@ impl IndexedLayer {
             for t in self.trees() {
                 for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
                     let Some(i) = self.live(e.data) else { continue };
-                    let f = &self.layer.features[i];
-                    // A feature whose extent lies inside the box intersects
+                    // A feature whose extent (the entry's own rectangle, no
+                    // trip to the feature) lies inside the box intersects
                     // it: no need to test the geometry.
-                    let inside = r.min().x <= f.bbox.min().x
-                        && r.min().y <= f.bbox.min().y
-                        && f.bbox.max().x <= r.max().x
-                        && f.bbox.max().y <= r.max().y;
-                    if inside || f.geometry.intersects(&r) {
+                    let (lo, hi) = (e.geom().lower(), e.geom().upper());
+                    let inside = r.min().x <= lo[0]
+                        && r.min().y <= lo[1]
+                        && hi[0] <= r.max().x
+                        && hi[1] <= r.max().y;
+                    if inside || self.layer.features[i].geometry.intersects(&r) {
                         out.push(i);
                     }
                 }

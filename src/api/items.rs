@@ -238,8 +238,10 @@ async fn items(
         links,
         features: Features(page),
     };
-    let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    Ok(with_content_crs(json_response(GEOJSON, bytes), &out_crs))
+    Ok(with_content_crs(
+        json_response(GEOJSON, body.to_bytes()),
+        &out_crs,
+    ))
 }
 
 async fn item(

@@ -71,17 +71,21 @@ import random, sys
 rng = random.Random(13)
 with open(f"{sys.argv[1]}/near.txt", "w") as f:
     for _ in range(10_000):
-        f.write(f"/api/coverage?lon={rng.uniform(113.12, 114.18):.7f}&lat={rng.uniform(34.32, 35.28):.7f}&services=road\n")
+        f.write(f"/api/coverage?lon={rng.uniform(113.12, 114.18):.7f}&lat={rng.uniform(34.32, 35.28):.7f}\n")
 PY
 write_get_lua "$work/get.lua"
 serve 53031; a=$spid
 serve 53032; b=$spid
 sleep 2
-one=$(LINES=$work/near.txt wrk -t2 -c32 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53031 | awk '/^Requests\/sec/{print $2}')
+curl -sf -o /dev/null "http://127.0.0.1:53031$(head -1 "$work/near.txt")" || { echo "the nearest query fails"; exit 1; }
+LINES=$work/near.txt wrk -t2 -c32 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53031 > "$work/w0"
+! grep -q "Non-2xx" "$work/w0" || { cat "$work/w0"; exit 1; }
+one=$(awk '/^Requests\/sec/{print $2}' "$work/w0")
 LINES=$work/near.txt wrk -t1 -c16 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53031 > "$work/w1" &
 LINES=$work/near.txt wrk -t1 -c16 -d"${secs}s" -s "$work/get.lua" http://127.0.0.1:53032 > "$work/w2"
 wait %% 2> /dev/null || true
 sleep 1
+! grep -q "Non-2xx" "$work/w1" "$work/w2" || { cat "$work/w1" "$work/w2"; exit 1; }
 two=$(awk '/^Requests\/sec/{s += $2} END {print s}' "$work/w1" "$work/w2")
 
 echo "== notification to visible, 100 writes a second for 10 s"

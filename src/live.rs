@@ -97,9 +97,6 @@ pub enum HistoryError {
 const EVENT_BACKLOG: usize = 1024;
 /// Past snapshots kept (each shares all it can with the current one).
 const PAST_SNAPSHOTS: usize = 4;
-/// Waits of 2 ms for the writer before an unknown token is answered
-/// "cannot check now" (503).
-const TOKEN_WAIT_ROUNDS: usize = 25;
 /// Times a batch is validated again after finding the store ahead.
 const BEHIND_ROUNDS: usize = 8;
 /// Resolved `asof` instants kept.
@@ -254,21 +251,11 @@ impl Live {
         let mut found = find_token(&cache.tokens, &hash);
         let refresh = age > Duration::from_secs(1) || found.is_none();
         if refresh {
-            // A known secret never waits for the writer (it may be in an
-            // fsync): the cached tokens serve a little longer. An unknown
-            // one waits briefly (a token just added must work), then is
-            // answered "cannot check now" rather than "invalid".
-            let mut store = None;
-            for _ in 0..TOKEN_WAIT_ROUNDS {
-                match self.writer.try_lock() {
-                    Ok(s) => {
-                        store = Some(s);
-                        break;
-                    }
-                    Err(_) if found.is_some() => break,
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
+            // Never wait for the writer (it may be in an fsync, or a
+            // follower's catch-up): a known secret is served from the cache
+            // a little longer; an unknown one is answered "cannot check
+            // now" (503, retry) rather than "invalid".
+            let store = self.writer.try_lock().ok();
             match store.map(|mut s| s.tokens()) {
                 Some(Ok(t)) => {
                     cache.tokens = t;

@@ -271,14 +271,6 @@ impl TokenStore {
     }
 }
 
-/// The store as a user may name it (a PostgreSQL URL without its password).
-fn store_name(p: &std::path::Path) -> String {
-    match p.to_str() {
-        Some(s) if pg::is_url(s) => pg::shown(s),
-        _ => p.display().to_string(),
-    }
-}
-
 /// `zoneatlas token add|list|revoke`.
 fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -293,7 +285,7 @@ fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             println!(
                 "token {name:?} ({}) added to {}; keep the secret below, it is not stored:",
                 role.name(),
-                store_name(&store)
+                zoneatlas::store::display_name(&store)
             );
             println!("{secret}");
         }
@@ -304,7 +296,10 @@ fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Revoke { store, name } => {
             if !TokenStore::open(&store)?.revoke(&name)? {
-                anyhow::bail!("no token named {name:?} in {}", store_name(&store));
+                anyhow::bail!(
+                    "no token named {name:?} in {}",
+                    zoneatlas::store::display_name(&store)
+                );
             }
             println!("token {name:?} revoked");
         }
@@ -341,11 +336,15 @@ fn import(args: zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.rules {
         let text = zoneatlas::load::read_regular_text(path)
             .with_context(|| format!("{}", path.display()))?;
-        zoneatlas::import::set_rules(&args.store, &text)
-            .with_context(|| format!("{}: setting its coverage rules", store_name(&args.store)))?;
+        zoneatlas::import::set_rules(&args.store, &text).with_context(|| {
+            format!(
+                "{}: setting its coverage rules",
+                zoneatlas::store::display_name(&args.store)
+            )
+        })?;
         println!(
             "{}: coverage rules from {}",
-            store_name(&args.store),
+            zoneatlas::store::display_name(&args.store),
             path.display()
         );
     }
@@ -367,7 +366,7 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
                 format!(
                     "importing {} into {}",
                     pbf.display(),
-                    store_name(&args.store)
+                    zoneatlas::store::display_name(&args.store)
                 )
             },
         )?;
@@ -383,7 +382,7 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
         }
         println!(
             "{}: {} features from {} in {:.2?}, revision {}{}",
-            store_name(&args.store),
+            zoneatlas::store::display_name(&args.store),
             s.layers.iter().map(|l| l.1).sum::<usize>(),
             pbf.display(),
             started.elapsed(),
@@ -470,14 +469,18 @@ fn import_data(args: &zoneatlas::config::ImportArgs) -> anyhow::Result<ExitCode>
     if shown.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!();
     }
-    let s =
-        result.with_context(|| format!("importing {source} into {}", store_name(&args.store)))?;
+    let s = result.with_context(|| {
+        format!(
+            "importing {source} into {}",
+            zoneatlas::store::display_name(&args.store)
+        )
+    })?;
     for skip in &s.skipped {
         eprintln!("skipped: {skip}");
     }
     println!(
         "{}: {} features {} layer {} from {} ({}), revision {}, in {:.2?}{}",
-        store_name(&args.store),
+        zoneatlas::store::display_name(&args.store),
         s.imported,
         if s.created_layer {
             "into the new"

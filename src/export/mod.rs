@@ -34,7 +34,7 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
     }
     let mut s = crate::store::open_existing(store)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: no such store", store.display()))?;
+        .ok_or_else(|| format!("{}: no such store", crate::store::display_name(store)))?;
     let data = s.load().map_err(|e| e.to_string())?;
     let l = data
         .layers
@@ -44,7 +44,7 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
             let ids: Vec<&str> = data.layers.iter().map(|l| l.meta.id.as_str()).collect();
             format!(
                 "no layer {layer:?} in {}; the layers are: {}",
-                store.display(),
+                crate::store::display_name(store),
                 ids.join(", ")
             )
         })?;

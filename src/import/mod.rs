@@ -488,8 +488,12 @@ pub fn import_osm(
 /// Give a store coverage rules (a `coverage.toml`), after checking that they
 /// resolve against its layers as the server will resolve them.
 pub fn set_rules(store_path: &Path, text: &str) -> Result<(), ImportError> {
-    let mut store = crate::store::open_existing(store_path)?
-        .ok_or_else(|| ImportError::Usage(format!("{}: no such store", store_path.display())))?;
+    let mut store = crate::store::open_existing(store_path)?.ok_or_else(|| {
+        ImportError::Usage(format!(
+            "{}: no such store",
+            crate::store::display_name(store_path)
+        ))
+    })?;
     let data = store.load()?;
     let rules = crate::coverage::rules::parse(text)
         .map_err(|e| ImportError::Usage(format!("the rules: {e}")))?;

@@ -176,6 +176,15 @@ pub fn is_postgres(name: &std::path::Path) -> bool {
     name.to_str().is_some_and(pg::is_url)
 }
 
+/// A store name from the command line as messages show it (a PostgreSQL
+/// URL without its password).
+pub fn display_name(name: &std::path::Path) -> String {
+    match name.to_str() {
+        Some(s) if pg::is_url(s) => pg::shown(s),
+        _ => name.display().to_string(),
+    }
+}
+
 /// The store a command line names, when it holds a zone: a PostGIS
 /// database (waiting for it) or a GeoPackage file; `None` for a file that
 /// does not exist or a database that holds no zone yet.

@@ -168,9 +168,7 @@ fn describe_error(e: &postgres::Error) -> String {
 
 /// A PostGIS database holding a zone.
 pub struct PgStore {
-    url: String,
-    /// `None` after the connection broke; the next call reconnects.
-    client: Option<Client>,
+    conn: Conn,
     /// The revision this server's snapshot shows (what it commits from).
     revision: u64,
     status_property: String,
@@ -196,8 +194,11 @@ impl PgStore {
         };
         migrate(&mut client, url)?;
         let mut store = PgStore {
-            url: url.to_owned(),
-            client: Some(client),
+            conn: Conn {
+                url: url.to_owned(),
+                role: "writer",
+                client: Some(client),
+            },
             revision: 0,
             status_property: rules::DEFAULT_STATUS_PROPERTY.to_owned(),
             kinds: HashMap::new(),
@@ -221,30 +222,11 @@ impl PgStore {
         Ok(self.read_manifest()?.is_none())
     }
 
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
-        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
-            self.client = None;
-            self.client = Some(connect(&self.url, "writer")?);
-        }
-        Ok(self.client.as_mut().expect("connected above"))
-    }
-
-    /// Run `f` on the connection; a broken connection is dropped so the
-    /// next call reconnects.
     fn with<T>(
         &mut self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        // All of it off the async worker: dropping a broken client blocks.
-        blocking(|| {
-            let url = self.url.clone();
-            let client = self.client()?;
-            let out = f(client);
-            if client.is_closed() {
-                self.client = None;
-            }
-            out.map_err(failed(&url))
-        })
+        self.conn.with(f)
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>, StoreError> {
@@ -281,7 +263,7 @@ impl PgStore {
 
     fn corrupt(&self, message: String) -> StoreError {
         StoreError::Corrupt {
-            path: shown(&self.url),
+            path: shown(&self.conn.url),
             message,
         }
     }
@@ -572,19 +554,47 @@ fn feature_from_row(
     })
 }
 
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        close(&mut self.client);
+/// One connection, opened on first use and again after a break; all its
+/// work (closing too) done off the async workers.
+struct Conn {
+    url: String,
+    /// `application_name` suffix, to tell the connections apart.
+    role: &'static str,
+    /// `None` until connected, and after the connection broke.
+    client: Option<Client>,
+}
+
+impl Conn {
+    fn new(url: &str, role: &'static str) -> Conn {
+        Conn {
+            url: url.to_owned(),
+            role,
+            client: None,
+        }
+    }
+
+    /// Run `f` on the connection, connecting first if needed; a connection
+    /// found broken is dropped so the next call reconnects.
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        blocking(|| {
+            if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+                self.client = None;
+                self.client = Some(connect(&self.url, self.role)?);
+            }
+            let client = self.client.as_mut().expect("connected above");
+            let out = f(client);
+            if client.is_closed() {
+                self.client = None;
+            }
+            out.map_err(failed(&self.url))
+        })
     }
 }
 
-impl Drop for PgFollower {
-    fn drop(&mut self) {
-        close(&mut self.client);
-    }
-}
-
-impl Drop for PgHistory {
+impl Drop for Conn {
     fn drop(&mut self) {
         close(&mut self.client);
     }
@@ -592,7 +602,11 @@ impl Drop for PgHistory {
 
 impl Store for PgStore {
     fn describe(&self) -> String {
-        format!("{} (PostGIS, revision {})", shown(&self.url), self.revision)
+        format!(
+            "{} (PostGIS, revision {})",
+            shown(&self.conn.url),
+            self.revision
+        )
     }
 
     fn load(&mut self) -> Result<Dataset, StoreError> {
@@ -787,10 +801,10 @@ impl Store for PgStore {
     }
 
     fn history(&self) -> Result<Option<Box<dyn History>>, StoreError> {
-        Ok(Some(Box::new(PgHistory {
-            url: self.url.clone(),
-            client: None,
-        })))
+        Ok(Some(Box::new(PgHistory(Conn::new(
+            &self.conn.url,
+            "history",
+        )))))
     }
 
     fn set_rules(&mut self, text: &str) -> Result<(), StoreError> {
@@ -833,7 +847,7 @@ impl Store for PgStore {
         })?;
         if latest < revision {
             tracing::error!(
-                store = %shown(&self.url),
+                store = %shown(&self.conn.url),
                 database = latest,
                 served = revision,
                 "the database is behind what this server serves (restored from a backup?); restart the server"
@@ -844,26 +858,23 @@ impl Store for PgStore {
     }
 
     fn follower(&self) -> Result<Option<Box<dyn Follower>>, StoreError> {
-        Ok(Some(Box::new(PgFollower {
-            url: self.url.clone(),
-            client: None,
-        })))
+        Ok(Some(Box::new(PgFollower(Conn::new(
+            &self.conn.url,
+            "follower",
+        )))))
     }
 }
 
-/// LISTENs on its own connection.
-struct PgFollower {
-    url: String,
-    client: Option<Client>,
-}
+/// LISTENs on its own connection (on its own thread, never an async
+/// worker).
+struct PgFollower(Conn);
 
 impl Follower for PgFollower {
     fn wait(&mut self, timeout: Duration) -> Result<bool, StoreError> {
-        let Some(client) = self.client.as_mut().filter(|c| !c.is_closed()) else {
-            let mut c = connect(&self.url, "follower")?;
-            c.batch_execute(&format!("LISTEN {CHANNEL}"))
-                .map_err(failed(&self.url))?;
-            self.client = Some(c);
+        let conn = &mut self.0;
+        let Some(client) = conn.client.as_mut().filter(|c| !c.is_closed()) else {
+            conn.client = None;
+            conn.with(|c| c.batch_execute(&format!("LISTEN {CHANNEL}")))?;
             // Whatever was announced while we were away is in the log.
             return Ok(true);
         };
@@ -877,13 +888,13 @@ impl Follower for PgFollower {
             Ok(None) => match client.is_valid(Duration::from_secs(2)) {
                 Ok(()) => Ok(false),
                 Err(e) => {
-                    self.client = None;
-                    Err(failed(&self.url)(e))
+                    conn.client = None;
+                    Err(failed(&conn.url)(e))
                 }
             },
             Err(e) => {
-                self.client = None;
-                Err(failed(&self.url)(e))
+                conn.client = None;
+                Err(failed(&conn.url)(e))
             }
         }
     }
@@ -905,30 +916,15 @@ fn record(r: &postgres::Row) -> ChangeRecord {
     }
 }
 
-/// The change log, read on its own connection (opened on first use,
-/// reopened after a break).
-struct PgHistory {
-    url: String,
-    client: Option<Client>,
-}
+/// The change log, read on its own connection.
+struct PgHistory(Conn);
 
 impl PgHistory {
     fn with<T>(
         &mut self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        blocking(|| {
-            if self.client.as_ref().is_none_or(|c| c.is_closed()) {
-                self.client = None;
-                self.client = Some(connect(&self.url, "history")?);
-            }
-            let client = self.client.as_mut().expect("connected above");
-            let out = f(client);
-            if client.is_closed() {
-                self.client = None;
-            }
-            out.map_err(failed(&self.url))
-        })
+        self.0.with(f)
     }
 
     fn records(
@@ -1007,7 +1003,7 @@ impl History for PgHistory {
                 (Some(rev), Some(t)) => Some((
                     rev as u64,
                     serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
-                        path: shown(&self.url),
+                        path: shown(&self.0.url),
                         message: format!("change log entry of {collection}/{id}: {e}"),
                     })?,
                 )),

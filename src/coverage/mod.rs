@@ -997,7 +997,7 @@ impl Coverage {
         for (_, i, g) in &near.reaching {
             reach.add(g, s.reach[*i]);
         }
-        if reach.one_covers(hull) {
+        if reach.one_covers(hull) || reach.covers(region.shape) {
             return Ok(total);
         }
         if reach.capsules() > SWEEP_MAX_CAPSULES {
@@ -1374,8 +1374,9 @@ mod tests {
     use super::*;
     use geo::{Polygon, Rotate};
 
-    /// The fast paths (nothing reaches: 0; one segment holds the hull: all)
-    /// and the scanline area agree with buffers and overlay, the way zone
+    /// The fast paths (nothing reaches: 0; one segment holds the hull, or
+    /// cells prove the whole region within reach: all) and the scanline
+    /// area agree with buffers and overlay, the way zone
     /// gaps are still computed, on random parcels over the sample.
     #[test]
     fn area_paths_agree_with_the_overlay_on_random_parcels() {
@@ -1384,7 +1385,7 @@ mod tests {
         let layers = &catalog.layers;
         let mut rnd = testkit::rng(99);
         let none = Deadline::none();
-        let mut paths = [0usize; 3];
+        let mut paths = [0usize; 4];
         for n in 0..150 {
             let (lon, lat) = (113.49 + rnd() * 0.09, 34.665 + rnd() * 0.055);
             let (kx, ky) = geodesy::metres_per_degree(lat);
@@ -1430,8 +1431,10 @@ mod tests {
                         }
                         if reach.one_covers(&hull) {
                             1
-                        } else {
+                        } else if reach.covers(&region) {
                             2
+                        } else {
+                            3
                         }
                     };
                     paths[path] += 1;

@@ -448,8 +448,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         .max_age(Duration::from_secs(3600));
 
     let inner = app
-        .layer(middleware::from_fn(check_host))
-        .layer(middleware::from_fn(limit_uri))
+        .layer(middleware::from_fn(check_request))
         // The fastest level (gzip 1, brotli 1), as NGINX compresses on the
         // fly by default: a dense vector tile is 1.6 MB, and brotli's 4
         // costs more server time than it saves on any local network.
@@ -606,7 +605,18 @@ async fn observe(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn limit_uri(req: Request, next: Next) -> Response {
+/// Refuse a request line or Host no handler should see: an overlong URI
+/// (414) or a Host that is not a plausible `host[:port]` (400). One layer
+/// for both, as every request passes it.
+async fn check_request(req: Request, next: Next) -> Response {
+    if let Some(h) = req.headers().get(header::HOST) {
+        if !h.to_str().is_ok_and(valid_host) {
+            return ApiError::bad_request(
+                "the Host header is not a valid host[:port]; links are built from it",
+            )
+            .into_response();
+        }
+    }
     let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if len > MAX_URI_BYTES {
         return ApiError {
@@ -648,19 +658,6 @@ pub fn valid_host(host: &str) -> bool {
     port_ok && name_ok
 }
 
-async fn check_host(req: Request, next: Next) -> Response {
-    if let Some(h) = req.headers().get(header::HOST) {
-        let ok = h.to_str().is_ok_and(valid_host);
-        if !ok {
-            return ApiError::bad_request(
-                "the Host header is not a valid host[:port]; links are built from it",
-            )
-            .into_response();
-        }
-    }
-    next.run(req).await
-}
-
 /// Read the whole request body before routing, within `MAX_BODY_BYTES` and
 /// the body timeout, so no handler waits on a slow or lying client: a
 /// declared length over the limit is refused at once (413), a body that
@@ -678,7 +675,8 @@ async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) ->
         ))
         .into_response();
     }
-    if declared == Some(0) {
+    // Nothing to wait for (a GET, or an empty body): no timer to arm.
+    if declared == Some(0) || axum::body::HttpBody::is_end_stream(req.body()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

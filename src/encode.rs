@@ -198,6 +198,9 @@ impl FeaturePage<'_> {
         out.extend_from_slice(b",\"links\":");
         put_serde(&mut out, &self.links);
         out.extend_from_slice(b",\"features\":[");
+        // The features lie anywhere in the layer: 94% of the writer's time
+        // on a 1M-feature layer was waiting for them, one by one.
+        crate::model::warm(&self.features.0, true);
         for (i, f) in self.features.0.iter().enumerate() {
             if i > 0 {
                 out.push(b',');

@@ -30,7 +30,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
 use crate::geodesy::{point_segment_distance_m, LocalProjection};
-use crate::model::{GeometryKind, Layer};
+use crate::model::{Feature, GeometryKind, Layer};
 
 /// A segment (or a point, when `a == b`) in projected metres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -310,8 +310,11 @@ impl IndexedLayer {
     /// ```
     pub fn bbox(&self, rects: &[Rect]) -> Vec<usize> {
         let mut out = Vec::new();
+        let (mut edge, mut at): (Vec<&Feature>, Vec<usize>) = (Vec::new(), Vec::new());
         for &r in rects {
             let aabb = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+            edge.clear();
+            at.clear();
             for t in self.trees() {
                 for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
                     let Some(i) = self.live(e.data) else { continue };
@@ -323,11 +326,23 @@ impl IndexedLayer {
                         && r.min().y <= lo[1]
                         && hi[0] <= r.max().x
                         && hi[1] <= r.max().y;
-                    if inside || self.layer.features[i].geometry.intersects(&r) {
+                    if inside {
                         out.push(i);
+                    } else {
+                        edge.push(&self.layer.features[i]);
+                        at.push(i);
                     }
                 }
             }
+            // The others are tested on their geometry, brought into cache
+            // together first.
+            crate::model::warm(&edge, false);
+            out.extend(
+                edge.iter()
+                    .zip(&at)
+                    .filter(|(f, _)| f.geometry.intersects(&r))
+                    .map(|(_, &i)| i),
+            );
         }
         out.sort_unstable();
         out.dedup();

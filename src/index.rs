@@ -130,15 +130,28 @@ impl Trees {
             };
         }
         // A big layer (a city's roads): the two trees and the id map on
-        // their own threads, at start-up when nothing else runs.
+        // their own threads, at start-up when nothing else runs. The piece
+        // tree takes longest; with two cores it has one to itself, and the
+        // envelope tree and the id map share the other, rather than three
+        // threads contending for two cores and the longest finishing last.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::scope(|s| {
-            let e = s.spawn(envelopes);
-            let i = s.spawn(ids);
-            let pieces = pieces();
+            let (envelopes, ids, pieces) = if cores >= 3 {
+                let e = s.spawn(envelopes);
+                let i = s.spawn(ids);
+                let pieces = pieces();
+                let e = e.join().expect("envelope tree");
+                (e, i.join().expect("id map"), pieces)
+            } else {
+                let both = s.spawn(|| (envelopes(), ids()));
+                let pieces = pieces();
+                let (e, i) = both.join().expect("envelope tree and id map");
+                (e, i, pieces)
+            };
             Trees {
-                envelopes: e.join().expect("envelope tree"),
+                envelopes,
                 pieces,
-                ids: i.join().expect("id map"),
+                ids,
             }
         })
     }

@@ -9,7 +9,9 @@
 //!
 //! GeoJSON is read with our own serde types rather than `geojson::GeoJson`:
 //! it skips the intermediate `serde_json::Value` tree, which matters at a
-//! million segments.
+//! million segments. A big file is parsed on every core: one thread cuts
+//! the `features` array into elements' text, the others parse batches of
+//! them, and the result (problems included) is the one-thread parse's.
 //!
 //! Must not: know about HTTP or indexes.
 
@@ -243,16 +245,23 @@ pub fn load_layer_file(path: &Path, meta: LayerMeta) -> Result<(Layer, u64), Vec
 /// Validate a GeoJSON FeatureCollection's bytes as the layer `meta` describes.
 /// `path` only labels problems.
 pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, Vec<Problem>> {
+    let parallel = (bytes.len() >= PARALLEL_PARSE_BYTES)
+        .then(|| parse_parallel(path, bytes, &meta))
+        .flatten();
+    let features = match parallel {
+        Some(done) => done,
+        None => parse_serial(path, bytes, &meta),
+    }?;
+    Ok(Layer::new(meta, features))
+}
+
+/// `parse_layer` on one thread; the reference for `parse_parallel`, and
+/// what words the problem when a file does not parse.
+fn parse_serial(path: &Path, bytes: &[u8], meta: &LayerMeta) -> Result<Vec<Feature>, Vec<Problem>> {
     let problem = |feature, message| problem_in(path, feature, message);
     // Each feature is converted as soon as it is parsed: a million raw
     // features (nested coordinate arrays, strings) never exist at once.
-    let mut c = Collector {
-        path,
-        meta: &meta,
-        problems: Vec::new(),
-        features: Vec::new(),
-        ids: HashSet::new(),
-    };
+    let mut c = Collector::new(path, meta);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let kind = CollectionSeed(&mut c)
         .deserialize(&mut de)
@@ -281,13 +290,111 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
             },
         )]);
     }
-    let Collector {
-        problems, features, ..
-    } = c;
-    if problems.is_empty() {
-        Ok(Layer::new(meta, features))
-    } else {
-        Err(problems)
+    c.finish()
+}
+
+/// Layer files at least this big are parsed on every core.
+const PARALLEL_PARSE_BYTES: usize = 4 << 20;
+
+/// Features a parsing thread takes at a time.
+const PARSE_BATCH: usize = 2048;
+
+/// `parse_layer` on every core: this thread only splits the `features`
+/// array into its elements' text (serde_json's `RawValue`, a scan without
+/// building anything), and worker threads parse and check batches of them;
+/// the batches are put back in order and checked for duplicate ids as
+/// the serial parse does. None when anything does not parse (bad JSON, a
+/// malformed feature, not a FeatureCollection): the serial parse then
+/// finds and words the problem.
+fn parse_parallel(
+    path: &Path,
+    bytes: &[u8],
+    meta: &LayerMeta,
+) -> Option<Result<Vec<Feature>, Vec<Problem>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 {
+        return None;
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(threads * 2);
+    let queue = std::sync::Mutex::new(rx);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(|| parse_batches(&queue, path, meta)))
+            .collect();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let kind = CollectionSeed(&mut Splitter {
+            tx,
+            start: 0,
+            batch: Vec::with_capacity(PARSE_BATCH),
+        })
+        .deserialize(&mut de)
+        .and_then(|k| de.end().map(|()| k));
+        // The splitter (and with it the sender) is gone: workers finish
+        // what is queued and stop.
+        let mut parts = Vec::new();
+        for w in workers {
+            parts.extend(w.join().ok()??);
+        }
+        if kind.ok()?.as_deref() != Some("FeatureCollection") {
+            return None;
+        }
+        parts.sort_by_key(|(start, _)| *start);
+        let mut all = Collector::new(path, meta);
+        for (_, c) in parts {
+            all.features.extend(c.features);
+            all.problems.extend(c.problems);
+            all.rejected.extend(c.rejected);
+        }
+        Some(all.finish())
+    })
+}
+
+/// Consecutive elements of the `features` array, the first at `.0`.
+type Batch<'de> = (usize, Vec<&'de serde_json::value::RawValue>);
+
+/// A parsing thread of `parse_parallel`: batches from the queue, each into
+/// its own collector. None when an element does not parse.
+fn parse_batches<'a>(
+    queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Batch<'_>>>,
+    path: &'a Path,
+    meta: &'a LayerMeta,
+) -> Option<Vec<(usize, Collector<'a>)>> {
+    let mut done = Vec::new();
+    loop {
+        // A poisoned lock means another worker panicked: stop too.
+        let next = queue.lock().ok()?.recv();
+        let Ok((start, batch)) = next else {
+            return Some(done);
+        };
+        let mut c = Collector::new(path, meta);
+        for (k, raw) in batch.into_iter().enumerate() {
+            c.take(
+                start + k,
+                serde_json::from_str::<RawFeature>(raw.get()).ok()?,
+            );
+        }
+        done.push((start, c));
+    }
+}
+
+/// The `features` array cut into batches of raw elements for the parsing
+/// threads (`parse_parallel`).
+struct Splitter<'de> {
+    tx: std::sync::mpsc::SyncSender<Batch<'de>>,
+    start: usize,
+    batch: Vec<&'de serde_json::value::RawValue>,
+}
+
+impl<'de> Splitter<'de> {
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(PARSE_BATCH));
+        let n = batch.len();
+        // Workers gone (one panicked): nothing to do but stop splitting
+        // usefully; the join reports it.
+        let _ = self.tx.send((self.start, batch));
+        self.start += n;
     }
 }
 
@@ -300,16 +407,65 @@ fn problem_in(path: &Path, feature: Option<(usize, Option<String>)>, message: St
     }
 }
 
-/// Features converted and checked as they are parsed (`parse_layer`).
+/// Features converted and checked as they are parsed (`parse_layer`), all
+/// of a file or one batch of it; `finish` checks ids across features.
 struct Collector<'a> {
     path: &'a Path,
     meta: &'a LayerMeta,
     problems: Vec<Problem>,
     features: Vec<Feature>,
-    ids: HashSet<String>,
+    /// The features left out, by index, with their ids: duplicates are
+    /// looked for among every feature, kept or not.
+    rejected: Vec<(usize, Option<String>)>,
 }
 
-impl Collector<'_> {
+impl<'a> Collector<'a> {
+    fn new(path: &'a Path, meta: &'a LayerMeta) -> Self {
+        Collector {
+            path,
+            meta,
+            problems: Vec::new(),
+            features: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Every feature taken, in order: the features, or every problem
+    /// (duplicate ids included), in feature order.
+    fn finish(mut self) -> Result<Vec<Feature>, Vec<Problem>> {
+        let n = self.features.len() + self.rejected.len();
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(n, Default::default());
+        let (mut kept, mut left_out) = (self.features.iter(), self.rejected.iter().peekable());
+        let mut duplicates = Vec::new();
+        for index in 0..n {
+            let id = match left_out.peek() {
+                Some((at, id)) if *at == index => {
+                    left_out.next();
+                    id.as_deref()
+                }
+                _ => kept.next().map(|f| f.id.as_str()),
+            };
+            if let Some(id) = id {
+                if !seen.insert(id) {
+                    duplicates.push(problem_in(
+                        self.path,
+                        Some((index, Some(id.to_owned()))),
+                        format!("duplicate id {id:?}"),
+                    ));
+                }
+            }
+        }
+        if duplicates.is_empty() && self.problems.is_empty() {
+            return Ok(self.features);
+        }
+        self.problems.extend(duplicates);
+        // Stable: a feature's own problems stay in the order found.
+        self.problems
+            .sort_by_key(|p| p.feature.as_ref().map(|f| f.0));
+        Err(self.problems)
+    }
+
     fn problem(&self, feature: Option<(usize, Option<String>)>, message: String) -> Problem {
         problem_in(self.path, feature, message)
     }
@@ -333,20 +489,13 @@ impl Collector<'_> {
             );
             self.problems.push(p);
         }
-        match &id {
-            None => {
-                let p = self.problem(
-                    at.clone(),
-                    "\"id\" is missing (a non-empty string or a number is required)".into(),
-                );
-                self.problems.push(p);
-            }
-            Some(id) => {
-                if !self.ids.insert(id.clone()) {
-                    let p = self.problem(at.clone(), format!("duplicate id {id:?}"));
-                    self.problems.push(p);
-                }
-            }
+        // Duplicates are found across every feature, in `finish`.
+        if id.is_none() {
+            let p = self.problem(
+                at.clone(),
+                "\"id\" is missing (a non-empty string or a number is required)".into(),
+            );
+            self.problems.push(p);
         }
         let properties = f.properties.unwrap_or_default();
         for name in &self.meta.required {
@@ -371,12 +520,14 @@ impl Collector<'_> {
             },
         };
         if self.problems.len() > before {
+            self.rejected.push((index, id));
             return;
         }
         if let (Some(id), Some(geometry)) = (id, geometry) {
             let Some(bbox) = geometry.bounding_rect() else {
                 let p = self.problem(at, "geometry is empty".into());
                 self.problems.push(p);
+                self.rejected.push((index, Some(id)));
                 return;
             };
             self.features.push(Feature {
@@ -391,17 +542,51 @@ impl Collector<'_> {
     }
 }
 
-/// A FeatureCollection read into a `Collector`; yields its `"type"`.
-struct CollectionSeed<'c, 'a>(&'c mut Collector<'a>);
+/// What takes the elements of a FeatureCollection's `features` array.
+trait TakeFeatures<'de> {
+    fn take_all<A: SeqAccess<'de>>(&mut self, s: A) -> Result<(), A::Error>;
+}
 
-impl<'de> DeserializeSeed<'de> for CollectionSeed<'_, '_> {
+impl<'de> TakeFeatures<'de> for Collector<'_> {
+    /// Each feature parsed and checked in turn.
+    fn take_all<A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(f) = s.next_element::<RawFeature>()? {
+            self.take(index, f);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> TakeFeatures<'de> for Splitter<'de> {
+    /// Each feature's text, in batches for the parsing threads.
+    fn take_all<A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
+        while let Some(raw) = s.next_element::<&'de serde_json::value::RawValue>()? {
+            self.batch.push(raw);
+            if self.batch.len() == PARSE_BATCH {
+                self.send();
+            }
+        }
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        Ok(())
+    }
+}
+
+/// A FeatureCollection, its features handed to a `TakeFeatures`; yields
+/// its `"type"`.
+struct CollectionSeed<'c, T>(&'c mut T);
+
+impl<'de, T: TakeFeatures<'de>> DeserializeSeed<'de> for CollectionSeed<'_, T> {
     type Value = Option<String>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for CollectionSeed<'_, '_> {
+impl<'de, T: TakeFeatures<'de>> Visitor<'de> for CollectionSeed<'_, T> {
     type Value = Option<String>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a GeoJSON FeatureCollection object")
@@ -428,28 +613,23 @@ impl<'de> Visitor<'de> for CollectionSeed<'_, '_> {
     }
 }
 
-/// The `features` array, each element handed to the collector in turn.
-struct FeaturesSeed<'c, 'a>(&'c mut Collector<'a>);
+/// The `features` array, handed to a `TakeFeatures`.
+struct FeaturesSeed<'c, T>(&'c mut T);
 
-impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_, '_> {
+impl<'de, T: TakeFeatures<'de>> DeserializeSeed<'de> for FeaturesSeed<'_, T> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
+impl<'de, T: TakeFeatures<'de>> Visitor<'de> for FeaturesSeed<'_, T> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of GeoJSON Features")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(f) = s.next_element::<RawFeature>()? {
-            self.0.take(index, f);
-            index += 1;
-        }
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<(), A::Error> {
+        self.0.take_all(s)
     }
 }
 
@@ -1018,6 +1198,90 @@ mod tests {
             Ok(_) => panic!("expected a problem"),
             Err(p) => p[0].to_string(),
         }
+    }
+
+    /// A FeatureCollection over `PARALLEL_PARSE_BYTES`, with `spoil`
+    /// applied to some features' text.
+    fn big_collection(spoil: impl Fn(usize, String) -> String) -> String {
+        let mut parts = Vec::new();
+        let mut i = 0;
+        let mut len = 0;
+        while len < PARALLEL_PARSE_BYTES + 1000 {
+            let (x, y) = (
+                113.0 + (i % 1000) as f64 * 1e-3,
+                34.0 + (i / 1000) as f64 * 1e-3,
+            );
+            let f = format!(
+                r#"{{"type":"Feature","id":"r{i}","properties":{{"status":"existing","n":{i},"name":"road \"{i}\""}},"geometry":{{"type":"LineString","coordinates":[[{x},{y}],[{},{}]]}}}}"#,
+                x + 1e-4,
+                y + 2e-4
+            );
+            let f = spoil(i, f);
+            len += f.len() + 2;
+            parts.push(f);
+            i += 1;
+        }
+        format!(
+            "{{\"type\":\"FeatureCollection\",\"name\":\"t\",\"features\":[\n{}\n]}}",
+            parts.join(",\n")
+        )
+    }
+
+    #[test]
+    fn a_big_file_parsed_on_every_core_equals_the_serial_parse() {
+        let m = meta(GeometryKind::LineString);
+        let path = Path::new("t.geojson");
+        let json = big_collection(|_, f| f);
+        let parallel = parse_parallel(path, json.as_bytes(), &m).expect("parses");
+        let serial = parse_serial(path, json.as_bytes(), &m);
+        let (p, s) = (parallel.expect("valid"), serial.expect("valid"));
+        assert!(p.len() > 2 * PARSE_BATCH, "{} features", p.len());
+        let key = |f: &Feature| {
+            (
+                f.id.clone(),
+                f.numeric_id,
+                f.geometry.clone(),
+                f.properties.clone(),
+            )
+        };
+        assert_eq!(
+            p.iter().map(key).collect::<Vec<_>>(),
+            s.iter().map(key).collect::<Vec<_>>()
+        );
+        // Problems, duplicate ids across batches among them, come out the
+        // same and in feature order.
+        let far = 3 * PARSE_BATCH + 17;
+        let spoilt = big_collection(|i, f| match i {
+            5 => f.replace(r#""status":"existing","#, ""),
+            100 => f.replace("[[", "[[200.0,0.0],["),
+            n if n == far => f.replace(&format!(r#""id":"r{n}""#), r#""id":"r7""#),
+            n if n == far + 1 => f.replace(r#""id":"#, r#""idx":"#),
+            _ => f,
+        });
+        let parallel = parse_parallel(path, spoilt.as_bytes(), &m).expect("parses");
+        let serial = parse_serial(path, spoilt.as_bytes(), &m);
+        let words = |r: Result<Vec<Feature>, Vec<Problem>>| -> Vec<String> {
+            r.expect_err("problems")
+                .iter()
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let (p, s) = (words(parallel), words(serial));
+        assert_eq!(p, s);
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(
+            p[2].contains(&format!("feature {far} (id \"r7\"): duplicate id")),
+            "{p:#?}"
+        );
+        // A feature that is not an object: the serial parse words it.
+        let broken = big_collection(|i, f| if i == far { "17".into() } else { f });
+        assert!(parse_parallel(path, broken.as_bytes(), &m).is_none());
+        let err = parse_layer(path, broken.as_bytes(), m.clone()).expect_err("invalid");
+        assert!(
+            err[0].to_string().contains(&format!("feature {far}")),
+            "{}",
+            err[0]
+        );
     }
 
     #[test]

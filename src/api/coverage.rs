@@ -264,13 +264,30 @@ async fn at_point(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
     let sc = scenario(&q)?;
     let off = without(&s, c, &q)?;
     let answers = c.at_point(&s.catalog.layers, p, sc, off.as_ref().map(|o| o.0));
-    let v = json!({
-        "location": {"lon": p.x, "lat": p.y},
-        "scenario": sc,
-        "without": off.map(|o| o.1),
-        "services": answers,
-    });
-    Ok(json_response(JSON, body(&v)))
+    // Written straight from typed values, with no `Value` tree between:
+    // this is the cheapest question and the one asked most.
+    #[derive(serde::Serialize)]
+    struct Location {
+        lat: f64,
+        lon: f64,
+    }
+    #[derive(serde::Serialize)]
+    struct Answer {
+        location: Location,
+        scenario: Scenario,
+        services: Vec<crate::coverage::PointAnswer>,
+        without: Option<String>,
+    }
+    let answer = Answer {
+        location: Location { lat: p.y, lon: p.x },
+        scenario: sc,
+        services: answers,
+        without: off.map(|o| o.1),
+    };
+    Ok(json_response(
+        JSON,
+        serde_json::to_vec(&answer).unwrap_or_default(),
+    ))
 }
 
 async fn parcel(

@@ -155,16 +155,7 @@ async fn items(
                     let Some(l) = catalog.layer(&id) else {
                         return Ok(Vec::new());
                     };
-                    let mut out = Vec::new();
-                    for (k, i) in kept.into_iter().enumerate() {
-                        if k % 256 == 0 {
-                            deadline.check()?;
-                        }
-                        if f.matches(&l.layer.features[i]) {
-                            out.push(i);
-                        }
-                    }
-                    Ok(out)
+                    f.select(&l.layer.features, &kept, &deadline)
                 })
                 .await?
         }

@@ -193,9 +193,21 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every handler can see.
+/// What every handler can see, behind one `Arc`: the middleware layers and
+/// extractors clone it for every request, and that is then one atomic
+/// increment rather than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of `AppState`.
+pub struct Shared {
     /// The live seat: snapshots for reads, the writer for edits.
     pub live: Arc<Live>,
     /// Base URL for links (`http://host:port`), when set in the config;
@@ -376,7 +388,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
 
 /// The whole application: API, health check, web page, middleware.
 pub fn router(live: Arc<Live>, options: Options) -> Router {
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         live,
         public_url: options
             .public_url
@@ -385,7 +397,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         compute: compute::Compute::new(options.compute_deadline),
         body_timeout: options.body_timeout,
         private: options.private,
-    };
+    }));
     let csp = content_security_policy(state.basemap.as_deref().map(|b| b.url.as_str()));
     let mut routes = Router::new();
     for e in endpoints() {

@@ -620,6 +620,34 @@ impl Filter {
         eval(&self.node, f) == Some(true)
     }
 
+    /// The features among `candidates` (positions in `features`) that
+    /// match, in order. Candidates are read in blocks brought into cache
+    /// together first (`model::warm`): from a large layer each is a cache
+    /// miss, and matching them one by one waits for each in turn.
+    pub fn select(
+        &self,
+        features: &[std::sync::Arc<Feature>],
+        candidates: &[usize],
+        deadline: &crate::budget::Deadline,
+    ) -> Result<Vec<usize>, crate::budget::Exceeded> {
+        let mut out = Vec::new();
+        let mut block: Vec<&Feature> = Vec::with_capacity(SELECT_BLOCK);
+        for chunk in candidates.chunks(SELECT_BLOCK) {
+            deadline.check()?;
+            block.clear();
+            block.extend(chunk.iter().map(|&i| &*features[i]));
+            crate::model::warm(&block, true);
+            out.extend(
+                chunk
+                    .iter()
+                    .zip(&block)
+                    .filter(|(_, f)| self.matches(f))
+                    .map(|(&i, _)| i),
+            );
+        }
+        Ok(out)
+    }
+
     /// A lon/lat box every matching feature's envelope meets, when the
     /// filter implies one (a spatial predicate in a conjunction): the
     /// candidates to take from the R-tree before anything else runs.
@@ -627,6 +655,9 @@ impl Filter {
         envelope(&self.node)
     }
 }
+
+/// Candidates `Filter::select` reads at a time.
+const SELECT_BLOCK: usize = 256;
 
 fn envelope(n: &Node) -> Option<Rect> {
     match n {

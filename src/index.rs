@@ -22,7 +22,6 @@
 //!
 //! Must not: do I/O, fail, or know about HTTP.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use geo::{Coord, Geometry, Intersects, Point, Rect};
@@ -109,9 +108,9 @@ impl Trees {
             RTree::bulk_load(list)
         };
         let ids = || {
-            let mut ids = Ids::with_capacity_and_hasher(features.len(), Default::default());
+            let mut ids = Ids::with_capacity(features.len());
             for &(slot, f) in &features {
-                ids.insert(f.id.clone(), slot);
+                ids.insert(&f.id, slot);
             }
             ids
         };
@@ -160,10 +159,38 @@ impl Trees {
 /// Layers with more features than this build their trees in parallel.
 const PARALLEL_OVER: usize = 20_000;
 
-/// Feature id -> slot. foldhash: several times faster than SipHash on a
-/// million ids, and seeded per process, so ids a client chooses cannot be
+/// Feature id -> slot, without a copy of any id: entries are (hash of the
+/// id, slot), and a lookup confirms a candidate against the feature's own
+/// id (the caller's `is`). A million ids copied into a map cost a million
+/// allocations and ~50 MB at start-up. foldhash: several times faster than
+/// SipHash, and seeded per process, so ids a client chooses cannot be
 /// aimed at one bucket.
-type Ids = HashMap<String, u32, foldhash::fast::RandomState>;
+#[derive(Debug, Default)]
+struct Ids {
+    table: hashbrown::HashTable<(u64, u32)>,
+    state: foldhash::fast::RandomState,
+}
+
+impl Ids {
+    fn with_capacity(n: usize) -> Self {
+        Ids {
+            table: hashbrown::HashTable::with_capacity(n),
+            state: Default::default(),
+        }
+    }
+
+    fn insert(&mut self, id: &str, slot: u32) {
+        let h = std::hash::BuildHasher::hash_one(&self.state, id);
+        self.table.insert_unique(h, (h, slot), |e| e.0);
+    }
+
+    /// The slot holding `id`: among those whose id hashes alike (almost
+    /// always one), the one `is` confirms.
+    fn find(&self, id: &str, is: impl Fn(u32) -> bool) -> Option<u32> {
+        let h = std::hash::BuildHasher::hash_one(&self.state, id);
+        self.table.find(h, |e| e.0 == h && is(e.1)).map(|e| e.1)
+    }
+}
 
 /// A layer with its R-trees. Immutable once built; `with_features` makes
 /// the next version.
@@ -298,12 +325,16 @@ impl IndexedLayer {
 
     /// A feature's position by id.
     pub fn position_of(&self, id: &str) -> Option<usize> {
-        if let Some(&slot) = self.delta.ids.get(id) {
-            if let Some(p) = self.live(slot) {
-                return Some(p);
-            }
-        }
-        self.base.ids.get(id).and_then(|&slot| self.live(slot))
+        // A slot answers for `id` while it is live and its feature has it:
+        // an edited feature's old base slot is dead, its delta slot live.
+        let holds = |slot: u32| {
+            self.live(slot)
+                .is_some_and(|p| self.layer.features[p].id == id)
+        };
+        [&self.delta, &self.base]
+            .into_iter()
+            .find_map(|t| t.ids.find(id, holds))
+            .and_then(|slot| self.live(slot))
     }
 
     /// How many segments and points the distance tree holds.

@@ -166,6 +166,7 @@ proptest! {
         let proj = LocalProjection::new(coord! {x: 113.54, y: 34.69});
         let mut layer = line_layer(&ls);
         let mut next_id = ls.len();
+        let mut removed = Vec::new();
         for (op, at, geom) in steps {
             let mut features: Vec<Arc<Feature>> = layer.layer.features.clone();
             let n = features.len();
@@ -177,7 +178,7 @@ proptest! {
                     features[at % n] = Arc::new(f);
                 }
                 1 if n > 0 => {
-                    features.remove(at % n);
+                    removed.push(features.remove(at % n).id.clone());
                 }
                 _ => {
                     features.push(Arc::new(feature(next_id, Geometry::LineString(LineString(geom)))));
@@ -204,6 +205,9 @@ proptest! {
             prop_assert_eq!(layer.position_of(&f.id), Some(i));
         }
         prop_assert_eq!(layer.position_of("no-such-id"), None);
+        for id in &removed {
+            prop_assert_eq!(layer.position_of(id), None);
+        }
         prop_assert_eq!(layer.piece_count() >= fresh.piece_count(), true);
     }
 }

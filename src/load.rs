@@ -252,12 +252,16 @@ pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, 
         Some(done) => done,
         None => parse_serial(path, bytes, &meta),
     }?;
-    Ok(Layer::new(meta, features))
+    Ok(Layer::from_shared(meta, features))
 }
 
 /// `parse_layer` on one thread; the reference for `parse_parallel`, and
 /// what words the problem when a file does not parse.
-fn parse_serial(path: &Path, bytes: &[u8], meta: &LayerMeta) -> Result<Vec<Feature>, Vec<Problem>> {
+fn parse_serial(
+    path: &Path,
+    bytes: &[u8],
+    meta: &LayerMeta,
+) -> Result<Vec<Arc<Feature>>, Vec<Problem>> {
     let problem = |feature, message| problem_in(path, feature, message);
     // Each feature is converted as soon as it is parsed: a million raw
     // features (nested coordinate arrays, strings) never exist at once.
@@ -310,7 +314,7 @@ fn parse_parallel(
     path: &Path,
     bytes: &[u8],
     meta: &LayerMeta,
-) -> Option<Result<Vec<Feature>, Vec<Problem>>> {
+) -> Option<Result<Vec<Arc<Feature>>, Vec<Problem>>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -342,6 +346,8 @@ fn parse_parallel(
         }
         parts.sort_by_key(|(start, _)| *start);
         let mut all = Collector::new(path, meta);
+        all.features
+            .reserve_exact(parts.iter().map(|(_, c)| c.features.len()).sum());
         for (_, c) in parts {
             all.features.extend(c.features);
             all.problems.extend(c.problems);
@@ -413,7 +419,7 @@ struct Collector<'a> {
     path: &'a Path,
     meta: &'a LayerMeta,
     problems: Vec<Problem>,
-    features: Vec<Feature>,
+    features: Vec<Arc<Feature>>,
     /// The features left out, by index, with their ids: duplicates are
     /// looked for among every feature, kept or not.
     rejected: Vec<(usize, Option<String>)>,
@@ -432,7 +438,7 @@ impl<'a> Collector<'a> {
 
     /// Every feature taken, in order: the features, or every problem
     /// (duplicate ids included), in feature order.
-    fn finish(mut self) -> Result<Vec<Feature>, Vec<Problem>> {
+    fn finish(mut self) -> Result<Vec<Arc<Feature>>, Vec<Problem>> {
         let n = self.features.len() + self.rejected.len();
         let mut seen: HashSet<&str, foldhash::fast::RandomState> =
             HashSet::with_capacity_and_hasher(n, Default::default());
@@ -530,14 +536,16 @@ impl<'a> Collector<'a> {
                 self.rejected.push((index, Some(id)));
                 return;
             };
-            self.features.push(Feature {
+            // Each in its own `Arc` at once, as layers hold them: a
+            // million features are not built twice.
+            self.features.push(Arc::new(Feature {
                 id,
                 numeric_id,
                 revision: 0,
                 geometry,
                 properties,
                 bbox,
-            });
+            }));
         }
     }
 }
@@ -1236,7 +1244,7 @@ mod tests {
         let serial = parse_serial(path, json.as_bytes(), &m);
         let (p, s) = (parallel.expect("valid"), serial.expect("valid"));
         assert!(p.len() > 2 * PARSE_BATCH, "{} features", p.len());
-        let key = |f: &Feature| {
+        let key = |f: &Arc<Feature>| {
             (
                 f.id.clone(),
                 f.numeric_id,
@@ -1260,7 +1268,7 @@ mod tests {
         });
         let parallel = parse_parallel(path, spoilt.as_bytes(), &m).expect("parses");
         let serial = parse_serial(path, spoilt.as_bytes(), &m);
-        let words = |r: Result<Vec<Feature>, Vec<Problem>>| -> Vec<String> {
+        let words = |r: Result<Vec<Arc<Feature>>, Vec<Problem>>| -> Vec<String> {
             r.expect_err("problems")
                 .iter()
                 .map(|p| p.to_string())

@@ -323,9 +323,10 @@ fn parse_parallel(
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(threads * 2);
     let queue = std::sync::Mutex::new(rx);
+    let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| parse_batches(&queue, path, meta)))
+            .map(|_| scope.spawn(|| parse_batches(&queue, &failed, path, meta)))
             .collect();
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let kind = CollectionSeed(&mut Splitter {
@@ -361,25 +362,38 @@ fn parse_parallel(
 type Batch<'de> = (usize, Vec<&'de serde_json::value::RawValue>);
 
 /// A parsing thread of `parse_parallel`: batches from the queue, each into
-/// its own collector. None when an element does not parse.
+/// its own collector. None when an element does not parse. It drains the
+/// queue to the end either way: a worker that stopped early would leave
+/// the splitter blocked on a full queue once every worker had (a file of
+/// malformed features would hang the load).
 fn parse_batches<'a>(
     queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Batch<'_>>>,
+    failed: &std::sync::atomic::AtomicBool,
     path: &'a Path,
     meta: &'a LayerMeta,
 ) -> Option<Vec<(usize, Collector<'a>)>> {
+    use std::sync::atomic::Ordering::Relaxed;
     let mut done = Vec::new();
     loop {
-        // A poisoned lock means another worker panicked: stop too.
-        let next = queue.lock().ok()?.recv();
+        // A poisoned lock: another worker panicked, and its join says so.
+        let next = queue
+            .lock()
+            .map_or(Err(std::sync::mpsc::RecvError), |q| q.recv());
         let Ok((start, batch)) = next else {
-            return Some(done);
+            return (!failed.load(Relaxed)).then_some(done);
         };
+        if failed.load(Relaxed) {
+            continue;
+        }
         let mut c = Collector::new(path, meta);
         for (k, raw) in batch.into_iter().enumerate() {
-            c.take(
-                start + k,
-                serde_json::from_str::<RawFeature>(raw.get()).ok()?,
-            );
+            match serde_json::from_str::<RawFeature>(raw.get()) {
+                Ok(f) => c.take(start + k, f),
+                Err(_) => {
+                    failed.store(true, Relaxed);
+                    break;
+                }
+            }
         }
         done.push((start, c));
     }
@@ -1290,6 +1304,23 @@ mod tests {
             "{}",
             err[0]
         );
+    }
+
+    #[test]
+    fn a_big_file_of_malformed_features_is_refused_without_hanging() {
+        // Every element malformed: every parsing thread fails on its first
+        // batch, and the splitter must still get to the end of the array.
+        let m = meta(GeometryKind::LineString);
+        let all_bad = big_collection(|_, _| "[17]".into());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(parse_layer(Path::new("t.geojson"), all_bad.as_bytes(), m).err());
+        });
+        let err = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the parse returns")
+            .expect("invalid");
+        assert!(err[0].to_string().contains("feature 0"), "{}", err[0]);
     }
 
     #[test]

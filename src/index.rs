@@ -29,7 +29,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
 use crate::geodesy::{point_segment_distance_m, LocalProjection};
-use crate::model::{Feature, GeometryKind, Layer};
+use crate::model::{GeometryKind, Layer};
 
 /// A segment (or a point, when `a == b`) in projected metres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -354,11 +354,10 @@ impl IndexedLayer {
     /// ```
     pub fn bbox(&self, rects: &[Rect]) -> Vec<usize> {
         let mut out = Vec::new();
-        let (mut edge, mut at): (Vec<&Feature>, Vec<usize>) = (Vec::new(), Vec::new());
+        let mut edge: Vec<usize> = Vec::new();
         for &r in rects {
             let aabb = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
             edge.clear();
-            at.clear();
             for t in self.trees() {
                 for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
                     let Some(i) = self.live(e.data) else { continue };
@@ -373,19 +372,16 @@ impl IndexedLayer {
                     if inside {
                         out.push(i);
                     } else {
-                        edge.push(&self.layer.features[i]);
-                        at.push(i);
+                        edge.push(i);
                     }
                 }
             }
             // The others are tested on their geometry, brought into cache
             // together first.
-            crate::model::warm(&edge, false);
             out.extend(
-                edge.iter()
-                    .zip(&at)
-                    .filter(|(f, _)| f.geometry.intersects(&r))
-                    .map(|(_, &i)| i),
+                crate::model::warmed(&self.layer.features, &edge, false)
+                    .filter(|(_, f)| f.geometry.intersects(&r))
+                    .map(|(i, _)| i),
             );
         }
         out.sort_unstable();

@@ -621,9 +621,8 @@ impl Filter {
     }
 
     /// The features among `candidates` (positions in `features`) that
-    /// match, in order. Candidates are read in blocks brought into cache
-    /// together first (`model::warm`): from a large layer each is a cache
-    /// miss, and matching them one by one waits for each in turn.
+    /// match, in order, read in blocks brought into cache together
+    /// (`model::warmed`): from a large layer each is a cache miss.
     pub fn select(
         &self,
         features: &[std::sync::Arc<Feature>],
@@ -631,19 +630,13 @@ impl Filter {
         deadline: &crate::budget::Deadline,
     ) -> Result<Vec<usize>, crate::budget::Exceeded> {
         let mut out = Vec::new();
-        let mut block: Vec<&Feature> = Vec::with_capacity(SELECT_BLOCK);
-        for chunk in candidates.chunks(SELECT_BLOCK) {
-            deadline.check()?;
-            block.clear();
-            block.extend(chunk.iter().map(|&i| &*features[i]));
-            crate::model::warm(&block, true);
-            out.extend(
-                chunk
-                    .iter()
-                    .zip(&block)
-                    .filter(|(_, f)| self.matches(f))
-                    .map(|(&i, _)| i),
-            );
+        for (k, (i, f)) in crate::model::warmed(features, candidates, true).enumerate() {
+            if k % 256 == 0 {
+                deadline.check()?;
+            }
+            if self.matches(f) {
+                out.push(i);
+            }
         }
         Ok(out)
     }
@@ -655,9 +648,6 @@ impl Filter {
         envelope(&self.node)
     }
 }
-
-/// Candidates `Filter::select` reads at a time.
-const SELECT_BLOCK: usize = 256;
 
 fn envelope(n: &Node) -> Option<Rect> {
     match n {

@@ -150,9 +150,6 @@ pub struct Source<'a> {
     pub properties: &'a Properties,
 }
 
-/// Candidate features read at a time (see `render_within`).
-const WARM_BLOCK: usize = 256;
-
 /// The tile's bytes, one MVT layer per source that has features in it
 /// (named by collection id); empty when none has.
 pub fn render(tile: TileId, sources: &[Source]) -> Vec<u8> {
@@ -187,29 +184,23 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         // Candidates lie anywhere in a big layer: read in blocks brought
         // into cache together (`model::warm`), not one miss at a time.
         let candidates = s.layer.envelope_candidates(query);
-        let mut block: Vec<&Feature> = Vec::with_capacity(WARM_BLOCK);
-        for chunk in candidates.chunks(WARM_BLOCK) {
-            block.clear();
-            block.extend(chunk.iter().map(|&i| &*s.layer.layer.features[i]));
-            crate::model::warm(&block, true);
-            for &f in &block {
-                let size = size_units(f, tile);
-                if size < SPECK && !is_point(f) || !(s.keep)(f) {
-                    continue;
-                }
-                let Some((kind, commands)) = geometry(&f.geometry, tile, &mut scratch) else {
-                    continue;
-                };
-                let estimate = commands.out.len() * 2 + 12 + f.id.len();
-                bytes += estimate;
-                drawn.push(Drawn {
-                    f,
-                    kind,
-                    commands,
-                    size: if is_point(f) { f64::INFINITY } else { size },
-                    bytes: estimate,
-                });
+        for (_, f) in crate::model::warmed(&s.layer.layer.features, &candidates, true) {
+            let size = size_units(f, tile);
+            if size < SPECK && !is_point(f) || !(s.keep)(f) {
+                continue;
             }
+            let Some((kind, commands)) = geometry(&f.geometry, tile, &mut scratch) else {
+                continue;
+            };
+            let estimate = commands.out.len() * 2 + 12 + f.id.len();
+            bytes += estimate;
+            drawn.push(Drawn {
+                f,
+                kind,
+                commands,
+                size: if is_point(f) { f64::INFINITY } else { size },
+                bytes: estimate,
+            });
         }
         layers.push((k, drawn));
     }

@@ -12,7 +12,7 @@
 //!
 //! Must not: do I/O, know about layers or HTTP.
 
-use geo::Coord;
+use geo::{Coord, Rect};
 
 /// WGS84 semi-major axis in metres.
 const WGS84_A: f64 = 6_378_137.0;
@@ -105,6 +105,26 @@ impl LocalProjection {
             x: self.origin.x + p[0] / self.kx,
             y: self.origin.y + p[1] / self.ky,
         }
+    }
+
+    /// The longitudes within 180° of the origin's, where `to_xy` does not
+    /// wrap: there it is monotone in each axis (non-decreasing, as
+    /// rounding is), so a lon/lat box maps onto a projected box.
+    fn monotone_lon(&self) -> (f64, f64) {
+        (self.origin.x - 180.0, self.origin.x + 180.0)
+    }
+
+    /// Whether `r` lies where `to_xy` is monotone.
+    pub fn monotone_over(&self, r: Rect) -> bool {
+        let (w, e) = self.monotone_lon();
+        w <= r.min().x && r.max().x <= e
+    }
+
+    /// The part of `r` where `to_xy` is monotone; None when none is.
+    pub fn monotone_part(&self, r: Rect) -> Option<Rect> {
+        let (w, e) = self.monotone_lon();
+        let (lo, hi) = (r.min().x.max(w), r.max().x.min(e));
+        (lo <= hi).then(|| Rect::new((lo, r.min().y), (hi, r.max().y)))
     }
 
     /// How much a distance measured in this projection can overstate or

@@ -8,6 +8,11 @@
 //! - `pieces`: every segment (and every point) in a local metric projection,
 //!   for nearest and within-distance queries in metres.
 //!
+//! A layer whose every feature is one piece (points, single segments: a
+//! city's road graph) gets only the piece tree: the projection is monotone
+//! in each axis, so a lon/lat box is a projected box, and a piece's box is
+//! its feature's. That halves a big layer's index and its start-up work.
+//!
 //! Edits do not rebuild a big layer: an edited layer keeps its predecessor's
 //! trees (`base`, shared by `Arc`) and indexes only what changed in small
 //! `delta` trees. Tree entries name a *slot*, not a position: a slot is
@@ -31,32 +36,59 @@ use rstar::{PointDistance, RTree, RTreeObject, AABB};
 use crate::geodesy::{point_segment_distance_m, LocalProjection};
 use crate::model::{GeometryKind, Layer};
 
-/// A segment (or a point, when `a == b`) in projected metres.
+/// A segment (or a point) in projected metres, kept as its bounding box:
+/// its ends are two opposite corners of the box. Bulk-loading the tree
+/// compares envelopes n log n times; built from the ends, each comparison
+/// rebuilt a box (rstar's component-wise min and max, not always inlined:
+/// a third of a million-segment start-up).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Piece {
-    pub a: [f64; 2],
-    pub b: [f64; 2],
+    bounds: AABB<[f64; 2]>,
     /// The feature's slot (see the module doc); not its position.
     pub feature: u32,
+    /// The segment joins the box's top-left and bottom-right corners
+    /// (otherwise its bottom-left and top-right ones).
+    falling: bool,
+}
+
+impl Piece {
+    fn new(a: [f64; 2], b: [f64; 2], feature: u32) -> Piece {
+        Piece {
+            bounds: AABB::from_corners(a, b),
+            feature,
+            falling: (a[0] < b[0] && a[1] > b[1]) || (a[0] > b[0] && a[1] < b[1]),
+        }
+    }
+
+    /// The segment's two ends (in either order).
+    pub fn ends(&self) -> ([f64; 2], [f64; 2]) {
+        let (lo, hi) = (self.bounds.lower(), self.bounds.upper());
+        if self.falling {
+            ([lo[0], hi[1]], [hi[0], lo[1]])
+        } else {
+            (lo, hi)
+        }
+    }
 }
 
 impl RTreeObject for Piece {
     type Envelope = AABB<[f64; 2]>;
     fn envelope(&self) -> Self::Envelope {
-        AABB::from_corners(self.a, self.b)
+        self.bounds
     }
 }
 
 impl PointDistance for Piece {
     fn distance_2(&self, p: &[f64; 2]) -> f64 {
-        let (dx, dy) = (self.b[0] - self.a[0], self.b[1] - self.a[1]);
+        let (a, b) = self.ends();
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let len2 = dx * dx + dy * dy;
         let t = if len2 > 0.0 {
-            (((p[0] - self.a[0]) * dx + (p[1] - self.a[1]) * dy) / len2).clamp(0.0, 1.0)
+            (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let (cx, cy) = (self.a[0] + t * dx - p[0], self.a[1] + t * dy - p[1]);
+        let (cx, cy) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
         cx * cx + cy * cy
     }
 }
@@ -84,7 +116,10 @@ const COMPACT_AT: usize = 256;
 /// The two trees over some slots.
 #[derive(Debug, Default)]
 struct Trees {
-    envelopes: RTree<Envelope>,
+    /// None when every feature here is one piece, within 180° of longitude
+    /// of the projection's origin (where it is monotone): the piece tree
+    /// then answers box queries too (`IndexedLayer::meeting`).
+    envelopes: Option<RTree<Envelope>>,
     pieces: RTree<Piece>,
     /// Feature id -> slot, for the features these trees index.
     ids: Ids,
@@ -97,7 +132,13 @@ impl Trees {
         proj: &LocalProjection,
     ) -> Trees {
         let features: Vec<(u32, &crate::model::Feature)> = features.collect();
+        let one_piece_each = features
+            .iter()
+            .all(|(_, f)| one_piece(&f.geometry) && proj.monotone_over(f.bbox));
         let envelopes = || {
+            if one_piece_each {
+                return None;
+            }
             let list: Vec<Envelope> = features
                 .iter()
                 .map(|&(slot, f)| {
@@ -105,7 +146,7 @@ impl Trees {
                     GeomWithData::new(Rectangle::from_corners([lo.x, lo.y], [hi.x, hi.y]), slot)
                 })
                 .collect();
-            RTree::bulk_load(list)
+            Some(RTree::bulk_load(list))
         };
         let ids = || {
             let mut ids = Ids::with_capacity(features.len());
@@ -135,7 +176,7 @@ impl Trees {
         // threads contending for two cores and the longest finishing last.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::scope(|s| {
-            let (envelopes, ids, pieces) = if cores >= 3 {
+            let (envelopes, ids, pieces) = if cores >= 3 || one_piece_each {
                 let e = s.spawn(envelopes);
                 let i = s.spawn(ids);
                 let pieces = pieces();
@@ -153,6 +194,18 @@ impl Trees {
                 ids,
             }
         })
+    }
+}
+
+/// Whether a geometry is one piece of the piece tree: a point or a single
+/// segment.
+fn one_piece(g: &Geometry) -> bool {
+    match g {
+        Geometry::Point(_) => true,
+        Geometry::LineString(l) => l.0.len() == 2,
+        Geometry::MultiPoint(m) => m.0.len() == 1,
+        Geometry::MultiLineString(m) => m.0.len() == 1 && m.0[0].0.len() == 2,
+        _ => false,
     }
 }
 
@@ -356,25 +409,18 @@ impl IndexedLayer {
         let mut out = Vec::new();
         let mut edge: Vec<usize> = Vec::new();
         for &r in rects {
-            let aabb = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
             edge.clear();
             for t in self.trees() {
-                for e in t.envelopes.locate_in_envelope_intersecting(&aabb) {
-                    let Some(i) = self.live(e.data) else { continue };
-                    // A feature whose extent (the entry's own rectangle, no
-                    // trip to the feature) lies inside the box intersects
+                self.meeting(t, r, |slot, inside| {
+                    let Some(i) = self.live(slot) else { return };
+                    // A feature whose extent lies inside the box intersects
                     // it: no need to test the geometry.
-                    let (lo, hi) = (e.geom().lower(), e.geom().upper());
-                    let inside = r.min().x <= lo[0]
-                        && r.min().y <= lo[1]
-                        && hi[0] <= r.max().x
-                        && hi[1] <= r.max().y;
                     if inside {
                         out.push(i);
                     } else {
                         edge.push(i);
                     }
-                }
+                });
             }
             // The others are tested on their geometry, brought into cache
             // together first.
@@ -392,15 +438,46 @@ impl IndexedLayer {
     /// Features whose lon/lat bounding box intersects `rect` (candidates for
     /// an exact test the caller makes), in layer order.
     pub fn envelope_candidates(&self, rect: Rect) -> Vec<usize> {
-        let aabb = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
-        let mut out: Vec<usize> = self
-            .trees()
-            .iter()
-            .flat_map(|t| t.envelopes.locate_in_envelope_intersecting(&aabb))
-            .filter_map(|e| self.live(e.data))
-            .collect();
+        let mut out = Vec::new();
+        for t in self.trees() {
+            self.meeting(t, rect, |slot, _| out.extend(self.live(slot)));
+        }
         out.sort_unstable();
         out
+    }
+
+    /// The slots of `t` whose feature's lon/lat bounding box meets `r`,
+    /// each with whether the box lies inside `r` (read from the tree's own
+    /// entry, without a trip to the feature). Without an envelope tree,
+    /// from the piece tree: the box projected can only gain candidates at
+    /// its edges (the projection is monotone, so never lose one), and
+    /// `inside` is tested strictly there, which in the projection implies
+    /// it in lon/lat.
+    fn meeting(&self, t: &Trees, r: Rect, mut each: impl FnMut(u32, bool)) {
+        let Some(envelopes) = &t.envelopes else {
+            let Some(r) = self.proj.monotone_part(r) else {
+                return;
+            };
+            let (lo, hi) = (self.proj.to_xy(r.min()), self.proj.to_xy(r.max()));
+            for p in t
+                .pieces
+                .locate_in_envelope_intersecting(&AABB::from_corners(lo, hi))
+            {
+                let (plo, phi) = (p.bounds.lower(), p.bounds.upper());
+                let inside = lo[0] < plo[0] && lo[1] < plo[1] && phi[0] < hi[0] && phi[1] < hi[1];
+                each(p.feature, inside);
+            }
+            return;
+        };
+        let aabb = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+        for e in envelopes.locate_in_envelope_intersecting(&aabb) {
+            let (lo, hi) = (e.geom().lower(), e.geom().upper());
+            let inside = r.min().x <= lo[0]
+                && r.min().y <= lo[1]
+                && hi[0] <= r.max().x
+                && hi[1] <= r.max().y;
+            each(e.data, inside);
+        }
     }
 
     /// The `k` nearest features to `q` (lon/lat) among those `keep` accepts,
@@ -516,20 +593,19 @@ impl IndexedLayer {
         if self.layer.meta.geometry != GeometryKind::Polygon {
             return Vec::new();
         }
+        // Polygons are never one piece: their trees have envelopes.
         self.trees()
             .iter()
-            .flat_map(|t| t.envelopes.locate_all_at_point(&[q.x, q.y]))
+            .filter_map(|t| t.envelopes.as_ref())
+            .flat_map(|e| e.locate_all_at_point(&[q.x, q.y]))
             .filter_map(|e| self.live(e.data))
             .filter(|&i| self.layer.features[i].geometry.intersects(&Point(q)))
             .collect()
     }
 
     fn exact(&self, q: Coord, piece: &Piece) -> (f64, Coord) {
-        point_segment_distance_m(
-            q,
-            self.proj.to_lonlat(piece.a),
-            self.proj.to_lonlat(piece.b),
-        )
+        let (a, b) = piece.ends();
+        point_segment_distance_m(q, self.proj.to_lonlat(a), self.proj.to_lonlat(b))
     }
 
     fn slack(&self, lat: f64) -> f64 {
@@ -573,30 +649,18 @@ pub fn antimeridian_rects(west: f64, south: f64, east: f64, north: f64) -> Vec<R
 fn push_pieces(g: &Geometry, feature: u32, proj: &LocalProjection, out: &mut Vec<Piece>) {
     let mut line = |coords: &[Coord]| {
         for w in coords.windows(2) {
-            out.push(Piece {
-                a: proj.to_xy(w[0]),
-                b: proj.to_xy(w[1]),
-                feature,
-            });
+            out.push(Piece::new(proj.to_xy(w[0]), proj.to_xy(w[1]), feature));
         }
     };
     match g {
         Geometry::Point(p) => {
             let xy = proj.to_xy(p.0);
-            out.push(Piece {
-                a: xy,
-                b: xy,
-                feature,
-            });
+            out.push(Piece::new(xy, xy, feature));
         }
         Geometry::MultiPoint(mp) => {
             for p in &mp.0 {
                 let xy = proj.to_xy(p.0);
-                out.push(Piece {
-                    a: xy,
-                    b: xy,
-                    feature,
-                });
+                out.push(Piece::new(xy, xy, feature));
             }
         }
         Geometry::LineString(ls) => line(&ls.0),
@@ -613,5 +677,80 @@ fn push_pieces(g: &Geometry, feature: u32, proj: &LocalProjection, out: &mut Vec
         }
         // The loader only produces the six kinds above.
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Feature, LayerMeta};
+    use geo::{coord, LineString};
+
+    fn layer(kind: GeometryKind, geoms: Vec<Geometry>) -> IndexedLayer {
+        let meta: LayerMeta =
+            toml::from_str(&format!("id='t'\ntitle='T'\ngeometry='{}'", kind.name())).unwrap();
+        let features = geoms
+            .into_iter()
+            .enumerate()
+            .map(|(i, geometry)| Feature {
+                id: format!("f{i}"),
+                numeric_id: false,
+                bbox: geo::BoundingRect::bounding_rect(&geometry).unwrap(),
+                geometry,
+                properties: Default::default(),
+                revision: 0,
+            })
+            .collect();
+        IndexedLayer::build(
+            Layer::new(meta, features),
+            LocalProjection::new(coord! {x: 113.54, y: 34.69}),
+        )
+    }
+
+    fn segment(x: f64, y: f64, dx: f64, dy: f64) -> Geometry {
+        Geometry::LineString(LineString(vec![
+            coord! {x: x, y: y},
+            coord! {x: x + dx, y: y + dy},
+        ]))
+    }
+
+    #[test]
+    fn only_layers_of_one_piece_features_go_without_an_envelope_tree() {
+        let single = layer(
+            GeometryKind::LineString,
+            vec![
+                segment(113.5, 34.7, 0.01, 0.01),
+                segment(113.6, 34.7, -0.01, 0.01),
+            ],
+        );
+        assert!(single.base.envelopes.is_none());
+        // The falling segment's box, exactly: inside, so no geometry test;
+        // a box touching its corner only from outside meets the box, not
+        // the line.
+        let r = Rect::new((113.59, 34.7), (113.6, 34.71));
+        assert_eq!(single.bbox(&[r]), vec![1]);
+        let corner = Rect::new((113.6, 34.71), (113.61, 34.72));
+        assert_eq!(single.envelope_candidates(corner), vec![1]);
+        assert!(single.bbox(&[corner]).is_empty());
+        // Beyond 180° of longitude from the projection's origin: both trees.
+        let far = layer(
+            GeometryKind::LineString,
+            vec![segment(-70.0, 0.0, 0.1, 0.1)],
+        );
+        assert!(far.base.envelopes.is_some());
+        let mut two = LineString(vec![coord! {x: 113.5, y: 34.7}]);
+        two.0.push(coord! {x: 113.51, y: 34.7});
+        two.0.push(coord! {x: 113.51, y: 34.71});
+        let multi = layer(GeometryKind::LineString, vec![Geometry::LineString(two)]);
+        assert!(multi.base.envelopes.is_some());
+        let points = layer(
+            GeometryKind::Point,
+            vec![geo::Point::new(113.5, 34.7).into()],
+        );
+        assert!(points.base.envelopes.is_none());
+        assert_eq!(
+            points.bbox(&[Rect::new((113.5, 34.7), (113.6, 34.8))]),
+            vec![0]
+        );
     }
 }

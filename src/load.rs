@@ -34,6 +34,8 @@ use serde_json::Value;
 
 use crate::model::{Feature, GeometryKind, Layer, LayerMeta};
 
+mod split;
+
 /// The manifest file's name inside a data folder.
 pub const MANIFEST: &str = "layers.toml";
 
@@ -101,6 +103,13 @@ pub struct Loaded {
 /// Read a whole file, refusing anything that is not a regular file: a FIFO
 /// or a device named as a layer would block the loader forever.
 pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    regular_file_size(path)?;
+    std::fs::read(path)
+}
+
+/// The size of a regular file; an error for anything else (opening a FIFO
+/// would block).
+fn regular_file_size(path: &Path) -> std::io::Result<u64> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
@@ -108,7 +117,7 @@ pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
             "not a regular file (a FIFO, device or folder cannot be a data file)",
         ));
     }
-    std::fs::read(path)
+    Ok(meta.len())
 }
 
 /// `read_regular_file` for a text file (UTF-8).
@@ -235,18 +244,27 @@ pub fn load_layer_file(path: &Path, meta: LayerMeta) -> Result<(Layer, u64), Vec
         feature: None,
         message,
     };
-    let bytes = read_regular_file(path).map_err(|e| vec![problem(format!("cannot read: {e}"))])?;
+    let cannot = |e: std::io::Error| vec![problem(format!("cannot read: {e}"))];
+    // The same hash either way: every byte, in order (SipHash streams).
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    let layer = parse_layer(path, &bytes, meta)?;
-    Ok((layer, hasher.finish()))
+    if regular_file_size(path).map_err(cannot)? >= PARALLEL_PARSE_BYTES as u64 {
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        if let Some(done) = parse_parallel(path, file, &mut hasher, &meta) {
+            return Ok((Layer::from_shared(meta, done?), hasher.finish()));
+        }
+        hasher = Default::default();
+    }
+    let bytes = read_regular_file(path).map_err(cannot)?;
+    hasher.write(&bytes);
+    let features = parse_serial(path, &bytes, &meta)?;
+    Ok((Layer::from_shared(meta, features), hasher.finish()))
 }
 
 /// Validate a GeoJSON FeatureCollection's bytes as the layer `meta` describes.
 /// `path` only labels problems.
 pub fn parse_layer(path: &Path, bytes: &[u8], meta: LayerMeta) -> Result<Layer, Vec<Problem>> {
     let parallel = (bytes.len() >= PARALLEL_PARSE_BYTES)
-        .then(|| parse_parallel(path, bytes, &meta))
+        .then(|| parse_parallel(path, bytes, &mut NoHash, &meta))
         .flatten();
     let features = match parallel {
         Some(done) => done,
@@ -300,19 +318,17 @@ fn parse_serial(
 /// Layer files at least this big are parsed on every core.
 const PARALLEL_PARSE_BYTES: usize = 4 << 20;
 
-/// Features a parsing thread takes at a time.
-const PARSE_BATCH: usize = 2048;
-
-/// `parse_layer` on every core: this thread only splits the `features`
-/// array into its elements' text (serde_json's `RawValue`, a scan without
-/// building anything), and worker threads parse and check batches of them;
-/// the batches are put back in order and checked for duplicate ids as
-/// the serial parse does. None when anything does not parse (bad JSON, a
-/// malformed feature, not a FeatureCollection): the serial parse then
-/// finds and words the problem.
+/// `parse_layer` on every core, reading `input` as it goes: this thread
+/// reads and cuts the `features` array into its elements' text
+/// (`split`), and worker threads parse and check batches of them; the
+/// batches are put back in order and checked for duplicate ids as the
+/// serial parse does. Every byte read goes to `hasher`. None when anything
+/// does not parse (bad JSON, a malformed feature, not a
+/// FeatureCollection): the serial parse then finds and words the problem.
 fn parse_parallel(
     path: &Path,
-    bytes: &[u8],
+    input: impl std::io::Read,
+    hasher: &mut impl Hasher,
     meta: &LayerMeta,
 ) -> Option<Result<Vec<Arc<Feature>>, Vec<Problem>>> {
     let threads = std::thread::available_parallelism()
@@ -321,28 +337,25 @@ fn parse_parallel(
     if threads < 2 {
         return None;
     }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(threads * 2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<split::Batch>(threads * 2);
     let queue = std::sync::Mutex::new(rx);
     let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| scope.spawn(|| parse_batches(&queue, &failed, path, meta)))
             .collect();
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let kind = CollectionSeed(&mut Splitter {
-            tx,
-            start: 0,
-            batch: Vec::with_capacity(PARSE_BATCH),
-        })
-        .deserialize(&mut de)
-        .and_then(|k| de.end().map(|()| k));
-        // The splitter (and with it the sender) is gone: workers finish
-        // what is queued and stop.
+        // Workers gone (one panicked): nothing to do but finish reading;
+        // the join reports it.
+        let kind = split::split(input, hasher, |batch| {
+            let _ = tx.send(batch);
+        });
+        // The sender is gone: workers finish what is queued and stop.
+        drop(tx);
         let mut parts = Vec::new();
         for w in workers {
             parts.extend(w.join().ok()??);
         }
-        if kind.ok()?.as_deref() != Some("FeatureCollection") {
+        if kind?.as_deref() != Some("FeatureCollection") {
             return None;
         }
         parts.sort_by_key(|(start, _)| *start);
@@ -358,16 +371,13 @@ fn parse_parallel(
     })
 }
 
-/// Consecutive elements of the `features` array, the first at `.0`.
-type Batch<'de> = (usize, Vec<&'de serde_json::value::RawValue>);
-
 /// A parsing thread of `parse_parallel`: batches from the queue, each into
 /// its own collector. None when an element does not parse. It drains the
 /// queue to the end either way: a worker that stopped early would leave
 /// the splitter blocked on a full queue once every worker had (a file of
 /// malformed features would hang the load).
 fn parse_batches<'a>(
-    queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Batch<'_>>>,
+    queue: &std::sync::Mutex<std::sync::mpsc::Receiver<split::Batch>>,
     failed: &std::sync::atomic::AtomicBool,
     path: &'a Path,
     meta: &'a LayerMeta,
@@ -379,43 +389,34 @@ fn parse_batches<'a>(
         let next = queue
             .lock()
             .map_or(Err(std::sync::mpsc::RecvError), |q| q.recv());
-        let Ok((start, batch)) = next else {
+        let Ok(batch) = next else {
             return (!failed.load(Relaxed)).then_some(done);
         };
         if failed.load(Relaxed) {
             continue;
         }
         let mut c = Collector::new(path, meta);
-        for (k, raw) in batch.into_iter().enumerate() {
-            match serde_json::from_str::<RawFeature>(raw.get()) {
-                Ok(f) => c.take(start + k, f),
+        for (k, text) in batch.elements().enumerate() {
+            match serde_json::from_slice::<RawFeature>(text) {
+                Ok(f) => c.take(batch.first + k, f),
                 Err(_) => {
                     failed.store(true, Relaxed);
                     break;
                 }
             }
         }
-        done.push((start, c));
+        done.push((batch.first, c));
     }
 }
 
-/// The `features` array cut into batches of raw elements for the parsing
-/// threads (`parse_parallel`).
-struct Splitter<'de> {
-    tx: std::sync::mpsc::SyncSender<Batch<'de>>,
-    start: usize,
-    batch: Vec<&'de serde_json::value::RawValue>,
-}
+/// A hasher for bytes whose hash nobody needs.
+struct NoHash;
 
-impl<'de> Splitter<'de> {
-    fn send(&mut self) {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(PARSE_BATCH));
-        let n = batch.len();
-        // Workers gone (one panicked): nothing to do but stop splitting
-        // usefully; the join reports it.
-        let _ = self.tx.send((self.start, batch));
-        self.start += n;
+impl Hasher for NoHash {
+    fn finish(&self) -> u64 {
+        0
     }
+    fn write(&mut self, _: &[u8]) {}
 }
 
 /// A problem with a file, or with one of its features (index, id).
@@ -564,14 +565,9 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// What takes the elements of a FeatureCollection's `features` array.
-trait TakeFeatures<'de> {
-    fn take_all<A: SeqAccess<'de>>(&mut self, s: A) -> Result<(), A::Error>;
-}
-
-impl<'de> TakeFeatures<'de> for Collector<'_> {
-    /// Each feature parsed and checked in turn.
-    fn take_all<A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
+impl Collector<'_> {
+    /// Each feature of a `features` array parsed and checked in turn.
+    fn take_all<'de, A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
         let mut index = 0;
         while let Some(f) = s.next_element::<RawFeature>()? {
             self.take(index, f);
@@ -581,34 +577,18 @@ impl<'de> TakeFeatures<'de> for Collector<'_> {
     }
 }
 
-impl<'de> TakeFeatures<'de> for Splitter<'de> {
-    /// Each feature's text, in batches for the parsing threads.
-    fn take_all<A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
-        while let Some(raw) = s.next_element::<&'de serde_json::value::RawValue>()? {
-            self.batch.push(raw);
-            if self.batch.len() == PARSE_BATCH {
-                self.send();
-            }
-        }
-        if !self.batch.is_empty() {
-            self.send();
-        }
-        Ok(())
-    }
-}
-
-/// A FeatureCollection, its features handed to a `TakeFeatures`; yields
+/// A FeatureCollection, its features handed to a `Collector`; yields
 /// its `"type"`.
-struct CollectionSeed<'c, T>(&'c mut T);
+struct CollectionSeed<'c, 'a>(&'c mut Collector<'a>);
 
-impl<'de, T: TakeFeatures<'de>> DeserializeSeed<'de> for CollectionSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for CollectionSeed<'_, '_> {
     type Value = Option<String>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, T: TakeFeatures<'de>> Visitor<'de> for CollectionSeed<'_, T> {
+impl<'de> Visitor<'de> for CollectionSeed<'_, '_> {
     type Value = Option<String>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a GeoJSON FeatureCollection object")
@@ -635,17 +615,17 @@ impl<'de, T: TakeFeatures<'de>> Visitor<'de> for CollectionSeed<'_, T> {
     }
 }
 
-/// The `features` array, handed to a `TakeFeatures`.
-struct FeaturesSeed<'c, T>(&'c mut T);
+/// The `features` array, handed to a `Collector`.
+struct FeaturesSeed<'c, 'a>(&'c mut Collector<'a>);
 
-impl<'de, T: TakeFeatures<'de>> DeserializeSeed<'de> for FeaturesSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, T: TakeFeatures<'de>> Visitor<'de> for FeaturesSeed<'_, T> {
+impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of GeoJSON Features")
@@ -1254,10 +1234,10 @@ mod tests {
         let m = meta(GeometryKind::LineString);
         let path = Path::new("t.geojson");
         let json = big_collection(|_, f| f);
-        let parallel = parse_parallel(path, json.as_bytes(), &m).expect("parses");
+        let parallel = parse_parallel(path, json.as_bytes(), &mut NoHash, &m).expect("parses");
         let serial = parse_serial(path, json.as_bytes(), &m);
         let (p, s) = (parallel.expect("valid"), serial.expect("valid"));
-        assert!(p.len() > 2 * PARSE_BATCH, "{} features", p.len());
+        assert!(p.len() > 2 * split::BATCH_FEATURES, "{} features", p.len());
         let key = |f: &Arc<Feature>| {
             (
                 f.id.clone(),
@@ -1272,7 +1252,7 @@ mod tests {
         );
         // Problems, duplicate ids across batches among them, come out the
         // same and in feature order.
-        let far = 3 * PARSE_BATCH + 17;
+        let far = 3 * split::BATCH_FEATURES + 17;
         let spoilt = big_collection(|i, f| match i {
             5 => f.replace(r#""status":"existing","#, ""),
             100 => f.replace("[[", "[[200.0,0.0],["),
@@ -1280,7 +1260,7 @@ mod tests {
             n if n == far + 1 => f.replace(r#""id":"#, r#""idx":"#),
             _ => f,
         });
-        let parallel = parse_parallel(path, spoilt.as_bytes(), &m).expect("parses");
+        let parallel = parse_parallel(path, spoilt.as_bytes(), &mut NoHash, &m).expect("parses");
         let serial = parse_serial(path, spoilt.as_bytes(), &m);
         let words = |r: Result<Vec<Arc<Feature>>, Vec<Problem>>| -> Vec<String> {
             r.expect_err("problems")
@@ -1297,7 +1277,7 @@ mod tests {
         );
         // A feature that is not an object: the serial parse words it.
         let broken = big_collection(|i, f| if i == far { "17".into() } else { f });
-        assert!(parse_parallel(path, broken.as_bytes(), &m).is_none());
+        assert!(parse_parallel(path, broken.as_bytes(), &mut NoHash, &m).is_none());
         let err = parse_layer(path, broken.as_bytes(), m.clone()).expect_err("invalid");
         assert!(
             err[0].to_string().contains(&format!("feature {far}")),
@@ -1311,7 +1291,7 @@ mod tests {
         // Every element malformed: every parsing thread fails on its first
         // batch, and the splitter must still get to the end of the array.
         let m = meta(GeometryKind::LineString);
-        let all_bad = big_collection(|_, _| "[17]".into());
+        let all_bad = big_collection(|_, _| r#"{"type":"Feature","geometry":17}"#.into());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(parse_layer(Path::new("t.geojson"), all_bad.as_bytes(), m).err());
@@ -1321,6 +1301,31 @@ mod tests {
             .expect("the parse returns")
             .expect("invalid");
         assert!(err[0].to_string().contains("feature 0"), "{}", err[0]);
+    }
+
+    #[test]
+    fn a_big_file_is_read_as_it_parses_with_the_hash_of_its_bytes() {
+        let dir = std::env::temp_dir().join(format!("zoneatlas-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.geojson");
+        let json = big_collection(|_, f| f);
+        std::fs::write(&path, &json).unwrap();
+        let m = meta(GeometryKind::LineString);
+        let (layer, hash) = load_layer_file(&path, m.clone()).expect("valid");
+        let mut want = std::collections::hash_map::DefaultHasher::new();
+        want.write(json.as_bytes());
+        assert_eq!(hash, want.finish());
+        let serial = parse_serial(&path, json.as_bytes(), &m).expect("valid");
+        assert_eq!(layer.features.len(), serial.len());
+        assert!(layer.features.iter().zip(&serial).all(|(a, b)| a.id == b.id
+            && a.geometry == b.geometry
+            && a.properties == b.properties));
+        // A broken big file: the serial parse's words, and the same hash.
+        let broken = json.replacen(r#""id":"r9""#, r#""id":["r9"]"#, 1);
+        std::fs::write(&path, &broken).unwrap();
+        let err = load_layer_file(&path, m).expect_err("invalid");
+        assert!(err[0].to_string().contains("feature 9"), "{}", err[0]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

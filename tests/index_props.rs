@@ -99,6 +99,47 @@ proptest! {
         prop_assert_eq!(layer.bbox(&[rect]), expected);
     }
 
+    /// Single segments and points: boxes are answered from the piece tree
+    /// alone (no envelope tree), also for boxes whose edges lie exactly on
+    /// features' coordinates.
+    #[test]
+    fn one_piece_features_answer_boxes_as_a_scan_does(
+        ends in prop::collection::vec((lonlat(), lonlat(), any::<bool>()), 1..80),
+        a in lonlat(),
+        b in lonlat(),
+        pick in 0usize..1000,
+    ) {
+        // Short segments (a few hundred metres), some of them points.
+        let geoms: Vec<Geometry> = ends
+            .iter()
+            .map(|&(p, q, point)| {
+                let q = coord! {x: p.x + (q.x - p.x) / 20.0, y: p.y + (q.y - p.y) / 20.0};
+                if point { Geometry::Point(p.into()) } else { Geometry::LineString(LineString(vec![p, q])) }
+            })
+            .collect();
+        let kind_of = |g: &Geometry| matches!(g, Geometry::Point(_));
+        // One layer of each kind, as layers hold one kind.
+        for points in [true, false] {
+            let mine: Vec<(usize, &Geometry)> = geoms.iter().enumerate().filter(|(_, g)| kind_of(g) == points).collect();
+            let features: Vec<Feature> = mine.iter().map(|&(i, g)| feature(i, g.clone())).collect();
+            let kind = if points { GeometryKind::Point } else { GeometryKind::LineString };
+            let layer = IndexedLayer::build(
+                Layer::new(meta(kind), features),
+                LocalProjection::new(coord! {x: 113.54, y: 34.69}),
+            );
+            let Some(&(_, g)) = mine.get(pick % mine.len().max(1)) else { continue };
+            let end = geo::CoordsIter::coords_iter(g).nth(pick % 2).unwrap_or(a);
+            for rect in [Rect::new(a, b), Rect::new(a, end), Rect::new(end, b), Rect::new(end, end)] {
+                let hits: Vec<usize> = (0..mine.len()).filter(|&k| mine[k].1.intersects(&rect)).collect();
+                prop_assert_eq!(layer.bbox(&[rect]), hits);
+                let boxes: Vec<usize> = (0..mine.len())
+                    .filter(|&k| geo::BoundingRect::bounding_rect(mine[k].1).is_some_and(|r| r.intersects(&rect)))
+                    .collect();
+                prop_assert_eq!(layer.envelope_candidates(rect), boxes);
+            }
+        }
+    }
+
     #[test]
     fn nearest_k_equals_a_brute_force_scan(ls in lines(), q in lonlat(), k in 1usize..5) {
         let layer = line_layer(&ls);

@@ -71,6 +71,12 @@ impl Piece {
     }
 }
 
+/// The segment `a`-`b` (a point when they are equal), for its distance
+/// to a point (`rstar::PointDistance`).
+pub fn segment(a: [f64; 2], b: [f64; 2]) -> Piece {
+    Piece::new(a, b, 0)
+}
+
 impl RTreeObject for Piece {
     type Envelope = AABB<[f64; 2]>;
     fn envelope(&self) -> Self::Envelope {

@@ -345,8 +345,12 @@ struct Compiler<'a> {
 impl Compiler<'_> {
     fn node(&self, e: &Expr) -> Result<Node, Error> {
         Ok(match e {
-            Expr::And(xs) => Node::And(xs.iter().map(|x| self.node(x)).collect::<Result<_, _>>()?),
-            Expr::Or(xs) => Node::Or(xs.iter().map(|x| self.node(x)).collect::<Result<_, _>>()?),
+            Expr::And(xs) => Node::And(cheap_first(
+                xs.iter().map(|x| self.node(x)).collect::<Result<_, _>>()?,
+            )),
+            Expr::Or(xs) => Node::Or(cheap_first(
+                xs.iter().map(|x| self.node(x)).collect::<Result<_, _>>()?,
+            )),
             Expr::Not(x) => Node::Not(Box::new(self.node(x)?)),
             Expr::Bool(b) => Node::Const(*b),
             Expr::Compare(op, a, b) => {
@@ -597,6 +601,14 @@ impl Compiler<'_> {
     }
 }
 
+/// The operands of an AND or OR with the geometric tests last: a property
+/// comparison that settles the answer spares the geometry. Kleene's AND
+/// and OR do not depend on the order.
+fn cheap_first(mut xs: Vec<Node>) -> Vec<Node> {
+    xs.sort_by_key(|x| matches!(x, Node::Spatial(_)));
+    xs
+}
+
 /// A geometry in a local projection's metres.
 fn project(g: &Geometry, proj: &LocalProjection) -> Geometry {
     use geo::MapCoords;
@@ -790,6 +802,18 @@ fn spatial(t: &SpatialTest, f: &Feature) -> bool {
             if !f.bbox.intersects(&grow(t.envelope, *d)) {
                 return false;
             }
+            if let Geometry::Point(p) = lit {
+                // The common case (within so far of a site) without
+                // building the projected geometry: segment by segment.
+                let (q, d2) = ([p.x(), p.y()], d * d);
+                let near = any_piece(&f.geometry, |a, b| {
+                    let (a, b) = (proj.to_xy(a), proj.to_xy(b));
+                    rstar::PointDistance::distance_2(&crate::index::segment(a, b), &q) <= d2
+                });
+                if let Some(near) = near {
+                    return near;
+                }
+            }
             Euclidean.distance(&project(&f.geometry, proj), lit) <= *d
         }
         op => {
@@ -808,6 +832,20 @@ fn spatial(t: &SpatialTest, f: &Feature) -> bool {
             }
         }
     }
+}
+
+/// Whether `test` holds for any segment of a line or point geometry (a
+/// point is a segment from itself to itself); None for polygons, whose
+/// inside counts too.
+fn any_piece(g: &Geometry, mut test: impl FnMut(geo::Coord, geo::Coord) -> bool) -> Option<bool> {
+    let mut line = |l: &geo::LineString| l.0.windows(2).any(|w| test(w[0], w[1]));
+    Some(match g {
+        Geometry::Point(p) => test(p.0, p.0),
+        Geometry::MultiPoint(m) => m.0.iter().any(|p| test(p.0, p.0)),
+        Geometry::LineString(l) => line(l),
+        Geometry::MultiLineString(m) => m.0.iter().any(line),
+        _ => return None,
+    })
 }
 
 fn value<'a>(o: &'a Operand, f: &'a Feature) -> Option<Val<'a>> {

@@ -8,35 +8,11 @@
 //! (Python's `mapbox-vector-tile`, GDAL's MVT driver) in `tests/tools.rs`.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// FNV-1a: the tables' keys are short texts and numbers, hashed tens of
-/// thousands of times a tile; SipHash's flood resistance buys nothing here.
-#[derive(Default)]
-struct Fnv(u64);
+/// Keys and values of a tile are looked up once per feature and property:
+/// foldhash, fixed seed (the output does not depend on it).
+type FastMap<K> = HashMap<K, u32, foldhash::fast::FixedState>;
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K> = HashMap<K, u32, BuildHasherDefault<Fnv>>;
-
-/// A property value as MVT stores it (borrowed: the writer copies only
-/// values it has not seen in this layer).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TileValue<'a> {
     Text(&'a str),
@@ -46,14 +22,20 @@ pub enum TileValue<'a> {
 }
 
 /// The values table, one map per kind, so a lookup allocates nothing.
+/// A layer's value table. Texts are borrowed from the features (a
+/// road's name or id is a value of its own: a tile adds thousands).
 #[derive(Debug, Default)]
-struct Values {
-    texts: FastMap<String>,
+struct Values<'a> {
+    texts: FastMap<&'a str>,
     ints: FastMap<i64>,
     doubles: FastMap<u64>,
     bools: [Option<u32>; 2],
-    /// Each value's encoded `Value` message, in index order.
-    encoded: Vec<Vec<u8>>,
+    count: u32,
+    /// Every value as the layer's field 4 (a `Value` message), in index
+    /// order.
+    encoded: Vec<u8>,
+    /// One value's message, reused.
+    one: Vec<u8>,
 }
 
 /// Geometry types (the `GeomType` enum).
@@ -142,24 +124,24 @@ impl Commands {
     }
 }
 
-/// One layer being written.
+/// One layer being written; keys and texts borrowed for `'a`.
 #[derive(Debug)]
-pub struct LayerWriter {
-    name: String,
+pub struct LayerWriter<'a> {
+    name: &'a str,
     extent: u32,
-    keys: Vec<String>,
-    key_index: FastMap<String>,
-    values: Values,
+    keys: Vec<&'a str>,
+    key_index: FastMap<&'a str>,
+    values: Values<'a>,
     features: Vec<u8>,
     count: usize,
     /// One feature's tags, reused.
     tags: Vec<u32>,
 }
 
-impl LayerWriter {
-    pub fn new(name: &str, extent: u32) -> LayerWriter {
+impl<'a> LayerWriter<'a> {
+    pub fn new(name: &'a str, extent: u32) -> LayerWriter<'a> {
         LayerWriter {
-            name: name.to_string(),
+            name,
             extent,
             keys: Vec::new(),
             key_index: FastMap::default(),
@@ -174,57 +156,52 @@ impl LayerWriter {
         self.count == 0
     }
 
-    fn key_of(&mut self, k: &str) -> u32 {
-        if let Some(&i) = self.key_index.get(k) {
-            return i;
+    fn key_of(&mut self, k: &'a str) -> u32 {
+        let next = self.keys.len() as u32;
+        let i = *self.key_index.entry(k).or_insert(next);
+        if i == next {
+            self.keys.push(k);
         }
-        let i = self.keys.len() as u32;
-        self.keys.push(k.to_string());
-        self.key_index.insert(k.to_string(), i);
         i
     }
 
-    fn value_of(&mut self, v: TileValue) -> u32 {
+    fn value_of(&mut self, v: TileValue<'a>) -> u32 {
         let vals = &mut self.values;
-        let next = vals.encoded.len() as u32;
-        let found = match v {
-            TileValue::Text(t) => vals.texts.get(t).copied(),
-            TileValue::Int(i) => vals.ints.get(&i).copied(),
-            TileValue::Double(d) => vals.doubles.get(&d.to_bits()).copied(),
-            TileValue::Bool(b) => vals.bools[usize::from(b)],
+        let next = vals.count;
+        let slot = match v {
+            TileValue::Text(t) => vals.texts.entry(t).or_insert(next),
+            TileValue::Int(i) => vals.ints.entry(i).or_insert(next),
+            TileValue::Double(d) => vals.doubles.entry(d.to_bits()).or_insert(next),
+            TileValue::Bool(b) => vals.bools[usize::from(b)].get_or_insert(next),
         };
-        if let Some(i) = found {
-            return i;
+        if *slot != next {
+            return *slot;
         }
-        let mut m = Vec::new();
+        let m = &mut vals.one;
+        m.clear();
         match v {
-            TileValue::Text(t) => {
-                bytes_field(&mut m, 1, t.as_bytes());
-                vals.texts.insert(t.to_string(), next);
-            }
+            TileValue::Text(t) => bytes_field(m, 1, t.as_bytes()),
             TileValue::Double(d) => {
-                key(&mut m, 3, 1);
+                key(m, 3, 1);
                 m.extend_from_slice(&d.to_le_bytes());
-                vals.doubles.insert(d.to_bits(), next);
             }
             TileValue::Int(i) => {
-                key(&mut m, 6, 0);
-                varint(&mut m, ((i << 1) ^ (i >> 63)) as u64);
-                vals.ints.insert(i, next);
+                key(m, 6, 0);
+                varint(m, ((i << 1) ^ (i >> 63)) as u64);
             }
             TileValue::Bool(b) => {
-                key(&mut m, 7, 0);
-                varint(&mut m, u64::from(b));
-                vals.bools[usize::from(b)] = Some(next);
+                key(m, 7, 0);
+                varint(m, u64::from(b));
             }
         }
-        vals.encoded.push(m);
+        bytes_field(&mut vals.encoded, 4, m);
+        vals.count += 1;
         next
     }
 
     /// Add a feature: its id (MVT ids are unsigned integers), its tags and
     /// its geometry commands.
-    pub fn feature<'a>(
+    pub fn feature(
         &mut self,
         id: Option<u64>,
         tags: impl IntoIterator<Item = (&'a str, TileValue<'a>)>,
@@ -265,7 +242,9 @@ impl LayerWriter {
 
     /// Append this layer to a tile's bytes (`Tile.layers`, field 3).
     pub fn finish(self, tile: &mut Vec<u8>) {
-        let mut l = Vec::with_capacity(self.features.len() + 256);
+        let mut l = Vec::with_capacity(
+            self.features.len() + self.values.encoded.len() + 16 * self.keys.len() + 64,
+        );
         key(&mut l, 15, 0);
         varint(&mut l, 2);
         bytes_field(&mut l, 1, self.name.as_bytes());
@@ -273,9 +252,7 @@ impl LayerWriter {
         for k in &self.keys {
             bytes_field(&mut l, 3, k.as_bytes());
         }
-        for m in &self.values.encoded {
-            bytes_field(&mut l, 4, m);
-        }
+        l.extend_from_slice(&self.values.encoded);
         key(&mut l, 5, 0);
         varint(&mut l, u64::from(self.extent));
         bytes_field(tile, 3, &l);

@@ -157,6 +157,13 @@ impl<'a> LayerWriter<'a> {
     }
 
     fn key_of(&mut self, k: &'a str) -> u32 {
+        // Property names are shared across features (`props::intern`):
+        // the same name is nearly always the same pointer, found among a
+        // layer's first keys without hashing it.
+        let same = |s: &&str| std::ptr::eq(s.as_ptr(), k.as_ptr()) && s.len() == k.len();
+        if let Some(i) = self.keys.iter().take(16).position(same) {
+            return i as u32;
+        }
         let next = self.keys.len() as u32;
         let i = *self.key_index.entry(k).or_insert(next);
         if i == next {

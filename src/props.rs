@@ -65,6 +65,16 @@ impl Props {
     }
 
     fn find(&self, name: &str) -> Option<usize> {
+        // A handful of properties (the usual case): a scan comparing
+        // lengths before bytes calls memcmp about once, where a binary
+        // search calls it at every step (a tile looks up several names per
+        // feature).
+        if self.0.len() <= 8 {
+            return self
+                .0
+                .iter()
+                .position(|(k, _)| k.len() == name.len() && k.as_bytes() == name.as_bytes());
+        }
         self.0.binary_search_by(|(k, _)| (**k).cmp(name)).ok()
     }
 

@@ -254,7 +254,7 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         // into cache together (`model::warm`), not one miss at a time.
         let candidates = s.layer.envelope_candidates(query);
         for (_, f) in crate::model::warmed(&s.layer.layer.features, &candidates, true) {
-            let size = size_units(f, tile);
+            let size = size_units(f, &units);
             if size < SPECK && !is_point(f) || !(s.keep)(f) {
                 continue;
             }
@@ -322,11 +322,21 @@ fn is_point(f: &Feature) -> bool {
 }
 
 /// A feature's size at this zoom: its whole envelope's larger side, in
-/// tile units (the same in every tile of the zoom).
-fn size_units(f: &Feature, tile: TileId) -> f64 {
-    let (x0, y0) = tile.to_units(f.bbox.min());
-    let (x1, y1) = tile.to_units(f.bbox.max());
-    (x1 - x0).abs().max((y1 - y0).abs())
+/// tile units (the same in every tile of the zoom, to 0.002 unit).
+///
+/// The fast projection's (`Units`) is used where it cannot matter: more
+/// than a unit from the speck size, the exact one's decides near it, so a
+/// feature is a speck in every tile of the zoom or in none.
+fn size_units(f: &Feature, units: &Units) -> f64 {
+    let size = |to: &dyn Fn(Coord) -> (f64, f64)| {
+        let ((x0, y0), (x1, y1)) = (to(f.bbox.min()), to(f.bbox.max()));
+        (x1 - x0).abs().max((y1 - y0).abs())
+    };
+    let fast = size(&|c| units.of(c));
+    if (fast - SPECK).abs() > 1.0 {
+        return fast;
+    }
+    size(&|c| units.tile.to_units(c))
 }
 
 /// The feature id first (its own text, or number), then the chosen

@@ -444,11 +444,20 @@ impl IndexedLayer {
     /// Features whose lon/lat bounding box intersects `rect` (candidates for
     /// an exact test the caller makes), in layer order.
     pub fn envelope_candidates(&self, rect: Rect) -> Vec<usize> {
+        let mut out = self.envelope_candidates_unordered(rect);
+        out.sort_unstable();
+        out
+    }
+
+    /// `envelope_candidates` in the trees' order (spatial, and the same
+    /// for the same trees): for a caller to whom order does not matter
+    /// (a tile), sorting a tile's thousands of candidates was a tenth of
+    /// its time.
+    pub fn envelope_candidates_unordered(&self, rect: Rect) -> Vec<usize> {
         let mut out = Vec::new();
         for t in self.trees() {
             self.meeting(t, rect, |slot, _| out.extend(self.live(slot)));
         }
-        out.sort_unstable();
         out
     }
 

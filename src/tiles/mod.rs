@@ -252,7 +252,7 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         let mut scratch = Scratch::default();
         // Candidates lie anywhere in a big layer: read in blocks brought
         // into cache together (`model::warm`), not one miss at a time.
-        let candidates = s.layer.envelope_candidates(query);
+        let candidates = s.layer.envelope_candidates_unordered(query);
         for (_, f) in crate::model::warmed(&s.layer.layer.features, &candidates, true) {
             let size = size_units(f, &units);
             if size < SPECK && !is_point(f) || !(s.keep)(f) {
@@ -280,7 +280,9 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
             .iter()
             .flat_map(|(_, d)| d.iter().map(|x| (x.size, x.bytes)))
             .collect();
-        all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        // Largest first; equal sizes by bytes, so the floor does not depend
+        // on the order the candidates came in.
+        all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut used = 0;
         let mut floor = f64::INFINITY;
         for (size, b) in all {

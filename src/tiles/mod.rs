@@ -232,13 +232,14 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
     struct Drawn<'a> {
         f: &'a Feature,
         kind: GeomType,
-        commands: Commands,
+        /// Its commands, in its layer's one buffer (not a vector each).
+        commands: std::ops::Range<usize>,
         size: f64,
         /// Its bytes in the tile, roughly: commands are varints of 1-2
         /// bytes; tags and framing ~12 plus the id.
         bytes: usize,
     }
-    let mut layers: Vec<(usize, Vec<Drawn>)> = Vec::with_capacity(sources.len());
+    let mut layers: Vec<(usize, Vec<Drawn>, Commands)> = Vec::with_capacity(sources.len());
     let mut bytes = 0usize;
     for (k, s) in sources.iter().enumerate() {
         let query = match s.within {
@@ -250,6 +251,7 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         };
         let mut drawn = Vec::new();
         let mut scratch = Scratch::default();
+        let mut c = Commands::default();
         // Candidates lie anywhere in a big layer: read in blocks brought
         // into cache together (`model::warm`), not one miss at a time.
         let candidates = s.layer.envelope_candidates_unordered(query);
@@ -258,10 +260,13 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
             if size < SPECK && !is_point(f) || !(s.keep)(f) {
                 continue;
             }
-            let Some((kind, commands)) = geometry(&f.geometry, &units, &mut scratch) else {
+            let start = c.start();
+            let Some(kind) = geometry(&f.geometry, &units, &mut scratch, &mut c) else {
+                c.out.truncate(start);
                 continue;
             };
-            let estimate = commands.out.len() * 2 + 12 + f.id.len();
+            let commands = start..c.out.len();
+            let estimate = commands.len() * 2 + 12 + f.id.len();
             bytes += estimate;
             drawn.push(Drawn {
                 f,
@@ -271,14 +276,14 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
                 bytes: estimate,
             });
         }
-        layers.push((k, drawn));
+        layers.push((k, drawn, c));
     }
     // Over budget: the smallest lines and polygons give way first, across
     // all layers, down to one size threshold (ties kept).
     let floor = if bytes > budget {
         let mut all: Vec<(f64, usize)> = layers
             .iter()
-            .flat_map(|(_, d)| d.iter().map(|x| (x.size, x.bytes)))
+            .flat_map(|(_, d, _)| d.iter().map(|x| (x.size, x.bytes)))
             .collect();
         // Largest first; equal sizes by bytes, so the floor does not depend
         // on the order the candidates came in.
@@ -297,12 +302,12 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
         0.0
     };
     let mut out = Vec::new();
-    for (k, drawn) in layers {
+    for (k, drawn, c) in layers {
         let s = &sources[k];
         let mut writer = LayerWriter::new(&s.layer.layer.meta.id, EXTENT);
         for d in drawn.into_iter().filter(|d| d.size >= floor) {
             let id = d.f.id.parse::<u64>().ok().filter(|_| d.f.numeric_id);
-            writer.feature(id, tags(d.f, s.properties), d.kind, &d.commands);
+            writer.feature(id, tags(d.f, s.properties), d.kind, &c.out[d.commands]);
         }
         if !writer.is_empty() {
             writer.finish(&mut out);
@@ -399,17 +404,17 @@ struct Scratch {
     q: Vec<(i32, i32)>,
 }
 
-/// A geometry as tile commands, or `None` when nothing of it is left.
-fn geometry(g: &Geometry, tile: &Units, sc: &mut Scratch) -> Option<(GeomType, Commands)> {
+/// A geometry as tile commands appended to `c`, or `None` when nothing of
+/// it is left (and then what it appended is for the caller to drop).
+fn geometry(g: &Geometry, tile: &Units, sc: &mut Scratch, c: &mut Commands) -> Option<GeomType> {
     let lo = -BUFFER;
     let hi = f64::from(EXTENT) + BUFFER;
     let inside = |p: Pt| p.0 >= lo && p.0 <= hi && p.1 >= lo && p.1 <= hi;
-    let mut c = Commands::default();
     match g {
         Geometry::Point(p) => {
             let q = tile.of(p.0);
             inside(q).then(|| c.points(&[round(q)]))?;
-            Some((GeomType::Point, c))
+            Some(GeomType::Point)
         }
         Geometry::MultiPoint(mp) => {
             let pts: Vec<(i32, i32)> =
@@ -419,23 +424,23 @@ fn geometry(g: &Geometry, tile: &Units, sc: &mut Scratch) -> Option<(GeomType, C
                     .map(round)
                     .collect();
             (!pts.is_empty()).then(|| c.points(&pts))?;
-            Some((GeomType::Point, c))
+            Some(GeomType::Point)
         }
         Geometry::LineString(l) => {
-            let n = lines(std::slice::from_ref(l), tile, lo, hi, &mut c, sc);
-            (n > 0).then_some((GeomType::LineString, c))
+            let n = lines(std::slice::from_ref(l), tile, lo, hi, c, sc);
+            (n > 0).then_some(GeomType::LineString)
         }
         Geometry::MultiLineString(ml) => {
-            let n = lines(&ml.0, tile, lo, hi, &mut c, sc);
-            (n > 0).then_some((GeomType::LineString, c))
+            let n = lines(&ml.0, tile, lo, hi, c, sc);
+            (n > 0).then_some(GeomType::LineString)
         }
         Geometry::Polygon(p) => {
-            let n = polygons(std::slice::from_ref(p), tile, lo, hi, &mut c, sc);
-            (n > 0).then_some((GeomType::Polygon, c))
+            let n = polygons(std::slice::from_ref(p), tile, lo, hi, c, sc);
+            (n > 0).then_some(GeomType::Polygon)
         }
         Geometry::MultiPolygon(mp) => {
-            let n = polygons(&mp.0, tile, lo, hi, &mut c, sc);
-            (n > 0).then_some((GeomType::Polygon, c))
+            let n = polygons(&mp.0, tile, lo, hi, c, sc);
+            (n > 0).then_some(GeomType::Polygon)
         }
         _ => None,
     }

@@ -95,6 +95,13 @@ pub struct Commands {
 }
 
 impl Commands {
+    /// Begin a feature's commands (the cursor starts at the origin for
+    /// each feature): where they start in `out`.
+    pub fn start(&mut self) -> usize {
+        self.cursor = (0, 0);
+        self.out.len()
+    }
+
     fn command(id: u32, count: usize) -> u32 {
         (id & 0x7) | ((count as u32) << 3)
     }
@@ -213,7 +220,7 @@ impl<'a> LayerWriter<'a> {
         id: Option<u64>,
         tags: impl IntoIterator<Item = (&'a str, TileValue<'a>)>,
         kind: GeomType,
-        geometry: &Commands,
+        geometry: &[u32],
     ) {
         let mut t = std::mem::take(&mut self.tags);
         t.clear();
@@ -223,7 +230,7 @@ impl<'a> LayerWriter<'a> {
         }
         // The feature's length first, then its fields straight into the
         // layer's bytes.
-        let (tags_len, geom_len) = (packed_len(&t), packed_len(&geometry.out));
+        let (tags_len, geom_len) = (packed_len(&t), packed_len(geometry));
         let field = |payload: usize| 1 + varint_len(payload as u64) + payload;
         let len = id.map_or(0, |id| 1 + varint_len(id))
             + if t.is_empty() { 0 } else { field(tags_len) }
@@ -242,7 +249,7 @@ impl<'a> LayerWriter<'a> {
         }
         key(f, 3, 0);
         varint(f, kind as u64);
-        packed(f, 4, &geometry.out, geom_len);
+        packed(f, 4, geometry, geom_len);
         self.count += 1;
         self.tags = t;
     }

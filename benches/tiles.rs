@@ -111,7 +111,7 @@ fn tiles_bench(c: &mut Criterion) {
         ("three line layers", &LINES[..], &styled),
     ] {
         let start = Instant::now();
-        let rounds = 3;
+        let rounds = 10;
         let bytes: usize = std::thread::scope(|s| {
             let halves = list.split_at(list.len() / 2);
             let hs = [halves.0, halves.1].map(|part| {

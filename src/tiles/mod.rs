@@ -616,6 +616,12 @@ fn clip_line(pts: &[Pt], lo: f64, hi: f64) -> Vec<Vec<Pt>> {
 }
 
 fn clip_segment(a: Pt, b: Pt, lo: f64, hi: f64) -> Option<(Pt, Pt)> {
+    // Most segments of a tile lie inside it: what the general case would
+    // return, without its four divisions.
+    let inside = |p: Pt| lo <= p.0 && p.0 <= hi && lo <= p.1 && p.1 <= hi;
+    if inside(a) && inside(b) {
+        return Some((a, b));
+    }
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
     for (p, q) in [

@@ -497,9 +497,10 @@ async fn site_report(
                 return Ok(Ok((html.into_bytes(), "text/html; charset=utf-8")));
             }
             // Printing is Chromium's time, not the deadline's steps: its own
-            // bound, the deadline but at least 20 s (its start alone takes
-            // seconds on two cores).
-            Ok(pdf::render(&html, timeout.max(Duration::from_secs(20)))
+            // bound, the deadline but at least 45 s (its start alone takes
+            // seconds on two cores, and beyond 20 s on two busy ones: a
+            // slow report beats a refused one).
+            Ok(pdf::render(&html, timeout.max(Duration::from_secs(45)))
                 .map(|b| (b, "application/pdf"))
                 .map_err(|e| match e {
                     pdf::PdfError::NoChromium => ApiError {

@@ -71,10 +71,18 @@ impl Piece {
     }
 }
 
-/// The segment `a`-`b` (a point when they are equal), for its distance
-/// to a point (`rstar::PointDistance`).
-pub fn segment(a: [f64; 2], b: [f64; 2]) -> Piece {
-    Piece::new(a, b, 0)
+/// The squared distance from `p` to the segment `a`-`b` (a point when
+/// they are equal), in a projection's metres.
+pub fn segment_distance_2(a: [f64; 2], b: [f64; 2], p: &[f64; 2]) -> f64 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (cx, cy) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
+    cx * cx + cy * cy
 }
 
 impl RTreeObject for Piece {
@@ -87,15 +95,7 @@ impl RTreeObject for Piece {
 impl PointDistance for Piece {
     fn distance_2(&self, p: &[f64; 2]) -> f64 {
         let (a, b) = self.ends();
-        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-        let len2 = dx * dx + dy * dy;
-        let t = if len2 > 0.0 {
-            (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let (cx, cy) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
-        cx * cx + cy * cy
+        segment_distance_2(a, b, p)
     }
 }
 
@@ -179,7 +179,8 @@ impl Trees {
         // their own threads, at start-up when nothing else runs. The piece
         // tree takes longest; with two cores it has one to itself, and the
         // envelope tree and the id map share the other, rather than three
-        // threads contending for two cores and the longest finishing last.
+        // threads contending for two cores and the longest finishing last
+        // (without an envelope tree, the id map has the other alone).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::scope(|s| {
             let (envelopes, ids, pieces) = if cores >= 3 || one_piece_each {
@@ -662,36 +663,30 @@ pub fn antimeridian_rects(west: f64, south: f64, east: f64, north: f64) -> Vec<R
 }
 
 fn push_pieces(g: &Geometry, feature: u32, proj: &LocalProjection, out: &mut Vec<Piece>) {
-    let mut line = |coords: &[Coord]| {
-        for w in coords.windows(2) {
-            out.push(Piece::new(proj.to_xy(w[0]), proj.to_xy(w[1]), feature));
-        }
-    };
+    any_segment(g, |a, b| {
+        out.push(Piece::new(proj.to_xy(a), proj.to_xy(b), feature));
+        false
+    });
+}
+
+/// Whether `each` holds for any segment of a geometry, in order: its
+/// lines' segments, its rings' (boundaries only), and each point as a
+/// segment from itself to itself. Stops at the first that holds.
+pub fn any_segment(g: &Geometry, mut each: impl FnMut(Coord, Coord) -> bool) -> bool {
+    let mut line = |l: &geo::LineString| l.0.windows(2).any(|w| each(w[0], w[1]));
     match g {
-        Geometry::Point(p) => {
-            let xy = proj.to_xy(p.0);
-            out.push(Piece::new(xy, xy, feature));
-        }
-        Geometry::MultiPoint(mp) => {
-            for p in &mp.0 {
-                let xy = proj.to_xy(p.0);
-                out.push(Piece::new(xy, xy, feature));
-            }
-        }
-        Geometry::LineString(ls) => line(&ls.0),
-        Geometry::MultiLineString(mls) => mls.0.iter().for_each(|ls| line(&ls.0)),
-        Geometry::Polygon(p) => {
-            line(&p.exterior().0);
-            p.interiors().iter().for_each(|r| line(&r.0));
-        }
-        Geometry::MultiPolygon(mp) => {
-            for p in &mp.0 {
-                line(&p.exterior().0);
-                p.interiors().iter().for_each(|r| line(&r.0));
-            }
-        }
+        Geometry::Point(p) => each(p.0, p.0),
+        Geometry::MultiPoint(mp) => mp.0.iter().any(|p| each(p.0, p.0)),
+        Geometry::LineString(ls) => line(ls),
+        Geometry::MultiLineString(mls) => mls.0.iter().any(line),
+        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).any(line),
+        Geometry::MultiPolygon(mp) => mp.0.iter().any(|p| {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .any(&mut line)
+        }),
         // The loader only produces the six kinds above.
-        _ => {}
+        _ => false,
     }
 }
 
@@ -739,9 +734,9 @@ mod tests {
             ],
         );
         assert!(single.base.envelopes.is_none());
-        // The falling segment's box, exactly: inside, so no geometry test;
-        // a box touching its corner only from outside meets the box, not
-        // the line.
+        // The falling segment's box, exactly: its edges are not strictly
+        // inside, so the geometry decides (it meets it); a box touching
+        // its corner only from outside meets the box, not the line.
         let r = Rect::new((113.59, 34.7), (113.6, 34.71));
         assert_eq!(single.bbox(&[r]), vec![1]);
         let corner = Rect::new((113.6, 34.71), (113.61, 34.72));

@@ -565,18 +565,6 @@ impl<'a> Collector<'a> {
     }
 }
 
-impl Collector<'_> {
-    /// Each feature of a `features` array parsed and checked in turn.
-    fn take_all<'de, A: SeqAccess<'de>>(&mut self, mut s: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(f) = s.next_element::<RawFeature>()? {
-            self.take(index, f);
-            index += 1;
-        }
-        Ok(())
-    }
-}
-
 /// A FeatureCollection, its features handed to a `Collector`; yields
 /// its `"type"`.
 struct CollectionSeed<'c, 'a>(&'c mut Collector<'a>);
@@ -615,7 +603,7 @@ impl<'de> Visitor<'de> for CollectionSeed<'_, '_> {
     }
 }
 
-/// The `features` array, handed to a `Collector`.
+/// The `features` array, each element handed to the collector in turn.
 struct FeaturesSeed<'c, 'a>(&'c mut Collector<'a>);
 
 impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_, '_> {
@@ -630,8 +618,13 @@ impl<'de> Visitor<'de> for FeaturesSeed<'_, '_> {
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of GeoJSON Features")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<(), A::Error> {
-        self.0.take_all(s)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(f) = s.next_element::<RawFeature>()? {
+            self.0.take(index, f);
+            index += 1;
+        }
+        Ok(())
     }
 }
 

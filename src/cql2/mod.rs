@@ -802,17 +802,15 @@ fn spatial(t: &SpatialTest, f: &Feature) -> bool {
             if !f.bbox.intersects(&grow(t.envelope, *d)) {
                 return false;
             }
-            if let Geometry::Point(p) = lit {
+            let area = matches!(f.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
+            if let (Geometry::Point(p), false) = (lit, area) {
                 // The common case (within so far of a site) without
-                // building the projected geometry: segment by segment.
+                // building the projected geometry: segment by segment (a
+                // polygon's inside counts too, so not for polygons).
                 let (q, d2) = ([p.x(), p.y()], d * d);
-                let near = any_piece(&f.geometry, |a, b| {
-                    let (a, b) = (proj.to_xy(a), proj.to_xy(b));
-                    rstar::PointDistance::distance_2(&crate::index::segment(a, b), &q) <= d2
+                return crate::index::any_segment(&f.geometry, |a, b| {
+                    crate::index::segment_distance_2(proj.to_xy(a), proj.to_xy(b), &q) <= d2
                 });
-                if let Some(near) = near {
-                    return near;
-                }
             }
             Euclidean.distance(&project(&f.geometry, proj), lit) <= *d
         }
@@ -832,20 +830,6 @@ fn spatial(t: &SpatialTest, f: &Feature) -> bool {
             }
         }
     }
-}
-
-/// Whether `test` holds for any segment of a line or point geometry (a
-/// point is a segment from itself to itself); None for polygons, whose
-/// inside counts too.
-fn any_piece(g: &Geometry, mut test: impl FnMut(geo::Coord, geo::Coord) -> bool) -> Option<bool> {
-    let mut line = |l: &geo::LineString| l.0.windows(2).any(|w| test(w[0], w[1]));
-    Some(match g {
-        Geometry::Point(p) => test(p.0, p.0),
-        Geometry::MultiPoint(m) => m.0.iter().any(|p| test(p.0, p.0)),
-        Geometry::LineString(l) => line(l),
-        Geometry::MultiLineString(m) => m.0.iter().any(line),
-        _ => return None,
-    })
 }
 
 fn value<'a>(o: &'a Operand, f: &'a Feature) -> Option<Val<'a>> {

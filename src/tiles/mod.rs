@@ -4,8 +4,8 @@
 //!
 //! Per feature: candidates from the envelope R-tree over the tile plus its
 //! buffer; coordinates to tile units (4096 a side; `Units`: Mercator's y
-//! as a quartic around the tile near it, within 0.001 unit); clipped to the buffered
-//! square (lines piecewise, polygon rings by Sutherland-Hodgman, which is
+//! as a quartic around the tile near it, within 0.001 unit); clipped to
+//! the buffered square (lines piecewise, polygon rings by Sutherland-Hodgman, which is
 //! exact for a convex clip); simplified by Douglas-Peucker at half a pixel
 //! of a 256-pixel tile (8 units), so what is drawn moves by less than a
 //! pixel; rounded to whole units, repeated points dropped. Kept vertices
@@ -105,12 +105,16 @@ impl TileId {
     #[inline]
     pub fn to_units(&self, c: Coord) -> (f64, f64) {
         let (mx, my) = mercator(c);
-        let n = self.scale();
-        let e = f64::from(EXTENT);
         (
-            (mx * n - f64::from(self.x)) * e,
-            (my * n - f64::from(self.y)) * e,
+            self.x_units(mx),
+            (my * self.scale() - f64::from(self.y)) * f64::from(EXTENT),
         )
+    }
+
+    /// Mercator's x (normalised to [0, 1]) in this tile's units.
+    #[inline]
+    fn x_units(&self, mx: f64) -> f64 {
+        (mx * self.scale() - f64::from(self.x)) * f64::from(EXTENT)
     }
 }
 
@@ -120,7 +124,7 @@ impl TileId {
 /// tile's centre, off by less than 0.001 unit (the test measures it), where
 /// the exact form costs a sine and a logarithm per vertex.
 #[derive(Debug, Clone, Copy)]
-pub struct Units {
+struct Units {
     tile: TileId,
     /// The tile's centre latitude (radians), and how far from it the quartic
     /// is used (radians; 0 when never).
@@ -132,7 +136,7 @@ pub struct Units {
 }
 
 impl Units {
-    pub fn new(tile: TileId) -> Units {
+    fn new(tile: TileId) -> Units {
         let n = tile.scale();
         let (top, bottom) = (
             lat_of(f64::from(tile.y) / n),
@@ -169,15 +173,16 @@ impl Units {
 
     /// A lon/lat position in the tile's units (y down).
     #[inline]
-    pub fn of(&self, c: Coord) -> (f64, f64) {
+    fn of(&self, c: Coord) -> (f64, f64) {
         let d = c.y.to_radians() - self.phi0;
         if d.abs() > self.span {
             return self.tile.to_units(c);
         }
-        let n = self.tile.scale();
-        let x = ((c.x + 180.0) / 360.0 * n - f64::from(self.tile.x)) * f64::from(EXTENT);
         let k = &self.k;
-        (x, k[0] + d * (k[1] + d * (k[2] + d * (k[3] + d * k[4]))))
+        (
+            self.tile.x_units((c.x + 180.0) / 360.0),
+            k[0] + d * (k[1] + d * (k[2] + d * (k[3] + d * k[4]))),
+        )
     }
 }
 

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 /// foldhash, fixed seed (the output does not depend on it).
 type FastMap<K> = HashMap<K, u32, foldhash::fast::FixedState>;
 
+/// A property value as MVT stores it, borrowed from the feature for as
+/// long as its layer is written.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TileValue<'a> {
     Text(&'a str),
@@ -21,9 +23,9 @@ pub enum TileValue<'a> {
     Bool(bool),
 }
 
-/// The values table, one map per kind, so a lookup allocates nothing.
-/// A layer's value table. Texts are borrowed from the features (a
-/// road's name or id is a value of its own: a tile adds thousands).
+/// A layer's value table, one map per kind, so a lookup allocates
+/// nothing. Texts are borrowed from the features (a road's name or id is
+/// a value of its own: a tile adds thousands).
 #[derive(Debug, Default)]
 struct Values<'a> {
     texts: FastMap<&'a str>,

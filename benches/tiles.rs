@@ -1,11 +1,12 @@
 //! Vector tiles and CQL2 in-process, on the 1M-segment synthetic city
 //! (`target/synth-1m`, written once by the library's own generator):
 //!
-//! - uncached tile generation: the same 2,000 random z14 tiles as
-//!   `benches/peers/tiles.sh` (roads alone; the three line layers in one
-//!   tile), per tile with criterion, and tiles/s with both cores (two
-//!   threads over the list), the figure `peers/tiles.sh` sets against
-//!   Martin;
+//! - uncached tile generation: 2,000 random z14 tiles drawn uniformly over
+//!   the city's extent, as `benches/peers/tiles.sh` draws its own (another
+//!   generator, the same distribution; roads alone, and the three line
+//!   layers in one tile), per tile with criterion, and tiles/s with both
+//!   cores (two threads over the list), the figure `peers/tiles.sh` sets
+//!   against Martin's;
 //! - a low-zoom tile over the whole city (z10, the map's first view);
 //! - a CQL2 spatial + property filter on the roads (within 500 m of a
 //!   random point and planned; parse, compile, R-tree, test, GeoJSON of the

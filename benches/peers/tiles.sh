@@ -8,6 +8,9 @@
 #      the same 2,000 random z14 tiles of the city for both): zoneatlas's
 #      roads tile vs Martin's roads table (cache off), and all three line
 #      layers in one tile for each;
+#      and z14 tiles generated in process on both cores
+#      (`cargo bench --bench tiles`, run after the servers stop), set
+#      against Martin's HTTP figure from this run;
 #   2. a CQL2 spatial + property filter on the roads (within 500 m of a
 #      random point, status planned, first 100 as GeoJSON) vs the same
 #      query in PostGIS (pgbench, 32 clients, GiST index + geography).
@@ -145,11 +148,22 @@ za_n=$(curl -s "http://127.0.0.1:$zaport/api/collections/roads/items?limit=100&f
   | python3 -c "import json,sys; print(json.load(sys.stdin)['numberMatched'])")
 pg_n=$("${psql[@]}" -Atc "select count(*) from roads where ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(113.62, 34.75), 4326)::geography, 500) and status = 'planned'")
 
+# Tile generation alone, in process, on both cores (the servers stopped so
+# the bench has the machine): `cargo bench --bench tiles`'s two-thread
+# figure over 2,000 random z14 tiles of the same extent (its own generator,
+# the same distribution), set against Martin's from this run.
+for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+cargo bench -q --bench tiles -- nomatch > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
+in_roads=$(grep -E "^z14 roads" "$work/bench.log" | awk '{print $5}')
+in_all=$(grep -E "^z14 three" "$work/bench.log" | awk '{print $5}')
+
 echo
 echo "| workload (1M-segment city, 2 cores) | zoneatlas | peer | ratio |"
 echo "|---|---|---|---|"
 echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
 echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
+echo "| uncached z14 roads tile, generated in process, two threads (tiles/s) | $in_roads | Martin $m_roads (HTTP) | $(ratio "$in_roads" "$m_roads") |"
+echo "| uncached z14 tile, 3 line layers, in process (tiles/s) | $in_all | Martin $m_all (HTTP) | $(ratio "$in_all" "$m_all") |"
 echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"
 echo "| the same CQL2 query, PostGIS execution time alone (EXPLAIN ANALYZE, one session, mean of 190) | see \`cargo bench --bench tiles\` | PostGIS $pg_exec_ms ms | |"
 echo

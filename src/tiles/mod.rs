@@ -133,6 +133,9 @@ struct Units {
     /// y in units = k[0] + d (k[1] + d (k[2] + d (k[3] + d k[4]))),
     /// d = φ - φ0.
     k: [f64; 5],
+    /// x in units = ax λ + bx (λ in degrees): no division a vertex.
+    ax: f64,
+    bx: f64,
 }
 
 impl Units {
@@ -168,6 +171,8 @@ impl Units {
             phi0,
             span,
             k,
+            ax: n * e / 360.0,
+            bx: (0.5 * n - f64::from(tile.x)) * e,
         }
     }
 
@@ -180,7 +185,7 @@ impl Units {
         }
         let k = &self.k;
         (
-            self.tile.x_units((c.x + 180.0) / 360.0),
+            self.ax * c.x + self.bx,
             k[0] + d * (k[1] + d * (k[2] + d * (k[3] + d * k[4]))),
         )
     }
@@ -306,12 +311,12 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
     } else {
         0.0
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(bytes.min(budget) + 256);
     for (k, drawn, c) in layers {
         let s = &sources[k];
-        let mut writer = LayerWriter::new(&s.layer.layer.meta.id, EXTENT);
+        let mut writer = LayerWriter::new(&s.layer.layer.meta.id, EXTENT, drawn.len());
         for d in drawn.into_iter().filter(|d| d.size >= floor) {
-            let id = d.f.id.parse::<u64>().ok().filter(|_| d.f.numeric_id);
+            let id = d.f.numeric_id.then(|| d.f.id.parse::<u64>().ok()).flatten();
             writer.feature(id, tags(d.f, s.properties), d.kind, &c.out[d.commands]);
         }
         if !writer.is_empty() {
@@ -357,10 +362,9 @@ fn tags<'a>(
     f: &'a Feature,
     which: &'a Properties,
 ) -> impl Iterator<Item = (&'a str, TileValue<'a>)> + 'a {
-    let id = match f.id.parse::<i64>() {
-        Ok(n) if f.numeric_id => TileValue::Int(n),
-        _ => TileValue::Text(&f.id),
-    };
+    // Ids are unique in a layer: no lookup in the value table for them.
+    let number = f.numeric_id.then(|| f.id.parse::<i64>().ok()).flatten();
+    let id = number.map_or(TileValue::OwnText(&f.id), TileValue::Int);
     // Either every property or the chosen ones, without boxing (this runs
     // for every feature of every tile).
     let (all, only) = match which {
@@ -451,8 +455,13 @@ fn geometry(g: &Geometry, tile: &Units, sc: &mut Scratch, c: &mut Commands) -> O
     }
 }
 
+/// To whole units, halves up. Without SSE4.1 `f64::round` is a libm call
+/// (two a vertex); coordinates here are clipped to a few thousand units,
+/// so shifting them positive makes the truncating cast a floor.
 fn round(p: Pt) -> (i32, i32) {
-    (p.0.round() as i32, p.1.round() as i32)
+    const SHIFT: f64 = 1_048_576.0;
+    let r = |v: f64| ((v + (SHIFT + 0.5)) as i64 - SHIFT as i64) as i32;
+    (r(p.0), r(p.1))
 }
 
 /// Rounded, without repeats, into `out`.
@@ -746,9 +755,15 @@ fn simplify_into(
     let tol2 = tol * tol;
     while let Some((i, j)) = stack.pop() {
         let (a, b) = (pts[i], pts[j]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len2 = dx * dx + dy * dy;
+        // One division a span, not one a point.
+        let inv = if len2 > 0.0 { 1.0 / len2 } else { 0.0 };
         let (mut worst, mut at) = (0.0, 0);
         for (k, &p) in pts.iter().enumerate().take(j).skip(i + 1) {
-            let d = segment_distance2(p, a, b);
+            let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) * inv).clamp(0.0, 1.0);
+            let (cx, cy) = (a.0 + t * dx - p.0, a.1 + t * dy - p.1);
+            let d = cx * cx + cy * cy;
             if d > worst {
                 worst = d;
                 at = k;
@@ -773,18 +788,6 @@ fn simplify(pts: &[Pt], tol: f64) -> Vec<Pt> {
     let mut out = Vec::new();
     simplify_into(pts, tol, &mut Vec::new(), &mut Vec::new(), &mut out);
     out
-}
-
-fn segment_distance2(p: Pt, a: Pt, b: Pt) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let (cx, cy) = (a.0 + t * dx - p.0, a.1 + t * dy - p.1);
-    cx * cx + cy * cy
 }
 
 #[cfg(test)]

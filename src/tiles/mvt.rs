@@ -18,6 +18,10 @@ type FastMap<K> = HashMap<K, u32, foldhash::fast::FixedState>;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TileValue<'a> {
     Text(&'a str),
+    /// A text no other feature of the layer carries (its id): written
+    /// without a lookup, so it may repeat another value's text, which the
+    /// spec allows (values SHOULD be unique) and decoders read alike.
+    OwnText(&'a str),
     Int(i64),
     Double(f64),
     Bool(bool),
@@ -148,14 +152,19 @@ pub struct LayerWriter<'a> {
 }
 
 impl<'a> LayerWriter<'a> {
-    pub fn new(name: &'a str, extent: u32) -> LayerWriter<'a> {
+    /// A layer of about `features` features (the tables are sized for
+    /// them: growing them was a twentieth of a tile).
+    pub fn new(name: &'a str, extent: u32, features: usize) -> LayerWriter<'a> {
+        let mut values = Values::default();
+        values.texts.reserve(features * 2);
+        values.encoded.reserve(features * 24);
         LayerWriter {
             name,
             extent,
             keys: Vec::new(),
             key_index: FastMap::default(),
-            values: Values::default(),
-            features: Vec::new(),
+            values,
+            features: Vec::with_capacity(features * 32),
             count: 0,
             tags: Vec::new(),
         }
@@ -184,8 +193,10 @@ impl<'a> LayerWriter<'a> {
     fn value_of(&mut self, v: TileValue<'a>) -> u32 {
         let vals = &mut self.values;
         let next = vals.count;
+        let mut own = next;
         let slot = match v {
             TileValue::Text(t) => vals.texts.entry(t).or_insert(next),
+            TileValue::OwnText(_) => &mut own,
             TileValue::Int(i) => vals.ints.entry(i).or_insert(next),
             TileValue::Double(d) => vals.doubles.entry(d.to_bits()).or_insert(next),
             TileValue::Bool(b) => vals.bools[usize::from(b)].get_or_insert(next),
@@ -196,7 +207,7 @@ impl<'a> LayerWriter<'a> {
         let m = &mut vals.one;
         m.clear();
         match v {
-            TileValue::Text(t) => bytes_field(m, 1, t.as_bytes()),
+            TileValue::Text(t) | TileValue::OwnText(t) => bytes_field(m, 1, t.as_bytes()),
             TileValue::Double(d) => {
                 key(m, 3, 1);
                 m.extend_from_slice(&d.to_le_bytes());
@@ -258,20 +269,31 @@ impl<'a> LayerWriter<'a> {
 
     /// Append this layer to a tile's bytes (`Tile.layers`, field 3).
     pub fn finish(self, tile: &mut Vec<u8>) {
-        let mut l = Vec::with_capacity(
-            self.features.len() + self.values.encoded.len() + 16 * self.keys.len() + 64,
-        );
-        key(&mut l, 15, 0);
-        varint(&mut l, 2);
-        bytes_field(&mut l, 1, self.name.as_bytes());
-        l.extend_from_slice(&self.features);
+        // The layer's length first, then its fields straight into the tile
+        // (no copy of the layer's bytes).
+        let text = |t: &str| 1 + varint_len(t.len() as u64) + t.len();
+        let len = 2
+            + text(self.name)
+            + self.features.len()
+            + self.keys.iter().map(|k| text(k)).sum::<usize>()
+            + self.values.encoded.len()
+            + 1
+            + varint_len(u64::from(self.extent));
+        tile.reserve(len + 8);
+        key(tile, 3, 2);
+        varint(tile, len as u64);
+        let start = tile.len();
+        key(tile, 15, 0);
+        varint(tile, 2);
+        bytes_field(tile, 1, self.name.as_bytes());
+        tile.extend_from_slice(&self.features);
         for k in &self.keys {
-            bytes_field(&mut l, 3, k.as_bytes());
+            bytes_field(tile, 3, k.as_bytes());
         }
-        l.extend_from_slice(&self.values.encoded);
-        key(&mut l, 5, 0);
-        varint(&mut l, u64::from(self.extent));
-        bytes_field(tile, 3, &l);
+        tile.extend_from_slice(&self.values.encoded);
+        key(tile, 5, 0);
+        varint(tile, u64::from(self.extent));
+        debug_assert_eq!(tile.len() - start, len, "the layer's length as written");
     }
 }
 

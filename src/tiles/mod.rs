@@ -259,12 +259,13 @@ pub fn render_within(tile: TileId, sources: &[Source], budget: usize) -> Vec<u8>
             },
             None => area,
         };
-        let mut drawn = Vec::new();
-        let mut scratch = Scratch::default();
-        let mut c = Commands::default();
         // Candidates lie anywhere in a big layer: read in blocks brought
         // into cache together (`model::warm`), not one miss at a time.
         let candidates = s.layer.envelope_candidates_unordered(query);
+        let mut drawn = Vec::with_capacity(candidates.len());
+        let mut scratch = Scratch::default();
+        let mut c = Commands::default();
+        c.out.reserve(candidates.len() * 16);
         for (_, f) in crate::model::warmed(&s.layer.layer.features, &candidates, true) {
             let size = size_units(f, &units);
             if size < SPECK && !is_point(f) || !(s.keep)(f) {

@@ -174,7 +174,7 @@ pub struct LayerWriter<'a> {
 
 impl<'a> LayerWriter<'a> {
     /// A layer of about `features` features (the tables are sized for
-    /// them: growing them was a twentieth of a tile).
+    /// them: growing them was 2% of a tile).
     pub fn new(name: &'a str, extent: u32, features: usize) -> LayerWriter<'a> {
         let mut values = Values::default();
         values.texts.reserve(features * 2);

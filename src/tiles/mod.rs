@@ -105,16 +105,11 @@ impl TileId {
     #[inline]
     pub fn to_units(&self, c: Coord) -> (f64, f64) {
         let (mx, my) = mercator(c);
+        let (n, e) = (self.scale(), f64::from(EXTENT));
         (
-            self.x_units(mx),
-            (my * self.scale() - f64::from(self.y)) * f64::from(EXTENT),
+            (mx * n - f64::from(self.x)) * e,
+            (my * n - f64::from(self.y)) * e,
         )
-    }
-
-    /// Mercator's x (normalised to [0, 1]) in this tile's units.
-    #[inline]
-    fn x_units(&self, mx: f64) -> f64 {
-        (mx * self.scale() - f64::from(self.x)) * f64::from(EXTENT)
     }
 }
 

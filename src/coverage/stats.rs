@@ -1,0 +1,139 @@
+//! Headline figures of a scenario: per service counts, lengths, areas and
+//! capacities; sites by kind; the zone's coverage shares.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use geo::Geometry;
+use serde_json::Value;
+
+use super::{polygons_of, Coverage, Scenario};
+use crate::geodesy;
+use crate::index::IndexedLayer;
+
+impl Coverage {
+    /// Headline figures: roads by status, network lengths, substations by
+    /// voltage, park area, site count, zone shares.
+    pub fn stats(&self, layers: &[Arc<IndexedLayer>], sc: Scenario) -> Value {
+        let status_prop = &self.rules.scenarios.status_property;
+        let length_km = |g: &Geometry| -> f64 {
+            match g {
+                Geometry::LineString(ls) => geodesy::length_m(&ls.0) / 1000.0,
+                Geometry::MultiLineString(m) => {
+                    m.0.iter().map(|l| geodesy::length_m(&l.0)).sum::<f64>() / 1000.0
+                }
+                _ => 0.0,
+            }
+        };
+        let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "scenario".into(),
+            serde_json::to_value(sc).unwrap_or(Value::Null),
+        );
+        for s in &self.services {
+            let layer = &layers[s.layer];
+            let picked: Vec<&crate::model::Feature> = layer
+                .layer
+                .features
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| s.eligible[Scenario::Planned.at()][*i])
+                .map(|(_, f)| &**f)
+                .collect();
+            let in_scenario = layer
+                .layer
+                .features
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| s.eligible[sc.at()][*i]);
+            let v = match s.name {
+                "road" => {
+                    let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+                    for f in &picked {
+                        let e = by
+                            .entry(f.property_text(status_prop).unwrap_or_default())
+                            .or_default();
+                        e.0 += 1;
+                        e.1 += length_km(&f.geometry);
+                    }
+                    let by_status: serde_json::Map<String, Value> = by
+                        .into_iter()
+                        .map(|(k, (n, km))| {
+                            (k, serde_json::json!({"count": n, "length_km": round3(km)}))
+                        })
+                        .collect();
+                    let (n, km) = in_scenario.fold((0, 0.0), |(n, km), (_, f)| {
+                        (n + 1, km + length_km(&f.geometry))
+                    });
+                    serde_json::json!({"by_status": by_status, "in_scenario": {"count": n, "length_km": round3(km)}})
+                }
+                "power" => {
+                    let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+                    for (_, f) in in_scenario {
+                        let e = by
+                            .entry(f.property_text("voltage_kv").unwrap_or_default())
+                            .or_default();
+                        e.0 += 1;
+                        e.1 += f
+                            .properties
+                            .get("capacity_mva")
+                            .and_then(Value::as_f64)
+                            .unwrap_or(0.0);
+                    }
+                    let by_kv: serde_json::Map<String, Value> = by
+                        .into_iter()
+                        .map(|(k, (n, mva))| {
+                            (k, serde_json::json!({"count": n, "capacity_mva": mva}))
+                        })
+                        .collect();
+                    serde_json::json!({"substations_by_voltage_kv": by_kv})
+                }
+                "park" => {
+                    let (n, m2) = in_scenario.fold((0, 0.0), |(n, a), (_, f)| {
+                        (
+                            n + 1,
+                            a + polygons_of(&f.geometry)
+                                .iter()
+                                .map(geodesy::polygon_area_m2)
+                                .sum::<f64>(),
+                        )
+                    });
+                    serde_json::json!({"count": n, "area_m2": m2.round()})
+                }
+                _ => {
+                    let (n, km) = in_scenario.fold((0, 0.0), |(n, km), (_, f)| {
+                        (n + 1, km + length_km(&f.geometry))
+                    });
+                    serde_json::json!({"count": n, "length_km": round3(km)})
+                }
+            };
+            out.insert(s.name.to_string(), v);
+        }
+        if let Some(sl) = self.sites_layer {
+            let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+            for f in &layers[sl].layer.features {
+                *by_kind
+                    .entry(f.property_text("kind").unwrap_or_default())
+                    .or_default() += 1;
+            }
+            out.insert(
+                "sites".into(),
+                serde_json::json!({"count": layers[sl].layer.features.len(), "by_kind": by_kind}),
+            );
+        }
+        let mut shares = serde_json::Map::new();
+        let mut zone_area = 0.0;
+        for s in &self.services {
+            if let Some(z) = self.zone(layers, s.name, sc) {
+                zone_area = z.area_m2;
+                shares.insert(s.name.to_string(), serde_json::json!(z.share));
+            }
+        }
+        out.insert(
+            "zone".into(),
+            serde_json::json!({"area_km2": round3(zone_area / 1e6), "coverage_share": shares}),
+        );
+        Value::Object(out)
+    }
+}

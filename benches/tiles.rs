@@ -55,7 +55,7 @@ fn z14_tiles(c: &Catalog) -> Vec<TileId> {
         .map(|_| {
             let lon = e.min().x + unit(&mut s) * e.width();
             let lat = e.min().y + unit(&mut s) * e.height();
-            let (x, y) = tiles::mercator(geo::coord! {x: lon, y: lat});
+            let (x, y) = zoneatlas::crs::web_mercator::unit(geo::coord! {x: lon, y: lat});
             TileId::new(14, (x * 16384.0) as u32, (y * 16384.0) as u32).expect("a z14 tile")
         })
         .collect()

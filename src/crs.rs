@@ -190,10 +190,10 @@ impl Crs {
         let c = match *self {
             Crs::Crs84 | Crs::Geographic { .. } => Coord { x, y },
             Crs::WebMercator => {
-                let r = WGS84.a;
+                let round = 2.0 * std::f64::consts::PI * WGS84.a;
                 Coord {
-                    x: (x / r).to_degrees(),
-                    y: (2.0 * (y / r).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
+                    x: web_mercator::lon_of(x / round + 0.5),
+                    y: web_mercator::lat_of(0.5 - y / round),
                 }
             }
             Crs::TransverseMercator {
@@ -269,14 +269,9 @@ impl Crs {
         let [x, y] = match *self {
             Crs::Crs84 | Crs::Geographic { .. } => [c.x, c.y],
             Crs::WebMercator => {
-                let r = WGS84.a;
-                let lat =
-                    c.y.clamp(-85.051_128_779_806_59, 85.051_128_779_806_59)
-                        .to_radians();
-                [
-                    r * c.x.to_radians(),
-                    r * (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
-                ]
+                let round = 2.0 * std::f64::consts::PI * WGS84.a;
+                let (u, v) = web_mercator::unit(c);
+                [(u - 0.5) * round, (0.5 - v) * round]
             }
             Crs::TransverseMercator {
                 central_meridian,
@@ -589,6 +584,39 @@ fn invert(forward: fn(Coord) -> Coord, target: Coord, start: Coord) -> Coord {
         }
     }
     x
+}
+
+/// Web Mercator on the sphere of EPSG:3857, normalised to [0, 1] both ways
+/// with y down, as tile matrices count: the one implementation, for tiles
+/// and for `Crs::WebMercator` (metres are `(x - 0.5, 0.5 - y)` times the
+/// equator's length).
+pub mod web_mercator {
+    use geo::Coord;
+
+    /// The latitude where the square map ends (y = 0 and y = 1).
+    pub const MAX_LAT: f64 = 85.051_128_779_806_59;
+
+    /// A lon/lat position, normalised (latitudes clamped to the map).
+    #[inline]
+    pub fn unit(c: Coord) -> (f64, f64) {
+        let lat = c.y.clamp(-MAX_LAT, MAX_LAT).to_radians();
+        let x = (c.x + 180.0) / 360.0;
+        // ln(tan φ + sec φ) = atanh(sin φ): one sine and one logarithm.
+        let s = lat.sin();
+        let y = 0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI);
+        (x, y)
+    }
+
+    /// The longitude of a normalised x.
+    pub fn lon_of(x: f64) -> f64 {
+        x * 360.0 - 180.0
+    }
+
+    /// The latitude of a normalised y.
+    pub fn lat_of(y: f64) -> f64 {
+        let n = std::f64::consts::PI * (1.0 - 2.0 * y);
+        n.sinh().atan().to_degrees()
+    }
 }
 
 const BD_PI: f64 = std::f64::consts::PI * 3000.0 / 180.0;

@@ -45,6 +45,40 @@ pub fn metres_per_degree(lat_deg: f64) -> (f64, f64) {
     (kx, ky)
 }
 
+/// A lon/lat box grown by at least `d` metres on every side, 1% over:
+/// degrees of longitude measured where they are shortest in the grown box
+/// (its pole-most latitude), degrees of latitude where they are shortest
+/// (its equator-most). The one way the code turns a distance into a search
+/// window.
+///
+/// ```
+/// use geo::{coord, Rect};
+/// let r = Rect::new(coord! {x: 113.5, y: 34.7}, coord! {x: 113.6, y: 34.8});
+/// let g = zoneatlas::geodesy::grow_box_m(r, 1000.0);
+/// let west = zoneatlas::geodesy::distance_m(coord! {x: g.min().x, y: 34.8}, coord! {x: 113.5, y: 34.8});
+/// assert!(west >= 1000.0 && west < 1011.0);
+/// ```
+pub fn grow_box_m(r: Rect, d: f64) -> Rect {
+    let d = d.max(0.0) * 1.01;
+    let (lo, hi) = (r.min().y.abs(), r.max().y.abs());
+    let straddles = r.min().y < 0.0 && r.max().y > 0.0;
+    let poleward = (lo.max(hi) + d / 100_000.0).min(89.9);
+    let equatorward = if straddles { 0.0 } else { lo.min(hi) };
+    let kx = metres_per_degree(poleward).0;
+    let ky = metres_per_degree(equatorward).1;
+    let (dx, dy) = (d / kx + 1e-9, d / ky + 1e-9);
+    Rect::new(
+        Coord {
+            x: r.min().x - dx,
+            y: r.min().y - dy,
+        },
+        Coord {
+            x: r.max().x + dx,
+            y: r.max().y + dy,
+        },
+    )
+}
+
 /// Distance in metres between two lon/lat points, with the ruler taken at their
 /// mid-latitude. Within 0.01% of the geodesic distance below ~50 km.
 ///

@@ -308,12 +308,7 @@ impl Coverage {
         }
         // Alive assets that can reach the dead ones' reach: within twice the
         // largest reach of their extent.
-        let (kx, ky) = geodesy::metres_per_degree(extent.center().y);
-        let pad = 2.02 * s.max_reach;
-        let window = Rect::new(
-            geo::coord! {x: extent.min().x - pad / kx, y: extent.min().y - pad / ky},
-            geo::coord! {x: extent.max().x + pad / kx, y: extent.max().y + pad / ky},
-        );
+        let window = geodesy::grow_box_m(extent, 2.0 * s.max_reach);
         let keep: Vec<(usize, Geometry)> = layer
             .envelope_candidates(window)
             .into_iter()

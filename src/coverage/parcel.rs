@@ -78,18 +78,7 @@ impl Coverage {
     /// The lon/lat window in which assets can reach a region: its extent
     /// grown by the service's largest reach (plus 1%).
     pub(super) fn reach_window(&self, s: &Service, bbox: Rect) -> Rect {
-        let (kx, ky) = geodesy::metres_per_degree(bbox.center().y);
-        let pad = s.max_reach * 1.01;
-        Rect::new(
-            Coord {
-                x: bbox.min().x - pad / kx,
-                y: bbox.min().y - pad / ky,
-            },
-            Coord {
-                x: bbox.max().x + pad / kx,
-                y: bbox.max().y + pad / ky,
-            },
-        )
+        geodesy::grow_box_m(bbox, s.max_reach)
     }
 
     /// The assets of a service near a region: those whose reach touches

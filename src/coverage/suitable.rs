@@ -20,9 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use geo::{
-    Area, BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Polygon, Rect, Rotate,
-};
+use geo::{Area, BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Polygon, Rotate};
 use serde::Serialize;
 
 use super::{area, polygons_of, AssetRef, Coverage, Scenario, Service};
@@ -215,20 +213,7 @@ impl Coverage {
         let Some(z) = self.zone.bounding_rect() else {
             return Ok(MultiPolygon(vec![]));
         };
-        let window = {
-            let (kx, ky) = crate::geodesy::metres_per_degree(z.center().y);
-            let pad = (s.max_reach + extra) * 1.01;
-            Rect::new(
-                Coord {
-                    x: z.min().x - pad / kx,
-                    y: z.min().y - pad / ky,
-                },
-                Coord {
-                    x: z.max().x + pad / kx,
-                    y: z.max().y + pad / ky,
-                },
-            )
-        };
+        let window = crate::geodesy::grow_box_m(z, s.max_reach + extra);
         let assets: Vec<(usize, Geometry)> = layer
             .envelope_candidates(window)
             .into_iter()

@@ -667,7 +667,7 @@ fn envelope(n: &Node) -> Option<Rect> {
             SpatialOp::Disjoint => None,
             SpatialOp::DWithin => {
                 let (d, _, _) = t.distance.as_ref()?;
-                Some(grow(t.envelope, *d))
+                Some(crate::geodesy::grow_box_m(t.envelope, *d))
             }
             _ => Some(t.envelope),
         },
@@ -690,18 +690,6 @@ fn envelope(n: &Node) -> Option<Rect> {
         }
         _ => None,
     }
-}
-
-/// A lon/lat box grown by `d` metres on every side (generously: 1 % more,
-/// using the narrowest degree of longitude in the box).
-fn grow(r: Rect, d: f64) -> Rect {
-    let lat = r.min().y.abs().max(r.max().y.abs()).min(89.0) + d / 100_000.0;
-    let dy = d * 1.01 / 110_574.0 + 1e-9;
-    let dx = d * 1.01 / (111_320.0 * lat.min(89.9).to_radians().cos()) + 1e-9;
-    Rect::new(
-        geo::coord! {x: r.min().x - dx, y: r.min().y - dy},
-        geo::coord! {x: r.max().x + dx, y: r.max().y + dy},
-    )
 }
 
 /// Three-valued: `None` is "unknown" (a missing property), which a NOT
@@ -799,7 +787,10 @@ fn spatial(t: &SpatialTest, f: &Feature) -> bool {
             let Some((d, proj, lit)) = &t.distance else {
                 return false;
             };
-            if !f.bbox.intersects(&grow(t.envelope, *d)) {
+            if !f
+                .bbox
+                .intersects(&crate::geodesy::grow_box_m(t.envelope, *d))
+            {
                 return false;
             }
             let area = matches!(f.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_));

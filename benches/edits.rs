@@ -23,6 +23,12 @@ use std::time::{Duration, Instant};
 use common::{http, KeepAlive, Server};
 use serde_json::json;
 
+/// A data folder loaded, indexed and its rules resolved.
+fn open_folder(dir: &Path) -> zoneatlas::catalog::Catalog {
+    let data = zoneatlas::load::load_folder(dir).expect("a valid data folder");
+    zoneatlas::catalog::Catalog::from_dataset(data).expect("rules that fit")
+}
+
 fn token(store: &Path) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
         .args(["token", "add", "--role", "editor", "--name"])
@@ -261,7 +267,7 @@ fn main() {
     zoneatlas::store::gpkg::create_from_folder(&store, &dir).expect("store from folder");
     let created = started.elapsed();
     let started = Instant::now();
-    let catalog = zoneatlas::catalog::Catalog::open(&dir).expect("folder");
+    let catalog = open_folder(&dir);
     let folder_load = started.elapsed();
     let started = Instant::now();
     let rebuilt = zoneatlas::catalog::Catalog::build(

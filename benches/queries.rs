@@ -19,6 +19,12 @@ use zoneatlas::catalog::Catalog;
 use zoneatlas::encode::{FeaturePage, Features};
 use zoneatlas::geodesy::point_segment_distance_m;
 
+/// A data folder loaded, indexed and its rules resolved.
+fn open_folder(dir: &Path) -> zoneatlas::catalog::Catalog {
+    let data = zoneatlas::load::load_folder(dir).expect("a valid data folder");
+    zoneatlas::catalog::Catalog::from_dataset(data).expect("rules that fit")
+}
+
 fn rng(seed: &mut u64) -> f64 {
     *seed = seed
         .wrapping_mul(6364136223846793005)
@@ -39,7 +45,7 @@ fn points_in(extent: Rect, n: usize) -> Vec<Coord> {
 }
 
 fn sample() -> Catalog {
-    Catalog::open(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata"))).expect("sample")
+    open_folder(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/geodata")))
 }
 
 /// A synthetic city of `segments` segments in all (roads hold half),
@@ -50,7 +56,7 @@ fn synthetic_with(segments: usize) -> Catalog {
     if !dir.join("coverage.toml").exists() {
         zoneatlas::synth::write(&dir, segments, 42).expect("synth");
     }
-    Catalog::open(&dir).expect("synthetic")
+    open_folder(&dir)
 }
 
 /// 2M segments in all, so the roads layer alone holds 1M.

@@ -27,12 +27,18 @@ use zoneatlas::encode::{FeaturePage, Features};
 use zoneatlas::model::Feature;
 use zoneatlas::tiles::{self, Properties, Source, TileId};
 
+/// A data folder loaded, indexed and its rules resolved.
+fn open_folder(dir: &Path) -> zoneatlas::catalog::Catalog {
+    let data = zoneatlas::load::load_folder(dir).expect("a valid data folder");
+    zoneatlas::catalog::Catalog::from_dataset(data).expect("rules that fit")
+}
+
 fn city() -> Catalog {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/synth-1m");
     if !dir.join("coverage.toml").exists() {
         zoneatlas::synth::write(&dir, 1_000_000, 42).expect("synth");
     }
-    Catalog::open(&dir).expect("the synthetic city")
+    open_folder(&dir)
 }
 
 /// SplitMix64 in [0, 1).

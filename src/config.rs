@@ -101,7 +101,7 @@ pub struct ImportArgs {
 
 /// The store file `serve` uses when given neither `--store` nor `--data`
 /// (gitignored; delete it to start over from `geodata/`).
-pub const DEFAULT_STORE: &str = "zoneatlas.gpkg";
+pub use crate::store::open::DEFAULT_STORE;
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {

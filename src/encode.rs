@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn pages_are_written_exactly_as_serde_json_writes_them() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
-        let catalog = crate::catalog::Catalog::open(&dir).unwrap();
+        let catalog = crate::testkit::open_folder(&dir);
         for l in &catalog.layers {
             let p = page(l.layer.features.iter().map(|f| &**f).collect());
             assert_eq!(

@@ -8,17 +8,22 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
 pub mod budget;
 pub mod catalog;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod coverage;
 pub mod cql2;
 pub mod crs;
+pub mod edit;
 pub mod encode;
 pub mod export;
 pub mod geodesy;
+pub mod hex;
 pub mod history;
+pub mod ids;
 pub mod import;
 pub mod index;
 pub mod live;
@@ -31,6 +36,9 @@ pub mod report;
 pub mod store;
 pub mod synth;
 pub mod tiles;
+
+#[cfg(test)]
+mod testkit;
 
 use std::sync::Arc;
 

@@ -64,6 +64,24 @@ pub struct LayerMeta {
     pub queryable: Vec<String>,
 }
 
+/// The property holding a feature's status where no coverage rules name
+/// another (history, progress, the change log).
+pub const DEFAULT_STATUS_PROPERTY: &str = "status";
+
+/// Everything a store holds, as loaded: layers validated, the coverage
+/// rules as text (the catalog parses and checks them against the layers).
+#[derive(Debug)]
+pub struct Dataset {
+    pub manifest: crate::load::Manifest,
+    pub layers: Vec<Layer>,
+    /// The text of the coverage rules (`coverage.toml`), if any.
+    pub rules: Option<String>,
+    /// The store's revision (0 for a folder).
+    pub revision: u64,
+    /// Changes whenever the data does; ETags derive from it.
+    pub version: u64,
+}
+
 /// A feature's id: GeoJSON allows a string or a number; we keep its text.
 pub type FeatureId = String;
 
@@ -81,6 +99,14 @@ pub struct Feature {
     /// The store revision that last wrote this feature (0 when served from a
     /// data folder); its ETag for editing.
     pub revision: u64,
+}
+
+/// The smallest box holding both.
+pub fn union_rect(a: Rect, b: Rect) -> Rect {
+    Rect::new(
+        geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+        geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+    )
 }
 
 /// Bring features into cache before reading them, level by level: the

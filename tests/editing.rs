@@ -266,7 +266,7 @@ fn roles_viewers_cannot_edit_revoked_tokens_stop_and_private_reads_need_a_token(
     let mut bytes = std::fs::read(&server.store).unwrap();
     bytes.extend(std::fs::read(server.store.with_extension("gpkg-wal")).unwrap_or_default());
     assert!(bytes.len() > 100_000);
-    let hash = zoneatlas::store::gpkg::hex(&zoneatlas::live::token_hash(&viewer));
+    let hash = zoneatlas::hex::encode(&zoneatlas::auth::token_hash(&viewer));
     assert!(
         bytes.windows(hash.len()).any(|w| w == hash.as_bytes()),
         "the hash is stored"

@@ -39,8 +39,14 @@ fn folder(roads: &str, parks: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A data folder loaded, indexed and its rules resolved, or why not.
+fn open_folder(dir: &Path) -> Result<Catalog, String> {
+    let data = zoneatlas::load::load_folder(dir).map_err(|e| e.to_string())?;
+    Catalog::from_dataset(data).map_err(|e| e.to_string())
+}
+
 fn error_of(dir: &Path) -> String {
-    match Catalog::open(dir) {
+    match open_folder(dir) {
         Ok(_) => panic!(
             "{} loaded but should not: {}",
             dir.display(),
@@ -65,7 +71,7 @@ fn check_cli(dir: &Path) -> (bool, String) {
 #[test]
 fn the_valid_fixture_loads_and_check_prints_a_summary() {
     let dir = folder(ROADS, PARKS);
-    let c = Catalog::open(dir.path()).expect("valid");
+    let c = open_folder(dir.path()).expect("valid");
     assert_eq!(c.layer("roads").unwrap().layer.features.len(), 2);
     let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
         .args(["check", "--data"])

@@ -15,8 +15,9 @@ use zoneatlas::model::{Feature, Layer};
 fn sample() -> &'static Catalog {
     static SAMPLE: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
     SAMPLE.get_or_init(|| {
-        Catalog::open(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"))
-            .expect("sample loads")
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+        let data = zoneatlas::load::load_folder(&dir).expect("sample loads");
+        Catalog::from_dataset(data).expect("sample rules")
     })
 }
 

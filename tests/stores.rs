@@ -18,7 +18,8 @@ use common::check;
 use common::pg::{trial, Cluster};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
-use zoneatlas::live::{token_hash, Edit, EditError, Live};
+use zoneatlas::auth::token_hash;
+use zoneatlas::live::{Edit, EditError, Live};
 use zoneatlas::store::folder::FolderStore;
 use zoneatlas::store::{gpkg, pg, Role, Store};
 
@@ -127,7 +128,8 @@ fn contents(store: &mut dyn Store) -> BTreeMap<String, BTreeMap<String, (Value, 
                 .features
                 .iter()
                 .map(|f| {
-                    let v: Value = serde_json::from_str(&gpkg::feature_json(f)).unwrap();
+                    let v: Value =
+                        serde_json::from_str(&zoneatlas::store::feature_json(f)).unwrap();
                     let v = numbers_as_f64(v);
                     (
                         f.id.clone(),
@@ -189,7 +191,7 @@ fn substation(live: &Live, id: &str) -> (Value, u64) {
         .find(|f| f.id == id)
         .unwrap_or_else(|| panic!("no substation {id}"));
     (
-        serde_json::from_str(&gpkg::feature_json(f)).unwrap(),
+        serde_json::from_str(&zoneatlas::store::feature_json(f)).unwrap(),
         f.revision,
     )
 }

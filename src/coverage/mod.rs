@@ -151,26 +151,3 @@ impl Coverage {
                 })
     }
 }
-
-/// What the coverage modules' tests share: the sample, a seeded generator.
-#[cfg(test)]
-pub(crate) mod testkit {
-    /// The bundled sample, loaded.
-    pub fn sample() -> crate::catalog::Catalog {
-        crate::catalog::Catalog::open(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/geodata"
-        )))
-        .expect("sample")
-    }
-
-    /// Uniform numbers in [0, 1) from a seed (a 64-bit LCG).
-    pub fn rng(mut seed: u64) -> impl FnMut() -> f64 {
-        move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-}

@@ -479,8 +479,9 @@ impl Coverage {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{testkit, Switch};
+    use super::super::Switch;
     use super::*;
+    use crate::testkit;
 
     /// The N-1 list equals the brute force: switch off every network asset
     /// in turn (the sites checklist's `without`) and keep those after which

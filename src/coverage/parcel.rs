@@ -362,8 +362,8 @@ impl Coverage {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit;
     use super::*;
+    use crate::testkit;
     use geo::{Polygon, Rotate};
 
     /// The fast paths (nothing reaches: 0; one segment holds the hull, or

@@ -65,9 +65,9 @@ impl Coverage {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit;
     use super::*;
     use crate::geodesy;
+    use crate::testkit;
 
     /// A point's serving asset, found from the nearest asset first, is the
     /// nearest of those whose own reach includes the point, as a scan of

@@ -5,12 +5,11 @@
 //! `coverage::Coverage::build`), do I/O beyond reading the one file.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
 /// The file's name inside a data folder.
-pub const RULES_FILE: &str = "coverage.toml";
+pub use crate::load::RULES_FILE;
 
 /// Largest reach accepted, in metres. Areas are computed in one local
 /// projection per parcel or zone; beyond 50 km its scale error would pass
@@ -64,8 +63,7 @@ fn default_kind_property() -> String {
     "kind".into()
 }
 
-/// The status property where no rules name one (history, progress).
-pub const DEFAULT_STATUS_PROPERTY: &str = "status";
+pub use crate::model::DEFAULT_STATUS_PROPERTY;
 
 /// Which asset statuses each scenario counts.
 #[derive(Debug, Clone, Deserialize)]
@@ -169,17 +167,6 @@ fn default_tolerance() -> f64 {
     1.0
 }
 
-/// Read `coverage.toml` from a data folder, if it has one.
-pub fn read(dir: &Path) -> Result<Option<Rules>, String> {
-    let path = dir.join(RULES_FILE);
-    let text = match crate::load::read_regular_text(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    parse(&text).map(Some)
-}
-
 /// Parse and check the text of a `coverage.toml` (as a store keeps it).
 pub fn parse(text: &str) -> Result<Rules, String> {
     let rules: Rules = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
@@ -240,5 +227,28 @@ impl Scenarios {
     /// Whether a feature counts in one scenario.
     pub fn counts(&self, f: &crate::model::Feature, sc: super::Scenario) -> bool {
         self.memberships(f)[sc as usize]
+    }
+
+    /// The rule an edit must keep: a feature's status, when it has one, is
+    /// one of the scenarios' statuses. The problem, worded for the client.
+    pub fn check_status(&self, f: &crate::model::Feature) -> Result<(), String> {
+        let prop = &self.status_property;
+        let Some(v) = f.properties.get(prop) else {
+            return Ok(());
+        };
+        let allowed: Vec<&String> = self.planned.iter().chain(&self.current).collect();
+        if allowed
+            .iter()
+            .any(|a| crate::query::value_equals(Some(v), a))
+        {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        Err(format!(
+            "property {prop:?} is {v}; allowed: {}",
+            names.join(", ")
+        ))
     }
 }

@@ -137,7 +137,7 @@ mod tests {
     /// removal, tried one by one, leaves no feed reachable.
     #[test]
     fn cut_by_equals_removing_each_node_in_turn() {
-        let mut rnd = crate::coverage::testkit::rng(7);
+        let mut rnd = crate::testkit::rng(7);
         for case in 0..300 {
             let n = 2 + (rnd() * 40.0) as usize;
             let mut adj = vec![Vec::new(); n];

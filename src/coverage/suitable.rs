@@ -405,7 +405,7 @@ mod cost_tests {
     /// weight.
     #[test]
     fn the_sample_is_cheap_and_a_citys_road_reserves_are_refused() {
-        let sample = crate::coverage::testkit::sample();
+        let sample = crate::testkit::sample();
         let cov = sample.coverage.as_ref().unwrap();
         for extra in [0.0, 200.0] {
             let cost = cov.suitable_cost(&sample.layers, &question(&sample, extra));
@@ -416,7 +416,7 @@ mod cost_tests {
         }
         let dir = tempfile::tempdir().unwrap();
         crate::synth::write(dir.path(), 200_000, 7).unwrap();
-        let city = crate::catalog::Catalog::open(dir.path()).unwrap();
+        let city = crate::testkit::open_folder(dir.path());
         let cov = city.coverage.as_ref().unwrap();
         let roads = city.layer("roads").unwrap();
         let road_vertices: u64 = roads

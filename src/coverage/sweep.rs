@@ -613,7 +613,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_overlay_on_a_tangle_of_segments() {
-        let mut rnd = crate::coverage::testkit::rng(7);
+        let mut rnd = crate::testkit::rng(7);
         for _ in 0..20 {
             let mut r = Reach::new(window());
             let mut gs = Vec::new();

@@ -315,7 +315,7 @@ mod tests {
     /// and gap areas as the zone computed whole.
     #[test]
     fn cells_add_up_to_the_whole_zone() {
-        let catalog = crate::coverage::testkit::sample();
+        let catalog = crate::testkit::sample();
         let cov = catalog.coverage.as_ref().expect("rules");
         let layers = &catalog.layers;
         for s in &cov.services {

@@ -297,11 +297,7 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
             },
         )
     }));
-    let mut store = match store {
-        Some(s) => s,
-        None => create_empty(store_path)?,
-    };
-    let committed = store.commit(&changes, None)?;
+    let committed = commit_to(store, store_path, data.revision, &changes)?;
     Ok(Summary {
         layer: meta.id,
         created_layer: existing.is_none(),
@@ -343,6 +339,22 @@ fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Datase
 }
 
 /// A new, empty store.
+/// Commit an import's changes as one revision, from the revision its
+/// store was read at (`read_at`); a store that did not exist is created
+/// now, empty, at revision 1.
+fn commit_to(
+    store: Option<Box<dyn Store>>,
+    name: &Path,
+    read_at: u64,
+    changes: &[(String, Change)],
+) -> Result<crate::store::Committed, ImportError> {
+    let (mut store, base) = match store {
+        Some(s) => (s, read_at),
+        None => (create_empty(name)?, 1),
+    };
+    Ok(store.commit(base, changes, None)?)
+}
+
 fn create_empty(name: &Path) -> Result<Box<dyn Store>, ImportError> {
     let (_, empty) = existing(name)?;
     Ok(crate::store::create(name, &empty)?)
@@ -472,11 +484,7 @@ pub fn import_osm(
     let revision = if changes.is_empty() {
         None
     } else {
-        let mut store = match store {
-            Some(s) => s,
-            None => create_empty(store_path)?,
-        };
-        Some(store.commit(&changes, None)?.revision)
+        Some(commit_to(store, store_path, data.revision, &changes)?.revision)
     };
     Ok(OsmSummary {
         layers,

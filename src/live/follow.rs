@@ -2,19 +2,20 @@
 //! and SQL edits commit too: a follower thread waits for their
 //! announcements and applies the change log after this server's revision
 //! to its snapshot, in order. On every (re)connection it catches up from
-//! the log, so an announcement missed while away loses nothing.
+//! the log, so an announcement missed while away loses nothing. A batch
+//! whose commit finds the store ahead of its snapshot catches up the same
+//! way (`catch_up_locked`), whatever the store.
 //!
 //! While the database cannot be reached the server keeps serving its last
 //! snapshot; `health` says why it is degraded.
 //!
 //! Must not: know about HTTP.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::{patched, Live};
-use crate::model::Feature;
+use super::Live;
+use crate::catalog::Changes;
 use crate::store::{ChangeRecord, Store, StoreError};
 
 /// How long the follower waits for an announcement before checking that
@@ -117,7 +118,7 @@ impl Live {
             return Ok(());
         }
         // Per layer, id -> its last state in the log.
-        let mut states: HashMap<&str, HashMap<&str, Option<Arc<Feature>>>> = HashMap::new();
+        let mut states = Changes::new();
         for r in &records {
             let Some(layer) = snap.layer(&r.collection) else {
                 tracing::warn!(layer = %r.collection, "a change to a layer this server does not serve (added since it started?); restart it to serve the layer");
@@ -143,18 +144,12 @@ impl Live {
                 _ => continue,
             };
             states
-                .entry(&r.collection)
+                .entry(r.collection.clone())
                 .or_default()
-                .insert(&r.feature_id, state);
+                .insert(r.feature_id.clone(), state);
         }
-        let replaced = states
-            .iter()
-            .filter_map(|(layer, changes)| {
-                patched(&snap, layer, changes.iter().map(|(id, s)| (*id, s.clone())))
-            })
-            .collect();
         let next = snap
-            .with_layers(replaced, latest, latest)
+            .with_changes(&states, latest, latest)
             .map_err(|message| StoreError::Corrupt {
                 path: self.description.clone(),
                 message: format!("the data at revision {latest}: {message}"),

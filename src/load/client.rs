@@ -1,31 +1,39 @@
-//! What clients send: a feature to store (checked as layer data is) and a
-//! polygon to ask about (checked within the sweep budget).
-
-use std::path::Path;
-use std::sync::Arc;
+//! Features and geometries that do not come from a data file: what clients
+//! send (a feature to store, a patch's geometry, a polygon to ask about),
+//! checked within the sweep budget, and what the change log holds.
 
 use geo::Geometry;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::geojson::{parse_layer, RawGeometry};
-use super::geometry::{build_geometry_unchecked, polygons_in};
+use super::geojson::{checked, Budget, Ids, RawFeature, RawGeometry};
+use super::geometry::{build_geometry, build_geometry_unchecked, polygons_in};
 use super::validity::{polygon_problem, SweepProblem, MAX_SWEEP_PAIRS};
 use crate::model::{Feature, GeometryKind, LayerMeta};
 
-/// One client feature (a GeoJSON Feature object) validated as layer data
-/// is: the layer's geometry kind, valid coordinates and rings, an id,
-/// required properties. Problems come one per line, without a file name.
+/// A client's GeoJSON Feature for a layer, checked as layer data is (the
+/// layer's geometry kind, valid coordinates and rings, required
+/// properties) and within the sweep budget. Its id is optional (`""` when
+/// absent: the server assigns one). Problems come one per line.
+pub fn feature_from_client(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<String>> {
+    let raw = RawFeature::deserialize(v)
+        .map_err(|e| vec![format!("not a valid GeoJSON feature: {e}")])?;
+    checked(raw, meta, Budget::Client, Ids::Optional)
+}
+
+/// A feature as another writer stored it (the change log: another server,
+/// QGIS, SQL), checked as data files are: an id required, no budget.
 pub fn feature_from_geojson(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<String>> {
-    let wrapped = serde_json::json!({"type": "FeatureCollection", "features": [v]});
-    let bytes = serde_json::to_vec(&wrapped).map_err(|e| vec![e.to_string()])?;
-    match parse_layer(Path::new("body"), &bytes, meta.clone()) {
-        Ok(mut layer) => layer
-            .features
-            .pop()
-            .map(Arc::unwrap_or_clone)
-            .ok_or_else(|| vec!["no feature".to_owned()]),
-        Err(problems) => Err(problems.into_iter().map(|p| p.message).collect()),
-    }
+    let raw = RawFeature::deserialize(v)
+        .map_err(|e| vec![format!("not a valid GeoJSON feature: {e}")])?;
+    checked(raw, meta, Budget::Files, Ids::Required)
+}
+
+/// A client's GeoJSON geometry for a layer of `kind` (a patch's), checked
+/// within the sweep budget.
+pub fn geometry_from_client(v: &Value, kind: GeometryKind) -> Result<Geometry, String> {
+    let raw = RawGeometry::deserialize(v).map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
+    build_geometry(raw, kind, Budget::Client)
 }
 
 /// Why a client's polygon was refused.

@@ -257,76 +257,104 @@ impl<'a> Collector<'a> {
 
     /// Check one raw feature and keep it, or record what is wrong with it.
     fn take(&mut self, index: usize, f: RawFeature) {
-        let (id, numeric_id) = match &f.id {
-            Some(Value::String(s)) if !s.is_empty() => (Some(s.clone()), false),
-            Some(Value::Number(n)) => (Some(n.to_string()), true),
-            _ => (None, false),
-        };
-        let at = Some((index, id.clone()));
-        let before = self.problems.len();
-        if f.kind.as_deref() != Some("Feature") {
-            let p = self.problem(
-                at.clone(),
-                format!(
-                    "\"type\" is {:?}, expected \"Feature\"",
-                    f.kind.unwrap_or_default()
-                ),
-            );
-            self.problems.push(p);
-        }
-        // Duplicates are found across every feature, in `finish`.
-        if id.is_none() {
-            let p = self.problem(
-                at.clone(),
-                "\"id\" is missing (a non-empty string or a number is required)".into(),
-            );
-            self.problems.push(p);
-        }
-        let properties = f.properties.unwrap_or_default();
-        for name in &self.meta.required {
-            if properties.get(name).is_none_or(Value::is_null) {
-                let p = self.problem(at.clone(), format!("property {name:?} is missing"));
-                self.problems.push(p);
-            }
-        }
-        let geometry = match f.geometry {
-            None => {
-                let p = self.problem(at.clone(), "geometry is missing (null)".into());
-                self.problems.push(p);
-                None
-            }
-            Some(g) => match build_geometry(g, self.meta.geometry) {
-                Ok(g) => Some(g),
-                Err(message) => {
-                    let p = self.problem(at.clone(), message);
+        let id = raw_id(&f).map(|(id, _)| id);
+        match checked(f, self.meta, Budget::Files, Ids::Required) {
+            Ok(feature) => self.features.push(Arc::new(feature)),
+            Err(messages) => {
+                let at = Some((index, id.clone()));
+                for m in messages {
+                    let p = self.problem(at.clone(), m);
                     self.problems.push(p);
-                    None
                 }
-            },
-        };
-        if self.problems.len() > before {
-            self.rejected.push((index, id));
-            return;
-        }
-        if let (Some(id), Some(geometry)) = (id, geometry) {
-            let Some(bbox) = geometry.bounding_rect() else {
-                let p = self.problem(at, "geometry is empty".into());
-                self.problems.push(p);
-                self.rejected.push((index, Some(id)));
-                return;
-            };
-            // Each in its own `Arc` at once, as layers hold them: a
-            // million features are not built twice.
-            self.features.push(Arc::new(Feature {
-                id,
-                numeric_id,
-                revision: 0,
-                geometry,
-                properties,
-                bbox,
-            }));
+                self.rejected.push((index, id));
+            }
         }
     }
+}
+
+/// How much a polygon's validation may cost: a data file's features are
+/// validated once, at load, whatever they cost; a client's within
+/// `MAX_SWEEP_PAIRS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Files,
+    Client,
+}
+
+/// Whether a feature must carry its id (a file's, the change log's) or may
+/// leave it to the server (a client's new feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ids {
+    Required,
+    Optional,
+}
+
+/// A feature's id as its text and whether it was a number; `None` when
+/// absent or empty.
+pub(super) fn raw_id(f: &RawFeature) -> Option<(String, bool)> {
+    match &f.id {
+        Some(Value::String(s)) if !s.is_empty() => Some((s.clone(), false)),
+        Some(Value::Number(n)) => Some((n.to_string(), true)),
+        _ => None,
+    }
+}
+
+/// One raw feature checked by the layer's rules: `"type"`, an id (unless
+/// optional: then `""`), required properties, the geometry (kind,
+/// coordinates, rings, polygon validity within `budget`). Every problem,
+/// one message each, in that order.
+pub(super) fn checked(
+    f: RawFeature,
+    meta: &LayerMeta,
+    budget: Budget,
+    ids: Ids,
+) -> Result<Feature, Vec<String>> {
+    let mut problems = Vec::new();
+    let id = raw_id(&f);
+    if f.kind.as_deref() != Some("Feature") {
+        problems.push(format!(
+            "\"type\" is {:?}, expected \"Feature\"",
+            f.kind.clone().unwrap_or_default()
+        ));
+    }
+    // Duplicates are found across every feature, by the caller.
+    if id.is_none() && ids == Ids::Required {
+        problems.push("\"id\" is missing (a non-empty string or a number is required)".into());
+    }
+    let properties = f.properties.unwrap_or_default();
+    for name in &meta.required {
+        if properties.get(name).is_none_or(Value::is_null) {
+            problems.push(format!("property {name:?} is missing"));
+        }
+    }
+    let geometry = match f.geometry {
+        None => {
+            problems.push("geometry is missing (null)".into());
+            None
+        }
+        Some(g) => match build_geometry(g, meta.geometry, budget) {
+            Ok(g) => Some(g),
+            Err(message) => {
+                problems.push(message);
+                None
+            }
+        },
+    };
+    let (Some(geometry), true) = (geometry, problems.is_empty()) else {
+        return Err(problems);
+    };
+    let Some(bbox) = geometry.bounding_rect() else {
+        return Err(vec!["geometry is empty".into()]);
+    };
+    let (id, numeric_id) = id.unwrap_or_default();
+    Ok(Feature {
+        id,
+        numeric_id,
+        revision: 0,
+        geometry,
+        properties,
+        bbox,
+    })
 }
 
 /// A FeatureCollection, its features handed to a `Collector`; yields

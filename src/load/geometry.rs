@@ -4,8 +4,8 @@
 
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
-use super::geojson::{Nested, RawGeometry};
-use super::validity::{polygon_problem, SweepProblem};
+use super::geojson::{Budget, Nested, RawGeometry};
+use super::validity::{polygon_problem, SweepProblem, MAX_SWEEP_PAIRS};
 use crate::model::GeometryKind;
 
 /// The polygons of a (Multi)Polygon geometry; none for other kinds.
@@ -145,7 +145,7 @@ pub fn validate_geometry(g: &Geometry, kind: GeometryKind) -> Result<(), String>
         kind: name.to_owned(),
         coordinates: Some(nested_of(g)),
     };
-    build_geometry(raw, kind).map(|_| ())
+    build_geometry(raw, kind, Budget::Files).map(|_| ())
 }
 
 /// A geometry's coordinates as the nested arrays GeoJSON would hold.
@@ -173,13 +173,20 @@ pub(super) fn nested_of(g: &Geometry) -> Nested {
 
 /// A layer feature's geometry, checked without a sweep budget (data files
 /// are validated once, at load).
-pub(super) fn build_geometry(raw: RawGeometry, kind: GeometryKind) -> Result<Geometry, String> {
+pub(super) fn build_geometry(
+    raw: RawGeometry,
+    kind: GeometryKind,
+    budget: Budget,
+) -> Result<Geometry, String> {
     let geometry = build_geometry_unchecked(raw, kind)?;
+    let max_pairs = match budget {
+        Budget::Files => None,
+        Budget::Client => Some(MAX_SWEEP_PAIRS),
+    };
     // Self-intersections, crossing rings, holes outside their shell.
-    match polygon_problem(polygons_in(&geometry), None) {
-        Some(SweepProblem::Invalid(m)) | Some(SweepProblem::TooComplex(m)) => {
-            Err(format!("invalid polygon: {m}"))
-        }
+    match polygon_problem(polygons_in(&geometry), max_pairs) {
+        Some(SweepProblem::Invalid(m)) => Err(format!("invalid polygon: {m}")),
+        Some(SweepProblem::TooComplex(m)) => Err(m),
         None => Ok(geometry),
     }
 }

@@ -28,9 +28,12 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use crate::model::{Layer, LayerMeta};
+use crate::model::{Dataset, Layer, LayerMeta};
 
-pub use client::{feature_from_geojson, polygon_from_geojson, ClientPolygonError};
+pub use client::{
+    feature_from_client, feature_from_geojson, geometry_from_client, polygon_from_geojson,
+    ClientPolygonError,
+};
 use files::regular_file_size;
 pub use files::{read_regular_file, read_regular_text};
 pub use geojson::parse_layer;
@@ -85,6 +88,28 @@ pub struct Loaded {
     pub layers: Vec<Layer>,
     /// A hash of every byte read: changes whenever the data does (ETags).
     pub version: u64,
+}
+
+/// The coverage rules' file name inside a data folder.
+pub const RULES_FILE: &str = "coverage.toml";
+
+/// A data folder as a dataset: its layers loaded and validated, its
+/// `coverage.toml` as text (the catalog parses it), revision 0.
+pub fn load_folder(dir: &Path) -> Result<Dataset, LoadError> {
+    let loaded = load_dir(dir)?;
+    let path = dir.join(RULES_FILE);
+    let rules = match read_regular_text(&path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(LoadError::Io { path, source }),
+    };
+    Ok(Dataset {
+        manifest: loaded.manifest,
+        layers: loaded.layers,
+        rules,
+        revision: 0,
+        version: loaded.version,
+    })
 }
 
 /// Load and validate a whole data folder. Layers are parsed in parallel.

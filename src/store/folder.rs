@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Change, Committed, Dataset, History, Store, StoreError, TokenRecord};
-use crate::coverage::rules;
-use crate::load::{self, LoadError};
+use crate::load;
 
 /// A folder of layer files.
 pub struct FolderStore {
@@ -25,18 +24,7 @@ impl Store for FolderStore {
     }
 
     fn load(&mut self) -> Result<Dataset, StoreError> {
-        let loaded = load::load_dir(&self.dir)?;
-        let rules = rules::read(&self.dir).map_err(|message| LoadError::Manifest {
-            path: self.dir.join(rules::RULES_FILE),
-            message,
-        })?;
-        Ok(Dataset {
-            manifest: loaded.manifest,
-            layers: loaded.layers,
-            rules,
-            revision: 0,
-            version: loaded.version,
-        })
+        Ok(load::load_folder(&self.dir)?)
     }
 
     fn editable(&self) -> bool {
@@ -49,6 +37,7 @@ impl Store for FolderStore {
 
     fn commit(
         &mut self,
+        _: u64,
         _: &[(String, Change)],
         _: Option<crate::clock::Unix>,
     ) -> Result<Committed, StoreError> {
@@ -68,21 +57,13 @@ impl Store for FolderStore {
 }
 
 /// What a new store is made of from a data folder: its data (validated as
-/// `check` does), its `history.toml` replay if any, and its
-/// `coverage.toml` text as it is.
-pub fn read_for_store(
-    dir: &Path,
-) -> Result<(Dataset, Option<super::replay::Replay>, Option<String>), StoreError> {
+/// `check` does, with its `coverage.toml` text as it is) and its
+/// `history.toml` replay if any.
+pub fn read_for_store(dir: &Path) -> Result<(Dataset, Option<super::replay::Replay>), StoreError> {
     let mut data = FolderStore::new(dir).load()?;
     let replay = super::replay::read(dir, &mut data).map_err(|message| StoreError::Corrupt {
         path: dir.display().to_string(),
         message,
     })?;
-    let file = dir.join(crate::coverage::rules::RULES_FILE);
-    let rules_text = match crate::load::read_regular_text(&file) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(StoreError::Unavailable(format!("{}: {e}", file.display()))),
-    };
-    Ok((data, replay, rules_text))
+    Ok((data, replay))
 }

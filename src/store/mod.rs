@@ -12,25 +12,17 @@
 pub mod folder;
 pub mod gpkg;
 pub mod gpkg_source;
+pub(crate) mod log;
+pub mod open;
 pub mod pg;
 pub mod replay;
 pub mod wkb;
 
-use crate::coverage::rules::Rules;
-use crate::load::Manifest;
-use crate::model::{Feature, Layer};
+use crate::model::Feature;
 
-/// Everything a store holds, as loaded.
-#[derive(Debug)]
-pub struct Dataset {
-    pub manifest: Manifest,
-    pub layers: Vec<Layer>,
-    pub rules: Option<Rules>,
-    /// The store's revision (0 for a folder).
-    pub revision: u64,
-    /// Changes whenever the data does; ETags derive from it.
-    pub version: u64,
-}
+pub use crate::model::Dataset;
+pub use log::feature_json;
+pub use open::{create, display_name, is_postgres, open_existing};
 
 /// One change to one feature, already validated.
 #[derive(Debug, Clone)]
@@ -130,31 +122,56 @@ pub trait Store: Send {
     fn editable(&self) -> bool;
     /// Whether `commit` can succeed now (false for a read-only file).
     fn writable(&self) -> bool;
-    /// Apply `changes` (each with who made it) atomically as one new
-    /// revision, recorded in the change log at `time` (now when `None`; a
+    /// Apply `changes` (each with who made it) atomically as revision
+    /// `base + 1`, recorded in the change log at `time` (now when `None`; a
     /// time before the latest commit's is taken as the latest's, so the log
     /// stays in time order). Either every change is stored or none is.
+    /// `base` is the revision the changes were validated against: when the
+    /// store is at any other (someone else committed since), nothing is
+    /// written and the answer is `Behind` with the store's revision. The
+    /// store keeps no revision counter of its own.
     fn commit(
         &mut self,
+        base: u64,
         changes: &[(String, Change)],
         time: Option<crate::clock::Unix>,
     ) -> Result<Committed, StoreError>;
     /// The access tokens (empty for a folder: no writes, no private mode).
     fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// A reader of the access tokens on its own connection, so that a
+    /// token check never waits for a commit; `None` for a store without
+    /// tokens (a data folder).
+    fn token_reader(&self) -> Result<Option<Box<dyn TokenReader>>, StoreError> {
+        Ok(None)
+    }
     /// A reader of the change log, on its own connection so that history
     /// queries never wait for a commit; `None` for a store without history
     /// (a data folder).
     fn history(&self) -> Result<Option<Box<dyn History>>, StoreError>;
-    /// For a store that others write too (PostGIS: other servers, QGIS,
-    /// SQL): its latest revision and the change-log rows after `revision`
-    /// (with their features), in log order. The store then counts itself
-    /// at that latest revision, so the caller must apply the rows before
-    /// its next `commit`. `None` for a store only this process writes.
+    /// The store's latest revision and the change-log rows after
+    /// `revision` (with their features), in log order: what others (other
+    /// servers, QGIS, SQL) committed since a snapshot. `None` for a store
+    /// without a change log (a data folder).
     fn changes_since(
         &mut self,
         _revision: u64,
     ) -> Result<Option<(u64, Vec<ChangeRecord>)>, StoreError> {
         Ok(None)
+    }
+    /// Add an access token (the caller holds the secret; the store keeps
+    /// its hash).
+    fn add_token(&mut self, _name: &str, _role: Role, _hash: &[u8; 32]) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly(format!(
+            "{} keeps no tokens; serve a store (--store FILE.gpkg)",
+            self.describe()
+        )))
+    }
+    /// Remove an access token by name; false when there was none.
+    fn revoke_token(&mut self, _name: &str) -> Result<bool, StoreError> {
+        Err(StoreError::ReadOnly(format!(
+            "{} keeps no tokens; serve a store (--store FILE.gpkg)",
+            self.describe()
+        )))
     }
     /// Replace the coverage rules (checked by the caller against the
     /// layers); servers read them at start-up.
@@ -171,40 +188,9 @@ pub trait Store: Send {
     }
 }
 
-/// Whether a store name from the command line is a PostgreSQL URL.
-pub fn is_postgres(name: &std::path::Path) -> bool {
-    name.to_str().is_some_and(pg::is_url)
-}
-
-/// A store name from the command line as messages show it (a PostgreSQL
-/// URL without its password).
-pub fn display_name(name: &std::path::Path) -> String {
-    match name.to_str() {
-        Some(s) if pg::is_url(s) => pg::shown(s),
-        _ => name.display().to_string(),
-    }
-}
-
-/// The store a command line names, when it holds a zone: a PostGIS
-/// database (waiting for it) or a GeoPackage file; `None` for a file that
-/// does not exist or a database that holds no zone yet.
-pub fn open_existing(name: &std::path::Path) -> Result<Option<Box<dyn Store>>, StoreError> {
-    if let Some(url) = name.to_str().filter(|s| pg::is_url(s)) {
-        let mut store = pg::PgStore::open(url, true)?;
-        return Ok((!store.is_empty()?).then(|| Box::new(store) as Box<dyn Store>));
-    }
-    if !name.exists() {
-        return Ok(None);
-    }
-    Ok(Some(Box::new(gpkg::GpkgStore::open(name)?)))
-}
-
-/// A new store holding `data`, where `name` says (a URL or a file path).
-pub fn create(name: &std::path::Path, data: &Dataset) -> Result<Box<dyn Store>, StoreError> {
-    match name.to_str().filter(|s| pg::is_url(s)) {
-        Some(url) => Ok(Box::new(pg::PgStore::create(url, data, None, None)?)),
-        None => Ok(Box::new(gpkg::GpkgStore::create(name, data, None, None)?)),
-    }
+/// Reads the access tokens (see `Store::token_reader`).
+pub trait TokenReader: Send {
+    fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError>;
 }
 
 /// Waits for other writers' commits (PostgreSQL's LISTEN).

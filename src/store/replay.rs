@@ -67,10 +67,7 @@ pub fn read(dir: &Path, data: &mut Dataset) -> Result<Option<Replay>, String> {
     let at = |what: String| format!("{}: {what}", path.display());
     let file: File = toml::from_str(&text).map_err(|e| at(e.to_string()))?;
     let import = clock::parse(&file.import).map_err(|e| at(format!("import: {e}")))?;
-    let status_property = data
-        .rules
-        .as_ref()
-        .map_or("status".to_owned(), |r| r.scenarios.status_property.clone());
+    let status_property = super::log::status_property(data.rules.as_deref());
     // Per time: the changes of that step.
     let mut steps: BTreeMap<Unix, Vec<(String, Change)>> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();

@@ -7,21 +7,42 @@
 //! layers it changed; positions are valid inside one snapshot only, feature
 //! ids across snapshots.
 //!
-//! Must not: know about HTTP or do I/O beyond `open` (a data folder).
+//! `changes` applies a set of feature changes (an edit, another writer's
+//! commits, the past) to make the next snapshot; `summary` gives a layer's
+//! figures.
+//!
+//! Must not: know about HTTP or do I/O.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::path::Path;
+mod changes;
+mod summary;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use geo::{Coord, Geometry, Rect};
+use geo::Coord;
 
-use crate::coverage::rules::Rules;
-use crate::coverage::{rules, Coverage};
-use crate::geodesy::{self, LocalProjection};
+use crate::coverage::rules::{self, Rules};
+use crate::coverage::Coverage;
+use crate::geodesy::LocalProjection;
 use crate::index::IndexedLayer;
-use crate::load::{self, LoadError, Manifest};
+use crate::load::Manifest;
+use crate::model::{union_rect, Dataset};
+
+pub use changes::Changes;
+use summary::summarise;
+pub use summary::LayerSummary;
+
+/// Why a snapshot could not be built: the coverage rules.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CatalogError {
+    /// The rules' text does not parse, or breaks a rule of its own.
+    #[error("coverage rules: {0}")]
+    Rules(String),
+    /// The rules name what the layers do not hold (a collection, a zone).
+    #[error("coverage rules do not fit the data: {0}")]
+    Mismatch(String),
+}
 
 /// The loaded, indexed dataset.
 #[derive(Debug)]
@@ -44,19 +65,21 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Load, validate and index a data folder.
-    pub fn open(dir: &Path) -> Result<Catalog, LoadError> {
-        let loaded = load::load_dir(dir)?;
-        let rules_path = dir.join(rules::RULES_FILE);
-        let rules = rules::read(dir).map_err(|message| LoadError::Manifest {
-            path: rules_path.clone(),
-            message,
-        })?;
-        Catalog::build(loaded.manifest, loaded.layers, rules, loaded.version, 0).map_err(
-            |message| LoadError::Manifest {
-                path: rules_path,
-                message,
-            },
+    /// Index a store's dataset and resolve its coverage rules (parsed
+    /// from their text here) against it.
+    pub fn from_dataset(data: Dataset) -> Result<Catalog, CatalogError> {
+        let rules = data
+            .rules
+            .as_deref()
+            .map(rules::parse)
+            .transpose()
+            .map_err(CatalogError::Rules)?;
+        Catalog::build(
+            data.manifest,
+            data.layers,
+            rules,
+            data.version,
+            data.revision,
         )
     }
 
@@ -68,11 +91,14 @@ impl Catalog {
         rules: Option<Rules>,
         version: u64,
         revision: u64,
-    ) -> Result<Catalog, String> {
+    ) -> Result<Catalog, CatalogError> {
         let mut catalog = Catalog::from_layers(manifest, layers, version);
         catalog.revision = revision;
         if let Some(rules) = rules {
-            catalog.coverage = Some(Coverage::build(&catalog.layers, catalog.projection, rules)?);
+            catalog.coverage = Some(
+                Coverage::build(&catalog.layers, catalog.projection, rules)
+                    .map_err(CatalogError::Mismatch)?,
+            );
         }
         Ok(catalog)
     }
@@ -85,7 +111,7 @@ impl Catalog {
         replaced: Vec<(usize, crate::model::Layer)>,
         version: u64,
         revision: u64,
-    ) -> Result<Catalog, String> {
+    ) -> Result<Catalog, CatalogError> {
         let mut layers = self.layers.clone();
         let projection = self.projection;
         // Each changed layer indexes only what changed (see `index`).
@@ -99,7 +125,8 @@ impl Catalog {
                     projection,
                     c.rules.clone(),
                     Some((c, &self.layers)),
-                )?;
+                )
+                .map_err(CatalogError::Mismatch)?;
                 next.keep_unchanged_zone_results(c, &self.layers, &layers);
                 Some(next)
             }
@@ -171,104 +198,5 @@ impl Catalog {
     /// Per-layer figures, as `zoneatlas check` prints them.
     pub fn summaries(&self) -> Vec<LayerSummary> {
         self.layers.iter().map(|l| summarise(l)).collect()
-    }
-}
-
-fn union_rect(a: Rect, b: Rect) -> Rect {
-    Rect::new(
-        Coord {
-            x: a.min().x.min(b.min().x),
-            y: a.min().y.min(b.min().y),
-        },
-        Coord {
-            x: a.max().x.max(b.max().x),
-            y: a.max().y.max(b.max().y),
-        },
-    )
-}
-
-/// A layer's headline figures.
-#[derive(Debug, Clone)]
-pub struct LayerSummary {
-    pub id: String,
-    pub features: usize,
-    /// GeoJSON geometry type -> count.
-    pub geometry_types: BTreeMap<&'static str, usize>,
-    pub extent: Option<Rect>,
-    /// Total length of lines, in km (lines only).
-    pub length_km: Option<f64>,
-    /// Total area of polygons, in km² (polygons only).
-    pub area_km2: Option<f64>,
-}
-
-impl fmt::Display for LayerSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let types: Vec<String> = self
-            .geometry_types
-            .iter()
-            .map(|(t, n)| format!("{n} {t}"))
-            .collect();
-        write!(
-            f,
-            "{:<14} {:>7} features  [{}]",
-            self.id,
-            self.features,
-            types.join(", ")
-        )?;
-        if let Some(km) = self.length_km {
-            write!(f, "  {km:.3} km")?;
-        }
-        if let Some(km2) = self.area_km2 {
-            write!(f, "  {km2:.3} km²")?;
-        }
-        if let Some(e) = self.extent {
-            write!(
-                f,
-                "  bbox {:.5},{:.5},{:.5},{:.5}",
-                e.min().x,
-                e.min().y,
-                e.max().x,
-                e.max().y
-            )?;
-        }
-        Ok(())
-    }
-}
-
-fn summarise(l: &IndexedLayer) -> LayerSummary {
-    let mut geometry_types = BTreeMap::new();
-    let (mut length, mut area) = (0.0, 0.0);
-    for f in &l.layer.features {
-        let name = match &f.geometry {
-            Geometry::Point(_) => "Point",
-            Geometry::MultiPoint(_) => "MultiPoint",
-            Geometry::LineString(ls) => {
-                length += geodesy::length_m(&ls.0);
-                "LineString"
-            }
-            Geometry::MultiLineString(m) => {
-                length += m.0.iter().map(|ls| geodesy::length_m(&ls.0)).sum::<f64>();
-                "MultiLineString"
-            }
-            Geometry::Polygon(p) => {
-                area += geodesy::polygon_area_m2(p);
-                "Polygon"
-            }
-            Geometry::MultiPolygon(m) => {
-                area += m.0.iter().map(geodesy::polygon_area_m2).sum::<f64>();
-                "MultiPolygon"
-            }
-            _ => "other",
-        };
-        *geometry_types.entry(name).or_insert(0) += 1;
-    }
-    use crate::model::GeometryKind::*;
-    LayerSummary {
-        id: l.layer.meta.id.clone(),
-        features: l.layer.features.len(),
-        geometry_types,
-        extent: l.layer.extent,
-        length_km: (l.layer.meta.geometry == LineString).then_some(length / 1000.0),
-        area_km2: (l.layer.meta.geometry == Polygon).then_some(area / 1e6),
     }
 }

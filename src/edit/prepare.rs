@@ -1,0 +1,97 @@
+//! A client's edit parsed and checked against its layer's rules before it
+//! reaches the writer: the geometry (within the sweep budget), required
+//! properties, the status rule.
+
+use serde_json::Value;
+
+use super::{Edit, EditError, FeaturePatch, Prepared};
+use crate::catalog::Catalog;
+use crate::model::{Feature, LayerMeta};
+
+/// The layer's rules as an edit needs them.
+fn meta<'a>(snap: &'a Catalog, layer: &str) -> Result<&'a LayerMeta, EditError> {
+    snap.layer(layer)
+        .map(|l| &l.layer.meta)
+        .ok_or_else(|| EditError::NoCollection(layer.to_owned()))
+}
+
+/// A feature the client sent, checked: problems one per line.
+fn feature(snap: &Catalog, meta: &LayerMeta, v: &Value) -> Result<Feature, Vec<String>> {
+    let f = crate::load::feature_from_client(v, meta)?;
+    check_status(snap, &f).map_err(|p| vec![p])?;
+    Ok(f)
+}
+
+/// The status rule of the snapshot's coverage rules, if it has any.
+pub(super) fn check_status(snap: &Catalog, f: &Feature) -> Result<(), String> {
+    match &snap.coverage {
+        Some(c) => c.rules.scenarios.check_status(f),
+        None => Ok(()),
+    }
+}
+
+/// A request's edits parsed and checked by their layers' rules (all or
+/// nothing): each problem prefixed with its edit's index when there are
+/// several. Blocking (a polygon's check may take a fraction of a second);
+/// run it before the writer, never holding it.
+pub fn prepare(snap: &Catalog, edits: Vec<Edit>) -> Result<Vec<Prepared>, EditError> {
+    let several = edits.len() > 1;
+    let mut out = Vec::with_capacity(edits.len());
+    let mut problems = Vec::new();
+    for (n, e) in edits.into_iter().enumerate() {
+        let parsed = match e {
+            Edit::Create { layer, feature: v } => {
+                let meta = meta(snap, &layer)?;
+                feature(snap, meta, &v).map(|feature| Prepared::Create { layer, feature })
+            }
+            Edit::Replace {
+                layer,
+                id,
+                feature: v,
+                if_match,
+            } => {
+                let meta = meta(snap, &layer)?;
+                feature(snap, meta, &v).map(|feature| Prepared::Replace {
+                    layer,
+                    id,
+                    feature,
+                    if_match,
+                })
+            }
+            Edit::Patch {
+                layer,
+                id,
+                patch,
+                if_match,
+            } => {
+                let meta = meta(snap, &layer)?;
+                FeaturePatch::parse(&patch, meta.geometry).map(|patch| Prepared::Patch {
+                    layer,
+                    id,
+                    patch,
+                    if_match,
+                })
+            }
+            Edit::Delete {
+                layer,
+                id,
+                if_match,
+            } => Ok(Prepared::Delete {
+                layer,
+                id,
+                if_match,
+            }),
+        };
+        match parsed {
+            Ok(p) => out.push(p),
+            Err(lines) if several => {
+                problems.extend(lines.into_iter().map(|l| format!("feature {n}: {l}")))
+            }
+            Err(lines) => problems.extend(lines),
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(out),
+        false => Err(EditError::Invalid(problems)),
+    }
+}

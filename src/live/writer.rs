@@ -1,0 +1,247 @@
+//! The single writer: edits queue up, and whoever holds the writer lock
+//! takes the whole queue as one batch — validate each request against the
+//! current snapshot (all or nothing per request), commit the batch in one
+//! durable store transaction from the snapshot's revision, build the next
+//! snapshot (re-indexing only the layers it touched), swap it in, then
+//! answer every request of the batch. Concurrent writers thus share one
+//! fsync. A batch that finds the store ahead (another writer, or a
+//! snapshot left behind) catches up from the change log and is validated
+//! again.
+//!
+//! Must not: know about HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Live;
+use crate::catalog::{Catalog, CatalogError, Changes};
+use crate::edit::{prepare, validate, Applied, Edit, EditError, Overlay, Prepared, Results};
+use crate::store::{Change, Store, StoreError};
+
+/// Times a batch is validated again after finding the store ahead.
+const BEHIND_ROUNDS: usize = 8;
+
+/// One request waiting for the writer.
+pub(super) struct Pending {
+    edits: Vec<Prepared>,
+    who: String,
+    reply: std::sync::mpsc::SyncSender<Result<Applied, EditError>>,
+}
+
+impl Live {
+    /// Apply one request's edits (all or none), batched with any others
+    /// waiting. They are parsed and checked by their layers' rules first,
+    /// on the caller's thread (`edit::prepare`), so what a client's
+    /// geometry costs never holds the writer. Blocking: call it off the
+    /// async workers.
+    pub fn submit(&self, edits: Vec<Edit>, who: &str) -> Result<Applied, EditError> {
+        if !self.writable {
+            return Err(EditError::ReadOnly(format!(
+                "{} cannot be written by this server; nothing was changed",
+                self.description
+            )));
+        }
+        let edits = prepare(&self.snapshot(), edits)?;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.queue
+            .lock()
+            .map_err(|_| EditError::Unavailable("the write queue is poisoned".into()))?
+            .push(Pending {
+                edits,
+                who: who.to_owned(),
+                reply,
+            });
+        // Leader and followers: whoever gets the writer lock applies
+        // everything queued, batch after batch, until the queue is empty;
+        // the others wait for their answer rather than queue on the lock
+        // (which would split the next batch into ones). The timeout covers
+        // a request queued just as the leader let go.
+        loop {
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return Err(EditError::Unavailable("the writer stopped".into()))
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            match self.writer.try_lock() {
+                Ok(mut store) => loop {
+                    let batch = match self.queue.lock() {
+                        Ok(mut q) => std::mem::take(&mut *q),
+                        Err(_) => {
+                            return Err(EditError::Unavailable(
+                                "the write queue is poisoned".into(),
+                            ))
+                        }
+                    };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.apply_batch(&mut **store, batch);
+                },
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    // A panic in an earlier batch: the store itself is
+                    // consistent (SQLite rolled back); carry on.
+                    drop(p.into_inner());
+                    self.writer.clear_poison();
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    match answer.recv_timeout(Duration::from_millis(2)) {
+                        Ok(result) => return result,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(EditError::Unavailable("the writer stopped".into()))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The snapshot after a commit: `snap` with the batch's states.
+    fn next_snapshot(
+        &self,
+        snap: &Catalog,
+        states: &Changes,
+        revision: u64,
+    ) -> Result<Catalog, CatalogError> {
+        #[cfg(test)]
+        if self
+            .fail_next_snapshot
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(CatalogError::Mismatch("injected for a test".into()));
+        }
+        snap.with_changes(states, revision, revision)
+    }
+
+    fn apply_batch(&self, store: &mut dyn Store, mut batch: Vec<Pending>) {
+        // A store others write too may have moved on since our snapshot:
+        // then catch up and validate the batch again (bounded: each round
+        // means another writer got in, so the store is making progress).
+        for round in 0.. {
+            match self.try_batch(store, batch) {
+                None => return,
+                Some(again) if round < BEHIND_ROUNDS => {
+                    if let Err(e) = self.catch_up_locked(store) {
+                        let msg = EditError::Unavailable(format!(
+                            "the store could not save the edit, nothing was changed: {e}"
+                        ));
+                        for p in again {
+                            let _ = p.reply.send(Err(msg.clone()));
+                        }
+                        return;
+                    }
+                    batch = again;
+                }
+                Some(again) => {
+                    for p in again {
+                        let _ = p.reply.send(Err(EditError::Unavailable(
+                            "other writers kept the store busy; nothing was changed, try again"
+                                .into(),
+                        )));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Validate and commit one batch; the batch back when the store was
+    /// ahead of our snapshot (nothing written, nobody answered).
+    fn try_batch(&self, store: &mut dyn Store, batch: Vec<Pending>) -> Option<Vec<Pending>> {
+        let snap = self.snapshot();
+        let next = snap.revision + 1;
+        // The batch's view: what earlier requests of this batch changed. A
+        // request's own changes go to `mine` first and join the batch's only
+        // if the whole request is valid.
+        let mut overlay: Overlay = HashMap::new();
+        let mut accepted: Vec<(Pending, Results, Vec<Change>)> = Vec::new();
+        for p in batch {
+            let mut mine = Overlay::new();
+            match validate(&snap, &overlay, &mut mine, &p.edits, next) {
+                Ok((results, changes)) => {
+                    for (layer, states) in mine {
+                        overlay.entry(layer).or_default().extend(states);
+                    }
+                    accepted.push((p, results, changes));
+                }
+                Err(e) => {
+                    let _ = p.reply.send(Err(e));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return None;
+        }
+        let changes: Vec<(String, Change)> = accepted
+            .iter()
+            .flat_map(|(p, _, cs)| cs.iter().map(|c| (p.who.clone(), c.clone())))
+            .collect();
+        let started = Instant::now();
+        // Validated against `snap`: the store must still be at its revision.
+        let committed = store.commit(snap.revision, &changes, None);
+        let (revision, records) = match committed {
+            Ok(c) => (c.revision, c.records),
+            Err(StoreError::Behind(_)) => {
+                return Some(accepted.into_iter().map(|(p, _, _)| p).collect());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; nothing of the batch was stored");
+                let msg = match e {
+                    StoreError::ReadOnly(m) => EditError::ReadOnly(m),
+                    other => EditError::Unavailable(format!(
+                        "the store could not save the edit, nothing was changed: {other}"
+                    )),
+                };
+                for (p, _, _) in accepted {
+                    let _ = p.reply.send(Err(msg.clone()));
+                }
+                return None;
+            }
+        };
+        let committed_ms = started.elapsed().as_secs_f64() * 1e3;
+        // The next snapshot: changed layers rebuilt, the rest shared.
+        let states: Changes = overlay
+            .into_iter()
+            .map(|(layer, states)| {
+                let states = states
+                    .into_iter()
+                    .map(|(id, f)| (id, f.map(Arc::new)))
+                    .collect();
+                (layer, states)
+            })
+            .collect();
+        match self.next_snapshot(&snap, &states, revision) {
+            Ok(next_snapshot) => {
+                self.install(next_snapshot);
+                // Nobody listening is not an error.
+                let _ = self.events.send(Arc::new(records));
+            }
+            Err(e) => {
+                // A bug: the rules resolved against the same collections
+                // before. The edit is stored; the snapshot stays behind
+                // the store, so the next batch finds it `Behind`, catches
+                // up from the change log (sending these events) and is
+                // validated again: no stale If-Match can win meanwhile.
+                tracing::error!(error = %e, revision, "cannot build the snapshot after a commit");
+            }
+        }
+        tracing::info!(
+            revision,
+            requests = accepted.len(),
+            changes = changes.len(),
+            commit_ms = committed_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "committed"
+        );
+        for (p, results, _) in accepted {
+            let _ = p.reply.send(Ok(Applied {
+                revision,
+                features: results,
+            }));
+        }
+        None
+    }
+}

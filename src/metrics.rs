@@ -29,16 +29,9 @@ struct Series {
     sum_ns: AtomicU64,
 }
 
-/// One zone computation (a service in a scenario).
-#[derive(Debug, Clone)]
-pub struct ZoneRun {
-    pub service: &'static str,
-    pub scenario: &'static str,
-    pub seconds: f64,
-    pub cells: usize,
-    /// The process's peak resident memory when it finished (bytes).
-    pub peak_rss: Option<u64>,
-}
+/// One zone computation (a service in a scenario) and the process's peak
+/// resident memory when it finished (bytes).
+pub type ZoneRun = (crate::coverage::runs::ZoneRun, Option<u64>);
 
 /// Route pattern → its (method, status, series).
 type Routes = BTreeMap<String, Vec<(String, u16, Arc<Series>)>>;
@@ -52,10 +45,26 @@ pub struct Metrics {
     zone: Mutex<BTreeMap<(&'static str, &'static str), ZoneRun>>,
 }
 
-/// The registry (one per process: the server has one router).
+/// The registry (one per process: the server has one router). The first
+/// call also starts watching zone computations.
 pub fn global() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
-    M.get_or_init(Metrics::default)
+    M.get_or_init(|| {
+        crate::coverage::runs::watch(zone_finished);
+        Metrics::default()
+    })
+}
+
+/// A zone computation finished: record it with the peak memory now.
+fn zone_finished(run: &crate::coverage::runs::ZoneRun) {
+    let peak = memory().peak;
+    tracing::debug!(
+        service = run.service,
+        scenario = run.scenario,
+        peak_rss_mb = peak.map(|b| b / (1 << 20)),
+        "zone computation recorded"
+    );
+    global().zone_computed((run.clone(), peak));
 }
 
 /// Counts a request in flight until dropped.
@@ -115,7 +124,7 @@ impl Metrics {
     /// Remember a zone computation (the latest per service and scenario).
     pub fn zone_computed(&self, run: ZoneRun) {
         let mut z = self.zone.lock().unwrap_or_else(|p| p.into_inner());
-        z.insert((run.service, run.scenario), run);
+        z.insert((run.0.service, run.0.scenario), run);
     }
 
     /// The exposition text; `revision` is the live snapshot's.
@@ -192,17 +201,17 @@ impl Metrics {
             (
                 "zoneatlas_zone_computation_seconds",
                 "How long the latest zone coverage computation took, per service and scenario.",
-                |z| Some(z.seconds),
+                |z| Some(z.0.seconds),
             ),
             (
                 "zoneatlas_zone_computation_cells",
                 "Cells the zone was cut into for it.",
-                |z| Some(z.cells as f64),
+                |z| Some(z.0.cells as f64),
             ),
             (
                 "zoneatlas_zone_computation_peak_resident_memory_bytes",
                 "The process's peak resident memory when it finished.",
-                |z| z.peak_rss.map(|b| b as f64),
+                |z| z.1.map(|b| b as f64),
             ),
         ];
         for (name, help, value) in gauges {
@@ -212,7 +221,7 @@ impl Metrics {
                     let _ = writeln!(
                         out,
                         "{name}{{service=\"{}\",scenario=\"{}\"}} {v}",
-                        z.service, z.scenario
+                        z.0.service, z.0.scenario
                     );
                 }
             }
@@ -307,13 +316,15 @@ mod tests {
     #[test]
     fn zone_runs_are_gauges_per_service_and_scenario() {
         let m = Metrics::default();
-        m.zone_computed(ZoneRun {
-            service: "road",
-            scenario: "planned",
-            seconds: 1.5,
-            cells: 12,
-            peak_rss: Some(1 << 30),
-        });
+        m.zone_computed((
+            crate::coverage::runs::ZoneRun {
+                service: "road",
+                scenario: "planned",
+                seconds: 1.5,
+                cells: 12,
+            },
+            Some(1 << 30),
+        ));
         let text = m.render(0);
         let labels = "{service=\"road\",scenario=\"planned\"}";
         for line in [

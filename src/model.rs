@@ -68,11 +68,24 @@ pub struct LayerMeta {
 /// another (history, progress, the change log).
 pub const DEFAULT_STATUS_PROPERTY: &str = "status";
 
+/// The manifest, `layers.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Title of the whole dataset (the OGC landing page's title).
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Layers in display order.
+    #[serde(rename = "layer")]
+    pub layers: Vec<LayerMeta>,
+}
+
 /// Everything a store holds, as loaded: layers validated, the coverage
 /// rules as text (the catalog parses and checks them against the layers).
 #[derive(Debug)]
 pub struct Dataset {
-    pub manifest: crate::load::Manifest,
+    pub manifest: Manifest,
     pub layers: Vec<Layer>,
     /// The text of the coverage rules (`coverage.toml`), if any.
     pub rules: Option<String>,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use geo::{Geometry, MultiPolygon};
 use serde_json::{json, Value};
 
+use super::media::{GEOJSON, JSON};
 use super::openapi::{
     params::{ASOF, F},
     Endpoint, Param,
@@ -23,8 +24,6 @@ use crate::coverage::{Coverage, ParcelRefusal, Scenario, Switch};
 use crate::encode::GeometryJson;
 use crate::load::ClientPolygonError;
 
-pub(super) const JSON: &str = "application/json";
-pub(super) const GEOJSON: &str = "application/geo+json";
 /// Most vertices a posted parcel may have.
 pub const MAX_PARCEL_VERTICES: usize = 50_000;
 
@@ -258,7 +257,7 @@ pub(super) fn body(v: &Value) -> Vec<u8> {
 async fn at_point(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["lon", "lat", "crs", "scenario", "without", "f", "asof"])?;
+    q.reject_unknown_read(&["lon", "lat", "crs", "scenario", "without", "f"])?;
     params::format(&q)?;
     let p = params::point(&q)?;
     let sc = scenario(&q)?;
@@ -298,7 +297,7 @@ async fn parcel(
 ) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "services", "crs", "f", "asof"])?;
+    q.reject_unknown_read(&["scenario", "without", "services", "crs", "f"])?;
     let body_crs = q
         .single("crs")?
         .map(|t| crate::crs::Crs::parse(t).map_err(|e| ApiError::bad_request(format!("crs: {e}"))))
@@ -461,7 +460,7 @@ pub(super) fn services(
 async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["scenario", "f"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;
@@ -483,7 +482,7 @@ async fn zone(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["service", "scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["service", "scenario", "f"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let names = c.service_names();
@@ -537,7 +536,7 @@ async fn gaps(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn sites(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "without", "f", "asof"])?;
+    q.reject_unknown_read(&["scenario", "without", "f"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     let off = without(&s, c, &q)?;
@@ -570,7 +569,7 @@ async fn sites(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn stats(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["scenario", "f"])?;
     params::format(&q)?;
     let sc = scenario(&q)?;
     zone_ready(c, sc)?;

@@ -10,9 +10,12 @@ use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{delete, patch, post, put};
 use serde_json::Value;
 
+use super::auth::require_role;
+use super::feature::{feature_href, feature_response};
+use super::media::{GEOJSON, JSON, MERGE_PATCH};
 use super::openapi::{params as p, Endpoint};
 use super::params::{ApiPath, QueryPairs};
 use super::{base_url, find_layer, ApiError, Ctx};
@@ -20,10 +23,6 @@ use crate::encode::{FeatureJson, Link};
 use crate::live::{Applied, Edit, EditError};
 use crate::model::Feature;
 use crate::store::Role;
-
-const GEOJSON: &str = "application/geo+json";
-const JSON: &str = "application/json";
-const MERGE_PATCH: &str = "application/merge-patch+json";
 
 const ERR_401: (u16, &str, &str) = (401, JSON, "No valid bearer token (WWW-Authenticate)");
 const ERR_403: (u16, &str, &str) = (403, JSON, "The token's role may not edit");
@@ -45,21 +44,6 @@ const FEATURE_BODY: &str = r#"{"type":"object","description":"A GeoJSON Feature 
 const PATCH_BODY: &str = r#"{"type":"object","description":"A JSON Merge Patch (RFC 7396) of the feature: {\"properties\": {...}} and/or {\"geometry\": {...}}"}"#;
 
 pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "get",
-        path: "/api/session",
-        operation_id: "getSession",
-        summary: "Who the bearer token is: its name, its role, and whether the store takes edits (the web map's sign-in)",
-        tag: "Editing",
-        params: &[p::AUTHORIZATION],
-        request_body: None,
-        responses: &[
-            (200, JSON, "The token's name and role"),
-            (400, JSON, "A parameter was given (none is accepted)"),
-            (401, JSON, "No token, or not a valid one"),
-        ],
-        route: || get(session),
-    },
     Endpoint {
         method: "post",
         path: "/api/collections/{collectionId}/items",
@@ -156,97 +140,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-/// The feature ETag: strong, the revision that last wrote it.
-pub fn feature_etag(f: &Feature) -> String {
-    format!("\"{}\"", f.revision)
-}
-
-/// The secret of an `Authorization: Bearer <token>` header, if there is one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// The name behind a bearer token of a role allowed to edit: 401 without a
-/// valid token, 403 for a viewer.
-pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String, ApiError> {
-    let Some(secret) = bearer(headers) else {
-        return Err(ApiError::unauthorized(
-            "this needs Authorization: Bearer <token> (zoneatlas token add)",
-        ));
-    };
-    let Some((name, role)) = s.live.check_token(secret).map_err(unchecked)? else {
-        return Err(ApiError::unauthorized(
-            "the bearer token is not valid (revoked or mistyped)",
-        ));
-    };
-    if role < least {
-        return Err(ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "Forbidden",
-            description: format!(
-                "token {name:?} is a {}; this needs {} or above",
-                role.name(),
-                least.name()
-            ),
-        });
-    }
-    Ok(name)
-}
-
-/// 503: a token that could not be checked (the store is out of reach).
-pub fn unchecked(e: crate::store::StoreError) -> ApiError {
-    ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "StoreUnavailable",
-        description: format!("cannot check the token now, retry shortly: {e}"),
-    }
-}
-
-async fn session(
-    s: Ctx,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    no_params(raw.as_deref())?;
-    let (name, role) = bearer(&headers)
-        .map(|t| s.live.check_token(t))
-        .transpose()
-        .map_err(unchecked)?
-        .flatten()
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "send Authorization: Bearer <token> with a valid token (zoneatlas token add)",
-            )
-        })?;
-    let v = serde_json::json!({"name": name, "role": role.name(), "editable": s.live.editable()});
-    Ok((
-        [(header::CONTENT_TYPE, JSON)],
-        serde_json::to_vec(&v).unwrap_or_default(),
-    )
-        .into_response())
-}
-
 /// The revision in `If-Match` (428 without it, 412 when malformed).
 fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
-        return Err(ApiError {
-            status: StatusCode::PRECONDITION_REQUIRED,
-            code: "PreconditionRequired",
-            description: "If-Match is required: send the ETag of the feature as you read it (GET the feature first)".into(),
-        });
+        return Err(ApiError::precondition_required(
+            "If-Match is required: send the ETag of the feature as you read it (GET the feature first)",
+        ));
     };
     let text = v.to_str().unwrap_or("").trim();
     text.strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .and_then(|t| t.parse().ok())
-        .ok_or_else(|| ApiError {
-            status: StatusCode::PRECONDITION_FAILED,
-            code: "PreconditionFailed",
-            description: format!(
+        .ok_or_else(|| {
+            ApiError::precondition_failed(format!(
                 "If-Match {text:?} is not an ETag of this server (a quoted revision, e.g. \"12\")"
-            ),
+            ))
         })
 }
 
@@ -255,19 +163,19 @@ fn require_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiError> 
     if accepted.contains(&essence.as_str()) {
         return Ok(());
     }
-    Err(ApiError {
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "UnsupportedMediaType",
-        description: format!(
-            "Content-Type {:?} is not accepted here; send {}",
-            ct,
-            accepted.join(" or ")
-        ),
-    })
+    Err(ApiError::unsupported_media_type(format!(
+        "Content-Type {:?} is not accepted here; send {}",
+        ct,
+        accepted.join(" or ")
+    )))
 }
 
-fn body_json(bytes: &Bytes) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes)
+/// The body as JSON, parsed on the blocking pool: a body near the 1 MiB
+/// limit takes milliseconds to parse, which no async worker should spend.
+async fn body_json(bytes: Bytes) -> Result<Value, ApiError> {
+    tokio::task::spawn_blocking(move || serde_json::from_slice(&bytes))
+        .await
+        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
@@ -280,14 +188,10 @@ fn editable(s: &Ctx) -> Result<(), ApiError> {
     if s.live.editable() {
         return Ok(());
     }
-    Err(ApiError {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        code: "ReadOnly",
-        description: format!(
-            "the server serves {} read-only; start it with --store FILE.gpkg to edit",
-            s.live.describe()
-        ),
-    })
+    Err(ApiError::read_only(format!(
+        "the server serves {} read-only; start it with --store FILE.gpkg to edit",
+        s.live.describe()
+    )))
 }
 
 fn edit_error(e: EditError) -> ApiError {
@@ -309,11 +213,7 @@ fn edit_error(e: EditError) -> ApiError {
         EditError::Invalid(lines) => format!("the feature is not valid:\n{}", lines.join("\n")),
         other => other.to_string(),
     };
-    ApiError {
-        status,
-        code,
-        description,
-    }
+    ApiError::new(status, code, description)
 }
 
 /// Run edits on the blocking pool (the writer waits on the disk).
@@ -335,33 +235,15 @@ async fn submit(s: &Ctx, edits: Vec<Edit>, who: String) -> Result<Applied, ApiEr
     })
 }
 
-fn feature_response(
-    s: &Ctx,
-    headers: &HeaderMap,
-    layer: &str,
-    status: StatusCode,
-    f: &Feature,
-) -> Response {
-    let base = base_url(s, headers);
-    let href = format!(
-        "{base}/api/collections/{layer}/items/{}",
-        super::items::encode_segment(&f.id)
-    );
+fn written(s: &Ctx, headers: &HeaderMap, layer: &str, status: StatusCode, f: &Feature) -> Response {
+    let href = feature_href(&base_url(s, headers), layer, &f.id);
     let links = [Link {
         href: href.clone(),
         rel: "self",
         media_type: GEOJSON,
         title: None,
     }];
-    let body = serde_json::to_vec(&FeatureJson {
-        feature: f,
-        links: &links,
-    })
-    .unwrap_or_default();
-    let mut resp = (status, [(header::CONTENT_TYPE, GEOJSON)], body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&feature_etag(f)) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
+    let mut resp = feature_response(status, f, f, &links);
     if status == StatusCode::CREATED {
         if let Ok(v) = HeaderValue::from_str(&href) {
             resp.headers_mut().insert(header::LOCATION, v);
@@ -383,7 +265,7 @@ async fn create(
     editable(&s)?;
     let who = require_role(&s, &headers, Role::Editor)?;
     require_type(&headers, &[GEOJSON, JSON])?;
-    let body = body_json(&bytes)?;
+    let body = body_json(bytes).await?;
     // A Feature answers as one (with `Location`), a collection as a collection.
     let single = body.get("type").and_then(Value::as_str) == Some("Feature");
     let edits: Vec<Edit> = match body.get("type").and_then(Value::as_str) {
@@ -421,7 +303,7 @@ async fn create(
         .collect();
     if single {
         if let Some(f) = stored.first() {
-            return Ok(feature_response(&s, &headers, &id, StatusCode::CREATED, f));
+            return Ok(written(&s, &headers, &id, StatusCode::CREATED, f));
         }
     }
     let body = serde_json::to_vec(&serde_json::json!({
@@ -477,7 +359,7 @@ async fn write_existing(
 ) -> Result<Response, ApiError> {
     let applied = submit(s, vec![edit], who).await?;
     match applied.features.into_iter().next() {
-        Some((_, Some(f))) => Ok(feature_response(s, headers, collection, StatusCode::OK, &f)),
+        Some((_, Some(f))) => Ok(written(s, headers, collection, StatusCode::OK, &f)),
         _ => Err(ApiError::internal("a write stored no feature")),
     }
 }
@@ -491,7 +373,7 @@ async fn replace(
 ) -> Result<Response, ApiError> {
     let (who, version) =
         precheck_existing(&s, &headers, raw.as_deref(), &id, Some(&[GEOJSON, JSON]))?;
-    let feature = body_json(&bytes)?;
+    let feature = body_json(bytes).await?;
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(ApiError::bad_request("the body must be a GeoJSON Feature"));
     }
@@ -518,7 +400,7 @@ async fn update(
         &id,
         Some(&[MERGE_PATCH, JSON]),
     )?;
-    let patch = body_json(&bytes)?;
+    let patch = body_json(bytes).await?;
     if !patch.is_object() {
         return Err(ApiError::bad_request(
             "a merge patch of a feature is a JSON object, e.g. {\"properties\": {\"status\": \"existing\"}}",

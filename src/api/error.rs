@@ -65,6 +65,85 @@ impl ApiError {
         }
     }
 
+    /// 403: a valid token whose role may not do this.
+    pub fn forbidden(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden", description)
+    }
+
+    /// 405: this method is not one the resource takes.
+    pub fn method_not_allowed(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            description,
+        )
+    }
+
+    /// 405: the server serves a data folder, which takes no edits.
+    pub fn read_only(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "ReadOnly", description)
+    }
+
+    /// 408: the request body did not arrive in time.
+    pub fn request_timeout(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeout", description)
+    }
+
+    /// 412: If-Match is not the current version (or not an ETag of ours).
+    pub fn precondition_failed(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            description,
+        )
+    }
+
+    /// 414: the URI is longer than allowed.
+    pub fn uri_too_long(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::URI_TOO_LONG, "URITooLong", description)
+    }
+
+    /// 415: a body of a media type the resource does not take.
+    pub fn unsupported_media_type(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            description,
+        )
+    }
+
+    /// 428: a write without If-Match.
+    pub fn precondition_required(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "PreconditionRequired",
+            description,
+        )
+    }
+
+    /// 501: a feature this build or machine lacks.
+    pub fn not_implemented(description: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, "NotImplemented", description)
+    }
+
+    /// 503: the store cannot be reached or take writes now; nothing changed.
+    pub fn store_unavailable(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "StoreUnavailable",
+            description,
+        )
+    }
+
+    /// Any status and code (those without a constructor of their own).
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+        }
+    }
+
     /// 500: our fault. The cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -91,7 +170,7 @@ impl IntoResponse for ApiError {
         .unwrap_or_default();
         let mut resp = (
             self.status,
-            [(header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, super::media::JSON)],
             body,
         )
             .into_response();

@@ -13,14 +13,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{json, Value};
 
+use super::media::{CSV, EVENT_STREAM, JSON};
 use super::openapi::{params as p, Endpoint, Param};
 use super::params::{self, ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use crate::clock;
 use crate::live::{HistoryError, Live};
 use crate::store::ChangeRecord;
-
-const JSON: &str = "application/json";
 
 const SINCE: Param = Param {
     name: "since",
@@ -109,7 +108,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "History",
         params: &[],
         request_body: None,
-        responses: &[(200, "text/event-stream", "The event stream"), ERR_400],
+        responses: &[(200, EVENT_STREAM, "The event stream"), ERR_400],
         route: || get(events),
     },
     Endpoint {
@@ -382,7 +381,7 @@ async fn progress(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         );
         return Ok((
             [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_TYPE, CSV.to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}\""),

@@ -5,15 +5,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
+use super::feature::{encode_segment, feature_response};
+use super::media::{GEOJSON, JSON};
 use super::openapi::{params as p, Endpoint};
-use super::params::{self as params, format, ApiPath, QueryPairs};
+use super::params::{self as params, format, ApiPath, QueryPairs, READ_PARAMS};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use crate::crs::{Crs, Order};
-use crate::encode::{FeatureJson, FeaturePage, Features, Link};
+use crate::encode::{FeaturePage, Features, Link};
 use crate::model::Feature;
-
-const GEOJSON: &str = "application/geo+json";
-const JSON: &str = "application/json";
 
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -68,7 +67,6 @@ const STANDARD: &[&str] = &[
     "f",
     "bbox-crs",
     "crs",
-    "asof",
     "filter",
     "filter-lang",
     "filter-crs",
@@ -84,7 +82,7 @@ async fn items(
     let q = QueryPairs::parse(raw.as_deref());
     format(&q)?;
     let meta = &l.layer.meta;
-    let mut known: Vec<&str> = STANDARD.to_vec();
+    let mut known: Vec<&str> = STANDARD.iter().chain(READ_PARAMS).copied().collect();
     known.extend(meta.queryable.iter().map(String::as_str));
     if let Some(bad) = q.unknown(&known).next() {
         return Err(ApiError::bad_request(format!(
@@ -242,7 +240,7 @@ async fn item(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["f", "crs", "asof"])?;
+    q.reject_unknown_read(&["f", "crs"])?;
     format(&q)?;
     let out_crs = answer_crs(&q)?;
     let l = find_layer(&s.catalog, &id)?;
@@ -273,19 +271,14 @@ async fn item(
             &projected
         }
     };
-    let bytes = serde_json::to_vec(&FeatureJson {
-        feature,
-        links: &links,
-    })
-    .map_err(ApiError::internal)?;
-    let mut resp = with_content_crs(json_response(GEOJSON, bytes), &out_crs);
     // Strong and per feature: what If-Match takes for editing.
-    if let Ok(v) =
-        axum::http::HeaderValue::from_str(&super::edit::feature_etag(&l.layer.features[i]))
-    {
-        resp.headers_mut().insert(axum::http::header::ETAG, v);
-    }
-    Ok(resp)
+    let resp = feature_response(
+        axum::http::StatusCode::OK,
+        feature,
+        &l.layer.features[i],
+        &links,
+    );
+    Ok(with_content_crs(resp, &out_crs))
 }
 
 /// A CRS a client named, if it is one the collections offer (by URI).
@@ -404,17 +397,4 @@ fn intersects_in(g: &geo::Geometry, crs: &Crs, rect: &geo::Rect) -> bool {
         geo::Coord { x, y }
     });
     projected.intersects(rect)
-}
-
-/// Percent-encode a path segment (feature ids may hold any character).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

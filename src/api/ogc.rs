@@ -7,14 +7,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{json, Map, Value};
 
+use super::media::{GEOJSON, JSON, OPENAPI};
 use super::openapi::{params as p, Endpoint};
 use super::params::{format, ApiPath, QueryPairs};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use crate::index::IndexedLayer;
 
-const JSON: &str = "application/json";
-const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
-const GEOJSON: &str = "application/geo+json";
 const SCHEMA: &str = "application/schema+json";
 /// The only CRS served: WGS84 longitude/latitude.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";

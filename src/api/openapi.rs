@@ -101,7 +101,7 @@ pub mod params {
         description: "The feature's ETag as last read (a quoted revision); the write fails with 412 if it changed since.",
     };
     pub const ASOF: Param = Param {
-        name: "asof",
+        name: crate::api::params::ASOF,
         location: "query",
         required: false,
         schema: r#"{"type":"string","pattern":"^(rev:[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$"}"#,

@@ -5,12 +5,20 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use geo::{Coord, Rect};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::index::antimeridian_rects;
+
+/// The parameter naming a past state of the data (any read takes it; the
+/// middleware pins its snapshot).
+pub const ASOF: &str = "asof";
+
+/// Parameters every read takes besides its own: the middleware acts on
+/// them (`asof` pins a past snapshot).
+pub const READ_PARAMS: &[&str] = &[ASOF];
 
 /// Default page size of `/items`.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -61,6 +69,12 @@ impl QueryPairs {
             })),
             None => Ok(()),
         }
+    }
+
+    /// `reject_unknown` for a read: its own parameters and `READ_PARAMS`.
+    pub fn reject_unknown_read(&self, own: &[&str]) -> Result<(), ApiError> {
+        let known: Vec<&str> = own.iter().chain(READ_PARAMS).copied().collect();
+        self.reject_unknown(&known)
     }
 
     /// Names that are not in `known`, for "unknown parameter" errors.
@@ -250,15 +264,13 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     {
         return Ok(());
     }
-    Err(ApiError {
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "UnsupportedMediaType",
-        description: if ct.is_empty() {
-            "the body needs a Content-Type: application/json or application/geo+json".into()
-        } else {
-            format!("Content-Type {ct:?} is not accepted; send application/json or application/geo+json")
-        },
-    })
+    Err(ApiError::unsupported_media_type(if ct.is_empty() {
+        "the body needs a Content-Type: application/json or application/geo+json".into()
+    } else {
+        format!(
+            "Content-Type {ct:?} is not accepted; send application/json or application/geo+json"
+        )
+    }))
 }
 
 /// A client's GeoJSON geometry given in `crs` (easting first, as GeoJSON

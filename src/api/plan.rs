@@ -16,9 +16,9 @@ use geo::Geometry;
 use serde_json::{json, Value};
 
 use super::coverage::{
-    body, rules, scenario, services, zone_ready, zone_results, ERR_400, ERR_404, ERR_503, GEOJSON,
-    JSON, SCENARIO,
+    body, rules, scenario, services, zone_ready, zone_results, ERR_400, ERR_404, ERR_503, SCENARIO,
 };
+use super::media::{GEOJSON, HTML, JSON, PDF};
 use super::openapi::{
     params::{ASOF, F},
     Endpoint, Param,
@@ -245,7 +245,7 @@ fn exclude(s: &Ctx, q: &QueryPairs) -> Result<(Vec<usize>, Vec<String>), ApiErro
 async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&[
+    q.reject_unknown_read(&[
         "services",
         "scenario",
         "min_area_m2",
@@ -253,7 +253,6 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
         "fit",
         "extra_m",
         "f",
-        "asof",
     ])?;
     super::params::format(&q)?;
     let sc = scenario(&q)?;
@@ -346,7 +345,7 @@ async fn suitable(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
 async fn outage(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let c = rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["assets", "scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["assets", "scenario", "f"])?;
     super::params::format(&q)?;
     let sc = scenario(&q)?;
     let list = q.single("assets")?.ok_or_else(|| {
@@ -394,7 +393,7 @@ async fn outage(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
 async fn critical(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["service", "scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["service", "scenario", "f"])?;
     super::params::format(&q)?;
     let sc = scenario(&q)?;
     let service = q
@@ -426,7 +425,7 @@ async fn critical(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError>
 async fn capacity(s: Ctx, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["scenario", "f", "asof"])?;
+    q.reject_unknown_read(&["scenario", "f"])?;
     super::params::format(&q)?;
     let sc = scenario(&q)?;
     let catalog = Arc::clone(&s.catalog);
@@ -455,7 +454,7 @@ async fn site_report(
 ) -> Result<Response, ApiError> {
     rules(&s)?;
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["f", "asof"])?;
+    q.reject_unknown_read(&["f"])?;
     let want_pdf = match q.single("f")? {
         None | Some("html") => false,
         Some("pdf") => true,
@@ -466,11 +465,9 @@ async fn site_report(
         }
     };
     if want_pdf && pdf::chromium().is_none() {
-        return Err(ApiError {
-            status: axum::http::StatusCode::NOT_IMPLEMENTED,
-            code: "NotImplemented",
-            description: pdf::PdfError::NoChromium.to_string(),
-        });
+        return Err(ApiError::not_implemented(
+            pdf::PdfError::NoChromium.to_string(),
+        ));
     }
     let catalog = Arc::clone(&s.catalog);
     let live = Arc::clone(&s.live);
@@ -494,20 +491,16 @@ async fn site_report(
                 Err(ReportError::NotFound(m)) => return Ok(Err(ApiError::not_found(m))),
             };
             if !want_pdf {
-                return Ok(Ok((html.into_bytes(), "text/html; charset=utf-8")));
+                return Ok(Ok((html.into_bytes(), HTML)));
             }
             // Printing is Chromium's time, not the deadline's steps: its own
             // bound, the deadline but at least 45 s (its start alone takes
             // seconds on two cores, and beyond 20 s on two busy ones: a
             // slow report beats a refused one).
             Ok(pdf::render(&html, timeout.max(Duration::from_secs(45)))
-                .map(|b| (b, "application/pdf"))
+                .map(|b| (b, PDF))
                 .map_err(|e| match e {
-                    pdf::PdfError::NoChromium => ApiError {
-                        status: axum::http::StatusCode::NOT_IMPLEMENTED,
-                        code: "NotImplemented",
-                        description: e.to_string(),
-                    },
+                    pdf::PdfError::NoChromium => ApiError::not_implemented(e.to_string()),
                     other => ApiError::not_ready(other.to_string()),
                 }))
         })

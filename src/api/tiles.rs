@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{json, Value};
 
+use super::media::{JSON, MVT};
 use super::openapi::{params as p, Endpoint, Param};
-use super::params::{ApiPath, QueryPairs};
+use super::params::{ApiPath, QueryPairs, READ_PARAMS};
 use super::{base_url, find_layer, json_response, ApiError, Ctx};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -24,8 +25,6 @@ use crate::coverage::Scenario;
 use crate::index::IndexedLayer;
 use crate::tiles::{self, Properties, Source, TileId};
 
-const JSON: &str = "application/json";
-const MVT: &str = "application/vnd.mapbox-vector-tile";
 const TMS_ID: &str = "WebMercatorQuad";
 const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
 const EPSG_3857: &str = "http://www.opengis.net/def/crs/EPSG/0/3857";
@@ -199,7 +198,6 @@ const TILE_PARAMS: &[&str] = &[
     "filter",
     "filter-lang",
     "filter-crs",
-    "asof",
 ];
 
 fn known_tms(id: &str) -> Result<(), ApiError> {
@@ -429,7 +427,7 @@ async fn collection_tileset(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(TILE_PARAMS)?;
+    q.reject_unknown_read(TILE_PARAMS)?;
     meta_format(&q)?;
     known_tms(&tms)?;
     let l = find_layer(&s.catalog, &id)?;
@@ -448,7 +446,7 @@ async fn dataset_tileset(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    let mut known = TILE_PARAMS.to_vec();
+    let mut known: Vec<&str> = TILE_PARAMS.iter().chain(READ_PARAMS).copied().collect();
     known.push("collections");
     q.reject_unknown(&known)?;
     meta_format(&q)?;
@@ -674,7 +672,7 @@ async fn collection_tile(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(TILE_PARAMS)?;
+    q.reject_unknown_read(TILE_PARAMS)?;
     tile_format(&q)?;
     known_tms(&tms)?;
     find_layer(&s.catalog, &id)?;
@@ -689,7 +687,7 @@ async fn dataset_tile(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    let mut known = TILE_PARAMS.to_vec();
+    let mut known: Vec<&str> = TILE_PARAMS.iter().chain(READ_PARAMS).copied().collect();
     known.push("collections");
     q.reject_unknown(&known)?;
     tile_format(&q)?;

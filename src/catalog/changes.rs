@@ -115,7 +115,7 @@ fn on_edge(extent: geo::Rect, b: geo::Rect) -> bool {
 }
 
 #[cfg(test)]
-mod extent_tests {
+mod tests {
     use super::patched;
     use crate::catalog::Catalog;
     use crate::model::Feature;

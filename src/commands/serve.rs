@@ -14,6 +14,8 @@ use crate::live::Live;
 /// Serve until told to stop.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // Zone computations start before the router exists: count them.
+    crate::metrics::global();
     let store = crate::store::open::for_serving(args.store.as_deref(), args.data.as_deref())
         .context("opening the store")?;
     let description = store.describe();

@@ -19,6 +19,7 @@ pub mod outage;
 mod parcel;
 mod point;
 pub mod rules;
+pub mod runs;
 mod separation;
 mod stats;
 pub mod suitable;

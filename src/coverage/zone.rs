@@ -205,22 +205,19 @@ impl Coverage {
         } else {
             join_at_cell_edges(&cells, results)
         };
-        let mem = crate::metrics::memory();
         tracing::info!(
             service = s.name,
             scenario = ?sc,
             cells = cells.len(),
             gaps = gaps.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            peak_rss_mb = mem.peak.map(|b| b / (1 << 20)),
             "zone coverage computed"
         );
-        crate::metrics::global().zone_computed(crate::metrics::ZoneRun {
+        super::runs::finished(super::runs::ZoneRun {
             service: s.name,
             scenario: sc.name(),
             seconds: started.elapsed().as_secs_f64(),
             cells: cells.len(),
-            peak_rss: mem.peak,
         });
         ZoneResult {
             area_m2,

@@ -1,3 +1,5 @@
+//! Unit tests of CQL2: parsing both encodings, type checks, evaluation.
+
 use std::sync::Arc;
 
 use serde_json::json;

@@ -6,8 +6,9 @@ use geo::Geometry;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::geojson::{checked, Budget, Ids, RawFeature, RawGeometry};
+use super::geojson::{checked, Ids};
 use super::geometry::{build_geometry, build_geometry_unchecked, polygons_in};
+use super::raw::{Budget, RawFeature, RawGeometry};
 use super::validity::{polygon_problem, SweepProblem, MAX_SWEEP_PAIRS};
 use crate::model::{Feature, GeometryKind, LayerMeta};
 

@@ -6,17 +6,17 @@
 //! result (problems included) is the one-thread parse's.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::hash::Hasher;
 use std::path::Path;
 use std::sync::Arc;
 
 use geo::BoundingRect;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::geometry::build_geometry;
+use super::raw::{Budget, RawFeature};
 use super::{split, Problem};
 use crate::model::{Feature, Layer, LayerMeta};
 
@@ -272,15 +272,6 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// How much a polygon's validation may cost: a data file's features are
-/// validated once, at load, whatever they cost; a client's within
-/// `MAX_SWEEP_PAIRS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Budget {
-    Files,
-    Client,
-}
-
 /// Whether a feature must carry its id (a file's, the change log's) or may
 /// leave it to the server (a client's new feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,61 +425,6 @@ pub(super) fn locate_bad_feature(bytes: &[u8]) -> Option<((usize, Option<String>
         };
         Some(((i, id), format!("not a valid GeoJSON feature: {e}")))
     })
-}
-
-#[derive(Deserialize)]
-pub(super) struct RawFeature {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default)]
-    properties: Option<crate::props::Props>,
-    #[serde(default)]
-    geometry: Option<RawGeometry>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct RawGeometry {
-    #[serde(rename = "type")]
-    pub(super) kind: String,
-    #[serde(default)]
-    pub(super) coordinates: Option<Nested>,
-}
-
-/// GeoJSON `coordinates`: numbers nested to any depth.
-pub(super) enum Nested {
-    Num(f64),
-    List(Vec<Nested>),
-}
-
-impl<'de> Deserialize<'de> for Nested {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Nested;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number or an array of coordinates")
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Nested, E> {
-                Ok(Nested::Num(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Nested, E> {
-                Ok(Nested::Num(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Nested, E> {
-                Ok(Nested::Num(v as f64))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Nested, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Nested::List(items))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 #[cfg(test)]

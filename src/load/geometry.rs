@@ -4,7 +4,7 @@
 
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
-use super::geojson::{Budget, Nested, RawGeometry};
+use super::raw::{Budget, Nested, RawGeometry};
 use super::validity::{polygon_problem, SweepProblem, MAX_SWEEP_PAIRS};
 use crate::model::GeometryKind;
 

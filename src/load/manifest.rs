@@ -4,26 +4,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use super::{read_regular_text, LoadError};
-use crate::model::LayerMeta;
+pub use crate::model::Manifest;
 
 /// The manifest file's name inside a data folder.
 pub const MANIFEST: &str = "layers.toml";
-
-/// The manifest, `layers.toml`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Title of the whole dataset (the OGC landing page's title).
-    pub title: String,
-    #[serde(default)]
-    pub description: String,
-    /// Layers in display order.
-    #[serde(rename = "layer")]
-    pub layers: Vec<LayerMeta>,
-}
 
 /// Read the manifest of a data folder.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {

@@ -20,6 +20,7 @@ mod files;
 mod geojson;
 mod geometry;
 mod manifest;
+mod raw;
 mod split;
 mod validity;
 

@@ -3,7 +3,7 @@
 //! Douglas-Peucker. Kept vertices are original ones and clip points lie on
 //! original edges.
 
-use super::render::Pt;
+use super::Pt;
 
 /// A polyline clipped to the square [lo, hi]²: each piece inside, in
 /// order, handed to `emit` (Liang-Barsky per segment, consecutive pieces

@@ -38,6 +38,9 @@ pub mod mvt;
 mod render;
 
 pub use matrix::TileId;
+
+/// A position in tile units.
+type Pt = (f64, f64);
 pub use render::{render, render_within, Properties, Source};
 
 /// Tile units a side.

@@ -8,12 +8,9 @@ use serde_json::Value;
 use super::clip::{clip_line_each, clip_ring_into, simplify_into};
 use super::matrix::Units;
 use super::mvt::{Commands, GeomType, LayerWriter, TileValue};
-use super::{TileId, BUDGET, BUFFER, EXTENT, SPECK, TOLERANCE};
+use super::{Pt, TileId, BUDGET, BUFFER, EXTENT, SPECK, TOLERANCE};
 use crate::index::IndexedLayer;
 use crate::model::Feature;
-
-/// A position in tile units.
-pub(super) type Pt = (f64, f64);
 
 /// Which properties go into a tile.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,7 +11,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::schema::{
     create_layer_table, id_value, insert_feature, insert_sql, ColumnType, OWN_COLUMNS,
 };
-use super::{quote, sql_err, GpkgStore};
+use super::{quote, revision_in, sql_err, GpkgStore};
 use crate::load::Manifest;
 use crate::model::{GeometryKind, Layer};
 use crate::store::log::Entry;
@@ -40,15 +40,7 @@ impl GpkgStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&fail)?;
-        let at: u64 = tx
-            .query_row(
-                "SELECT value FROM zoneatlas_meta WHERE key = 'revision'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(&fail)?
-            .parse()
-            .map_err(|_| self_corrupt(&path, "the revision is not a number"))?;
+        let at = revision_in(&tx, &path)?;
         if at != base {
             return Err(StoreError::Behind(at));
         }
@@ -225,15 +217,7 @@ impl GpkgStore {
         let path = self.path.clone();
         let fail = sql_err(&path);
         let tx = self.conn.transaction().map_err(&fail)?;
-        let latest: u64 = tx
-            .query_row(
-                "SELECT value FROM zoneatlas_meta WHERE key = 'revision'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(&fail)?
-            .parse()
-            .map_err(|_| self_corrupt(&path, "the revision is not a number"))?;
+        let latest = revision_in(&tx, &path)?;
         if latest <= revision {
             return Ok((latest, Vec::new()));
         }
@@ -254,12 +238,5 @@ impl GpkgStore {
         };
         tx.commit().map_err(&fail)?;
         Ok((latest, records))
-    }
-}
-
-fn self_corrupt(path: &std::path::Path, message: &str) -> StoreError {
-    StoreError::Corrupt {
-        path: path.display().to_string(),
-        message: message.to_owned(),
     }
 }

@@ -261,16 +261,7 @@ impl GpkgStore {
     }
 
     pub(super) fn read_revision(&self) -> Result<u64, StoreError> {
-        let v: String = self
-            .conn
-            .query_row(
-                "SELECT value FROM zoneatlas_meta WHERE key = 'revision'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.corrupt(format!("no revision: {e}")))?;
-        v.parse()
-            .map_err(|_| self.corrupt(format!("revision {v:?} is not a number")))
+        revision_in(&self.conn, &self.path)
     }
 
     pub(super) fn corrupt(&self, message: String) -> StoreError {
@@ -284,6 +275,23 @@ impl GpkgStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The revision the file holds (inside a transaction: the one it is at).
+pub(super) fn revision_in(conn: &Connection, path: &Path) -> Result<u64, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        path: path.display().to_string(),
+        message,
+    };
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM zoneatlas_meta WHERE key = 'revision'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| corrupt(format!("no revision: {e}")))?;
+    v.parse()
+        .map_err(|_| corrupt(format!("revision {v:?} is not a number")))
 }
 
 fn pragmas(conn: &Connection) -> rusqlite::Result<()> {

@@ -1,0 +1,137 @@
+//! For operators: `/health` (liveness, what is loaded), `/ready` (the
+//! store can be reached) and `/metrics` (Prometheus).
+
+use axum::extract::RawQuery;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::media::{JSON, PROMETHEUS};
+use super::openapi::Endpoint;
+use super::params::QueryPairs;
+use super::{ApiError, Ctx};
+
+/// The operators' endpoints.
+pub const ENDPOINTS: &[Endpoint] = &[HEALTH, READY, METRICS];
+
+/// `/health`: 200 once the data is loaded (the server binds only then).
+const HEALTH: Endpoint = Endpoint {
+    method: "get",
+    path: "/health",
+    operation_id: "getHealth",
+    summary: "Liveness: the data is loaded; layer and feature counts",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (200, JSON, "The server is up and its data loaded"),
+        (400, JSON, "A parameter was given (none is accepted)"),
+    ],
+    route: || get(health),
+};
+
+/// `/ready`: for load balancers, 200 while the server can take writes and
+/// follow other servers' edits, 503 while its store is out of reach (it
+/// still answers reads from its last snapshot).
+const READY: Endpoint = Endpoint {
+    method: "get",
+    path: "/ready",
+    operation_id: "getReady",
+    summary: "Readiness: the store can be reached (503 while it cannot)",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (200, JSON, "Ready: reads and writes work"),
+        (400, JSON, "A parameter was given (none is accepted)"),
+        (
+            503,
+            JSON,
+            "The store is out of reach: reads answer from the last snapshot, writes fail",
+        ),
+    ],
+    route: || get(ready),
+};
+
+/// `/metrics`: counters for Prometheus.
+const METRICS: Endpoint = Endpoint {
+    method: "get",
+    path: "/metrics",
+    operation_id: "getMetrics",
+    summary: "Prometheus metrics: requests and latency per route and status, requests in flight, snapshot revision, zone computations, memory",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (
+            200,
+            "text/plain",
+            "The Prometheus text exposition format, version 0.0.4",
+        ),
+        (
+            400,
+            JSON,
+            "A parameter was given (none is accepted)",
+        ),
+    ],
+    route: || get(metrics),
+};
+
+async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
+    // The server binds only after the catalog is loaded, so reaching this
+    // handler means the data is in.
+    let features: usize = state
+        .catalog
+        .layers
+        .iter()
+        .map(|l| l.layer.features.len())
+        .sum();
+    let degraded = state.live.degraded();
+    axum::Json(serde_json::json!({
+        "status": if degraded.is_some() { "degraded" } else { "ok" },
+        "store": match &degraded {
+            Some(why) => serde_json::json!({"status": "unreachable", "reason": why}),
+            None => serde_json::json!({"status": "ok"}),
+        },
+        "layers": state.catalog.layers.len(),
+        "features": features,
+        "revision": state.catalog.revision,
+    }))
+    .into_response()
+}
+
+async fn ready(state: Ctx, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
+    match state.live.degraded() {
+        None => axum::Json(serde_json::json!({
+            "ready": true,
+            "revision": state.catalog.revision,
+        }))
+        .into_response(),
+        Some(why) => ApiError::not_ready(format!(
+            "the store is out of reach ({why}); reads answer from revision {}",
+            state.catalog.revision
+        ))
+        .into_response(),
+    }
+}
+
+async fn metrics(state: Ctx, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
+    let text = crate::metrics::global().render(state.live.snapshot().revision);
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        text,
+    )
+        .into_response()
+}

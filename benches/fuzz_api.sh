@@ -4,8 +4,8 @@
 # loopback only. Usage: bash benches/fuzz_api.sh   (needs: pip install schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
-target/release/zoneatlas --addr 127.0.0.1:18090 > /tmp/zoneatlas-fuzz.log 2>&1 &
+cargo build --profile dist -q
+target/dist/zoneatlas --addr 127.0.0.1:18090 > /tmp/zoneatlas-fuzz.log 2>&1 &
 pid=$!
 trap 'kill $pid' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18090/health > /dev/null && break; sleep 0.1; done

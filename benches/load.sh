@@ -5,8 +5,8 @@
 # Usage: bash benches/load.sh   (needs: wrk and GNU time, `apt-get install -y wrk time`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
-bin=target/release/zoneatlas
+cargo build --profile dist -q
+bin=target/dist/zoneatlas
 dir=target/synth-1m
 [ -f "$dir/layers.toml" ] || "$bin" synth --segments 1000000 --out "$dir"
 du -sh "$dir"

@@ -21,8 +21,8 @@
 # postgresql-15-postgis-3 postgresql-client). Not part of `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q
-bin=$PWD/target/release/zoneatlas
+cargo build --profile dist -q
+bin=$PWD/target/dist/zoneatlas
 data=$PWD/target/peers-1m
 [ -f "$data/coverage.toml" ] || python3 benches/peers/make_roads.py "$data"
 secs=${SECS:-15}

@@ -31,10 +31,10 @@
 # Not part of `cargo test`; prints a table of ratios at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q
-cargo build --release -q --example ceiling
-bin=$PWD/target/release/zoneatlas
-ceiling=$PWD/target/release/examples/ceiling
+cargo build --profile dist -q
+cargo build --profile dist -q --example ceiling
+bin=$PWD/target/dist/zoneatlas
+ceiling=$PWD/target/dist/examples/ceiling
 data=$PWD/target/peers-1m
 [ -f "$data/coverage.toml" ] || python3 benches/peers/make_roads.py "$data"
 secs=${SECS:-15}

@@ -24,8 +24,8 @@
 # `cargo test`; prints a table of ratios at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q
-bin=$PWD/target/release/zoneatlas
+cargo build --profile dist -q
+bin=$PWD/target/dist/zoneatlas
 city=$PWD/target/synth-1m
 [ -f "$city/layers.toml" ] || "$bin" synth --segments 1000000 --out "$city" > /dev/null
 martin=${MARTIN:-$(command -v martin || echo /tmp/martin/root/bin/martin)}

@@ -7,6 +7,7 @@
 //! Must not: know about HTTP.
 
 pub mod osm;
+mod pbf;
 pub mod shp;
 
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ use geo::{Centroid, Contains, Coord, Geometry, LineString, MultiPolygon, Point, 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::pbf::Element;
 use super::{ImportError, Row};
 use crate::model::GeometryKind;
 
@@ -109,61 +110,44 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
             ));
         }
     }
-    let reader = osmpbf::ElementReader::from_path(path).map_err(|e| bad(e.to_string()))?;
     let mut nodes: HashMap<i64, Coord> = HashMap::new();
     let mut tagged_nodes: Vec<(i64, HashMap<String, String>)> = Vec::new();
     let mut ways: HashMap<i64, Way> = HashMap::new();
     let mut relations: Vec<Multipolygon> = Vec::new();
-    let tags_of = |it: &mut dyn Iterator<Item = (&str, &str)>| -> HashMap<String, String> {
-        it.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    let owned = |tags: Vec<(&str, &str)>| -> HashMap<String, String> {
+        tags.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     };
-    // Plain and dense nodes hold the same: a position and maybe tags.
-    let mut node = |id: i64, c: Coord, tags: HashMap<String, String>| {
-        nodes.insert(id, c);
-        if !tags.is_empty() {
-            tagged_nodes.push((id, tags));
+    super::pbf::read(path, |el| match el {
+        Element::Node { id, lon, lat, tags } => {
+            nodes.insert(id, Coord { x: lon, y: lat });
+            if !tags.is_empty() {
+                tagged_nodes.push((id, owned(tags)));
+            }
         }
-    };
-    reader
-        .for_each(|el| match el {
-            osmpbf::Element::Node(n) => node(
-                n.id(),
-                Coord {
-                    x: n.lon(),
-                    y: n.lat(),
+        Element::Way { id, refs, tags } => {
+            ways.insert(
+                id,
+                Way {
+                    refs,
+                    tags: owned(tags),
                 },
-                tags_of(&mut n.tags()),
-            ),
-            osmpbf::Element::DenseNode(n) => node(
-                n.id(),
-                Coord {
-                    x: n.lon(),
-                    y: n.lat(),
-                },
-                tags_of(&mut n.tags()),
-            ),
-            osmpbf::Element::Way(w) => {
-                ways.insert(
-                    w.id(),
-                    Way {
-                        refs: w.refs().collect(),
-                        tags: tags_of(&mut w.tags()),
-                    },
-                );
+            );
+        }
+        Element::Relation { id, tags, members } => {
+            let tags = owned(tags);
+            if matches!(tags.get("type").map(String::as_str), Some("multipolygon")) {
+                let members = members
+                    .into_iter()
+                    .filter(|(kind, _, _)| *kind == 1)
+                    .map(|(_, m, role)| (m, role.to_owned()))
+                    .collect();
+                relations.push((id, tags, members));
             }
-            osmpbf::Element::Relation(r) => {
-                let tags = tags_of(&mut r.tags());
-                if matches!(tags.get("type").map(String::as_str), Some("multipolygon")) {
-                    let members = r
-                        .members()
-                        .filter(|m| m.member_type == osmpbf::RelMemberType::Way)
-                        .map(|m| (m.member_id, m.role().unwrap_or("").to_owned()))
-                        .collect();
-                    relations.push((r.id(), tags, members));
-                }
-            }
-        })
-        .map_err(|e| bad(format!("cannot read the PBF: {e}")))?;
+        }
+    })
+    .map_err(|e| bad(format!("cannot read the PBF: {e}")))?;
 
     let mut out = Extract {
         layers: profile

@@ -198,7 +198,7 @@ fn blob_data(blob: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
                 }
                 return Ok(());
             }
-            (4 | 5 | 6 | 7, _) => {
+            (4..=7, _) => {
                 return Err(
                     "a blob compressed other than by zlib (lzma, bzip2, lz4, zstd): convert it with `osmium cat -f pbf`"
                         .into(),

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::{Change, ChangeRecord};
+use super::{Change, ChangeRecord, StoreError};
 use crate::model::{Feature, GeometryKind, DEFAULT_STATUS_PROPERTY};
 
 /// One change as the change log records it.
@@ -83,6 +83,27 @@ impl Entry {
             feature: None,
         }
     }
+}
+
+/// A feature's state at a past revision from its last change-log row then
+/// (`None`: no row, or a delete): the revision and the feature's GeoJSON.
+pub(crate) fn past_state(
+    store: &str,
+    collection: String,
+    id: String,
+    last: Option<(i64, Option<String>)>,
+) -> Result<super::PastState, StoreError> {
+    let state = match last {
+        Some((rev, Some(text))) => Some((
+            rev as u64,
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                path: store.to_owned(),
+                message: format!("change log entry of {collection}/{id}: {e}"),
+            })?,
+        )),
+        _ => None,
+    };
+    Ok((collection, id, state))
 }
 
 /// A feature's status and size as the change log keeps them.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::schema::log_has_sizes;
-use super::{sql_err, GpkgStore};
+use super::{log, sql_err, GpkgStore};
 use crate::store::{ChangeRecord, History, PastState, Shape, ShapeChange, StoreError};
 
 impl GpkgStore {
@@ -138,25 +138,16 @@ impl History for GpkgHistory {
             .prepare_cached("SELECT revision, feature FROM zoneatlas_changes WHERE seq = ?1")
             .map_err(&fail)?;
         for (collection, id, last) in lasts {
-            let state = match last {
+            let row = match last {
                 None => None,
-                Some(seq) => {
-                    let (rev, text): (i64, Option<String>) = by_seq
+                Some(seq) => Some(
+                    by_seq
                         .query_row(params![seq], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(&fail)?;
-                    match text {
-                        None => None,
-                        Some(t) => Some((
-                            rev as u64,
-                            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
-                                path: self.path.display().to_string(),
-                                message: format!("change log entry of {collection}/{id}: {e}"),
-                            })?,
-                        )),
-                    }
-                }
+                        .map_err(&fail)?,
+                ),
             };
-            out.push((collection, id, state));
+            let path = self.path.display().to_string();
+            out.push(log::past_state(&path, collection, id, row)?);
         }
         Ok(out)
     }

@@ -4,7 +4,7 @@
 use postgres::Client;
 
 use super::conn::Conn;
-use super::shown;
+use super::{log, shown};
 use crate::store::{ChangeRecord, History, PastState, Shape, ShapeChange, StoreError};
 
 pub(super) const RECORD_COLUMNS: &str =
@@ -104,20 +104,14 @@ impl History for PgHistory {
         })?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let (collection, id): (String, String) = (r.get(0), r.get(1));
             let rev: Option<i64> = r.get(2);
-            let text: Option<String> = r.get(3);
-            let state = match (rev, text) {
-                (Some(rev), Some(t)) => Some((
-                    rev as u64,
-                    serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
-                        path: shown(&self.0.url),
-                        message: format!("change log entry of {collection}/{id}: {e}"),
-                    })?,
-                )),
-                _ => None,
-            };
-            out.push((collection, id, state));
+            let row = rev.map(|rev| (rev, r.get(3)));
+            out.push(log::past_state(
+                &shown(&self.0.url),
+                r.get(0),
+                r.get(1),
+                row,
+            )?);
         }
         Ok(out)
     }

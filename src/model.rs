@@ -64,6 +64,18 @@ pub struct LayerMeta {
     pub queryable: Vec<String>,
 }
 
+impl LayerMeta {
+    /// The layer's required properties `props` lacks (or holds as null),
+    /// one problem each.
+    pub fn missing_required(&self, props: &crate::props::Props) -> Vec<String> {
+        self.required
+            .iter()
+            .filter(|name| props.get(name).is_none_or(Value::is_null))
+            .map(|name| format!("property {name:?} is missing"))
+            .collect()
+    }
+}
+
 /// The property holding a feature's status where no coverage rules name
 /// another (history, progress, the change log).
 pub const DEFAULT_STATUS_PROPERTY: &str = "status";
@@ -93,6 +105,17 @@ pub struct Dataset {
     pub revision: u64,
     /// Changes whenever the data does; ETags derive from it.
     pub version: u64,
+    /// Features the store holds that break their layer's rules (edited
+    /// with another tool): left out of the data, named here.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A stored feature left out of the served data, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LeftOut {
+    pub layer: String,
+    pub id: String,
+    pub reason: String,
 }
 
 /// A feature's id: GeoJSON allows a string or a number; we keep its text.

@@ -74,6 +74,13 @@ const CHROMIUM: Need = Need::Command(
     &["--version"],
 );
 const NODE: Need = Need::Command("node (Debian nodejs)", "node", &["--version"]);
+/// QGIS's Python bindings in Debian's own python3 (not a virtual
+/// environment's): `apt-get install -y python3-qgis`.
+const PYQGIS: Need = Need::Command(
+    "PyQGIS (Debian python3-qgis)",
+    "/usr/bin/python3",
+    &["-c", "import qgis.core"],
+);
 
 type Body = fn() -> Result<(), Failed>;
 
@@ -196,6 +203,11 @@ fn main() {
             "osm_extracts_import_the_features_pyosmium_counts",
             &[Need::Python("osmium")],
             osm_counts,
+        ),
+        trial(
+            "qgis_edits_to_the_store_are_served_logged_and_guard_etags",
+            &[PYQGIS],
+            qgis_edits,
         ),
         trial(
             "the_map_draws_every_layer_and_answers_clicks",
@@ -1266,6 +1278,267 @@ fn import_gdal_files() -> Result<(), Failed> {
     check(!out.status.success() && !fresh.exists(), || {
         "a failed import created a store".into()
     })
+}
+
+/// Run `tests/oracle/qgis_edit.py` (QGIS's `ogr` provider, an edit session,
+/// commitChanges) on a store file.
+fn qgis(store: &Path, args: &[&str]) -> Result<(), Failed> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/qgis_edit.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(store)
+        .args(args)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).map_err(|e| {
+        format!(
+            "qgis {args:?}: {e}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    check(v["ok"] == json!(true), || format!("qgis {args:?}: {v}"))
+}
+
+/// Poll `url` for up to 2 s until `ready` holds of its answer (status,
+/// ETag header, body).
+fn served_within_2s(
+    url: &str,
+    ready: impl Fn(u16, Option<&str>, &Value) -> bool,
+) -> Result<(u16, Option<String>, Value), Failed> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let r = http("GET", url, &[], b"");
+        let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        let etag = r.header("etag").map(str::to_owned);
+        if ready(r.status, etag.as_deref(), &body) {
+            return Ok((r.status, etag, body));
+        }
+        if std::time::Instant::now() > until {
+            return Err(format!("{url}: not served within 2 s (last {} {body})", r.status).into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A planner edits the store in QGIS while the server runs: an attribute,
+/// a vertex, a feature added without an id, one deleted. Each is served
+/// within 2 s under a new ETag, is in the feature's history, the change
+/// feed and the event stream, and a PATCH holding the ETag from before the
+/// QGIS edit gets 412 (it would have reverted QGIS's value). A bow-tie park
+/// drawn in QGIS is left out and named, and the server still starts on
+/// the store.
+fn qgis_edits() -> Result<(), Failed> {
+    let mut server = Server::start(&[]);
+    let store = server.store.clone();
+    let editor = common::token(&store, "editor", "api");
+    let base = server.base.clone();
+    let item = |id: &str| format!("{base}/api/collections/roads/items/{id}");
+    let seq_before = http_get_json(&format!("{base}/api/changes?since=0&limit=1000"))["changes"]
+        .as_array()
+        .and_then(|c| c.last())
+        .and_then(|c| c["seq"].as_u64())
+        .ok_or("the change feed")?;
+
+    // An attribute.
+    let (_, etag10, _) = served_within_2s(&item("R-010"), |s, _, _| s == 200)?;
+    qgis(
+        &store,
+        &["attribute", "roads", "R-010", "name_en", "Edited in QGIS"],
+    )?;
+    let (_, new10, _) = served_within_2s(&item("R-010"), |_, _, b| {
+        b["properties"]["name_en"] == json!("Edited in QGIS")
+    })?;
+    check(new10 != etag10, || format!("ETag unchanged: {etag10:?}"))?;
+    let patch = http(
+        "PATCH",
+        &item("R-010"),
+        &[
+            ("Authorization", &format!("Bearer {editor}")),
+            ("If-Match", etag10.as_deref().unwrap_or("")),
+            ("Content-Type", "application/merge-patch+json"),
+        ],
+        br#"{"properties":{"name_en":"the API's older view"}}"#,
+    );
+    check(patch.status == 412, || {
+        format!(
+            "PATCH with the pre-QGIS ETag: {} {}",
+            patch.status,
+            String::from_utf8_lossy(&patch.body)
+        )
+    })?;
+    let kept = http_get_json(&item("R-010"));
+    check(
+        kept["properties"]["name_en"] == json!("Edited in QGIS"),
+        || format!("{kept}"),
+    )?;
+
+    // A vertex.
+    let (_, etag11, before11) = served_within_2s(&item("R-011"), |s, _, _| s == 200)?;
+    qgis(&store, &["move", "roads", "R-011", "0.0005", "0.0003"])?;
+    let (_, new11, after11) = served_within_2s(&item("R-011"), |_, e, _| e != etag11.as_deref())?;
+    let first = |v: &Value| v["geometry"]["coordinates"][0].clone();
+    let (x0, y0) = (
+        first(&before11)[0].as_f64().ok_or("x")?,
+        first(&before11)[1].as_f64().ok_or("y")?,
+    );
+    let (x1, y1) = (
+        first(&after11)[0].as_f64().ok_or("x")?,
+        first(&after11)[1].as_f64().ok_or("y")?,
+    );
+    check(
+        (x1 - x0 - 0.0005).abs() < 1e-9 && (y1 - y0 - 0.0003).abs() < 1e-9,
+        || format!("vertex ({x0}, {y0}) -> ({x1}, {y1})"),
+    )?;
+    check(new11 != etag11, || "ETag unchanged".into())?;
+
+    // A feature added without an id, and one deleted.
+    let before = http_get_json(&format!("{base}/api/collections/roads/items?limit=1"))
+        ["numberMatched"]
+        .as_u64()
+        .ok_or("count")?;
+    qgis(
+        &store,
+        &[
+            "add",
+            "roads",
+            "R-002",
+            "name=新路",
+            "name_en=Drawn in QGIS",
+            "status=planned",
+            "class=branch",
+            "width_m=14",
+            "source=qgis",
+        ],
+    )?;
+    qgis(&store, &["delete", "roads", "R-012"])?;
+    served_within_2s(&item("R-012"), |s, _, _| s == 404)?;
+    let (_, _, page) = served_within_2s(
+        &format!("{base}/api/collections/roads/items?limit=1000"),
+        |_, _, b| b["numberMatched"].as_u64() == Some(before),
+    )?;
+    let added = page["features"]
+        .as_array()
+        .ok_or("features")?
+        .iter()
+        .find(|f| f["properties"]["name_en"] == json!("Drawn in QGIS"))
+        .ok_or("the feature QGIS added is not served")?
+        .clone();
+    let added_id = added["id"].as_str().ok_or("an id")?.to_owned();
+    check(added_id.starts_with("roads-"), || format!("id {added_id}"))?;
+
+    // Each is in its history, the change feed and the event stream.
+    for (id, op) in [
+        ("R-010", "update"),
+        ("R-011", "update"),
+        (added_id.as_str(), "create"),
+        ("R-012", "delete"),
+    ] {
+        let h = http_get_json(&format!("{}/history", item(id)));
+        let last = h["versions"]
+            .as_array()
+            .and_then(|v| v.last())
+            .cloned()
+            .unwrap_or(Value::Null);
+        check(
+            last["op"] == json!(op) && last["who"] == json!("sql:external"),
+            || format!("{id}: history ends with {last}"),
+        )?;
+    }
+    let feed = http_get_json(&format!("{base}/api/changes?after={seq_before}&limit=1000"));
+    let logged: Vec<(String, String)> = feed["changes"]
+        .as_array()
+        .ok_or("changes")?
+        .iter()
+        .map(|c| {
+            (
+                c["feature_id"].as_str().unwrap_or("").to_owned(),
+                c["op"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("R-010", "update"),
+        ("R-011", "update"),
+        (added_id.as_str(), "create"),
+        ("R-012", "delete"),
+    ] {
+        check(
+            logged.iter().any(|(i, o)| i == want.0 && o == want.1),
+            || format!("{want:?} not in the change feed {logged:?}"),
+        )?;
+    }
+    let events = sse_events_after(&server.addr, seq_before, logged.len())?;
+    check(events.len() >= logged.len(), || {
+        format!("events {events:?}, feed {logged:?}")
+    })?;
+
+    // A bow-tie park: left out, named, and the server still starts.
+    let parks = http_get_json(&format!("{base}/api/collections/parks/items?limit=1"));
+    let park = parks["features"][0]["id"]
+        .as_str()
+        .ok_or("a park")?
+        .to_owned();
+    let n_parks = parks["numberMatched"].clone();
+    qgis(&store, &["bowtie", "parks", &park])?;
+    let (_, _, problems) = served_within_2s(&format!("{base}/api/problems"), |_, _, b| {
+        b["numberLeftOut"].as_u64() == Some(1)
+    })?;
+    let reason = problems["left_out"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    check(
+        reason.contains("self-intersects") && problems["left_out"][0]["layer"] == json!("parks"),
+        || format!("{problems}"),
+    )?;
+    let now = http_get_json(&format!("{base}/api/collections/parks/items?limit=1"));
+    check(now["numberMatched"] == n_parks, || {
+        format!("parks {} then {}", n_parks, now["numberMatched"])
+    })?;
+    let dir = server.take_dir();
+    drop(server);
+    let again = Server::start_on(&store, &[]);
+    let health = http_get_json(&format!("{}/health", again.base));
+    check(
+        health["status"] == json!("ok") && health["left_out"] == json!(1),
+        || format!("{health}"),
+    )?;
+    drop(again);
+    drop(dir);
+    Ok(())
+}
+
+/// The change events after log position `after`, replayed by a stream that
+/// resumes there (`Last-Event-ID`), until `want` have come or 5 s passed.
+fn sse_events_after(addr: &str, after: u64, want: usize) -> Result<Vec<Value>, Failed> {
+    use std::io::{BufRead, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_millis(200)))?;
+    s.write_all(
+        format!(
+            "GET /api/events HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\nLast-Event-ID: {after}\r\n\r\n"
+        )
+        .as_bytes(),
+    )?;
+    let mut reader = std::io::BufReader::new(s);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    while std::time::Instant::now() < until && out.len() < want {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Each real extract imports into a new store, and the served layers hold

@@ -12,7 +12,39 @@ use super::params::QueryPairs;
 use super::{ApiError, Ctx};
 
 /// The operators' endpoints.
-pub const ENDPOINTS: &[Endpoint] = &[HEALTH, READY, METRICS];
+pub const ENDPOINTS: &[Endpoint] = &[HEALTH, READY, METRICS, PROBLEMS];
+
+/// `/api/problems`: what an operator should fix in the store.
+const PROBLEMS: Endpoint = Endpoint {
+    method: "get",
+    path: "/api/problems",
+    operation_id: "getProblems",
+    summary: "Stored features left out of the served data because they break their layer's rules (edited with another tool), each with the reason",
+    tag: "Capabilities",
+    params: &[],
+    request_body: None,
+    responses: &[
+        (200, JSON, "The features left out: layer, id, reason"),
+        (400, JSON, "A parameter was given (none is accepted)"),
+    ],
+    route: || get(problems),
+};
+
+async fn problems(state: Ctx, RawQuery(q): RawQuery) -> Response {
+    if let Err(e) = QueryPairs::parse(q.as_deref()).reject_unknown(&[]) {
+        return e.into_response();
+    }
+    let left_out = state.live.left_out();
+    let mut resp = axum::Json(serde_json::json!({
+        "left_out": left_out,
+        "numberLeftOut": left_out.len(),
+    }))
+    .into_response();
+    // It changes with other tools' edits, not only with our revisions.
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
 
 /// `/health`: 200 once the data is loaded (the server binds only then).
 const HEALTH: Endpoint = Endpoint {
@@ -90,7 +122,8 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         .map(|l| l.layer.features.len())
         .sum();
     let degraded = state.live.degraded();
-    axum::Json(serde_json::json!({
+    let left_out = state.live.left_out().len();
+    let mut resp = axum::Json(serde_json::json!({
         "status": if degraded.is_some() { "degraded" } else { "ok" },
         "store": match &degraded {
             Some(why) => serde_json::json!({"status": "unreachable", "reason": why}),
@@ -99,8 +132,13 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         "layers": state.catalog.layers.len(),
         "features": features,
         "revision": state.catalog.revision,
+        // Stored features that break their layer's rules: /api/problems.
+        "left_out": left_out,
     }))
-    .into_response()
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 async fn ready(state: Ctx, RawQuery(q): RawQuery) -> Response {

@@ -66,7 +66,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let live = Arc::new(live);
     if Live::follow(&live).context("following the store's other writers")? {
         tracing::info!(
-            "following the database: other servers' and SQL edits are applied as they commit"
+            "following the store: edits by other servers and tools (QGIS, SQL) are applied as they commit"
         );
     }
     let app = crate::app(

@@ -124,11 +124,7 @@ impl FeaturePatch {
             }
         };
         if let Some(props) = &properties {
-            for name in &meta.required {
-                if props.get(name).is_none_or(Value::is_null) {
-                    problems.push(format!("property {name:?} is missing"));
-                }
-            }
+            problems.extend(meta.missing_required(props));
         }
         let geometry = match &self.geometry {
             GeometryPatch::Keep => Some(old.geometry.clone()),

@@ -326,6 +326,7 @@ fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Datase
     Ok((
         None,
         crate::store::Dataset {
+            left_out: Vec::new(),
             manifest: crate::load::Manifest {
                 title,
                 description: String::new(),

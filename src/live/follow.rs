@@ -117,36 +117,32 @@ impl Live {
         if latest <= snap.revision {
             return Ok(());
         }
-        // Per layer, id -> its last state in the log.
+        // Per layer, id -> its last state in the log, as the snapshot may
+        // serve it (what breaks the layer's rules is left out and listed).
+        let scenarios = snap.coverage.as_ref().map(|c| &c.rules.scenarios);
         let mut states = Changes::new();
         for r in &records {
             let Some(layer) = snap.layer(&r.collection) else {
                 tracing::warn!(layer = %r.collection, "a change to a layer this server does not serve (added since it started?); restart it to serve the layer");
                 continue;
             };
+            let meta = &layer.layer.meta;
             let state = match (r.op.as_str(), &r.feature) {
-                ("delete", _) => None,
-                (_, Some(json)) => match crate::load::feature_from_geojson(json, &layer.layer.meta)
-                {
-                    Ok(mut f) => {
+                ("delete", _) => Ok(None),
+                // Settled after the row was deleted: its delete follows.
+                (_, Some(serde_json::Value::Null)) | (_, None) => continue,
+                (_, Some(json)) => crate::load::feature_from_geojson(json, meta)
+                    .map(|mut f| {
                         f.revision = r.revision;
-                        Some(Arc::new(f))
-                    }
-                    Err(problems) => {
-                        tracing::warn!(
-                            layer = %r.collection, id = %r.feature_id, revision = r.revision,
-                            "left out a change that breaks the layer's rules: {}",
-                            problems.join("; ")
-                        );
-                        continue;
-                    }
-                },
-                _ => continue,
+                        Some(f)
+                    })
+                    .map_err(|p| p.join("; ")),
             };
+            let admitted = self.admit(meta, &r.feature_id, state, scenarios);
             states
                 .entry(r.collection.clone())
                 .or_default()
-                .insert(r.feature_id.clone(), state);
+                .insert(r.feature_id.clone(), admitted);
         }
         let next = snap
             .with_changes(&states, latest, latest)

@@ -11,6 +11,7 @@
 //! the API maps them).
 
 mod follow;
+mod left_out;
 mod past;
 mod writer;
 
@@ -54,6 +55,8 @@ pub struct Live {
     description: String,
     /// Why the store is out of reach, while it is (see `follow`).
     degraded: Mutex<Option<String>>,
+    /// Stored features that break their layer's rules (see `left_out`).
+    left_out: Mutex<left_out::Registry>,
     /// Tests only: the next snapshot after a commit fails to build, as a
     /// bug would make it (the edit is stored; the snapshot stays behind).
     #[cfg(test)]
@@ -63,7 +66,13 @@ pub struct Live {
 impl Live {
     /// Load the store and build the first snapshot.
     pub fn open(mut store: Box<dyn Store>) -> Result<Live, StoreError> {
-        let data = store.load()?;
+        let mut data = store.load()?;
+        left_out::split_off(&mut data);
+        let registry: left_out::Registry = data
+            .left_out
+            .iter()
+            .map(|l| ((l.layer.clone(), l.id.clone()), l.clone()))
+            .collect();
         let tokens = Tokens::new(store.tokens()?, store.token_reader()?);
         let history = store.history()?.map(Mutex::new);
         let catalog = Catalog::from_dataset(data).map_err(|e| StoreError::Corrupt {
@@ -84,6 +93,7 @@ impl Live {
             asof_names: Mutex::new(HashMap::new()),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             degraded: Mutex::new(None),
+            left_out: Mutex::new(registry),
             #[cfg(test)]
             fail_next_snapshot: std::sync::atomic::AtomicBool::new(false),
         })

@@ -313,11 +313,7 @@ pub(super) fn checked(
         problems.push("\"id\" is missing (a non-empty string or a number is required)".into());
     }
     let properties = f.properties.unwrap_or_default();
-    for name in &meta.required {
-        if properties.get(name).is_none_or(Value::is_null) {
-            problems.push(format!("property {name:?} is missing"));
-        }
-    }
+    problems.extend(meta.missing_required(&properties));
     let geometry = match f.geometry {
         None => {
             problems.push("geometry is missing (null)".into());

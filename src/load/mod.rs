@@ -105,6 +105,7 @@ pub fn load_folder(dir: &Path) -> Result<Dataset, LoadError> {
         Err(source) => return Err(LoadError::Io { path, source }),
     };
     Ok(Dataset {
+        left_out: Vec::new(),
         manifest: loaded.manifest,
         layers: loaded.layers,
         rules,

@@ -11,7 +11,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use super::schema::{
     create_layer_table, id_value, insert_feature, insert_sql, ColumnType, OWN_COLUMNS,
 };
-use super::{quote, revision_in, sql_err, GpkgStore};
+use super::{external, quote, revision_in, sql_err, GpkgStore};
 use crate::load::Manifest;
 use crate::model::{GeometryKind, Layer};
 use crate::store::log::Entry;
@@ -44,6 +44,8 @@ impl GpkgStore {
         if at != base {
             return Err(StoreError::Behind(at));
         }
+        // Our own writes: the triggers for other tools' edits stay silent.
+        external::begin_own(&tx).map_err(&fail)?;
         let next = base + 1;
         // A commit is never logged before the one before it.
         let last: Option<String> = tx
@@ -84,6 +86,7 @@ impl GpkgStore {
                 }
                 create_layer_table(&tx, &Layer::new(meta.clone(), vec![]), &BTreeMap::new())
                     .map_err(&fail)?;
+                external::create_triggers(&tx, &meta.id).map_err(&fail)?;
                 let text: String = tx
                     .query_row(
                         "SELECT value FROM zoneatlas_meta WHERE key = 'manifest'",
@@ -194,6 +197,7 @@ impl GpkgStore {
             tx.prepare_cached("UPDATE zoneatlas_meta SET value = ?1 WHERE key = 'revision'")
                 .and_then(|mut s| s.execute(params![next.to_string()]))
                 .map_err(&fail)?;
+            external::end_own(&tx).map_err(&fail)?;
             Ok(())
         })();
         // On any error the transaction rolls back as it drops, and nothing
@@ -208,12 +212,37 @@ impl GpkgStore {
         })
     }
 
+    /// Settle what other tools wrote since (see `external::settle`), in a
+    /// transaction of our own.
+    pub(super) fn settle_external(&mut self) -> Result<(), StoreError> {
+        let pending = external::any_pending(&self.conn).map_err(sql_err(&self.path))?;
+        if !pending {
+            return Ok(());
+        }
+        // Columns another tool added since are read as text.
+        self.read_manifest()?;
+        let fail = sql_err(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&fail)?;
+        external::begin_own(&tx).map_err(&fail)?;
+        let n = external::settle(&tx, &self.columns, &self.kinds, &self.status_property)?;
+        external::end_own(&tx).map_err(&fail)?;
+        tx.commit().map_err(&fail)?;
+        tracing::info!(changes = n, "logged edits made with other tools");
+        Ok(())
+    }
+
     /// `Store::changes_since`: the store's revision and the change-log rows
     /// after `revision` (with their features), read in one transaction.
     pub(super) fn rows_since(
         &mut self,
         revision: u64,
     ) -> Result<(u64, Vec<ChangeRecord>), StoreError> {
+        if !self.read_only {
+            self.settle_external()?;
+        }
         let path = self.path.clone();
         let fail = sql_err(&path);
         let tx = self.conn.transaction().map_err(&fail)?;

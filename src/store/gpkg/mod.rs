@@ -24,6 +24,7 @@
 //! Must not: know about HTTP, indexes or coverage answers.
 
 mod commit;
+mod external;
 mod history;
 mod read;
 mod schema;
@@ -141,6 +142,16 @@ impl GpkgStore {
             .map(|l| (l.id.clone(), l.geometry))
             .collect();
         store.status_property = log::status_property(store.read_rules()?.as_deref());
+        if writable {
+            let layers: Vec<(String, GeometryKind)> = manifest
+                .layers
+                .iter()
+                .map(|l| (l.id.clone(), l.geometry))
+                .collect();
+            external::migrate(&mut store.conn, &layers).map_err(|e| {
+                store.corrupt(format!("cannot track edits made with other tools: {e}"))
+            })?;
+        }
         if writable && !log_has_sizes(&store.conn).map_err(|e| store.corrupt(e.to_string()))? {
             // An older store: new changes record status and size; the old
             // ones are measured from their GeoJSON when asked.
@@ -223,7 +234,14 @@ impl GpkgStore {
                     ])
                     .map_err(fail)?;
                 }
+                // Later edits with other tools are logged (see `external`).
+                external::create_triggers(&tx, &layer.meta.id).map_err(fail)?;
             }
+            tx.execute(
+                "INSERT INTO zoneatlas_meta(key, value) VALUES ('writing', '0')",
+                [],
+            )
+            .map_err(fail)?;
             tx.commit().map_err(fail)?;
         }
         if let Some(replay) = replay {
@@ -294,6 +312,46 @@ pub(super) fn revision_in(conn: &Connection, path: &Path) -> Result<u64, StoreEr
         .map_err(|_| corrupt(format!("revision {v:?} is not a number")))
 }
 
+/// Waits for commits by other connections to the file (QGIS, sqlite3, a
+/// command-line import): SQLite's `data_version` changes with each.
+struct ExternalFollower {
+    conn: Connection,
+    seen: Option<i64>,
+}
+
+/// How often the follower looks at `data_version`.
+const EXTERNAL_POLL: Duration = Duration::from_millis(100);
+
+fn external_follower(path: &Path) -> Result<Box<dyn super::Follower>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+    Ok(Box::new(ExternalFollower { conn, seen: None }))
+}
+
+impl super::Follower for ExternalFollower {
+    fn wait(&mut self, timeout: Duration) -> Result<bool, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            let now: i64 = self
+                .conn
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .map_err(|e| StoreError::Unavailable(format!("the store: {e}")))?;
+            let changed = self.seen != Some(now);
+            self.seen = Some(now);
+            if changed {
+                return Ok(true);
+            }
+            if started.elapsed() >= timeout {
+                return Ok(false);
+            }
+            std::thread::sleep(EXTERNAL_POLL);
+        }
+    }
+}
+
 fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -328,12 +386,16 @@ impl Store for GpkgStore {
     fn load(&mut self) -> Result<Dataset, StoreError> {
         // Again: another process may have added columns since `open`.
         let manifest = self.read_manifest()?;
+        if !self.read_only {
+            self.settle_external()?;
+        }
         let rules = self.read_rules()?;
         let revision = self.read_revision()?;
+        let mut left_out = Vec::new();
         let layers = manifest
             .layers
             .iter()
-            .map(|m| self.read_layer(m))
+            .map(|m| self.read_layer(m, &mut left_out))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Dataset {
             manifest,
@@ -341,7 +403,12 @@ impl Store for GpkgStore {
             rules,
             revision,
             version: revision,
+            left_out,
         })
+    }
+
+    fn follower(&self) -> Result<Option<Box<dyn super::Follower>>, StoreError> {
+        external_follower(&self.path).map(Some)
     }
 
     fn editable(&self) -> bool {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::schema::{real_json, ColumnType, OWN_COLUMNS};
 use super::{log, quote, sql_err, GpkgStore};
 use crate::load::Manifest;
-use crate::model::{Feature, Layer};
+use crate::model::{Feature, Layer, LeftOut};
 use crate::store::{wkb, StoreError};
 
 impl GpkgStore {
@@ -100,96 +100,140 @@ impl GpkgStore {
             .map_err(|e| self.corrupt(e.to_string()))
     }
 
-    pub(super) fn read_layer(&self, meta: &crate::model::LayerMeta) -> Result<Layer, StoreError> {
+    /// A layer's features; rows that break the layer's geometry rules (a
+    /// tool may write anything) are left out and named in `left_out`.
+    pub(super) fn read_layer(
+        &self,
+        meta: &crate::model::LayerMeta,
+        left_out: &mut Vec<LeftOut>,
+    ) -> Result<Layer, StoreError> {
         let cols = self.columns.get(&meta.id).cloned().unwrap_or_default();
-        let names: Vec<&String> = cols.keys().collect();
-        let mut sql =
-            String::from("SELECT geom, zoneatlas_id, zoneatlas_revision, zoneatlas_extra");
-        for n in &names {
-            sql.push_str(", ");
-            sql.push_str(&quote(n));
-        }
-        sql.push_str(&format!(" FROM {} ORDER BY fid", quote(&meta.id)));
+        let sql = format!("{} ORDER BY fid", select_sql(&meta.id, &cols));
         let mut stmt = self
             .conn
             .prepare(&sql)
             .map_err(|e| self.corrupt(e.to_string()))?;
         let mut rows = stmt.query([]).map_err(|e| self.corrupt(e.to_string()))?;
         let mut features = Vec::new();
-        let mut problems = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.corrupt(e.to_string()))? {
-            let blob: Vec<u8> = row.get(0).map_err(|e| self.corrupt(e.to_string()))?;
-            let (id, numeric_id) = match row.get_ref(1).map_err(|e| self.corrupt(e.to_string()))? {
-                rusqlite::types::ValueRef::Integer(i) => (i.to_string(), true),
-                rusqlite::types::ValueRef::Text(t) => {
-                    (String::from_utf8_lossy(t).into_owned(), false)
-                }
-                other => {
-                    problems.push(format!(
-                        "a feature has an id of type {:?}",
-                        other.data_type()
-                    ));
-                    continue;
-                }
-            };
-            let revision: i64 = row.get(2).map_err(|e| self.corrupt(e.to_string()))?;
-            let extra: Option<String> = row.get(3).map_err(|e| self.corrupt(e.to_string()))?;
-            let mut properties = Map::new();
-            for (k, name) in names.iter().enumerate() {
-                let v = match row
-                    .get_ref(4 + k)
-                    .map_err(|e| self.corrupt(e.to_string()))?
-                {
-                    rusqlite::types::ValueRef::Null => continue,
-                    rusqlite::types::ValueRef::Integer(i) => match cols[*name] {
-                        ColumnType::Boolean => Value::Bool(i != 0),
-                        _ => Value::from(i),
+            let decoded = decode_row(row, &cols)
+                .map_err(|e| self.corrupt(e.to_string()))?
+                .and_then(
+                    |f| match crate::load::validate_geometry(&f.geometry, meta.geometry) {
+                        Ok(()) => Ok(f),
+                        Err(e) => Err((f.id, e)),
                     },
-                    rusqlite::types::ValueRef::Real(x) => real_json(x),
-                    rusqlite::types::ValueRef::Text(t) => {
-                        Value::String(String::from_utf8_lossy(t).into_owned())
-                    }
-                    rusqlite::types::ValueRef::Blob(_) => continue,
-                };
-                properties.insert((*name).clone(), v);
-            }
-            if let Some(extra) = extra {
-                match serde_json::from_str::<Map<String, Value>>(&extra) {
-                    Ok(m) => properties.extend(m),
-                    Err(e) => problems.push(format!(
-                        "feature {id:?}: zoneatlas_extra is not a JSON object: {e}"
-                    )),
+                );
+            match decoded {
+                Ok(f) => features.push(f),
+                Err((id, reason)) => {
+                    tracing::warn!(layer = %meta.id, id = %id, "left out a feature that breaks the layer's rules: {reason}");
+                    left_out.push(LeftOut {
+                        layer: meta.id.clone(),
+                        id,
+                        reason,
+                    });
                 }
             }
-            let geometry = match wkb::decode(&blob) {
-                Ok(g) => g,
-                Err(e) => {
-                    problems.push(format!("feature {id:?}: {e}"));
-                    continue;
-                }
-            };
-            if let Err(e) = crate::load::validate_geometry(&geometry, meta.geometry) {
-                problems.push(format!("feature {id:?}: {e}"));
-                continue;
-            }
-            let Some(bbox) = geometry.bounding_rect() else {
-                problems.push(format!("feature {id:?}: empty geometry"));
-                continue;
-            };
-            features.push(Feature {
-                id,
-                numeric_id,
-                geometry,
-                properties: properties.into(),
-                bbox,
-                revision: revision.max(0) as u64,
-            });
-        }
-        if !problems.is_empty() {
-            return Err(self.corrupt(format!("layer {:?}: {}", meta.id, problems.join("; "))));
         }
         Ok(Layer::new(meta.clone(), features))
     }
+}
+
+/// `SELECT` of a layer's rows as `decode_row` reads them.
+fn select_sql(layer: &str, cols: &BTreeMap<String, ColumnType>) -> String {
+    let mut sql =
+        String::from("SELECT geom, zoneatlas_id, zoneatlas_revision, zoneatlas_extra, fid");
+    for n in cols.keys() {
+        sql.push_str(", ");
+        sql.push_str(&quote(n));
+    }
+    sql.push_str(&format!(" FROM {}", quote(layer)));
+    sql
+}
+
+/// One row as it stands in a layer's table, by id (settling an external
+/// edit); `None` when there is no such row. Not validated.
+pub(super) fn row_by_id(
+    conn: &rusqlite::Connection,
+    layer: &str,
+    cols: &BTreeMap<String, ColumnType>,
+    id: &str,
+) -> rusqlite::Result<Option<Feature>> {
+    let sql = format!("{} WHERE zoneatlas_id = ?1", select_sql(layer, cols));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![id])?;
+    match rows.next()? {
+        None => Ok(None),
+        Some(row) => Ok(decode_row(row, cols)?.ok()),
+    }
+}
+
+/// A row as a feature (geometry decoded, not validated); `Err((id, why))`
+/// when it cannot be one at all (no geometry, an unreadable one).
+fn decode_row(
+    row: &rusqlite::Row,
+    cols: &BTreeMap<String, ColumnType>,
+) -> rusqlite::Result<Result<Feature, (String, String)>> {
+    let fid: i64 = row.get(4)?;
+    let (id, numeric_id) = match row.get_ref(1)? {
+        rusqlite::types::ValueRef::Integer(i) => (i.to_string(), true),
+        rusqlite::types::ValueRef::Text(t) => (String::from_utf8_lossy(t).into_owned(), false),
+        _ => {
+            return Ok(Err((
+                format!("fid {fid}"),
+                "the row has no zoneatlas_id".into(),
+            )))
+        }
+    };
+    let revision: Option<i64> = row.get(2)?;
+    let extra: Option<String> = row.get(3)?;
+    let mut properties = Map::new();
+    for (k, (name, t)) in cols.iter().enumerate() {
+        let v = match row.get_ref(5 + k)? {
+            rusqlite::types::ValueRef::Null => continue,
+            rusqlite::types::ValueRef::Integer(i) => match t {
+                ColumnType::Boolean => Value::Bool(i != 0),
+                _ => Value::from(i),
+            },
+            rusqlite::types::ValueRef::Real(x) => real_json(x),
+            rusqlite::types::ValueRef::Text(t) => {
+                Value::String(String::from_utf8_lossy(t).into_owned())
+            }
+            rusqlite::types::ValueRef::Blob(_) => continue,
+        };
+        properties.insert(name.clone(), v);
+    }
+    if let Some(extra) = extra {
+        match serde_json::from_str::<Map<String, Value>>(&extra) {
+            Ok(m) => properties.extend(m),
+            Err(e) => {
+                return Ok(Err((
+                    id,
+                    format!("zoneatlas_extra is not a JSON object: {e}"),
+                )))
+            }
+        }
+    }
+    let blob: Option<Vec<u8>> = row.get(0)?;
+    let Some(blob) = blob else {
+        return Ok(Err((id, "the row has no geometry".into())));
+    };
+    let geometry = match wkb::decode(&blob) {
+        Ok(g) => g,
+        Err(e) => return Ok(Err((id, e.to_string()))),
+    };
+    let Some(bbox) = geometry.bounding_rect() else {
+        return Ok(Err((id, "empty geometry".into())));
+    };
+    Ok(Ok(Feature {
+        id,
+        numeric_id,
+        geometry,
+        properties: properties.into(),
+        bbox,
+        revision: revision.unwrap_or(0).max(0) as u64,
+    }))
 }
 
 #[cfg(test)]
@@ -238,6 +282,7 @@ mod tests {
             rules: None,
             revision: 0,
             version: 0,
+            left_out: vec![],
         };
         let dir = tempfile::tempdir().unwrap();
         let mut store = GpkgStore::create(&dir.path().join("t.gpkg"), &data, None).unwrap();

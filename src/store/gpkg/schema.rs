@@ -121,6 +121,8 @@ pub(super) fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> 
             feature TEXT, status TEXT, size REAL);
          CREATE INDEX zoneatlas_changes_revision ON zoneatlas_changes(revision);
          CREATE INDEX zoneatlas_changes_feature ON zoneatlas_changes(collection, feature_id);
+         CREATE INDEX zoneatlas_changes_pending ON zoneatlas_changes(seq)
+           WHERE feature IS NULL AND op != 'delete';
          CREATE TABLE zoneatlas_tokens (
             name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
             hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL);",
@@ -165,7 +167,7 @@ pub(super) fn create_layer_table(
 ) -> rusqlite::Result<()> {
     let id = &layer.meta.id;
     let mut sql = format!(
-        "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {} NOT NULL, zoneatlas_id TEXT NOT NULL UNIQUE, zoneatlas_revision INTEGER NOT NULL, zoneatlas_extra TEXT",
+        "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {} NOT NULL, zoneatlas_id TEXT UNIQUE, zoneatlas_revision INTEGER, zoneatlas_extra TEXT",
         quote(id),
         geometry_type_name(layer.meta.geometry)
     );

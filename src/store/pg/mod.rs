@@ -243,7 +243,11 @@ impl PgStore {
         Ok(store)
     }
 
-    fn read_layer(&mut self, meta: &LayerMeta) -> Result<Layer, StoreError> {
+    fn read_layer(
+        &mut self,
+        meta: &LayerMeta,
+        left_out: &mut Vec<crate::model::LeftOut>,
+    ) -> Result<Layer, StoreError> {
         let sql = format!(
             "SELECT zoneatlas_id, zoneatlas_numeric, zoneatlas_revision, ST_AsBinary(geom), properties::text FROM {} ORDER BY fid",
             quote(&meta.id)
@@ -263,15 +267,20 @@ impl PgStore {
                     meta.geometry,
                 ) {
                     Ok(f) => features.push(f),
-                    Err(e) => skipped.push(format!("{id:?}: {e}")),
+                    Err(e) => skipped.push((id, e.to_string())),
                 }
             }
             Ok(features)
         })?;
         // Rows edited outside zoneatlas may break the layer's rules; they
         // are left out (and named) rather than keeping the zone from loading.
-        for s in &skipped {
-            tracing::warn!(layer = %meta.id, "left out a feature that breaks the layer's rules: {s}");
+        for (id, reason) in skipped {
+            tracing::warn!(layer = %meta.id, id = %id, "left out a feature that breaks the layer's rules: {reason}");
+            left_out.push(crate::model::LeftOut {
+                layer: meta.id.clone(),
+                id,
+                reason,
+            });
         }
         Ok(Layer::new(meta.clone(), features))
     }
@@ -330,10 +339,11 @@ impl Store for PgStore {
             .iter()
             .map(|l| (l.id.clone(), l.geometry))
             .collect();
+        let mut left_out = Vec::new();
         let layers = manifest
             .layers
             .iter()
-            .map(|m| self.read_layer(m))
+            .map(|m| self.read_layer(m, &mut left_out))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Dataset {
             manifest,
@@ -341,6 +351,7 @@ impl Store for PgStore {
             rules,
             revision,
             version: revision,
+            left_out,
         })
     }
 

@@ -163,7 +163,8 @@ fn a_features_history_is_the_sequence_of_its_edits() {
     assert_eq!(h.status, 200, "{}", String::from_utf8_lossy(&h.body));
     let versions = h.json()["versions"].as_array().unwrap().clone();
     let ops: Vec<&str> = versions.iter().map(|v| v["op"].as_str().unwrap()).collect();
-    assert_eq!(ops, ["create", "replace", "replace", "delete"]);
+    // A merge patch is an update; a PUT replaces.
+    assert_eq!(ops, ["create", "update", "replace", "delete"]);
     let revisions: Vec<u64> = versions
         .iter()
         .map(|v| v["revision"].as_u64().unwrap())

@@ -268,7 +268,7 @@ fn edits_are_durable(b: &dyn Backend) -> Result<(), Failed> {
         .collect();
     let want = [
         ("create", "SS-TEST"),
-        ("replace", "SS-NANHU"),
+        ("update", "SS-NANHU"),
         ("delete", "SS-GONGYE"),
     ]
     .map(|(a, b)| (a.to_owned(), b.to_owned()));

@@ -15,7 +15,7 @@
       conflict: '{who} 在 {time} 保存了该要素的新版本（版本 {rev}）。', theirs: '对方的值', yours: '你的值', field: '属性',
       reapply: '在新版本上重新应用我的修改', discard: '放弃我的修改', id_optional: '编号（可留空）', drawing_point: '在地图上单击放置（或用方向键移动地图、空格放在中心）',
       drawing_line: '单击加点（或方向键移动地图、空格加中心点），双击或回车完成，Esc 取消', time: '时间', time_now: '现在', now: '回到现在', as_of: '截至 {date}',
-      progress: '建设进展', read_only_past: '正在查看过去的数据；回到现在才能编辑。', op_create: '新建', op_replace: '修改', op_delete: '删除',
+      progress: '建设进展', read_only_past: '正在查看过去的数据；回到现在才能编辑。', op_create: '新建', op_replace: '替换', op_update: '修改', op_delete: '删除',
       viewer_only: '只读令牌，不能编辑', events: '实时更新', km: '公里',
     },
     en: {
@@ -25,7 +25,7 @@
       conflict: '{who} saved a newer version of this feature at {time} (revision {rev}).', theirs: 'Theirs', yours: 'Yours', field: 'Property',
       reapply: 'Reapply my changes on the new version', discard: 'Discard my changes', id_optional: 'Id (may stay empty)', drawing_point: 'Click the map to place it (or pan with the arrow keys and press Space for its centre)',
       drawing_line: 'Click to add points (or pan with the arrow keys, Space adds the centre), double-click or Enter to finish, Esc to cancel', time: 'Time', time_now: 'Now', now: 'Back to now', as_of: 'As of {date}',
-      progress: 'Progress', read_only_past: 'You are looking at the past; come back to now to edit.', op_create: 'created', op_replace: 'changed', op_delete: 'deleted',
+      progress: 'Progress', read_only_past: 'You are looking at the past; come back to now to edit.', op_create: 'created', op_replace: 'replaced', op_update: 'changed', op_delete: 'deleted',
       viewer_only: 'A viewer token cannot edit', events: 'Live updates', km: 'km',
     },
   };

@@ -81,6 +81,12 @@ const SERVICE: Param = Param {
 pub(super) const ERR_400: (u16, &str, &str) = (400, JSON, "A parameter or the body is malformed");
 pub(super) const ERR_404: (u16, &str, &str) =
     (404, JSON, "The data folder defines no coverage rules");
+/// A 409: the rules do not fit the data of the snapshot asked about.
+pub(super) const ERR_409: (u16, &str, &str) = (
+    409,
+    JSON,
+    "The coverage rules do not fit the data at this revision (asof before the zone existed, or the zone deleted): items are served, coverage is not",
+);
 pub(super) const ERR_503: (u16, &str, &str) = (
     503,
     JSON,
@@ -96,7 +102,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[LON, LAT, COVERAGE_CRS, SCENARIO, WITHOUT, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404],
+        responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404, ERR_409],
         route: || get(at_point),
     },
     Endpoint {
@@ -110,7 +116,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         responses: &[
             (200, JSON, "Per-service shares"),
             ERR_400,
-            ERR_404,
+            ERR_404, ERR_409,
             (408, JSON, "The body did not arrive within the body timeout"),
             (413, JSON, "Body over 1 MiB, more than 10,000 vertices, or a parcel too costly to compute (vertices x candidate assets)"),
             (415, JSON, "The body is not declared as application/json or application/geo+json"),
@@ -126,7 +132,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_503],
+        responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(zone),
     },
     Endpoint {
@@ -137,7 +143,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SERVICE, SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_503],
+        responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(gaps),
     },
     Endpoint {
@@ -151,7 +157,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         responses: &[
             (200, JSON, "The checklist"),
             ERR_400,
-            ERR_404,
+            ERR_404, ERR_409,
             (503, JSON, "Busy, or the computation ran past its deadline (Retry-After)"),
         ],
         route: || get(sites),
@@ -164,15 +170,26 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Coverage",
         params: &[SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_503],
+        responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(stats),
     },
 ];
 
 pub(super) fn rules(s: &Ctx) -> Result<&Coverage, ApiError> {
-    s.catalog.coverage.as_ref().ok_or_else(|| {
-        ApiError::not_found("this data folder has no coverage rules (coverage.toml)")
-    })
+    s.catalog
+        .coverage
+        .as_ref()
+        .ok_or_else(|| match &s.catalog.coverage_error {
+            Some(e) => ApiError::new(
+                StatusCode::CONFLICT,
+                "CoverageUnavailable",
+                format!(
+                    "the coverage rules do not fit the data at revision {} ({e}); items are served, coverage is not",
+                    s.catalog.revision
+                ),
+            ),
+            None => ApiError::not_found("this data folder has no coverage rules (coverage.toml)"),
+        })
 }
 
 /// Make sure every zone result of a scenario is computed, on the blocking

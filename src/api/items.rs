@@ -6,6 +6,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::feature::{encode_segment, feature_response};
+use super::links::with_links;
 use super::media::{GEOJSON, JSON};
 use super::openapi::{params as p, Endpoint};
 use super::params::{self as params, format, ApiPath, QueryPairs, READ_PARAMS};
@@ -82,16 +83,25 @@ async fn items(
     let q = QueryPairs::parse(raw.as_deref());
     format(&q)?;
     let meta = &l.layer.meta;
-    let mut known: Vec<&str> = STANDARD.iter().chain(READ_PARAMS).copied().collect();
-    known.extend(meta.queryable.iter().map(String::as_str));
+    let reserved: Vec<&str> = STANDARD.iter().chain(READ_PARAMS).copied().collect();
+    // Every queryable (every property some feature carries, as
+    // /queryables lists them) filters by equality; the standard
+    // parameters keep their names.
+    let mut queryable: Vec<&str> = meta.queryable.iter().map(String::as_str).collect();
+    queryable.extend(l.properties().0.keys().map(String::as_str));
+    queryable.sort_unstable();
+    queryable.dedup();
+    queryable.retain(|p| !reserved.contains(p));
+    let known: Vec<&str> = reserved.iter().chain(&queryable).copied().collect();
     if let Some(bad) = q.unknown(&known).next() {
         return Err(ApiError::bad_request(format!(
-            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, crs, limit, offset, f, asof, filter, filter-lang, filter-crs and these properties: {}",
+            "unknown parameter {bad:?}; {} accepts bbox, bbox-crs, crs, limit, offset, f, asof, filter, filter-lang, filter-crs and its queryables (/collections/{}/queryables): {}",
             meta.id,
-            if meta.queryable.is_empty() {
+            meta.id,
+            if queryable.is_empty() {
                 "(none)".to_string()
             } else {
-                meta.queryable.join(", ")
+                queryable.join(", ")
             }
         )));
     }
@@ -113,9 +123,9 @@ async fn items(
         }
     };
     let mut filters = Vec::new();
-    for name in &meta.queryable {
+    for name in &queryable {
         if let Some(v) = q.single(name)? {
-            filters.push((name.as_str(), v));
+            filters.push((*name, v));
         }
     }
 
@@ -209,6 +219,13 @@ async fn items(
         media_type: JSON,
         title: Some(meta.title.clone()),
     });
+    // Part 3: a filterable resource links to what it can be filtered on.
+    links.push(Link {
+        href: format!("{base}/api/collections/{}/queryables", meta.id),
+        rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+        media_type: "application/schema+json",
+        title: Some("Filterable properties".into()),
+    });
 
     let projected: Vec<Feature> = match &out_crs {
         Crs::Crs84 => Vec::new(),
@@ -219,6 +236,7 @@ async fn items(
     } else {
         projected.iter().collect()
     };
+    let header_links = links.clone();
     let body = FeaturePage {
         kind: "FeatureCollection",
         number_matched,
@@ -227,10 +245,8 @@ async fn items(
         links,
         features: Features(page),
     };
-    Ok(with_content_crs(
-        json_response(GEOJSON, body.to_bytes()),
-        &out_crs,
-    ))
+    let resp = json_response(GEOJSON, body.to_bytes());
+    Ok(with_content_crs(with_links(resp, &header_links), &out_crs))
 }
 
 async fn item(

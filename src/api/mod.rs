@@ -18,6 +18,7 @@ mod feature;
 mod filter;
 pub mod history;
 pub mod items;
+mod links;
 pub mod media;
 mod middleware;
 pub mod ogc;
@@ -137,6 +138,7 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         .expose_headers([
             header::ETAG,
             header::LOCATION,
+            header::LINK,
             header::HeaderName::from_static(REVISION_HEADER),
         ])
         .max_age(Duration::from_secs(3600));

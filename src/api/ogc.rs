@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{json, Map, Value};
 
+use super::links::with_json_links;
 use super::media::{GEOJSON, JSON, OPENAPI};
 use super::openapi::{params as p, Endpoint};
 use super::params::{format, ApiPath, QueryPairs};
@@ -134,7 +135,7 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
     if let Some(b) = &s.basemap {
         v["basemap"] = json!({ "url": b.url, "attribution": b.attribution, "subdomains": b.subdomains, "datum": b.datum });
     }
-    Ok(json_response(JSON, body(&v)))
+    Ok(with_json_links(json_response(JSON, body(&v)), &v))
 }
 
 async fn conformance(s: Ctx, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
@@ -145,6 +146,7 @@ async fn conformance(s: Ctx, RawQuery(q): RawQuery) -> Result<Response, ApiError
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
         "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
         "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
         "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
         "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
         "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
@@ -237,7 +239,7 @@ async fn collections(
         "links": [ link(format!("{base}/api/collections"), "self", JSON, "The layers") ],
         "collections": list,
     });
-    Ok(json_response(JSON, body(&v)))
+    Ok(with_json_links(json_response(JSON, body(&v)), &v))
 }
 
 async fn collection(
@@ -248,10 +250,8 @@ async fn collection(
 ) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
     let l = find_layer(&s.catalog, &id)?;
-    Ok(json_response(
-        JSON,
-        body(&describe(l, &base_url(&s, &headers))),
-    ))
+    let v = describe(l, &base_url(&s, &headers));
+    Ok(with_json_links(json_response(JSON, body(&v)), &v))
 }
 
 async fn queryables(

@@ -16,7 +16,8 @@ use geo::Geometry;
 use serde_json::{json, Value};
 
 use super::coverage::{
-    body, rules, scenario, services, zone_ready, zone_results, ERR_400, ERR_404, ERR_503, SCENARIO,
+    body, rules, scenario, services, zone_ready, zone_results, ERR_400, ERR_404, ERR_409, ERR_503,
+    SCENARIO,
 };
 use super::media::{GEOJSON, HTML, JSON, PDF};
 use super::openapi::{
@@ -121,7 +122,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         responses: &[
             (200, GEOJSON, "FeatureCollection of pieces of land"),
             ERR_400,
-            ERR_404,
+            ERR_404, ERR_409,
             (413, JSON, "The question would overlay more than the bound allows over the whole zone (a city's road reserves, say)"),
             ERR_503,
         ],
@@ -135,7 +136,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Planning",
         params: &[ASSETS, SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "The impact per service"), ERR_400, ERR_404, BUSY],
+        responses: &[(200, JSON, "The impact per service"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(outage),
     },
     Endpoint {
@@ -146,7 +147,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Planning",
         params: &[NETWORK_SERVICE, SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "The critical assets"), ERR_400, ERR_404, BUSY],
+        responses: &[(200, JSON, "The critical assets"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(critical),
     },
     Endpoint {
@@ -157,7 +158,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Planning",
         params: &[SCENARIO, F, ASOF],
         request_body: None,
-        responses: &[(200, JSON, "The capacity report"), ERR_400, ERR_404, BUSY],
+        responses: &[(200, JSON, "The capacity report"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(capacity),
     },
     Endpoint {

@@ -60,8 +60,12 @@ pub struct Catalog {
     /// When the data was loaded.
     pub loaded_at: SystemTime,
     /// Coverage rules resolved against the layers, when the folder has
-    /// `coverage.toml`.
+    /// `coverage.toml` and they resolve.
     pub coverage: Option<Coverage>,
+    /// Why the rules do not resolve against this snapshot's layers (the
+    /// zone was deleted, or this is a revision before the zone was
+    /// imported): items are served, coverage answers say why not.
+    pub coverage_error: Option<String>,
 }
 
 impl Catalog {
@@ -95,10 +99,13 @@ impl Catalog {
         let mut catalog = Catalog::from_layers(manifest, layers, version);
         catalog.revision = revision;
         if let Some(rules) = rules {
-            catalog.coverage = Some(
-                Coverage::build(&catalog.layers, catalog.projection, rules)
-                    .map_err(CatalogError::Mismatch)?,
-            );
+            match Coverage::build(&catalog.layers, catalog.projection, rules) {
+                Ok(c) => catalog.coverage = Some(c),
+                Err(e) => {
+                    tracing::warn!(revision, "the coverage rules do not fit the data: {e}");
+                    catalog.coverage_error = Some(e);
+                }
+            }
         }
         Ok(catalog)
     }
@@ -118,17 +125,24 @@ impl Catalog {
         for (i, l) in replaced {
             layers[i] = Arc::new(self.layers[i].with_features(l));
         }
+        let mut coverage_error = self.coverage_error.clone();
         let coverage = match &self.coverage {
             Some(c) => {
-                let next = Coverage::build_reusing(
+                match Coverage::build_reusing(
                     &layers,
                     projection,
                     c.rules.clone(),
                     Some((c, &self.layers)),
-                )
-                .map_err(CatalogError::Mismatch)?;
-                next.keep_unchanged_zone_results(c, &self.layers, &layers);
-                Some(next)
+                ) {
+                    Ok(next) => {
+                        next.keep_unchanged_zone_results(c, &self.layers, &layers);
+                        Some(next)
+                    }
+                    Err(e) => {
+                        coverage_error = Some(e);
+                        None
+                    }
+                }
             }
             None => None,
         };
@@ -141,6 +155,7 @@ impl Catalog {
             revision,
             loaded_at: SystemTime::now(),
             coverage,
+            coverage_error,
         })
     }
 
@@ -176,6 +191,7 @@ impl Catalog {
             revision: 0,
             loaded_at: SystemTime::now(),
             coverage: None,
+            coverage_error: None,
         }
     }
 

@@ -44,20 +44,37 @@ fn import_data(args: &crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
                     crate::store::display_name(&args.store)
                 )
             })?;
-        for (layer, n, skipped) in &s.layers {
+        for l in &s.layers {
             println!(
-                "  {layer}: {n} features{}",
-                if *skipped > 0 {
-                    format!(" ({skipped} skipped: invalid geometry or id in use)")
+                "  {}: {} of {} mapped features{}",
+                l.layer,
+                l.imported,
+                l.mapped,
+                if l.refused > 0 {
+                    format!(", {} refused", l.refused)
                 } else {
                     String::new()
                 }
             );
+            for (why, n) in &l.reasons {
+                println!("      {n} × {why}");
+            }
+        }
+        let empty = s.empty_layers();
+        if !empty.is_empty() {
+            let names: Vec<&str> = empty.iter().map(|l| l.layer.as_str()).collect();
+            eprintln!(
+                "error: {}: nothing imported: {} would receive none of the features mapped into {} (the reasons above); adapt the layer's required properties or the profile (--profile)",
+                crate::store::display_name(&args.store),
+                names.join(", "),
+                if names.len() > 1 { "them" } else { "it" }
+            );
+            return Ok(ExitCode::FAILURE);
         }
         println!(
             "{}: {} features from {} in {:.2?}, revision {}{}",
             crate::store::display_name(&args.store),
-            s.layers.iter().map(|l| l.1).sum::<usize>(),
+            s.layers.iter().map(|l| l.imported).sum::<usize>(),
             pbf.display(),
             started.elapsed(),
             s.revision

@@ -18,6 +18,9 @@ fn meta<'a>(snap: &'a Catalog, layer: &str) -> Result<&'a LayerMeta, EditError> 
 /// A feature the client sent, checked: problems one per line.
 fn feature(snap: &Catalog, meta: &LayerMeta, v: &Value) -> Result<Feature, Vec<String>> {
     let f = crate::load::feature_from_client(v, meta)?;
+    if !f.id.is_empty() {
+        crate::ids::check(&f.id).map_err(|p| vec![p])?;
+    }
     check_status(snap, &f).map_err(|p| vec![p])?;
     Ok(f)
 }

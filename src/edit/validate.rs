@@ -17,6 +17,13 @@ pub(crate) type Results = Vec<(String, Option<Feature>)>;
 /// Per layer, feature id -> its state after some edits (`None`: deleted).
 pub(crate) type Overlay = HashMap<String, HashMap<String, Option<Feature>>>;
 
+/// What an edit does to the stored feature, as the change log names it.
+enum Op {
+    Create,
+    Replace,
+    Update,
+}
+
 /// A feature's current state as a request sees it: its own earlier edits
 /// (`mine`), else the batch's (`batch`), else the snapshot's.
 fn current<'a>(
@@ -94,7 +101,7 @@ pub(crate) fn validate(
                 } else if current(snap, batch, mine, &layer_id, &f.id).is_some() {
                     return Err(EditError::IdInUse(layer_id, f.id));
                 }
-                Some((f, false))
+                Some((f, Op::Create))
             }
             Prepared::Replace {
                 id,
@@ -107,7 +114,7 @@ pub(crate) fn validate(
                 // The id is the URL's, as it was given (text or number).
                 f.id = old.id.clone();
                 f.numeric_id = old.numeric_id;
-                Some((f, true))
+                Some((f, Op::Replace))
             }
             Prepared::Patch {
                 id,
@@ -120,7 +127,7 @@ pub(crate) fn validate(
                     .apply(old, meta)
                     .and_then(|f| check_status(snap, &f).map(|()| f).map_err(|p| vec![p]));
                 match patched {
-                    Ok(f) => Some((f, true)),
+                    Ok(f) => Some((f, Op::Update)),
                     Err(lines) => {
                         let prefix = match edits.len() > 1 {
                             true => format!("feature {n}: "),
@@ -146,7 +153,7 @@ pub(crate) fn validate(
                 None
             }
         };
-        let Some((mut f, existed)) = stored else {
+        let Some((mut f, op)) = stored else {
             continue;
         };
         f.revision = next;
@@ -154,12 +161,16 @@ pub(crate) fn validate(
             .or_default()
             .insert(f.id.clone(), Some(f.clone()));
         results.push((f.id.clone(), Some(f.clone())));
-        changes.push(match existed {
-            true => Change::Replace {
+        changes.push(match op {
+            Op::Create => Change::Create {
                 layer: layer_id,
                 feature: f,
             },
-            false => Change::Create {
+            Op::Replace => Change::Replace {
+                layer: layer_id,
+                feature: f,
+            },
+            Op::Update => Change::Update {
                 layer: layer_id,
                 feature: f,
             },

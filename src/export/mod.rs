@@ -29,8 +29,10 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
             out.display()
         ));
     }
-    if out.exists() {
-        return Err(format!("{} exists already", out.display()));
+    for f in members(out, &ext) {
+        if f.exists() {
+            return Err(format!("{} exists already", f.display()));
+        }
     }
     let mut s = crate::store::open_existing(store)
         .map_err(|e| e.to_string())?
@@ -60,22 +62,84 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
         })
         .collect();
     let wkt = crs.wkt();
-    match ext.as_str() {
+    // Written under a temporary name, then put in place whole: a full disk
+    // or a crash leaves no half-written file in the way of a retry.
+    let tmp = out.with_file_name(format!(
+        ".{}.partial-{}.{ext}",
+        out.file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned()),
+        std::process::id()
+    ));
+    let written = write(
+        &tmp,
+        &ext,
+        layer,
+        l.meta.geometry,
+        crs,
+        wkt.as_deref(),
+        &features,
+    );
+    let placed = written.and_then(|()| place(&tmp, out, &ext));
+    for f in members(&tmp, &ext) {
+        let _ = std::fs::remove_file(f);
+    }
+    placed?;
+    Ok(features.len())
+}
+
+/// The files an export to `out` makes: one, or a Shapefile's set.
+fn members(out: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+    match ext {
+        "shp" => ["shp", "shx", "dbf", "prj", "cpg"]
+            .iter()
+            .map(|e| out.with_extension(e))
+            .collect(),
+        _ => vec![out.to_path_buf()],
+    }
+}
+
+/// Link every written member in place (a link refuses to replace a file
+/// someone made meanwhile, where a rename would not); all or none.
+fn place(tmp: &Path, out: &Path, ext: &str) -> Result<(), String> {
+    let mut done = Vec::new();
+    for (from, to) in members(tmp, ext).into_iter().zip(members(out, ext)) {
+        if !from.exists() {
+            continue;
+        }
+        if let Err(e) = std::fs::hard_link(&from, &to) {
+            for d in done {
+                let _ = std::fs::remove_file(d);
+            }
+            return Err(format!("{}: {e}", to.display()));
+        }
+        done.push(to);
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Write the features to `out` in the format its extension names.
+fn write(
+    out: &Path,
+    ext: &str,
+    layer: &str,
+    kind: crate::model::GeometryKind,
+    crs: Crs,
+    wkt: Option<&str>,
+    features: &[(String, Geometry, Map<String, Value>)],
+) -> Result<(), String> {
+    match ext {
         "gpkg" => {
             let (code, wkt) = crs.epsg_code().zip(wkt).ok_or_else(|| {
                 format!("a GeoPackage needs an EPSG CRS; {} has none", crs.name())
             })?;
-            crate::store::gpkg_source::write_plain(
-                out,
-                layer,
-                l.meta.geometry,
-                code,
-                &wkt,
-                &features,
-            )?
+            crate::store::gpkg_source::write_plain(out, layer, kind, code, wkt, features)?
         }
-        "shp" => shp::write(out, l.meta.geometry, &features, wkt.as_deref())
-            .map_err(|e| e.to_string())?,
+        "shp" => shp::write(out, kind, features, wkt).map_err(|e| e.to_string())?,
         _ => {
             let list: Vec<Value> = features
                 .iter()
@@ -93,7 +157,10 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
             }
             let text = serde_json::to_vec(&fc).map_err(|e| e.to_string())?;
             std::fs::write(out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+            std::fs::File::open(out)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("{}: {e}", out.display()))?;
         }
     }
-    Ok(features.len())
+    Ok(())
 }

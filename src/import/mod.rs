@@ -402,12 +402,41 @@ fn prepare(row: Row, crs: &Crs, opts: &Options, meta: &LayerMeta) -> Result<Feat
     crate::load::feature_from_geojson(&v, meta).map_err(|lines| at(lines.join("; ")))
 }
 
+/// What an OSM import did to one layer.
+#[derive(Debug)]
+pub struct LayerImport {
+    pub layer: String,
+    /// The elements the profile mapped into it.
+    pub mapped: usize,
+    pub imported: usize,
+    /// Mapped but refused (breaking the layer's rules, or an id in use).
+    pub refused: usize,
+    /// The first few distinct reasons, with how many rows each refused.
+    pub reasons: Vec<(String, usize)>,
+}
+
+/// How many distinct refusal reasons a summary lists per layer.
+const REASONS_SHOWN: usize = 5;
+
 /// What an OSM import did, per layer.
 #[derive(Debug)]
 pub struct OsmSummary {
-    pub layers: Vec<(String, usize, usize)>,
+    pub layers: Vec<LayerImport>,
+    /// Elements whose geometry could not be built (a way missing nodes from
+    /// the extract, a ring that does not close).
     pub dropped: usize,
     pub revision: Option<u64>,
+}
+
+impl OsmSummary {
+    /// The layers the profile mapped elements into and that received
+    /// none of them: the import did not do what was asked.
+    pub fn empty_layers(&self) -> Vec<&LayerImport> {
+        self.layers
+            .iter()
+            .filter(|l| l.mapped > 0 && l.imported == 0)
+            .collect()
+    }
 }
 
 /// Map an OpenStreetMap extract into the store's layers (created when
@@ -459,20 +488,44 @@ pub fn import_osm(
             layer: id.clone(),
             ..Options::default()
         };
-        let (mut good, mut bad) = (Vec::new(), 0);
+        let mapped = rows.len();
+        let mut good = Vec::new();
+        let mut reasons: Vec<(String, usize)> = Vec::new();
+        let mut refuse = |why: String| {
+            // "row 12: property "width_m" is missing" -> the reason alone.
+            let why = why
+                .split_once(": ")
+                .map_or(why.clone(), |(_, r)| r.to_owned());
+            match reasons.iter_mut().find(|(r, _)| *r == why) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((why, 1)),
+            }
+        };
         for row in rows {
             match prepare(row, &Crs::Crs84, &opts, &meta) {
-                Ok(f) if !taken.contains(&f.id) => good.push(f),
-                _ => bad += 1,
+                Ok(f) if taken.contains(&f.id) => {
+                    refuse(format!("row: id {:?} is in use in the layer", f.id))
+                }
+                Ok(f) => good.push(f),
+                Err(e) => refuse(e),
             }
         }
+        let refused = mapped - good.len();
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+        reasons.truncate(REASONS_SHOWN);
+        layers.push(LayerImport {
+            layer: id.clone(),
+            mapped,
+            imported: good.len(),
+            refused,
+            reasons,
+        });
         if good.is_empty() {
             continue;
         }
         if existing.is_none() {
             changes.push(("import".into(), Change::AddLayer { meta: meta.clone() }));
         }
-        layers.push((id.clone(), good.len(), bad));
         changes.extend(good.into_iter().map(|feature| {
             (
                 "import".to_owned(),
@@ -483,16 +536,18 @@ pub fn import_osm(
             )
         }));
     }
-    let revision = if changes.is_empty() {
-        None
-    } else {
-        Some(commit_to(store, store_path, data.revision, &changes)?.revision)
-    };
-    Ok(OsmSummary {
+    let mut summary = OsmSummary {
         layers,
         dropped: extract.dropped,
-        revision,
-    })
+        revision: None,
+    };
+    // All or nothing: a layer the profile mapped elements into that
+    // would receive none of them means the import is not what was asked
+    // (the layer's rules refuse the data): nothing is written.
+    if summary.empty_layers().is_empty() && !changes.is_empty() {
+        summary.revision = Some(commit_to(store, store_path, data.revision, &changes)?.revision);
+    }
+    Ok(summary)
 }
 
 /// Give a store coverage rules (a `coverage.toml`), after checking that they

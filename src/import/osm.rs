@@ -8,7 +8,8 @@
 //! Ways are assembled from their nodes, multipolygon relations into
 //! polygons (outer rings joined way to way, inner rings given to the outer
 //! that holds them). A profile file may replace which tags select each
-//! layer.
+//! layer. Feature ids are the OSM element's type letter and id (`n123`,
+//! `w4236349`, `r77`): no `/`, so every id can name its feature in a URL.
 //!
 //! Must not: write anything (`import` does).
 
@@ -158,13 +159,14 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
         dropped: 0,
     };
     let mut push = |layer: &str, id: String, g: Geometry, tags: &HashMap<String, String>| {
-        if let Some((kind, rows)) = out.layers.get_mut(layer) {
+        if let Some((_, rows)) = out.layers.get_mut(layer) {
             let n = rows.len() + 1;
+            let properties = properties(layer, &g, tags);
             rows.push(Row {
                 number: n,
                 id: Some(Value::String(id)),
                 geometry: g,
-                properties: properties(layer, *kind, tags),
+                properties,
             });
         }
     };
@@ -174,7 +176,7 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
             if kind == GeometryKind::Point {
                 push(
                     layer,
-                    format!("node/{id}"),
+                    format!("n{id}"),
                     Geometry::Point(Point(nodes[id])),
                     tags,
                 );
@@ -211,7 +213,7 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
                 _ => None,
             };
             match g {
-                Some(g) => push(layer, format!("way/{id}"), g, &w.tags),
+                Some(g) => push(layer, format!("w{id}"), g, &w.tags),
                 None => dropped += 1,
             }
         }
@@ -258,7 +260,7 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
                 GeometryKind::LineString => None,
             };
             match g {
-                Some(g) => push(layer, format!("relation/{id}"), g, tags),
+                Some(g) => push(layer, format!("r{id}"), g, tags),
                 None => dropped += 1,
             }
         }
@@ -288,22 +290,47 @@ fn join_rings(mut parts: Vec<Vec<i64>>) -> Option<Vec<Vec<i64>>> {
     Some(rings)
 }
 
-/// The properties a layer's features carry, from OSM tags.
-fn properties(
-    layer: &str,
-    _kind: GeometryKind,
-    tags: &HashMap<String, String>,
-) -> Map<String, Value> {
+/// The road width a class gets when OSM gives none (`width=*`): the
+/// sample's planning widths (trunk 40 m, secondary 24 m, branch 12 m).
+fn default_width_m(class: &str) -> f64 {
+    match class {
+        "trunk" => 40.0,
+        "secondary" => 24.0,
+        _ => 12.0,
+    }
+}
+
+/// A number from a tag (`12`, `12.5`, `12 m`, `300 mm`), unit dropped.
+fn number(text: &str) -> Option<f64> {
+    let head: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    head.parse().ok()
+}
+
+/// The properties an element gets in a layer, every one the sample's
+/// schema requires supplied (the defaults documented in the README):
+/// `name` and `name_en` (from `name:zh`, `name:en`, `name`, `ref`; empty
+/// when OSM has none), `status` (from `construction`/`proposed`), `source`;
+/// roads `class` (from the highway type) and `width_m` (`width`, else by
+/// class); pipelines `utility` (`substance`), `operator` (else
+/// `unknown`), `diameter_mm` (`diameter`, else 0: unknown); power
+/// `voltage_kv` (`voltage`, in volts, the highest circuit); substations
+/// `capacity_mva` (`rating`, when given); parks and sites `area_m2` (of the
+/// geometry) and sites `kind` (the landuse).
+fn properties(layer: &str, g: &Geometry, tags: &HashMap<String, String>) -> Map<String, Value> {
     let mut p = Map::new();
     let tag = |k: &str| tags.get(k).cloned();
-    let name = tag("name:zh").or_else(|| tag("name"));
-    let name_en = tag("name:en").or_else(|| tag("name"));
-    if let Some(n) = name {
-        p.insert("name".into(), json!(n));
-    }
-    if let Some(n) = name_en {
-        p.insert("name_en".into(), json!(n));
-    }
+    let name = tag("name:zh")
+        .or_else(|| tag("name"))
+        .or_else(|| tag("ref"));
+    let name_en = tag("name:en")
+        .or_else(|| tag("name"))
+        .or_else(|| tag("ref"));
+    p.insert("name".into(), json!(name.unwrap_or_default()));
+    p.insert("name_en".into(), json!(name_en.unwrap_or_default()));
     let highway = tag("highway").unwrap_or_default();
     let status = if highway == "construction" || tags.contains_key("construction") {
         "under_construction"
@@ -313,6 +340,11 @@ fn properties(
         "existing"
     };
     p.insert("status".into(), json!(status));
+    let area = || {
+        let polygons = crate::coverage::polygons_of(g);
+        let m2: f64 = polygons.iter().map(crate::geodesy::polygon_area_m2).sum();
+        json!(m2.round())
+    };
     match layer {
         "roads" => {
             let kind = if highway == "construction" || highway == "proposed" {
@@ -328,7 +360,13 @@ fn properties(
                 "secondary" | "tertiary" | "secondary_link" | "tertiary_link" => "secondary",
                 _ => "branch",
             };
+            let width = tag("width")
+                .as_deref()
+                .and_then(number)
+                .filter(|w| *w > 0.0)
+                .unwrap_or_else(|| default_width_m(class));
             p.insert("class".into(), json!(class));
+            p.insert("width_m".into(), json!(width));
             p.insert("highway".into(), json!(highway));
         }
         "power_lines" | "substations" => {
@@ -339,6 +377,9 @@ fn properties(
                     .reduce(f64::max)
             }) {
                 p.insert("voltage_kv".into(), json!(kv / 1000.0));
+            }
+            if let Some(mva) = tag("rating").as_deref().and_then(number) {
+                p.insert("capacity_mva".into(), json!(mva));
             }
         }
         "pipelines" => {
@@ -351,6 +392,22 @@ fn properties(
                 None => "unknown",
             };
             p.insert("utility".into(), json!(utility));
+            p.insert(
+                "operator".into(),
+                json!(tag("operator").unwrap_or_else(|| "unknown".into())),
+            );
+            let diameter = tag("diameter").as_deref().and_then(number).unwrap_or(0.0);
+            p.insert("diameter_mm".into(), json!(diameter));
+        }
+        "parks" => {
+            p.insert("area_m2".into(), area());
+        }
+        "sites" => {
+            p.insert("area_m2".into(), area());
+            p.insert(
+                "kind".into(),
+                json!(tag("landuse").unwrap_or_else(|| "industrial".into())),
+            );
         }
         _ => {}
     }

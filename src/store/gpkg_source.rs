@@ -155,14 +155,21 @@ pub fn write_plain(
             srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL, PRIMARY KEY (table_name, column_name));",
     )
     .map_err(fail)?;
-    tx.execute(
-        "INSERT INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)",
-        params![format!("EPSG:{code}"), code as i64, wkt],
-    )
-    .map_err(fail)?;
+    // GeoPackage Req 11: the WGS 84 row is there whatever the data's CRS.
+    let wgs84 = crate::crs::Crs::Crs84.wkt().unwrap_or_default();
+    for (c, w) in [(4326u32, wgs84.as_str()), (code, wkt)] {
+        tx.execute(
+            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, 'EPSG', ?2, ?3, NULL)",
+            params![format!("EPSG:{c}"), c as i64, w],
+        )
+        .map_err(fail)?;
+    }
     // Columns: every property name, typed by the values it holds.
     let mut names: Vec<(String, &'static str)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // The feature id is the `id` column, as a Shapefile's `id` field and a
+    // GeoJSON Feature's `id`: `import` reads it back from any of the three.
+    seen.insert("id".to_owned());
     for (_, _, p) in features {
         for k in p.keys() {
             if seen.insert(k.clone()) {
@@ -189,7 +196,7 @@ pub fn write_plain(
         crate::model::GeometryKind::LineString => "GEOMETRY",
         crate::model::GeometryKind::Polygon => "GEOMETRY",
     };
-    let mut sql = format!("CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type} NOT NULL, feature_id TEXT", quote(table));
+    let mut sql = format!("CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom {geometry_type} NOT NULL, id TEXT", quote(table));
     for (n, t) in &names {
         sql.push_str(&format!(", {} {t}", quote(n)));
     }
@@ -218,7 +225,7 @@ pub fn write_plain(
         let cols: Vec<String> = names.iter().map(|(n, _)| quote(n)).collect();
         let marks: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 3)).collect();
         let sql = format!(
-            "INSERT INTO {} (geom, feature_id{}{}) VALUES (?1, ?2{}{})",
+            "INSERT INTO {} (geom, id{}{}) VALUES (?1, ?2{}{})",
             quote(table),
             if cols.is_empty() { "" } else { ", " },
             cols.join(", "),

@@ -34,15 +34,17 @@ impl Entry {
     ) -> Option<Entry> {
         match change {
             Change::AddLayer { .. } => None,
-            Change::Create { feature, .. } | Change::Replace { feature, .. } => {
+            Change::Create { feature, .. }
+            | Change::Replace { feature, .. }
+            | Change::Update { feature, .. } => {
                 let mut f = feature.clone();
                 f.revision = next;
                 let (status, size) = logged_shape(&f, kind, status_property);
                 Some(Entry {
-                    op: if matches!(change, Change::Create { .. }) {
-                        "create"
-                    } else {
-                        "replace"
+                    op: match change {
+                        Change::Create { .. } => "create",
+                        Change::Update { .. } => "update",
+                        _ => "replace",
                     },
                     id: f.id.clone(),
                     after: Some(feature_json(&f)),

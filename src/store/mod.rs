@@ -29,8 +29,11 @@ pub use open::{create, display_name, is_postgres, open_existing};
 pub enum Change {
     /// A new feature (its id is not in use).
     Create { layer: String, feature: Feature },
-    /// The whole feature replaced (by PUT or PATCH).
+    /// The whole feature replaced (by PUT).
     Replace { layer: String, feature: Feature },
+    /// The feature changed by a merge patch (PATCH): stored whole as
+    /// `Replace` is, logged as an update.
+    Update { layer: String, feature: Feature },
     /// The feature removed (`numeric`: its id was a JSON number).
     Delete {
         layer: String,
@@ -48,6 +51,7 @@ impl Change {
         match self {
             Change::Create { layer, .. }
             | Change::Replace { layer, .. }
+            | Change::Update { layer, .. }
             | Change::Delete { layer, .. } => layer,
             Change::AddLayer { meta } => &meta.id,
         }

@@ -1,4 +1,6 @@
-"""Reads every road through OWSLib's OGC API - Features client, page by page."""
+"""Reads every road through OWSLib's OGC API - Features client, page by
+page; with a second argument, also the first road by its id
+(`collection_item`), as a client that follows an id it was given."""
 import json
 import sys
 
@@ -13,4 +15,8 @@ while True:
     offset += page["numberReturned"]
     if page["numberReturned"] == 0 or offset >= page["numberMatched"]:
         break
-print(json.dumps({"collections": ids, "roads": roads}))
+out = {"collections": ids, "roads": roads}
+if len(sys.argv) > 2 and roads:
+    item = api.collection_item("roads", str(roads[0]))
+    out["item"] = item["id"]
+print(json.dumps(out))

@@ -109,7 +109,9 @@ impl GpkgStore {
             }
             // New property names become columns (typed by their first value).
             for (_, c) in changes {
-                let (Change::Create { layer, feature } | Change::Replace { layer, feature }) = c
+                let (Change::Create { layer, feature }
+                | Change::Replace { layer, feature }
+                | Change::Update { layer, feature }) = c
                 else {
                     continue;
                 };
@@ -155,7 +157,7 @@ impl GpkgStore {
                         .map_err(sql)?;
                     }
                     (_, Some(f)) => {
-                        if matches!(c, Change::Replace { .. }) {
+                        if matches!(c, Change::Replace { .. } | Change::Update { .. }) {
                             tx.prepare_cached(&format!(
                                 "DELETE FROM {} WHERE zoneatlas_id = ?1",
                                 quote(layer)

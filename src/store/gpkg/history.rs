@@ -71,7 +71,9 @@ impl History for GpkgHistory {
     fn latest(&mut self) -> Result<(u64, String), StoreError> {
         self.conn
             .query_row(
-                "SELECT revision, time FROM zoneatlas_changes ORDER BY seq DESC LIMIT 1",
+                "SELECT coalesce((SELECT revision FROM zoneatlas_changes ORDER BY seq DESC LIMIT 1), 1),
+                        coalesce((SELECT time FROM zoneatlas_changes ORDER BY seq DESC LIMIT 1),
+                                 (SELECT value FROM zoneatlas_meta WHERE key = 'created'), '')",
                 [],
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
             )
@@ -80,10 +82,14 @@ impl History for GpkgHistory {
 
     fn revision_time(&mut self, revision: u64) -> Result<Option<String>, StoreError> {
         self.conn
-            .prepare_cached("SELECT time FROM zoneatlas_changes WHERE revision = ?1 LIMIT 1")
+            .prepare_cached(
+                "SELECT coalesce((SELECT time FROM zoneatlas_changes WHERE revision = ?1 LIMIT 1),
+                                 CASE WHEN ?1 = 1 THEN (SELECT value FROM zoneatlas_meta WHERE key = 'created') END)",
+            )
             .and_then(|mut s| {
-                s.query_row(params![revision as i64], |r| r.get(0))
+                s.query_row(params![revision as i64], |r| r.get::<_, Option<String>>(0))
                     .optional()
+                    .map(Option::flatten)
             })
             .map_err(sql_err(&self.path))
     }

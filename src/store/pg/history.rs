@@ -49,7 +49,9 @@ impl History for PgHistory {
     fn latest(&mut self) -> Result<(u64, String), StoreError> {
         self.with(|c| {
             c.query_one(
-                "SELECT revision, time FROM zoneatlas._changes ORDER BY seq DESC LIMIT 1",
+                "SELECT coalesce((SELECT revision FROM zoneatlas._changes ORDER BY seq DESC LIMIT 1), 1),
+                        coalesce((SELECT time FROM zoneatlas._changes ORDER BY seq DESC LIMIT 1),
+                                 (SELECT value FROM zoneatlas._meta WHERE key = 'created'), '')",
                 &[],
             )
         })
@@ -58,12 +60,13 @@ impl History for PgHistory {
 
     fn revision_time(&mut self, revision: u64) -> Result<Option<String>, StoreError> {
         self.with(|c| {
-            c.query_opt(
-                "SELECT time FROM zoneatlas._changes WHERE revision = $1 LIMIT 1",
+            c.query_one(
+                "SELECT coalesce((SELECT time FROM zoneatlas._changes WHERE revision = $1 LIMIT 1),
+                                 CASE WHEN $1 = 1 THEN (SELECT value FROM zoneatlas._meta WHERE key = 'created') END)",
                 &[&(revision.min(i64::MAX as u64) as i64)],
             )
         })
-        .map(|r| r.map(|r| r.get(0)))
+        .map(|r| r.get::<_, Option<String>>(0))
     }
 
     fn feature(&mut self, collection: &str, id: &str) -> Result<Vec<ChangeRecord>, StoreError> {

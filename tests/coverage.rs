@@ -156,18 +156,56 @@ async fn switching_off_a_feed_removes_redundancy() {
 }
 
 #[tokio::test]
-async fn cutting_the_110kv_tie_splits_the_power_network() {
-    // Mazhai substation alone feeds the north once the tie south is cut,
-    // but the 10 kV mesh still joins all three: hand-checked topology.
-    let p = "/api/coverage?lon=113.5250&lat=34.7100";
+async fn power_is_traced_by_level_so_a_substation_out_cuts_its_own_feeders() {
+    // Hand-checked from geodata/: Liandong U Valley's only connection is the
+    // 10 kV dedicated feeder P-10-S01, which starts at the Industrial Park
+    // substation (SS-GONGYE) where the 110 kV lines and feeder P-10-014 also
+    // meet. Voltage levels meet only through a substation, and a substation
+    // is where supply enters, not a junction: with SS-GONGYE out, P-10-S01
+    // reaches no other substation, while the 10 kV mesh keeps Mazhai and
+    // Nanhu.
     let app = app();
+    let out = get(&app, "/api/network/outage?assets=SS-GONGYE")
+        .await
+        .json();
+    let power = out["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "power")
+        .expect("power in the outage");
+    let lost: Vec<&str> = power["lose_supply"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(lost, ["ST-LIANDONG"], "{power}");
+    let sites = get(&app, "/api/coverage/sites").await.json();
+    let liandong = sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"]["id"] == "ST-LIANDONG")
+        .unwrap();
+    let fed: Vec<&str> = service(liandong, "power")["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(fed, ["SS-GONGYE"], "its feeder's substation alone");
+
+    // A point 30 m south of Mazhai substation is served by Mazhai (3 km
+    // reach at 110 kV) and fed by it alone; with Mazhai out, the Industrial
+    // Park substation 2.3 km south serves it instead.
+    let p = "/api/coverage?lon=113.5250&lat=34.7100";
     let all = get(&app, p).await.json();
-    assert_eq!(
-        service(&all, "power")["sources"].as_array().unwrap().len(),
-        3
-    );
-    let cut = get(&app, &format!("{p}&without=P-110-MG")).await.json();
-    assert_eq!(service(&cut, "power")["redundant"], true);
+    assert_eq!(service(&all, "power")["sources"][0]["id"], "SS-MAZHAI");
+    assert_eq!(service(&all, "power")["redundant"], false);
+    let cut = get(&app, &format!("{p}&without=SS-MAZHAI")).await.json();
+    assert_eq!(service(&cut, "power")["nearest"]["id"], "SS-GONGYE");
+    assert_eq!(service(&cut, "power")["sources"][0]["id"], "SS-GONGYE");
 }
 
 #[tokio::test]

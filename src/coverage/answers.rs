@@ -84,8 +84,8 @@ pub struct AreaAnswer {
     /// boundary (or inside it): the area can be connected.
     pub connectable: bool,
     /// Metres from the area to the nearest eligible asset (0 when one lies
-    /// inside or crosses it); null when none lies within the service's
-    /// largest reach.
+    /// inside or crosses it), within reach or not; null only when the
+    /// scenario has no eligible asset at all.
     pub distance_m: Option<f64>,
     /// The asset it would connect to: the nearest one whose reach includes
     /// the area.

@@ -257,9 +257,18 @@ impl Coverage {
                             .map(|(f, &on)| on.then_some(&f.geometry))
                             .collect()
                     };
+                    let levels: Option<Vec<Option<String>>> = n.level_property.as_ref().map(|p| {
+                        layers[lines_layer]
+                            .layer
+                            .features
+                            .iter()
+                            .map(|f| f.property_text(p))
+                            .collect()
+                    });
                     let graph = Network::build(
                         &geoms(lines_layer, &line_member),
                         &geoms(sources_layer, &source_member),
+                        levels.as_deref(),
                         &proj,
                         n.tolerance_m,
                     );

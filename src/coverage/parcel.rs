@@ -121,7 +121,64 @@ impl Coverage {
             }
         }
         deadline.check()?;
+        if near.nearest.is_none() {
+            near.nearest = self.nearest_beyond(layers, s, sc, off, region, deadline)?;
+        }
         Ok(near)
+    }
+
+    /// The nearest eligible asset to a region when none lies within the
+    /// service's largest reach ("the nearest park is 1.8 km away"): the `k`
+    /// nearest to the region's centre, `k` growing, until the `k`-th is so
+    /// far from the centre that no asset beyond it can be nearer to the
+    /// region than the best found (an asset's distance to the region is at
+    /// least its distance to the centre less the region's radius).
+    fn nearest_beyond(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        sc: Scenario,
+        off: Option<Switch>,
+        region: &Region,
+        deadline: &Deadline,
+    ) -> Result<Option<(f64, usize)>, Exceeded> {
+        let layer = &layers[s.layer];
+        let centre = region.bbox.center();
+        let radius = [region.bbox.min(), region.bbox.max()]
+            .iter()
+            .flat_map(|a| {
+                [
+                    *a,
+                    Coord {
+                        x: a.x,
+                        y: centre.y * 2.0 - a.y,
+                    },
+                ]
+            })
+            .map(|c| geodesy::distance_m(centre, c))
+            .fold(0.0, f64::max);
+        let keep = |i: usize| self.on(s, sc, off, i);
+        let mut k = 8;
+        loop {
+            deadline.check()?;
+            let hits = layer.nearest_where(centre, k, keep);
+            let mut best: Option<(f64, usize)> = None;
+            for h in &hits {
+                let g = area::to_metric(&layer.layer.features[h.feature].geometry, region.proj);
+                if let Some(d) = region.parts.distance_within(&g, f64::INFINITY) {
+                    if best.is_none_or(|(b, _)| d < b) {
+                        best = Some((d, h.feature));
+                    }
+                }
+            }
+            let exhausted = hits.len() < k;
+            // 1% slack for the two projections' differences in scale.
+            let beyond = hits.last().map_or(0.0, |h| h.distance_m * 0.99 - radius);
+            if exhausted || best.is_some_and(|(b, _)| b <= beyond) {
+                return Ok(best);
+            }
+            k *= 4;
+        }
     }
 
     /// `near` for a lon/lat (multi)polygon, in its own local projection.

@@ -161,6 +161,11 @@ pub struct NetworkRule {
     /// within reach.
     #[serde(default)]
     pub site_property: Option<String>,
+    /// A line property holding its level (`voltage_kv`, a pressure class).
+    /// With it, lines join only lines of their level and meet a source
+    /// (substation, regulator) only to be fed by it (see `network`).
+    #[serde(default)]
+    pub level_property: Option<String>,
 }
 
 fn default_tolerance() -> f64 {

@@ -9,7 +9,9 @@ and computes, in UTM zone 49N (EPSG:32649):
   and water polygons, road reserves `width_m` wide), cut into polygons;
 - critical assets per networked service: the network as a graph (a node per
   vertex, snapped within the rules' tolerance; a node per asset joined to
-  its vertices; a root joined to every source), each site joined to its
+  its vertices; a root joined to every source; by level, vertices snap only
+  within their level and a line end at a source joins that source alone,
+  as the README's "Networks by level" states), each site joined to its
   feeds (its own linked lines, else the assets within reach); an asset is
   critical for a site when it is one of networkx's articulation points whose
   removal separates the site from the root. The same list is computed again
@@ -71,29 +73,66 @@ for name, rule in rules["services"].items():
     own = {"collection": rule["collection"], "where": rule.get("where")}
     lines_sel, sources_sel = net.get("lines", own), net.get("sources", own)
     tol = net.get("tolerance_m", 1.0)
-    nodes = []  # (x, y) of each vertex node, greedy snapping as the server does
+    level_prop = net.get("level_property")
+    nodes = {}  # level -> [(x, y)] of each vertex node, greedy snapping as the server does
 
-    def node(p):
-        for k, q in enumerate(nodes):
+    def node(p, level=None):
+        pts = nodes.setdefault(level, [])
+        for k, q in enumerate(pts):
             if (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 <= tol * tol:
-                return ("v", k)
-        nodes.append(p)
-        return ("v", len(nodes) - 1)
+                return ("v", level, k)
+        pts.append(p)
+        return ("v", level, len(pts) - 1)
+
+    def level_of(props):
+        v = props.get(level_prop)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return None if v is None else str(v)
 
     g = nx.Graph()
     g.add_node("ROOT")
     line_feats = [f for f in features(lines_sel["collection"]) if matches(f["properties"], lines_sel.get("where"))]
     source_feats = [f for f in features(sources_sel["collection"]) if matches(f["properties"], sources_sel.get("where"))]
-    for kind, feats in (("line", line_feats), ("source", source_feats)):
-        for f in feats:
-            vertices = [node(c) for c in utm(f).coords]
-            if not counts(f["properties"]):
-                continue
-            a = ("a", f["id"])
-            for v in vertices:
-                g.add_edge(a, v)
-            if kind == "source":
+    if level_prop:
+        # The documented rule (README, "Networks by level"): lines join lines
+        # of their own level; a line vertex at a source (within the
+        # tolerance of one of its vertices) is fed by that source and joins
+        # nothing else; so an asset node per source joins its own vertex and
+        # the line ends it feeds, and levels meet only through it.
+        source_pts = [(f, list(utm(f).coords)) for f in source_feats]
+        fed = {}  # source id -> line-end nodes it feeds
+        for f in line_feats:
+            ends = []
+            for k, p in enumerate(utm(f).coords):
+                at = [sf["id"] for sf, pts in source_pts
+                      if any((q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 <= tol * tol for q in pts)]
+                if at:
+                    v = ("end", f["id"], k)
+                    for sid in at:
+                        fed.setdefault(sid, []).append(v)
+                else:
+                    v = node(p, level_of(f["properties"]))
+                ends.append(v)
+            if counts(f["properties"]):
+                g.add_edges_from((("a", f["id"]), v) for v in ends)
+        for f in source_feats:
+            if counts(f["properties"]):
+                a = ("a", f["id"])
                 g.add_edge(a, "ROOT")
+                g.add_edges_from((a, ("own", f["id"], k)) for k, _ in enumerate(utm(f).coords))
+                g.add_edges_from((a, v) for v in fed.get(f["id"], []))
+    else:
+        for kind, feats in (("line", line_feats), ("source", source_feats)):
+            for f in feats:
+                vertices = [node(c) for c in utm(f).coords]
+                if not counts(f["properties"]):
+                    continue
+                a = ("a", f["id"])
+                for v in vertices:
+                    g.add_edge(a, v)
+                if kind == "source":
+                    g.add_edge(a, "ROOT")
     links = {}
     prop = net.get("site_property")
     for f in line_feats:

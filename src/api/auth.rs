@@ -10,7 +10,7 @@ use axum::routing::get;
 use super::media::JSON;
 use super::openapi::{params as p, Endpoint};
 use super::params::QueryPairs;
-use super::{ApiError, Ctx};
+use super::{ApiError, AppState, Ctx};
 use crate::auth::Role;
 
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -46,7 +46,7 @@ pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String,
             "this needs Authorization: Bearer <token> (zoneatlas token add)",
         ));
     };
-    let Some((name, role)) = s.live.check_token(secret).map_err(unchecked)? else {
+    let Some((name, role)) = identify(s, s.peer, secret)? else {
         return Err(ApiError::unauthorized(
             "the bearer token is not valid (revoked or mistyped)",
         ));
@@ -61,6 +61,21 @@ pub fn require_role(s: &Ctx, headers: &HeaderMap, least: Role) -> Result<String,
     Ok(name)
 }
 
+/// The name and role behind a token (`None`: not a valid one), throttled
+/// per client address: 429 once it has sent too many wrong ones.
+pub fn identify(
+    state: &AppState,
+    peer: Option<std::net::IpAddr>,
+    secret: &str,
+) -> Result<Option<(String, Role)>, ApiError> {
+    state.failed_tokens.check(peer)?;
+    let found = state.live.check_token(secret).map_err(unchecked)?;
+    if found.is_none() {
+        state.failed_tokens.failed(peer);
+    }
+    Ok(found)
+}
+
 /// 503: a token that could not be checked (the store is out of reach).
 pub fn unchecked(e: crate::store::StoreError) -> ApiError {
     ApiError::store_unavailable(format!("cannot check the token now, retry shortly: {e}"))
@@ -73,9 +88,8 @@ async fn session(
 ) -> Result<Response, ApiError> {
     QueryPairs::parse(raw.as_deref()).reject_unknown(&[])?;
     let (name, role) = bearer(&headers)
-        .map(|t| s.live.check_token(t))
-        .transpose()
-        .map_err(unchecked)?
+        .map(|t| identify(&s, s.peer, t))
+        .transpose()?
         .flatten()
         .ok_or_else(|| {
             ApiError::unauthorized(

@@ -108,7 +108,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "History",
         params: &[],
         request_body: None,
-        responses: &[(200, EVENT_STREAM, "The event stream"), ERR_400],
+        responses: &[
+            (200, EVENT_STREAM, "The event stream"),
+            ERR_400,
+            (
+                503,
+                JSON,
+                "Too many event streams open (in all, or from this address); retry after Retry-After",
+            ),
+        ],
         route: || get(events),
     },
     Endpoint {
@@ -246,13 +254,30 @@ fn event(r: &ChangeRecord) -> Event {
 /// Changes read from the log per catch-up query.
 const CATCH_UP_PAGE: usize = 1000;
 
-async fn events(
+async fn events(s: Ctx, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    match stream_events(s, headers, raw).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => {
+            // A refused stream (caps full) closes its connection too: a
+            // client retrying in a loop holds no idle connection meanwhile.
+            let mut resp = e.into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            resp
+        }
+    }
+}
+
+async fn stream_events(
     s: Ctx,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    raw: Option<String>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     QueryPairs::parse(raw.as_deref()).reject_unknown(&[])?;
     s.live.require_history()?;
+    let ticket = s.streams.admit(s.peer)?;
     let resume = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(
@@ -280,6 +305,8 @@ async fn events(
         }
     };
     struct State {
+        /// Holds the stream's place under the caps until it ends.
+        _ticket: super::streams::Ticket,
         live: Arc<Live>,
         rx: tokio::sync::broadcast::Receiver<Arc<Vec<ChangeRecord>>>,
         /// The last position sent.
@@ -290,6 +317,7 @@ async fn events(
         catching_up: bool,
     }
     let state = State {
+        _ticket: ticket,
         live,
         rx,
         sent: start,

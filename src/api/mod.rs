@@ -28,7 +28,10 @@ pub mod params;
 pub mod plan;
 pub mod server;
 mod state;
+mod streams;
+mod throttle;
 pub mod tiles;
+pub use ops::OPERATOR_PATHS;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +87,8 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
         compute: compute::Compute::new(options.compute_deadline),
         body_timeout: options.body_timeout,
         private: options.private,
+        streams: Arc::default(),
+        failed_tokens: throttle::Throttle::default(),
     }));
     let csp = headers::content_security_policy(state.basemap.as_deref().map(|b| b.url.as_str()));
     let mut routes = Router::new();

@@ -46,6 +46,10 @@ async fn problems(state: Ctx, RawQuery(q): RawQuery) -> Response {
     resp
 }
 
+/// The paths the connection loop's operators' lane answers at the
+/// connection limit (`server::ConnectionLimits::operator_paths`).
+pub const OPERATOR_PATHS: &[&str] = &[HEALTH.path, READY.path];
+
 /// `/health`: 200 once the data is loaded (the server binds only then).
 const HEALTH: Endpoint = Endpoint {
     method: "get",

@@ -9,10 +9,20 @@
 //!   which also runs while a kept-alive connection waits for its next
 //!   request, so it is the idle timeout too);
 //! - bodies are read within `body_timeout` by the `buffer_body` middleware;
-//! - at most `max_connections` are open at once (further clients wait in the
-//!   kernel's accept queue);
+//! - at most `max_connections` are served at once; beyond them, `RESERVE`
+//!   more connections are taken on an operators' lane that answers the
+//!   `operator_paths` (`/health`, `/ready`) and, to anything else, a 503
+//!   with `Retry-After` and `Connection: close`; beyond those, clients wait
+//!   in the kernel's accept queue. So a crowd of clients (thousands of
+//!   event streams, silent sockets) never keeps an operator from seeing
+//!   the server's health;
+//! - a first request line longer than hyper will parse gets a JSON 414
+//!   (hyper's own answer has no body);
 //! - on shutdown, connections get `shutdown_grace` to finish, then the loop
 //!   returns regardless.
+//!
+//! Each request carries its peer's address (`ConnectInfo`), for limits
+//! kept per client.
 //!
 //! Must not: know about resources or the data; it serves any `Router`.
 
@@ -35,6 +45,8 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,
+    /// Paths the operators' lane answers when every ordinary slot is taken.
+    pub operator_paths: &'static [&'static str],
 }
 
 impl Default for ConnectionLimits {
@@ -43,8 +55,91 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(10),
+            operator_paths: &[],
         }
     }
+}
+
+/// Connections the operators' lane takes beyond `max_connections`.
+pub const RESERVE: usize = 64;
+
+/// The longest request line hyper parses (its URI limit is 65,534 bytes);
+/// a longer one is answered here.
+const HYPER_MAX_LINE: usize = 65_534;
+
+/// Which lane a connection was given.
+/// Each holds its semaphore's permit for the connection's life.
+enum Lane {
+    Full {
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    },
+    Operators(tokio::sync::OwnedSemaphorePermit),
+}
+
+/// The JSON 503 the operators' lane gives every other path.
+fn busy() -> axum::response::Response {
+    let body = serde_json::json!({
+        "code": "ServiceUnavailable",
+        "description": "the server is at its connection limit; this connection is answered on the operators' lane (health and readiness only); retry shortly",
+    });
+    let mut resp = axum::response::Response::new(axum::body::Body::from(body.to_string()));
+    *resp.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("2"),
+    );
+    h.insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
+}
+
+/// Whether the first request line on `stream` runs past what hyper parses:
+/// peek (nothing is consumed) until a line end, that many bytes, or the
+/// header timeout. Ordinary requests end their line in the first packet.
+async fn first_line_too_long(stream: &tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = vec![0u8; HYPER_MAX_LINE + 2];
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let n = match tokio::time::timeout_at(until, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 || buf[..n].windows(2).any(|w| w == b"\r\n") {
+            return false;
+        }
+        if n > HYPER_MAX_LINE {
+            return true;
+        }
+        // More of the line is on its way: wait for it to arrive.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+    }
+}
+
+/// Answer an overlong first request line with a JSON 414 and close.
+async fn refuse_long_line(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = serde_json::json!({
+        "code": "URITooLong",
+        "description": format!("the request line is over {HYPER_MAX_LINE} bytes; URIs of at most 8,192 bytes are accepted"),
+    })
+    .to_string();
+    let head = format!(
+        "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Serve `app` on `listener` until `shutdown` completes, then give open
@@ -57,20 +152,29 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> bool {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let reserve = Arc::new(Semaphore::new(RESERVE));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    let mut operators = builder.clone();
+    operators.keep_alive(false);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
+        // An ordinary slot when there is one, else the operators' lane.
+        let lane = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             p = Arc::clone(&slots).acquire_owned() => match p {
-                Ok(p) => p,
+                Ok(p) => Lane::Full { _permit: p },
                 Err(_) => break,
             },
-            _ = &mut shutdown => break,
+            p = Arc::clone(&reserve).acquire_owned() => match p {
+                Ok(p) => Lane::Operators(p),
+                Err(_) => break,
+            },
         };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -84,11 +188,33 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // A slot may have freed while this one waited on the lane.
+        let lane = match lane {
+            Lane::Operators(p) => match Arc::clone(&slots).try_acquire_owned() {
+                Ok(full) => {
+                    drop(p);
+                    Lane::Full { _permit: full }
+                }
+                Err(_) => Lane::Operators(p),
+            },
+            full => full,
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let only = match lane {
+            Lane::Full { .. } => None,
+            Lane::Operators(_) => Some(limits.operator_paths),
+        };
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let app = app.clone();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             async move {
+                if let Some(paths) = only {
+                    if !paths.contains(&req.uri().path()) {
+                        return Ok::<_, Infallible>(busy());
+                    }
+                }
                 let resp = app.oneshot(req.map(axum::body::Body::new)).await;
                 Ok::<_, Infallible>(match resp {
                     Ok(r) => r,
@@ -96,13 +222,22 @@ pub async fn serve(
                 })
             }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let header_timeout = limits.header_timeout;
+        let builder = match only {
+            None => builder.clone(),
+            Some(_) => operators.clone(),
+        };
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _lane = lane;
+            if first_line_too_long(&stream, header_timeout).await {
+                refuse_long_line(stream).await;
+                return;
+            }
+            let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(permit);
         });
     }
     drop(listener);

@@ -17,6 +17,8 @@ use crate::live::Live;
 /// and its ETag agree, whatever edits land meanwhile) and the shared state.
 pub struct Ctx {
     pub catalog: Arc<Catalog>,
+    /// The client's address, when the connection loop gave one.
+    pub peer: Option<std::net::IpAddr>,
     shared: AppState,
 }
 
@@ -39,8 +41,13 @@ impl axum::extract::FromRequestParts<AppState> for Ctx {
             .get::<Arc<Catalog>>()
             .cloned()
             .unwrap_or_else(|| state.live.snapshot());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
         Ok(Ctx {
             catalog,
+            peer,
             shared: state.clone(),
         })
     }
@@ -73,6 +80,10 @@ pub struct Shared {
     /// Runs CPU-heavy answers off the async workers, bounded.
     pub compute: compute::Compute,
     pub body_timeout: Duration,
+    /// Event streams open, capped in all and per client.
+    pub streams: Arc<super::streams::Streams>,
+    /// Wrong bearer tokens per client, throttled.
+    pub failed_tokens: super::throttle::Throttle,
 }
 
 /// How the router is put together.

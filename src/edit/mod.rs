@@ -9,6 +9,7 @@
 //!
 //! Must not: know about HTTP, or touch the store (`live`'s writer does).
 
+pub mod names;
 mod patch;
 mod prepare;
 mod validate;

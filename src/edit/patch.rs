@@ -87,6 +87,20 @@ impl FeaturePatch {
         })
     }
 
+    /// The property names the patch sets (to anything but null), when it
+    /// sets any.
+    pub fn set_names(&self) -> Option<Vec<&str>> {
+        let Some(Value::Object(m)) = &self.properties else {
+            return None;
+        };
+        Some(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.as_str())
+                .collect(),
+        )
+    }
+
     /// Whether the patch changes the geometry.
     pub fn touches_geometry(&self) -> bool {
         !matches!(self.geometry, GeometryPatch::Keep)
@@ -125,6 +139,13 @@ impl FeaturePatch {
         };
         if let Some(props) = &properties {
             problems.extend(meta.missing_required(props));
+            if props.len() > super::names::MAX_PER_FEATURE {
+                problems.push(format!(
+                    "the feature would have {} properties; at most {} are accepted",
+                    props.len(),
+                    super::names::MAX_PER_FEATURE
+                ));
+            }
         }
         let geometry = match &self.geometry {
             GeometryPatch::Keep => Some(old.geometry.clone()),

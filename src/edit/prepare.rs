@@ -21,8 +21,23 @@ fn feature(snap: &Catalog, meta: &LayerMeta, v: &Value) -> Result<Feature, Vec<S
     if !f.id.is_empty() {
         crate::ids::check(&f.id).map_err(|p| vec![p])?;
     }
+    if let Some(l) = snap.layer(&meta.id) {
+        super::names::check(
+            f.properties.keys().collect::<Vec<_>>().into_iter(),
+            l.properties(),
+        )?;
+    }
     check_status(snap, &f).map_err(|p| vec![p])?;
     Ok(f)
+}
+
+/// A body naming another feature than its URL: ids cannot be changed by
+/// an edit (delete and create instead).
+fn id_contradicts(body: &str, url: &str) -> String {
+    format!(
+        "the body's id {:?} is not the URL's {url:?}; an id cannot be changed (create the feature anew and delete the old one)",
+        body.chars().take(64).collect::<String>()
+    )
 }
 
 /// The status rule of the snapshot's coverage rules, if it has any.
@@ -54,12 +69,17 @@ pub fn prepare(snap: &Catalog, edits: Vec<Edit>) -> Result<Vec<Prepared>, EditEr
                 if_match,
             } => {
                 let meta = meta(snap, &layer)?;
-                feature(snap, meta, &v).map(|feature| Prepared::Replace {
-                    layer,
-                    id,
-                    feature,
-                    if_match,
-                })
+                feature(snap, meta, &v)
+                    .and_then(|f| match f.id.is_empty() || f.id == id {
+                        true => Ok(f),
+                        false => Err(vec![id_contradicts(&f.id, &id)]),
+                    })
+                    .map(|feature| Prepared::Replace {
+                        layer,
+                        id,
+                        feature,
+                        if_match,
+                    })
             }
             Edit::Patch {
                 layer,
@@ -68,12 +88,31 @@ pub fn prepare(snap: &Catalog, edits: Vec<Edit>) -> Result<Vec<Prepared>, EditEr
                 if_match,
             } => {
                 let meta = meta(snap, &layer)?;
-                FeaturePatch::parse(&patch, meta.geometry).map(|patch| Prepared::Patch {
-                    layer,
-                    id,
-                    patch,
-                    if_match,
-                })
+                let named = match patch.get("id") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(other) => Some(other.to_string()),
+                };
+                FeaturePatch::parse(&patch, meta.geometry)
+                    .and_then(|p| match named.filter(|n| *n != id) {
+                        None => Ok(p),
+                        Some(n) => Err(vec![id_contradicts(&n, &id)]),
+                    })
+                    .and_then(|patch| {
+                        let l = snap.layer(&layer).map(|l| l.properties());
+                        match (patch.set_names(), l) {
+                            (Some(names), Some(known)) => {
+                                super::names::check(names.into_iter(), known).map(|()| patch)
+                            }
+                            _ => Ok(patch),
+                        }
+                    })
+                    .map(|patch| Prepared::Patch {
+                        layer,
+                        id,
+                        patch,
+                        if_match,
+                    })
             }
             Edit::Delete {
                 layer,

@@ -6,7 +6,8 @@
 //! answer every request of the batch. Concurrent writers thus share one
 //! fsync. A batch that finds the store ahead (another writer, or a
 //! snapshot left behind) catches up from the change log and is validated
-//! again.
+//! again; a batch the store refuses is committed again request by request,
+//! so one bad request fails alone.
 //!
 //! Must not: know about HTTP.
 
@@ -186,6 +187,21 @@ impl Live {
             Ok(c) => (c.revision, c.records),
             Err(StoreError::Behind(_)) => {
                 return Some(accepted.into_iter().map(|(p, _, _)| p).collect());
+            }
+            Err(e) if accepted.len() > 1 => {
+                // One request may have asked what the store cannot keep:
+                // commit each alone, so that it fails alone.
+                tracing::warn!(error = %e, requests = accepted.len(), "a batch failed; committing its requests one by one");
+                for (p, _, _) in accepted {
+                    self.apply_batch(store, vec![p]);
+                }
+                return None;
+            }
+            Err(StoreError::Refused(m)) => {
+                for (p, _, _) in accepted {
+                    let _ = p.reply.send(Err(EditError::Invalid(vec![m.clone()])));
+                }
+                return None;
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; nothing of the batch was stored");

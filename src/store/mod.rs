@@ -110,6 +110,11 @@ pub enum StoreError {
     /// nothing was written. Catch up (`changes_since`) and try again.
     #[error("the store is at revision {0}, ahead of this server")]
     Behind(u64),
+    /// The store cannot keep what one change asks (a property name its
+    /// table cannot hold beside another); nothing was written. The
+    /// client's fault, unlike `Unavailable`.
+    #[error("{0}")]
+    Refused(String),
     /// Loading a data folder failed.
     #[error(transparent)]
     Load(#[from] crate::load::LoadError),

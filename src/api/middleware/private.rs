@@ -5,7 +5,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::auth::{bearer, unchecked};
+use crate::api::auth::{bearer, identify};
 use crate::api::{ApiError, AppState};
 
 /// With `--private`, every API read needs a valid token of any role
@@ -16,9 +16,13 @@ pub(in crate::api) async fn private_reads(
     next: Next,
 ) -> Response {
     if state.private && req.uri().path().starts_with("/api") && req.method() != Method::OPTIONS {
-        let checked = bearer(req.headers()).map(|t| state.live.check_token(t));
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let checked = bearer(req.headers()).map(|t| identify(&state, peer, t));
         if let Some(Err(e)) = checked {
-            return unchecked(e).into_response();
+            return e.into_response();
         }
         if !matches!(checked, Some(Ok(Some(_)))) {
             return ApiError::unauthorized(

@@ -17,6 +17,10 @@ use crate::model::{GeometryKind, Layer};
 use crate::store::log::Entry;
 use crate::store::{Change, ChangeRecord, Committed, StoreError};
 
+/// The most property columns a layer's table is given (SQLite allows 2,000
+/// columns in all; the edit path caps names per layer well below this).
+const MAX_COLUMNS: usize = 1_000;
+
 impl GpkgStore {
     /// `Store::commit`: the batch as revision `base + 1`, or `Behind` when
     /// the store is no longer at `base` (another process wrote it).
@@ -119,6 +123,20 @@ impl GpkgStore {
                 for (k, v) in &feature.properties {
                     if OWN_COLUMNS.contains(&k) || cols.contains_key(k) {
                         continue;
+                    }
+                    // SQLite's column names ignore case: a name equal to a
+                    // column but for case (one no feature uses any more,
+                    // or one another tool added) cannot be added.
+                    if let Some(c) = cols.keys().find(|c| c.eq_ignore_ascii_case(k)) {
+                        return Err(StoreError::Refused(format!(
+                            "property name {k:?} differs from the column {c:?} of {layer:?} only in case; use {c:?}"
+                        )));
+                    }
+                    if cols.len() >= MAX_COLUMNS {
+                        return Err(StoreError::Refused(format!(
+                            "{layer:?} has {} property columns, the most a layer's table holds; property {k:?} cannot be added",
+                            cols.len()
+                        )));
                     }
                     if let Some(t) = ColumnType::of(v) {
                         tx.execute_batch(&format!(

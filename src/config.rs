@@ -163,6 +163,11 @@ pub struct ServeArgs {
     /// by default links use the request's Host header.
     #[arg(long, env = "ZONEATLAS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The address of a reverse proxy whose X-Forwarded-Proto (links) and
+    /// X-Forwarded-For (the client address per-client limits count) are
+    /// believed; from anyone else they are dropped.
+    #[arg(long, env = "ZONEATLAS_TRUSTED_PROXY")]
+    pub trusted_proxy: Option<std::net::IpAddr>,
     /// Basemap tile URL template for the web map, e.g.
     /// https://tile.openstreetmap.org/{z}/{x}/{y}.png; none draws on a plain background.
     #[arg(long, env = "ZONEATLAS_BASEMAP_URL")]

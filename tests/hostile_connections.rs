@@ -168,3 +168,37 @@ fn wrong_tokens_are_throttled_per_address() {
     let r = http("GET", &session, &[("Authorization", &auth)], b"");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
+
+#[test]
+fn forwarded_headers_are_believed_from_the_trusted_proxy_only() {
+    let self_link = |server: &Server| -> String {
+        let v = http(
+            "GET",
+            &format!("{}/api", server.base),
+            &[("X-Forwarded-Proto", "https")],
+            b"",
+        )
+        .json();
+        v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "self")
+            .unwrap()["href"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let anyone = Server::start(&[]);
+    assert!(
+        self_link(&anyone).starts_with("http://"),
+        "{}",
+        self_link(&anyone)
+    );
+    let proxied = Server::start(&["--trusted-proxy", "127.0.0.1"]);
+    assert!(
+        self_link(&proxied).starts_with("https://"),
+        "{}",
+        self_link(&proxied)
+    );
+}

@@ -237,3 +237,161 @@ fn ids_that_contradict_or_overflow_their_url_are_refused() {
     );
     std::thread::sleep(Duration::from_millis(1));
 }
+
+/// A road of `n` vertices zig-zagging 0.1 m across its course, 0.09 m
+/// apart: 3.6 km for 40,000 vertices.
+fn zigzag(n: usize) -> geo::Geometry {
+    geo::Geometry::LineString(geo::LineString(
+        (0..n)
+            .map(|i| geo::coord! {x: 113.50 + i as f64 * 1e-6, y: 34.70 + (i % 2) as f64 * 9e-7})
+            .collect(),
+    ))
+}
+
+#[test]
+fn regression_a_zigzag_road_is_refused_and_a_store_holding_one_starts_and_answers() {
+    let mut server = Server::start(&[]);
+    let c = Client::new(&server);
+    let g = zigzag(40_000);
+    let mut body: Value = serde_json::from_slice(&road("R-ZIGZAG", json!({}))).unwrap();
+    body["geometry"] = serde_json::to_value(geojson::Geometry::from(&g)).unwrap();
+    let bytes = body.to_string().into_bytes();
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let started = std::time::Instant::now();
+    let r = c.post(&bytes);
+    assert_eq!(r.status, 400, "{}", description(&r));
+    assert!(
+        description(&r).contains("40000 vertices"),
+        "{}",
+        description(&r)
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // Another tool writes it into the store while no server runs.
+    let dir = server.take_dir();
+    let store = server.store.clone();
+    server.terminate();
+    drop(server);
+    {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.execute(
+            "INSERT INTO roads(geom, zoneatlas_id, name, name_en, status, class, width_m, source) VALUES (?1, 'R-ZIGZAG', 'z', 'z', 'planned', 'branch', 16, 'test')",
+            rusqlite::params![zoneatlas::store::wkb::encode(&g, 4326)],
+        )
+        .unwrap();
+    }
+    // The next start leaves it out, names it, and answers the zone.
+    let started = std::time::Instant::now();
+    let server = Server::start_on(&store, &[]);
+    let up = started.elapsed();
+    assert!(up < Duration::from_secs(10), "started in {up:?}");
+    let problems = http("GET", &format!("{}/api/problems", server.base), &[], b"").json();
+    assert!(problems.to_string().contains("R-ZIGZAG"), "{problems}");
+    let zone = format!("{}/api/coverage/zone", server.base);
+    let answered = loop {
+        let r = http("GET", &zone, &[], b"");
+        if r.status == 200 {
+            break started.elapsed();
+        }
+        assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "zone never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        answered < Duration::from_secs(10),
+        "zone answered after {answered:?}"
+    );
+    drop(dir);
+}
+
+/// The store's revision, read with SQLite directly.
+fn store_revision(store: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.query_row(
+        "SELECT value FROM zoneatlas_meta WHERE key = 'revision'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// `zoneatlas import ...`: its exit status, output, and the largest
+/// resident set seen while it ran (kB, sampled from /proc).
+fn import(args: &[&str]) -> (bool, String, u64) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .arg("import")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "import hangs");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text, peak)
+}
+
+#[test]
+fn regression_imports_that_fail_leave_the_store_as_it_was() {
+    let mut server = Server::start(&[]);
+    let dir = server.take_dir().unwrap();
+    let store = server.store.clone();
+    server.terminate();
+    drop(server);
+    let before = store_revision(&store);
+    let s = store.to_str().unwrap();
+    // A rules file with a mistake: nothing imported.
+    let rules = dir.path().join("bad.toml");
+    std::fs::write(&rules, "[scenarios]\nstatus_property = 3\n").unwrap();
+    let roads = format!("{}/geodata/roads.geojson", env!("CARGO_MANIFEST_DIR"));
+    let (ok, out, _) = import(&[
+        "--store",
+        s,
+        "--layer",
+        "roads2",
+        &roads,
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("nothing was imported"), "{out}");
+    assert_eq!(store_revision(&store), before);
+    // A 1 GiB sparse file named .shp: refused from its header, without
+    // reading it into memory.
+    let big = dir.path().join("big.shp");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    std::fs::write(dir.path().join("big.dbf"), b"").unwrap();
+    let (ok, out, peak_kb) = import(&["--store", s, "--layer", "big", big.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("9994"), "{out}");
+    assert!(peak_kb < 200 * 1024, "peak RSS {peak_kb} kB");
+    assert_eq!(store_revision(&store), before);
+}

@@ -47,6 +47,8 @@ pub struct ConnectionLimits {
     pub shutdown_grace: Duration,
     /// Paths the operators' lane answers when every ordinary slot is taken.
     pub operator_paths: &'static [&'static str],
+    /// The reverse proxy whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxy: Option<std::net::IpAddr>,
 }
 
 impl Default for ConnectionLimits {
@@ -56,6 +58,7 @@ impl Default for ConnectionLimits {
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(10),
             operator_paths: &[],
+            trusted_proxy: None,
         }
     }
 }
@@ -98,6 +101,38 @@ fn busy() -> axum::response::Response {
         axum::http::HeaderValue::from_static("close"),
     );
     resp
+}
+
+/// Proxy headers a client could forge: believed only from the trusted proxy.
+const FORWARDED: [&str; 4] = [
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-for",
+    "forwarded",
+];
+
+/// The client's address: the peer's, or behind the trusted proxy the last
+/// address it appended to `X-Forwarded-For`. From any other peer the
+/// forwarding headers are removed, so links and per-client limits never
+/// follow what a client claims.
+fn forwarded<B>(
+    req: &mut Request<B>,
+    peer: std::net::SocketAddr,
+    trusted: Option<std::net::IpAddr>,
+) -> std::net::SocketAddr {
+    if trusted == Some(peer.ip()) {
+        let client = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok());
+        return client.map_or(peer, |ip| std::net::SocketAddr::new(ip, 0));
+    }
+    for h in FORWARDED {
+        req.headers_mut().remove(h);
+    }
+    peer
 }
 
 /// Whether the first request line on `stream` runs past what hyper parses:
@@ -205,10 +240,12 @@ pub async fn serve(
             Lane::Full { .. } => None,
             Lane::Operators(_) => Some(limits.operator_paths),
         };
+        let trusted = limits.trusted_proxy;
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let app = app.clone();
+            let client = forwarded(&mut req, peer, trusted);
             req.extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
+                .insert(axum::extract::ConnectInfo(client));
             async move {
                 if let Some(paths) = only {
                     if !paths.contains(&req.uri().path()) {

@@ -9,13 +9,23 @@ use std::time::Instant;
 use anyhow::Context;
 
 pub fn run(args: crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
+    // The rules are read and parsed before any data is imported: a rules
+    // file with a mistake leaves the store as it was.
+    let rules = match &args.rules {
+        None => None,
+        Some(path) => {
+            let text = crate::load::read_regular_text(path)
+                .with_context(|| format!("{}", path.display()))?;
+            crate::coverage::rules::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", path.display()))?;
+            Some((path, text))
+        }
+    };
     let code = import_data(&args)?;
-    if let Some(path) = &args.rules {
-        let text =
-            crate::load::read_regular_text(path).with_context(|| format!("{}", path.display()))?;
+    if let Some((path, text)) = rules {
         crate::import::set_rules(&args.store, &text).with_context(|| {
             format!(
-                "{}: setting its coverage rules",
+                "{}: the data was imported, but its coverage rules were not set",
                 crate::store::display_name(&args.store)
             )
         })?;

@@ -85,6 +85,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.limits.max_connections as usize,
         shutdown_grace: args.limits.shutdown_grace,
         operator_paths: crate::api::OPERATOR_PATHS,
+        trusted_proxy: args.trusted_proxy,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

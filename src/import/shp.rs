@@ -17,6 +17,7 @@ use crate::crs::Crs;
 pub fn read(path: &Path, encoding: Option<&str>) -> Result<(Vec<Row>, Option<Crs>), ImportError> {
     let bad = |m: String| ImportError::Source(format!("{}: {m}", path.display()));
     let sibling = |ext: &str| path.with_extension(ext);
+    check_header(path).map_err(bad)?;
     let shp = crate::load::read_regular_file(path).map_err(|e| bad(e.to_string()))?;
     let dbf = crate::load::read_regular_file(&sibling("dbf"))
         .map_err(|e| bad(format!("its .dbf: {e}")))?;
@@ -77,6 +78,28 @@ fn be_i32(b: &[u8], at: usize) -> Option<i32> {
 }
 fn le_f64(b: &[u8], at: usize) -> Option<f64> {
     Some(f64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The `.shp` header, read alone before the file is: a file that is not a
+/// Shapefile (a 1 GiB sparse file named `.shp`) is refused without reading
+/// it into memory.
+fn check_header(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut head = [0u8; 100];
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let size = f.metadata().map_err(|e| e.to_string())?.len();
+    f.read_exact(&mut head)
+        .map_err(|_| "not a Shapefile (shorter than its 100-byte header)".to_owned())?;
+    if be_i32(&head, 0) != Some(9994) {
+        return Err("not a Shapefile (no 9994 file code in its header)".into());
+    }
+    let declared = be_i32(&head, 24).map_or(0, |w| w as i64 * 2);
+    if declared < 100 || declared as u64 > size {
+        return Err(format!(
+            "the header says the file is {declared} bytes long, but it is {size}: the file is truncated"
+        ));
+    }
+    Ok(())
 }
 
 /// The `.shp` records, in order (`None` for a null shape).

@@ -171,6 +171,59 @@ pub(super) fn nested_of(g: &Geometry) -> Nested {
     }
 }
 
+/// Vertices a line or ring may have whatever its length.
+pub const FREE_VERTICES: usize = 1_000;
+
+/// Beyond `FREE_VERTICES`, a line or ring may have one vertex per this many
+/// metres of its length: coverage buffers every segment, so a line's cost
+/// grows with its vertices, and a 3.6 km road of 40,000 vertices 0.1 m
+/// apart (a zig-zag no survey draws) cost minutes of zone computation.
+/// Surveyed and OpenStreetMap lines keep vertices metres apart.
+pub const MIN_MEAN_SPACING_M: f64 = 0.5;
+
+/// The most vertices one feature may have.
+pub const MAX_VERTICES: usize = 200_000;
+
+/// Why a geometry holds more vertices than coverage can afford, if it does:
+/// a line or ring denser than `MIN_MEAN_SPACING_M` beyond `FREE_VERTICES`,
+/// or more than `MAX_VERTICES` in all.
+fn too_dense(g: &Geometry) -> Result<(), String> {
+    use geo::CoordsIter;
+    let total = g.coords_count();
+    if total > MAX_VERTICES {
+        return Err(format!(
+            "the geometry has {total} vertices; at most {MAX_VERTICES} are accepted"
+        ));
+    }
+    let check = |l: &LineString| -> Result<(), String> {
+        let n = l.0.len();
+        if n <= FREE_VERTICES {
+            return Ok(());
+        }
+        let len = crate::geodesy::length_m(&l.0);
+        let allowed = FREE_VERTICES as f64 + len / MIN_MEAN_SPACING_M;
+        if n as f64 > allowed {
+            return Err(format!(
+                "a line of {n} vertices over {len:.0} m: more than one vertex per {MIN_MEAN_SPACING_M} m beyond the first {FREE_VERTICES} ({allowed:.0} allowed); simplify it (e.g. QGIS Simplify with a 0.5 m tolerance)"
+            ));
+        }
+        Ok(())
+    };
+    match g {
+        Geometry::LineString(l) => check(l),
+        Geometry::MultiLineString(m) => m.0.iter().try_for_each(check),
+        Geometry::Polygon(p) => std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .try_for_each(check),
+        Geometry::MultiPolygon(m) => {
+            m.0.iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .try_for_each(check)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A layer feature's geometry, checked without a sweep budget (data files
 /// are validated once, at load).
 pub(super) fn build_geometry(
@@ -179,6 +232,7 @@ pub(super) fn build_geometry(
     budget: Budget,
 ) -> Result<Geometry, String> {
     let geometry = build_geometry_unchecked(raw, kind)?;
+    too_dense(&geometry)?;
     let max_pairs = match budget {
         Budget::Files => None,
         Budget::Client => Some(MAX_SWEEP_PAIRS),
@@ -238,4 +292,29 @@ pub(super) fn build_geometry_unchecked(
         }
     }
     Ok(geometry)
+}
+
+#[cfg(test)]
+mod density_tests {
+    use super::*;
+    use geo::{coord, LineString};
+
+    fn zigzag(n: usize, step_deg: f64, amplitude_deg: f64) -> Geometry {
+        Geometry::LineString(LineString(
+            (0..n)
+                .map(|i| coord! {x: 113.5 + i as f64 * step_deg, y: 34.7 + (i % 2) as f64 * amplitude_deg})
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn a_dense_zigzag_is_refused_and_a_surveyed_line_passes() {
+        // 40,000 vertices about 0.09 m apart (3.7 km): refused.
+        let e = too_dense(&zigzag(40_000, 1e-6, 1e-6)).unwrap_err();
+        assert!(e.contains("40000 vertices"), "{e}");
+        // 5,000 vertices 5 m apart: a long surveyed road passes.
+        assert!(too_dense(&zigzag(5_000, 5.5e-5, 0.0)).is_ok());
+        // Up to FREE_VERTICES, any spacing.
+        assert!(too_dense(&zigzag(FREE_VERTICES, 1e-7, 0.0)).is_ok());
+    }
 }

@@ -890,3 +890,43 @@ fn a_costly_filter_ends_at_the_deadline_with_a_503() {
         );
     }
 }
+
+#[test]
+fn regression_sigterm_during_zone_work_exits_within_the_grace_period() {
+    // A city whose zone takes seconds: requests that need it are waiting
+    // on the blocking pool when SIGTERM comes; the process must not wait
+    // for them past the grace period.
+    let city = tempfile::tempdir().unwrap();
+    zoneatlas::synth::write(city.path(), 400_000, 7).unwrap();
+    let dir = city.path().to_str().unwrap();
+    let mut server = Server::start(&["--data", dir, "--shutdown-grace", "1"]);
+    for path in [
+        "/api/stats",
+        "/api/coverage/sites",
+        "/api/coverage/zone",
+        "/api/coverage/gaps?service=road",
+        "/api/coverage/suitable?services=road,water&min_area_m2=1000",
+        "/api/coverage/zone?scenario=planned",
+    ] {
+        let url = format!("{}{path}", server.base);
+        std::thread::spawn(move || http("GET", &url, &[], b""));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.terminate();
+    loop {
+        if server.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "still running 6 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}

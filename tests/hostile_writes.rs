@@ -395,3 +395,36 @@ fn regression_imports_that_fail_leave_the_store_as_it_was() {
     assert!(peak_kb < 200 * 1024, "peak RSS {peak_kb} kB");
     assert_eq!(store_revision(&store), before);
 }
+
+#[test]
+fn heights_are_refused_and_numeric_ids_keep_their_type_across_a_restart() {
+    let mut server = Server::start(&[]);
+    let c = Client::new(&server);
+    let mut body: Value = serde_json::from_slice(&road("R-3D", json!({}))).unwrap();
+    body["geometry"]["coordinates"] = json!([[113.52, 34.70, 110.0], [113.53, 34.70, 112.0]]);
+    let r = c.post(body.to_string().as_bytes());
+    assert_eq!(r.status, 400, "{}", description(&r));
+    assert!(description(&r).contains("2D"), "{}", description(&r));
+    // A numeric id is served as a number, before and after a restart.
+    let mut body: Value = serde_json::from_slice(&road("", json!({}))).unwrap();
+    body["id"] = json!(4242);
+    let r = c.post(body.to_string().as_bytes());
+    assert_eq!(r.status, 201, "{}", description(&r));
+    let id_of = |base: &str| {
+        http(
+            "GET",
+            &format!("{base}/api/collections/roads/items/4242"),
+            &[],
+            b"",
+        )
+        .json()["id"]
+            .clone()
+    };
+    assert_eq!(id_of(&server.base), json!(4242));
+    let dir = server.take_dir();
+    let store = server.store.clone();
+    drop(server);
+    let server = Server::start_on(&store, &[]);
+    assert_eq!(id_of(&server.base), json!(4242));
+    drop(dir);
+}

@@ -88,7 +88,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         trusted_proxy: args.trusted_proxy,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let grace = args.limits.shutdown_grace;
+    let outcome = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("binding {}", args.addr))?;
@@ -97,7 +98,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let clean = crate::api::server::serve(listener, app, limits, shutdown_signal()).await;
         tracing::info!(clean, "stopped");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Dropping a runtime waits for every blocking task (a request waiting
+    // on a zone computation); the grace period has passed already, so
+    // leave them (the computation threads end with the process).
+    runtime.shutdown_timeout(grace.min(std::time::Duration::from_secs(1)));
+    outcome
 }
 
 /// Ctrl-C, or SIGTERM from a service manager or container runtime: finish

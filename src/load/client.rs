@@ -17,9 +17,29 @@ use crate::model::{Feature, GeometryKind, LayerMeta};
 /// properties) and within the sweep budget. Its id is optional (`""` when
 /// absent: the server assigns one). Problems come one per line.
 pub fn feature_from_client(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<String>> {
+    refuse_z(v.get("geometry").and_then(|g| g.get("coordinates"))).map_err(|e| vec![e])?;
     let raw = RawFeature::deserialize(v)
         .map_err(|e| vec![format!("not a valid GeoJSON feature: {e}")])?;
     checked(raw, meta, Budget::Client, Ids::Optional)
+}
+
+/// Features are stored in two dimensions: a position with a third number
+/// (a height) sent to be stored is refused rather than silently flattened.
+fn refuse_z(coordinates: Option<&Value>) -> Result<(), String> {
+    fn walk(v: &Value, depth: usize) -> bool {
+        match v {
+            Value::Array(items) if items.first().is_some_and(Value::is_number) => items.len() > 2,
+            Value::Array(items) if depth < 4 => items.iter().any(|i| walk(i, depth + 1)),
+            _ => false,
+        }
+    }
+    match coordinates.is_some_and(|c| walk(c, 0)) {
+        true => Err(
+            "a position has a third number (a height); features are stored in 2D (lon, lat): send two numbers per position"
+                .into(),
+        ),
+        false => Ok(()),
+    }
 }
 
 /// A feature as another writer stored it (the change log: another server,
@@ -33,6 +53,7 @@ pub fn feature_from_geojson(v: &Value, meta: &LayerMeta) -> Result<Feature, Vec<
 /// A client's GeoJSON geometry for a layer of `kind` (a patch's), checked
 /// within the sweep budget.
 pub fn geometry_from_client(v: &Value, kind: GeometryKind) -> Result<Geometry, String> {
+    refuse_z(v.get("coordinates"))?;
     let raw = RawGeometry::deserialize(v).map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
     build_geometry(raw, kind, Budget::Client)
 }

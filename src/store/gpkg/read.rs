@@ -7,7 +7,7 @@ use geo::BoundingRect;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::schema::{real_json, ColumnType, OWN_COLUMNS};
+use super::schema::{real_json, ColumnType, NUMERIC_ID_KEY, OWN_COLUMNS};
 use super::{log, quote, sql_err, GpkgStore};
 use crate::load::Manifest;
 use crate::model::{Feature, Layer, LeftOut};
@@ -204,9 +204,14 @@ fn decode_row(
         };
         properties.insert(name.clone(), v);
     }
+    let mut numeric_id = numeric_id;
     if let Some(extra) = extra {
         match serde_json::from_str::<Map<String, Value>>(&extra) {
-            Ok(m) => properties.extend(m),
+            Ok(mut m) => {
+                numeric_id |= m.remove(NUMERIC_ID_KEY) == Some(Value::Bool(true))
+                    && id.parse::<i64>().is_ok();
+                properties.extend(m)
+            }
             Err(e) => {
                 return Ok(Err((
                     id,

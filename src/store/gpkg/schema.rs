@@ -20,6 +20,12 @@ pub(super) const OWN_COLUMNS: [&str; 5] = [
     "zoneatlas_extra",
 ];
 
+/// The mark in `zoneatlas_extra` of a feature whose id is a number: the id
+/// column has TEXT affinity, so SQLite turns an INTEGER stored there into
+/// text, and the mark keeps the id's type (a property cannot have this
+/// name: names starting with `zoneatlas_` are refused).
+pub(super) const NUMERIC_ID_KEY: &str = "zoneatlas_numeric_id";
+
 /// Whether the change log has the `status` and `size` columns (stores made
 /// before they existed lack them until opened for writing).
 pub(super) fn log_has_sizes(conn: &Connection) -> rusqlite::Result<bool> {
@@ -232,6 +238,9 @@ pub(super) fn insert_feature(
     });
     values.push(Sql::Integer(f.revision as i64));
     let mut extra = Map::new();
+    if f.numeric_id {
+        extra.insert(NUMERIC_ID_KEY.into(), Value::Bool(true));
+    }
     for (k, v) in &f.properties {
         let fits = columns.get(k).is_some_and(|c| c.holds(v));
         if !fits {

@@ -459,6 +459,10 @@ fn a_locked_store_answers_writes_503_and_reads_keep_working() {
         get(&server, "/api/collections/roads/items?limit=1").status,
         200
     );
+    // /health says writes are failing, and why.
+    let h = get(&server, "/health").json();
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["store"]["status"], "writes failing", "{h}");
     conn.execute_batch("ROLLBACK").unwrap();
     // Once released, writes work again and nothing half-done remains.
     assert_eq!(
@@ -467,6 +471,7 @@ fn a_locked_store_answers_writes_503_and_reads_keep_working() {
     );
     let r = post(&server, "roads", &t, &road("R-LOCKED", "planned", 113.52));
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(get(&server, "/health").json()["status"], "ok");
     drop(conn);
     finish(server);
 }

@@ -126,12 +126,15 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         .map(|l| l.layer.features.len())
         .sum();
     let degraded = state.live.degraded();
+    let failing = state.live.write_failure();
     let left_out = state.live.left_out().len();
     let mut resp = axum::Json(serde_json::json!({
-        "status": if degraded.is_some() { "degraded" } else { "ok" },
-        "store": match &degraded {
-            Some(why) => serde_json::json!({"status": "unreachable", "reason": why}),
-            None => serde_json::json!({"status": "ok"}),
+        "status": if degraded.is_some() || failing.is_some() { "degraded" } else { "ok" },
+        "store": match (&degraded, &failing) {
+            (Some(why), _) => serde_json::json!({"status": "unreachable", "reason": why}),
+            // Reads still work; writes fail (a full disk, a read-only file).
+            (None, Some((why, since))) => serde_json::json!({"status": "writes failing", "reason": why, "since": since}),
+            (None, None) => serde_json::json!({"status": "ok"}),
         },
         "layers": state.catalog.layers.len(),
         "features": features,

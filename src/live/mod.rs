@@ -55,6 +55,9 @@ pub struct Live {
     description: String,
     /// Why the store is out of reach, while it is (see `follow`).
     degraded: Mutex<Option<String>>,
+    /// The last commit's failure (a full disk, a read-only file), until a
+    /// commit succeeds: with the time it happened.
+    write_failure: Mutex<Option<(String, String)>>,
     /// Stored features that break their layer's rules (see `left_out`).
     left_out: Mutex<left_out::Registry>,
     /// Tests only: the next snapshot after a commit fails to build, as a
@@ -93,6 +96,7 @@ impl Live {
             asof_names: Mutex::new(HashMap::new()),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             degraded: Mutex::new(None),
+            write_failure: Mutex::new(None),
             left_out: Mutex::new(registry),
             #[cfg(test)]
             fail_next_snapshot: std::sync::atomic::AtomicBool::new(false),

@@ -100,6 +100,17 @@ impl Live {
         }
     }
 
+    /// Why the last write failed, and when, until one succeeds (`/health`).
+    pub fn write_failure(&self) -> Option<(String, String)> {
+        self.write_failure.lock().ok().and_then(|w| w.clone())
+    }
+
+    fn set_write_failure(&self, why: Option<String>) {
+        if let Ok(mut w) = self.write_failure.lock() {
+            *w = why.map(|m| (m, crate::clock::format(crate::clock::now())));
+        }
+    }
+
     /// The snapshot after a commit: `snap` with the batch's states.
     fn next_snapshot(
         &self,
@@ -205,6 +216,7 @@ impl Live {
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; nothing of the batch was stored");
+                self.set_write_failure(Some(e.to_string()));
                 let msg = match e {
                     StoreError::ReadOnly(m) => EditError::ReadOnly(m),
                     other => EditError::Unavailable(format!(
@@ -218,6 +230,7 @@ impl Live {
             }
         };
         let committed_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.set_write_failure(None);
         // The next snapshot: changed layers rebuilt, the rest shared.
         let states: Changes = overlay
             .into_iter()

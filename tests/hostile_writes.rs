@@ -428,3 +428,77 @@ fn heights_are_refused_and_numeric_ids_keep_their_type_across_a_restart() {
     assert_eq!(id_of(&server.base), json!(4242));
     drop(dir);
 }
+
+#[test]
+fn an_unreadable_geometry_in_a_geopackage_is_reported_and_skip_invalid_skips_it() {
+    let mut server = Server::start(&[]);
+    let dir = server.take_dir().unwrap();
+    let store = server.store.clone();
+    server.terminate();
+    drop(server);
+    let s = store.to_str().unwrap();
+    let out = dir.path().join("roads.gpkg");
+    let exported = std::process::Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args([
+            "export",
+            "--store",
+            s,
+            "--layer",
+            "roads",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let rows: i64 = {
+        let conn = rusqlite::Connection::open(&out).unwrap();
+        conn.execute(
+            "UPDATE roads SET geom = x'4750000100000000' WHERE id = 'R-001'",
+            [],
+        )
+        .unwrap();
+        conn.query_row("SELECT count(*) FROM roads", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = store_revision(&store);
+    let src = out.to_str().unwrap();
+    let (ok, text, _) = import(&["--store", s, "--layer", "roads_copy", src]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("unreadable geometry"), "{text}");
+    assert_eq!(store_revision(&store), before, "nothing imported");
+    let (ok, text, _) = import(&["--store", s, "--layer", "roads_copy", src, "--skip-invalid"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("unreadable geometry"),
+        "the skip is listed: {text}"
+    );
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let copied: i64 = conn
+        .query_row("SELECT count(*) FROM roads_copy", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(copied, rows - 1);
+}
+
+#[test]
+fn a_store_that_lost_its_wal_says_so_at_start() {
+    let mut server = Server::start(&[]);
+    let c = Client::new(&server);
+    for i in 0..3 {
+        assert_eq!(c.post(&road(&format!("R-WAL-{i}"), json!({}))).status, 201);
+    }
+    let dir = server.take_dir();
+    let store = server.store.clone();
+    drop(server); // SIGKILL: the commits stay in the -wal
+    let mut wal = store.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::remove_file(&wal).expect("a -wal to delete");
+    let server = Server::start_on(&store, &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("are gone"), "{log}");
+    drop(dir);
+}

@@ -25,7 +25,9 @@ use crate::store::{Change, Store, StoreError};
 pub struct Row {
     pub number: usize,
     pub id: Option<Value>,
-    pub geometry: Geometry,
+    /// The row's geometry, or why it could not be read (reported, and
+    /// skipped with `--skip-invalid`).
+    pub geometry: Result<Geometry, String>,
     pub properties: Map<String, Value>,
 }
 
@@ -172,11 +174,10 @@ fn read_geojson(path: &Path) -> Result<(Vec<Row>, Option<Crs>), ImportError> {
         .ok_or_else(|| bad("not a GeoJSON FeatureCollection".into()))?;
     let mut rows = Vec::with_capacity(features.len());
     for (i, f) in features.iter().enumerate() {
-        let g: geojson::Geometry = serde_json::from_value(f["geometry"].clone())
-            .map_err(|e| bad(format!("feature {}: geometry: {e}", i + 1)))?;
-        let geometry: Geometry = g
-            .try_into()
-            .map_err(|e| bad(format!("feature {}: geometry: {e}", i + 1)))?;
+        let geometry = serde_json::from_value::<geojson::Geometry>(f["geometry"].clone())
+            .map_err(|e| e.to_string())
+            .and_then(|g| Geometry::try_from(g).map_err(|e| e.to_string()))
+            .map_err(|e| format!("geometry: {e}"));
         rows.push(Row {
             number: i + 1,
             id: f.get("id").cloned(),
@@ -207,7 +208,10 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
     let (store, data) = existing(store_path)?;
     let existing = data.layers.iter().find(|l| l.meta.id == opts.layer);
     let mut kinds: Vec<GeometryKind> = Vec::new();
-    for k in rows.iter().filter_map(|r| kind_of(&r.geometry)) {
+    for k in rows
+        .iter()
+        .filter_map(|r| r.geometry.as_ref().ok().and_then(kind_of))
+    {
         if !kinds.contains(&k) {
             kinds.push(k);
         }
@@ -384,10 +388,11 @@ fn prepare(row: Row, crs: &Crs, opts: &Options, meta: &LayerMeta) -> Result<Feat
             .id
             .unwrap_or_else(|| json!(format!("{}-{}", meta.id, row.number))),
     };
+    let geometry = row.geometry.map_err(&at)?;
     let geometry = if crs.is_lonlat() {
-        row.geometry
+        geometry
     } else {
-        row.geometry
+        geometry
             .try_map_coords(|c| crs.to_lonlat([c.x, c.y], Order::Traditional))
             .map_err(|e| {
                 at(format!(

@@ -165,7 +165,7 @@ pub fn read(path: &Path, profile: &Profile) -> Result<Extract, ImportError> {
             rows.push(Row {
                 number: n,
                 id: Some(Value::String(id)),
-                geometry: g,
+                geometry: Ok(g),
                 properties,
             });
         }

@@ -51,7 +51,7 @@ pub fn read(path: &Path, encoding: Option<&str>) -> Result<(Vec<Row>, Option<Crs
             g.map(|geometry| Row {
                 number: i + 1,
                 id: None,
-                geometry,
+                geometry: Ok(geometry),
                 properties: props,
             })
         })

@@ -17,9 +17,13 @@ use super::wkb;
 /// each row's fid, geometry and attribute columns, and the EPSG code of its
 /// spatial reference system, if it has one.
 pub struct SourceTable {
-    pub rows: Vec<(i64, geo::Geometry, Map<String, Value>)>,
+    pub rows: Vec<SourceRow>,
     pub epsg: Option<u32>,
 }
+
+/// One row of a source table: its fid, its geometry or why it cannot be
+/// read, its attributes.
+pub type SourceRow = (i64, Result<geo::Geometry, String>, Map<String, Value>);
 
 /// Read `table` (or the file's only feature table) of a GeoPackage.
 /// Errors are one line naming what is wrong.
@@ -93,7 +97,8 @@ pub fn read_source_table(path: &Path, table: Option<&str>) -> Result<SourceTable
             let v = r.get_ref(i).map_err(fail)?;
             if col == geom_col {
                 if let rusqlite::types::ValueRef::Blob(b) = v {
-                    geometry = Some(wkb::decode(b).map_err(|e| format!("row {n}: {e}"))?);
+                    geometry =
+                        Some(wkb::decode(b).map_err(|e| format!("unreadable geometry: {e}")));
                 }
                 continue;
             }
@@ -116,10 +121,8 @@ pub fn read_source_table(path: &Path, table: Option<&str>) -> Result<SourceTable
             };
             props.insert(col.clone(), value);
         }
-        match geometry {
-            Some(g) => rows.push((fid, g, props)),
-            None => return Err(format!("row {n} (fid {fid}) has no geometry")),
-        }
+        let geometry = geometry.unwrap_or_else(|| Err("no geometry".into()));
+        rows.push((fid, geometry, props));
     }
     Ok(SourceTable { rows, epsg })
 }

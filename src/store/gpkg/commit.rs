@@ -224,6 +224,7 @@ impl GpkgStore {
         // of the working copies is kept.
         outcome?;
         tx.commit().map_err(&fail)?;
+        super::marker::note(&self.path, next);
         self.kinds.extend(kinds);
         self.columns.extend(columns);
         Ok(Committed {
@@ -250,6 +251,9 @@ impl GpkgStore {
         let n = external::settle(&tx, &self.columns, &self.kinds, &self.status_property)?;
         external::end_own(&tx).map_err(&fail)?;
         tx.commit().map_err(&fail)?;
+        if let Ok(r) = self.read_revision() {
+            super::marker::note(&self.path, r);
+        }
         tracing::info!(changes = n, "logged edits made with other tools");
         Ok(())
     }

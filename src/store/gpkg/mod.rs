@@ -26,6 +26,7 @@
 mod commit;
 mod external;
 mod history;
+mod marker;
 mod read;
 mod schema;
 mod tokens;
@@ -133,7 +134,13 @@ impl GpkgStore {
             status_property: DEFAULT_STATUS_PROPERTY.to_owned(),
             kinds: HashMap::new(),
         };
-        store.read_revision()?;
+        let revision = store.read_revision()?;
+        if let Some(warning) = marker::check(path, revision) {
+            tracing::error!("{warning}");
+        }
+        if writable {
+            marker::note(path, revision);
+        }
         // `commit` needs the columns even before a `load`.
         let manifest = store.read_manifest()?;
         store.kinds = manifest

@@ -192,8 +192,15 @@ def main():
     server[0].send_signal(signal.SIGKILL)
     server[0].wait()
     start()
-    _, body, _ = request("GET", "/api/collections/roads/items?limit=10000&source=soak", timeout=60)
-    stored = {f["id"]: f["properties"]["name"] for f in json.loads(body)["features"]}
+    stored, offset = {}, 0
+    while True:
+        _, body, _ = request("GET", f"/api/collections/roads/items?limit=10000&offset={offset}&source=soak",
+                             timeout=60)
+        page = json.loads(body)["features"]
+        stored.update((f["id"], f["properties"]["name"]) for f in page)
+        if len(page) < 10000:
+            break
+        offset += len(page)
     lost, wrong = [], []
     for fid, name in acked.items():
         if fid not in stored:

@@ -16,6 +16,32 @@ use crate::budget::{Deadline, Exceeded};
 pub struct Compute {
     slots: Arc<Semaphore>,
     deadline: Duration,
+    /// When each computation running now started (by a ticket number).
+    running: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>>,
+    tickets: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Computations running now, and how many of them are past their deadline
+/// (their deadline checks are cooperative: one that stopped checking runs
+/// on, holding a core; `/health` says so).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Running {
+    pub running: usize,
+    pub overdue: usize,
+}
+
+/// Takes a computation off the running list when it ends, however it ends.
+struct Registered {
+    running: Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>>,
+    ticket: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&self.ticket);
+        }
+    }
 }
 
 impl Compute {
@@ -26,6 +52,21 @@ impl Compute {
         Compute {
             slots: Arc::new(Semaphore::new(cores)),
             deadline,
+            running: Arc::default(),
+            tickets: Arc::default(),
+        }
+    }
+
+    /// What runs now (for `/health`).
+    pub fn running(&self) -> Running {
+        let now = Instant::now();
+        let r = self.running.lock().map(|r| r.clone()).unwrap_or_default();
+        Running {
+            running: r.len(),
+            overdue: r
+                .values()
+                .filter(|&&t| now.duration_since(t) > self.deadline + Duration::from_secs(1))
+                .count(),
         }
     }
 
@@ -53,9 +94,20 @@ impl Compute {
         // The wait for a slot counts against the deadline.
         let left = self.deadline.saturating_sub(started.elapsed());
         let deadline = Deadline::after(left);
+        let ticket = self
+            .tickets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(ticket, started);
+        }
+        let registered = Registered {
+            running: Arc::clone(&self.running),
+            ticket,
+        };
         let outcome = tokio::task::spawn_blocking(move || {
             let r = work(deadline);
             drop(permit);
+            drop(registered);
             r
         })
         .await
@@ -65,5 +117,35 @@ impl Compute {
                 "{e}; send a smaller or simpler area, or ask the operator to raise --compute-deadline"
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_computation_past_its_deadline_is_counted_overdue_until_it_ends() {
+        let c = Compute::new(Duration::from_millis(50));
+        // Work that never checks its deadline, as a bug would.
+        let job = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.run(|_deadline| {
+                    std::thread::sleep(Duration::from_millis(1400));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let early = c.running();
+        assert_eq!((early.running, early.overdue), (1, 0));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let late = c.running();
+        assert_eq!((late.running, late.overdue), (1, 1));
+        assert!(job.await.unwrap().is_ok());
+        let after = c.running();
+        assert_eq!((after.running, after.overdue), (0, 0));
     }
 }

@@ -128,8 +128,10 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
     let degraded = state.live.degraded();
     let failing = state.live.write_failure();
     let left_out = state.live.left_out().len();
+    let computations = state.compute.running();
+    let troubled = degraded.is_some() || failing.is_some() || computations.overdue > 0;
     let mut resp = axum::Json(serde_json::json!({
-        "status": if degraded.is_some() || failing.is_some() { "degraded" } else { "ok" },
+        "status": if troubled { "degraded" } else { "ok" },
         "store": match (&degraded, &failing) {
             (Some(why), _) => serde_json::json!({"status": "unreachable", "reason": why}),
             // Reads still work; writes fail (a full disk, a read-only file).
@@ -141,6 +143,8 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         "revision": state.catalog.revision,
         // Stored features that break their layer's rules: /api/problems.
         "left_out": left_out,
+        // CPU-heavy answers running now, and any past their deadline.
+        "computations": computations,
     }))
     .into_response();
     resp.headers_mut()

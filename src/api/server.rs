@@ -135,28 +135,45 @@ fn forwarded<B>(
     peer
 }
 
-/// Whether the first request line on `stream` runs past what hyper parses:
-/// peek (nothing is consumed) until a line end, that many bytes, or the
-/// header timeout. Ordinary requests end their line in the first packet.
-async fn first_line_too_long(stream: &tokio::net::TcpStream, within: Duration) -> bool {
+/// What the first bytes on a connection say.
+enum FirstLine {
+    /// A request line hyper can parse (or bytes it will refuse itself).
+    Fine,
+    /// A request line longer than hyper parses: answered here.
+    TooLong,
+    /// Nothing within the header timeout: closed.
+    Silent,
+}
+
+/// Peek (nothing is consumed) at the first request line on `stream`: wait
+/// for its first bytes within the header timeout, then for at most
+/// `LINE_PEEKS` short waits for its end, so a slow client costs a few
+/// peeks and hyper's own header timer does the rest.
+async fn first_line(stream: &tokio::net::TcpStream, within: Duration) -> FirstLine {
+    const LINE_PEEKS: usize = 10;
     let mut buf = vec![0u8; HYPER_MAX_LINE + 2];
-    let until = tokio::time::Instant::now() + within;
-    loop {
-        let n = match tokio::time::timeout_at(until, stream.peek(&mut buf)).await {
-            Ok(Ok(n)) => n,
-            _ => return false,
-        };
+    let mut n = match tokio::time::timeout(within, stream.peek(&mut buf)).await {
+        Ok(Ok(n)) => n,
+        Ok(Err(_)) => return FirstLine::Fine,
+        Err(_) => return FirstLine::Silent,
+    };
+    for _ in 0..LINE_PEEKS {
         if n == 0 || buf[..n].windows(2).any(|w| w == b"\r\n") {
-            return false;
+            return FirstLine::Fine;
         }
         if n > HYPER_MAX_LINE {
-            return true;
+            return FirstLine::TooLong;
         }
-        // More of the line is on its way: wait for it to arrive.
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if tokio::time::Instant::now() >= until {
-            return false;
-        }
+        // More of the line is on its way.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        n = match stream.peek(&mut buf).await {
+            Ok(n) => n,
+            Err(_) => return FirstLine::Fine,
+        };
+    }
+    match n > HYPER_MAX_LINE {
+        true => FirstLine::TooLong,
+        false => FirstLine::Fine,
     }
 }
 
@@ -267,9 +284,10 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _lane = lane;
-            if first_line_too_long(&stream, header_timeout).await {
-                refuse_long_line(stream).await;
-                return;
+            match first_line(&stream, header_timeout).await {
+                FirstLine::Fine => {}
+                FirstLine::TooLong => return refuse_long_line(stream).await,
+                FirstLine::Silent => return,
             }
             let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
             if let Err(e) = conn.await {

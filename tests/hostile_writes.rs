@@ -187,6 +187,10 @@ fn ids_that_contradict_or_overflow_their_url_are_refused() {
         "{}",
         description(&r)
     );
+    // A 100 KB text in a property: 400 naming it.
+    let r = c.post(&road("R-LONG", json!({"note": "长".repeat(35_000)})));
+    assert_eq!(r.status, 400, "{}", description(&r));
+    assert!(description(&r).contains("\"note\""), "{}", description(&r));
     // PUT whose body names another feature; PATCH of the id.
     let r = c.post(&road("R-MINE", json!({})));
     assert_eq!(r.status, 201);

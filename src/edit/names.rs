@@ -12,6 +12,38 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// The most properties one feature may carry.
 pub const MAX_PER_FEATURE: usize = 100;
 
+/// The longest text a property value may hold, in bytes (a description, a
+/// note; anything longer belongs in a document, not a map feature).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// The problems with a feature's property values: texts past
+/// `MAX_TEXT_BYTES` (inside arrays and objects too).
+pub fn check_values<'a>(
+    values: impl Iterator<Item = (&'a str, &'a serde_json::Value)>,
+) -> Result<(), Vec<String>> {
+    fn longest(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::String(s) => s.len(),
+            serde_json::Value::Array(a) => a.iter().map(longest).max().unwrap_or(0),
+            serde_json::Value::Object(o) => o.values().map(longest).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let problems: Vec<String> = values
+        .filter(|(_, v)| longest(v) > MAX_TEXT_BYTES)
+        .map(|(k, v)| {
+            format!(
+                "property {k:?} holds a text of {} bytes; at most {MAX_TEXT_BYTES} are accepted",
+                longest(v)
+            )
+        })
+        .collect();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems),
+    }
+}
+
 /// The most distinct property names a layer may hold (SQLite's own limit is
 /// 2,000 columns per table, and each column costs every row and every read).
 pub const MAX_PER_LAYER: usize = 250;
@@ -179,6 +211,27 @@ mod tests {
         let long = "x".repeat(MAX_NAME_BYTES + 1);
         assert!(check(&props(json!({ long: 1 })), &known).is_err());
         assert!(check(&props(json!({"a\u{0}b": 1})), &known).is_err());
+    }
+
+    #[test]
+    fn long_texts_are_refused_wherever_they_sit() {
+        let ok = json!({"note": "x".repeat(MAX_TEXT_BYTES)});
+        let long = json!({"note": "x".repeat(MAX_TEXT_BYTES + 1)});
+        let nested = json!({"tags": {"a": ["y".repeat(MAX_TEXT_BYTES + 1)]}});
+        let values = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let run = |v: &serde_json::Value| {
+            let vs = values(v);
+            check_values(vs.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| e.join("; "))
+        };
+        assert!(run(&ok).is_ok());
+        assert!(run(&long).unwrap_err().contains("\"note\""));
+        assert!(run(&nested).unwrap_err().contains("\"tags\""));
     }
 
     #[test]

@@ -101,6 +101,18 @@ impl FeaturePatch {
         )
     }
 
+    /// The (name, value) pairs the patch sets (to anything but null).
+    pub fn set_values(&self) -> impl Iterator<Item = (&str, &Value)> {
+        let m = match &self.properties {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+        m.into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Whether the patch changes the geometry.
     pub fn touches_geometry(&self) -> bool {
         !matches!(self.geometry, GeometryPatch::Keep)

@@ -27,6 +27,7 @@ fn feature(snap: &Catalog, meta: &LayerMeta, v: &Value) -> Result<Feature, Vec<S
             l.properties(),
         )?;
     }
+    super::names::check_values(f.properties.iter())?;
     check_status(snap, &f).map_err(|p| vec![p])?;
     Ok(f)
 }
@@ -102,7 +103,9 @@ pub fn prepare(snap: &Catalog, edits: Vec<Edit>) -> Result<Vec<Prepared>, EditEr
                         let l = snap.layer(&layer).map(|l| l.properties());
                         match (patch.set_names(), l) {
                             (Some(names), Some(known)) => {
-                                super::names::check(names.into_iter(), known).map(|()| patch)
+                                super::names::check(names.into_iter(), known)?;
+                                super::names::check_values(patch.set_values())?;
+                                Ok(patch)
                             }
                             _ => Ok(patch),
                         }

@@ -667,7 +667,12 @@ fn ogctests_filtering() -> Result<(), Failed> {
         .current_dir(std::env::temp_dir())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
+    // Indented: the suite's own FAILED lines (its bugs, above) are its
+    // output, not this test's verdict.
+    println!("ogctests filtering suite (ct2, ct3, ct5, ct7-ct10 fail inside ogctests 0.1.15):");
+    for line in stdout.lines() {
+        println!("  | {line}");
+    }
     check(!stdout.lines().any(|l| l.starts_with("ERROR")), || {
         format!("set-up errors:\n{stdout}")
     })?;

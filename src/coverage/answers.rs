@@ -108,6 +108,9 @@ pub struct ZoneResult {
     pub share: f64,
     /// The uncovered parts, lon/lat.
     pub gaps: MultiPolygon,
+    /// Each cell's share of the answer (projected), for the next snapshot
+    /// to reuse where an edit did not reach (`zone::Seed`).
+    pub(super) cells: Vec<super::zone::CellPart>,
 }
 
 /// One site's row of the checklist: the site, its area, per-service answers.

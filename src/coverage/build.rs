@@ -322,6 +322,7 @@ impl Coverage {
             .iter()
             .map(|_| [OnceLock::new(), OnceLock::new()])
             .collect();
+        let seeds = services.iter().map(|_| Default::default()).collect();
         Ok(Coverage {
             rules,
             services,
@@ -330,6 +331,7 @@ impl Coverage {
             sites_layer,
             proj,
             cache,
+            seeds,
             sites_cache: [OnceLock::new(), OnceLock::new()],
             warming: AtomicBool::new(false),
         })
@@ -379,6 +381,62 @@ impl Coverage {
     /// Keep the zone results of `old` (built over `old_layers`) for every
     /// service none of whose input layers changed (same `Arc`): an edited
     /// road does not recompute water.
+    /// Where an edit changed a layer, projected: the extent of every
+    /// feature not shared between the two versions (its old and its new
+    /// geometry), grown by `reach`. A superset: features are matched by
+    /// position and pointer, so a reordering marks more than it must.
+    pub(super) fn edited_reach(
+        &self,
+        old: &IndexedLayer,
+        new: &IndexedLayer,
+        reach: f64,
+    ) -> Vec<geo::Rect> {
+        use geo::BoundingRect;
+        let (a, b) = (&old.layer.features, &new.layer.features);
+        let mut out = Vec::new();
+        let mut mark = |f: &crate::model::Feature| {
+            let g = super::area::to_metric(&f.geometry, &self.proj);
+            if let Some(r) = g.bounding_rect() {
+                let d = reach * 1.01 + 1.0;
+                out.push(geo::Rect::new(
+                    geo::Coord {
+                        x: r.min().x - d,
+                        y: r.min().y - d,
+                    },
+                    geo::Coord {
+                        x: r.max().x + d,
+                        y: r.max().y + d,
+                    },
+                ));
+            }
+        };
+        let (mut i, mut p) = (0, 0);
+        while i < a.len() || p < b.len() {
+            match (a.get(i), b.get(p)) {
+                (Some(x), Some(y)) if Arc::ptr_eq(x, y) => {
+                    i += 1;
+                    p += 1;
+                }
+                (Some(x), Some(y)) if x.id == y.id => {
+                    mark(x);
+                    mark(y);
+                    i += 1;
+                    p += 1;
+                }
+                (Some(x), _) => {
+                    mark(x);
+                    i += 1;
+                }
+                (None, Some(y)) => {
+                    mark(y);
+                    p += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        out
+    }
+
     pub fn keep_unchanged_zone_results(
         &self,
         old: &Coverage,
@@ -395,6 +453,41 @@ impl Coverage {
                     .is_some_and(|o| Arc::ptr_eq(o, &layers[i]))
             });
             if !same {
+                // The same zone, the service's assets edited: the next
+                // zone computation redoes only the cells the edit reached.
+                let zone_kept = Arc::ptr_eq(&self.zone_metric, &old.zone_metric);
+                let s_old = &old.services[old_idx];
+                if zone_kept && s_old.layer == s.layer {
+                    let dirty = self.edited_reach(
+                        &old_layers[s.layer],
+                        &layers[s.layer],
+                        s_old.max_reach.max(s.max_reach),
+                    );
+                    for sc in Scenario::ALL {
+                        // From the old result, or from the seed the old
+                        // snapshot never used (edits in a row), the edited
+                        // extents adding up.
+                        let carried = old.seeds[old_idx][sc.at()]
+                            .lock()
+                            .ok()
+                            .and_then(|s| s.clone());
+                        let seed = match (old.cache[old_idx][sc.at()].get(), carried) {
+                            (Some(z), _) => Some(super::zone::Seed {
+                                previous: Arc::clone(z),
+                                dirty: dirty.clone(),
+                            }),
+                            (None, Some(mut earlier)) => {
+                                earlier.dirty.extend(dirty.iter().copied());
+                                Some(earlier)
+                            }
+                            (None, None) => None,
+                        };
+                        if let (Some(seed), Ok(mut slot)) = (seed, self.seeds[idx][sc.at()].lock())
+                        {
+                            *slot = Some(seed);
+                        }
+                    }
+                }
                 continue;
             }
             for sc in Scenario::ALL {

@@ -20,10 +20,13 @@ impl Coverage {
         sc: Scenario,
     ) -> Option<&ZoneResult> {
         let idx = self.services.iter().position(|s| s.name == service)?;
-        Some(
-            self.cache[idx][sc.at()]
-                .get_or_init(|| Arc::new(self.zone_result(layers, &self.services[idx], sc))),
-        )
+        Some(self.cache[idx][sc.at()].get_or_init(|| {
+            let seed = self.seeds[idx][sc.at()]
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take());
+            Arc::new(self.zone_result(layers, &self.services[idx], sc, seed))
+        }))
     }
 
     /// Compute every zone result now (both scenarios), so the first request

@@ -96,6 +96,10 @@ pub struct Coverage {
     sites_layer: Option<usize>,
     proj: LocalProjection,
     cache: Vec<[OnceLock<Arc<ZoneResult>>; 2]>,
+    /// Per service and scenario, the previous snapshot's zone result and
+    /// where an edit changed the service's assets: the next computation
+    /// redoes only the cells the edit reached (`zone::Seed`).
+    seeds: Vec<[std::sync::Mutex<Option<zone::Seed>>; 2]>,
     /// The sites checklist without a switched-off asset, per scenario:
     /// the map asks for it on every statistics render.
     sites_cache: [OnceLock<Arc<Vec<SiteAnswer>>>; 2],

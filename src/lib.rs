@@ -34,6 +34,7 @@ pub mod props;
 pub mod query;
 pub mod report;
 pub mod store;
+pub mod style;
 pub mod synth;
 pub mod tiles;
 

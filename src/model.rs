@@ -62,6 +62,33 @@ pub struct LayerMeta {
     /// Properties clients may filter on with `?name=value`.
     #[serde(default)]
     pub queryable: Vec<String>,
+    /// Whose data it is, as the map credits it (`© OpenStreetMap
+    /// contributors (ODbL)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
+    /// How the map draws it (`style`); by geometry kind when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<crate::style::LayerStyle>,
+}
+
+impl LayerMeta {
+    /// The layer's style, or the default for its geometry kind (for the
+    /// layer whose features make the zone, an unfilled outline: it covers
+    /// everything else).
+    pub fn style_or_default(&self, is_zone: bool) -> crate::style::LayerStyle {
+        let default = || match is_zone {
+            true => crate::style::LayerStyle::outline(),
+            false => {
+                let drawn = match self.geometry {
+                    GeometryKind::Point => crate::style::Drawn::Points,
+                    GeometryKind::LineString => crate::style::Drawn::Lines,
+                    GeometryKind::Polygon => crate::style::Drawn::Areas,
+                };
+                crate::style::LayerStyle::default_for(&self.id, drawn)
+            }
+        };
+        self.style.clone().unwrap_or_else(default)
+    }
 }
 
 impl LayerMeta {

@@ -556,3 +556,105 @@ async fn a_data_folder_refuses_asof_rather_than_faking_a_past() {
     let r = get(&app, "/api/stats").await;
     assert_eq!(r.headers.get("zoneatlas-revision").unwrap(), "0");
 }
+
+/// Whether every key and value in `want` (a manifest's table, as JSON) is
+/// in `got` (what the server serves), numbers compared as numbers.
+fn holds(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| holds(v, gv))),
+        (Value::Array(w), Value::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| holds(a, b))
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => want == got,
+    }
+}
+
+#[tokio::test]
+async fn each_collection_serves_its_manifest_style_and_the_landing_its_scenarios() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(geodata().join("layers.toml")).unwrap()).unwrap();
+    let v = get(&app(), "/api/collections").await.json();
+    let served = v["collections"].as_array().unwrap();
+    for layer in manifest["layer"].as_array().unwrap() {
+        let id = layer["id"].as_str().unwrap();
+        let want = serde_json::to_value(&layer["style"]).unwrap();
+        let c = served.iter().find(|c| c["id"] == id).unwrap();
+        assert!(
+            holds(&want, &c["style"]),
+            "{id}: {want} is not in {}",
+            c["style"]
+        );
+    }
+    // The sample's water comes from OpenStreetMap and says so.
+    let water = served.iter().find(|c| c["id"] == "water").unwrap();
+    assert!(water["attribution"]
+        .as_str()
+        .unwrap()
+        .contains("OpenStreetMap"));
+    assert!(served
+        .iter()
+        .filter(|c| c["id"] != "water")
+        .all(|c| c.get("attribution").is_none()));
+
+    let rules: toml::Table =
+        toml::from_str(&std::fs::read_to_string(geodata().join("coverage.toml")).unwrap()).unwrap();
+    let landing = get(&app(), "/api").await.json();
+    let scenarios = serde_json::to_value(&rules["scenarios"]).unwrap();
+    assert_eq!(landing["scenarios"], scenarios);
+    assert_eq!(
+        landing["zone"]["collection"],
+        rules["zone"]["collection"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_layer_without_a_style_is_drawn_by_its_kind_and_the_zone_as_an_outline() {
+    let dir = tempfile::tempdir().unwrap();
+    zoneatlas::synth::write(dir.path(), 2_000, 7).unwrap();
+    let v = get(&common::app_on(dir.path()), "/api/collections")
+        .await
+        .json();
+    let style = |id: &str| {
+        let c = v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        c["style"].clone()
+    };
+    // The zone (the coverage rules' zone layer) is unfilled, so what it
+    // surrounds stays visible and clickable; other areas are filled.
+    assert!(style("zone").get("fill").is_none(), "{}", style("zone"));
+    assert!(style("zone")["dash"].is_string());
+    assert!(style("parks")["fill"].is_string(), "{}", style("parks"));
+    // Lines are unfilled strokes, points filled circles; each layer its
+    // own colour among the line layers.
+    for id in ["roads", "pipelines", "power_lines"] {
+        assert!(style(id).get("fill").is_none() && style(id)["width"].as_f64().unwrap() > 0.0);
+    }
+    assert!(style("substations")["fill"].is_string());
+    // The same colours on every start (picked from the id, not at random).
+    let again = get(&common::app_on(dir.path()), "/api/collections")
+        .await
+        .json();
+    assert_eq!(v["collections"], again["collections"]);
+}
+
+#[test]
+fn a_manifest_style_that_is_not_a_colour_stops_the_load_naming_it() {
+    let dir = common::sample_copy(|name, text| match name {
+        "layers.toml" => text.replacen("color = \"#4d4d4d\"", "color = \"grey\"", 1),
+        _ => text,
+    });
+    let err = zoneatlas::live::Live::open(Box::new(zoneatlas::store::folder::FolderStore::new(
+        dir.path(),
+    )))
+    .err()
+    .expect("a bad colour is refused")
+    .to_string();
+    assert!(err.contains("roads") && err.contains("\"grey\""), "{err}");
+}

@@ -16,6 +16,8 @@ fn meta(kind: GeometryKind) -> LayerMeta {
         geometry: kind,
         required: vec![],
         queryable: vec![],
+        style: None,
+        attribution: None,
     }
 }
 

@@ -1796,6 +1796,24 @@ fn imported_osm_stores() -> Result<(), Failed> {
         })?;
         let server = Server::start_on(&store, &[]);
         let base = server.base.clone();
+        // The map draws the imported layers in both languages, credits
+        // OpenStreetMap, and styles them from the import profile.
+        let cols = http_get_json(&format!("{base}/api/collections"));
+        for c in cols["collections"].as_array().ok_or("collections")? {
+            check(
+                c["title_zh"].is_string()
+                    && c["attribution"]
+                        .as_str()
+                        .is_some_and(|a| a.contains("OpenStreetMap"))
+                    && c["style"]["color"].is_string(),
+                || {
+                    format!(
+                        "{name}: {} lacks a Chinese title, credit or style: {c}",
+                        c["id"]
+                    )
+                },
+            )?;
+        }
         ogctests_core_on(&base)?;
         let v = run_python("owslib_client.py", &[&format!("{base}/api"), "item"], None);
         let first = v["roads"][0].as_str().ok_or("no roads")?.to_owned();

@@ -11,12 +11,10 @@
       nearest: '最近设施', reach: '服务半径', sources: '供给来源', redundant: '双源/多源供给', single: '单一来源',
       none: '无', yes: '是', no: '否', share: '覆盖比例', area: '面积', parcel: '地块', point: '位置',
       water: '给水', gas: '燃气', steam: '工业蒸汽', power: '电力', road: '道路', park: '公园',
-      existing: '现状', under_construction: '在建', planned_status: '规划', trunk: '主干路', secondary: '次干路', branch: '支路',
+      existing: '现状', under_construction: '在建', planned_status: '规划',
       roads_by_status: '道路（按状态）', pipes_by_utility: '管网长度', zone_shares: '全区覆盖比例', sites_lacking: '缺少市政服务（水、气、汽、电）的项目',
       all_served: '所有项目均已覆盖', roads: '条', drawing: '单击加点，双击/回车完成，Esc 取消',
-      water_pipes: '给水管', gas_pipes: '燃气管', steam_pipes: '蒸汽管', hp_gas: '高压燃气干管', kv110: '110 kV 线路', kv10: '10 kV 配电线',
-      substation: '变电站', substation_uc: '变电站（在建）', park_l: '公园', site_l: '项目地块', zone_l: '开发区范围', subarea_l: '凤湖智慧新区',
-      water_body: '水体', gap_l: '覆盖缺口', loading: '加载中…', error: '出错了',
+      gap_l: '覆盖缺口', also_here: '此处还有', loading: '加载中…', error: '出错了',
       filter: '筛选', filter_hint: 'CQL2 表达式（文本或 JSON），筛选地图上的图层', apply: '应用', clear: '清除', examples: '示例', filter_on: '已筛选',
     },
     en: {
@@ -26,18 +24,14 @@
       nearest: 'Nearest asset', reach: 'Reach', sources: 'Sources', redundant: 'redundant supply', single: 'single source',
       none: 'none', yes: 'yes', no: 'no', share: 'Share', area: 'Area', parcel: 'Parcel', point: 'Location',
       water: 'Water', gas: 'Gas', steam: 'Steam', power: 'Power', road: 'Road', park: 'Park',
-      existing: 'existing', under_construction: 'under construction', planned_status: 'planned', trunk: 'trunk', secondary: 'secondary', branch: 'branch',
+      existing: 'existing', under_construction: 'under construction', planned_status: 'planned',
       roads_by_status: 'Roads by status', pipes_by_utility: 'Pipelines', zone_shares: 'Zone coverage', sites_lacking: 'Sites lacking a utility (water, gas, steam, power)',
       all_served: 'Every site is served', roads: 'roads', drawing: 'Click to add points, double-click or Enter to finish, Esc to cancel',
-      water_pipes: 'Water main', gas_pipes: 'Gas main', steam_pipes: 'Steam main', hp_gas: 'High-pressure gas main', kv110: '110 kV line', kv10: '10 kV feeder',
-      substation: 'Substation', substation_uc: 'Substation (under construction)', park_l: 'Park', site_l: 'Project site', zone_l: 'Zone outline', subarea_l: 'Fenghu Smart New Area',
-      water_body: 'Water body', gap_l: 'Coverage gap', loading: 'Loading…', error: 'Error',
+      gap_l: 'Coverage gap', also_here: 'Also here', loading: 'Loading…', error: 'Error',
       filter: 'Filter', filter_hint: 'A CQL2 expression (text or JSON) that filters the layers on the map', apply: 'Apply', clear: 'Clear', examples: 'Examples', filter_on: 'filtered',
     },
   };
   const SERVICES = ['water', 'gas', 'steam', 'power', 'road', 'park'];
-  const UTILITY_COLOUR = { water: '#1f78b4', gas: '#f39c12', steam: '#d7301f' };
-  const DASH = { existing: null, under_construction: '10 6', planned: '2 6' };
 
   // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.
   const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null, filter: null };
@@ -151,40 +145,45 @@
     return out;
   }
 
-  // --- styles: how each collection is drawn, faded when not in the scenario
-  const inScenario = (p) => state.scenario === 'planned' || !p.status || p.status === 'existing';
+  // --- styles: from each collection's `style` (its description on the
+  // server: layers.toml, the OSM profile, or a default by geometry kind),
+  // faded when the scenario leaves a feature out.
+  // Which statuses each scenario counts (the landing page's `scenarios`,
+  // from the coverage rules); without rules, `status` = existing is current.
+  const scenarios = { status_property: 'status', current: ['existing'], planned: null };
+  const statusOf = (p) => p[scenarios.status_property];
+  const inScenario = (p) => {
+    const st = statusOf(p);
+    if (st == null || st === '') return true;
+    const list = state.scenario === 'planned' ? scenarios.planned : scenarios.current;
+    return !list || list.includes(String(st));
+  };
+  // Statuses the current scenario leaves out are dashed, the nearer one
+  // (first in the planned list) long, the others dotted.
+  function dashFor(status) {
+    if (status == null || scenarios.current.includes(String(status))) return null;
+    const later = (scenarios.planned || ['under_construction', 'planned']).filter((x) => !scenarios.current.includes(x));
+    return later.indexOf(String(status)) === 0 ? '10 6' : '2 6';
+  }
+  const styleOf = {}; // collection id -> its style
+  const kindOf = {}; // collection id -> Point | LineString | Polygon
+  const valueKey = (v) => (v == null ? '' : String(v));
   function styleFor(collection, p) {
-    let s;
-    switch (collection) {
-      case 'roads':
-        s = { color: '#4d4d4d', weight: { trunk: 5, secondary: 3.5 }[p.class] || 2, dashArray: DASH[p.status] };
-        break;
-      case 'pipelines':
-        s = { color: UTILITY_COLOUR[p.utility] || '#777', weight: p.role === 'transmission' ? 4.5 : p.role === 'feed' ? 3.5 : 2.2, dashArray: DASH[p.status] };
-        break;
-      case 'power_lines':
-        s = Number(p.voltage_kv) >= 110 ? { color: '#6a3d9a', weight: 3, dashArray: DASH[p.status] } : { color: '#a58bd0', weight: 1.6, dashArray: DASH[p.status] };
-        break;
-      case 'substations':
-        s = { radius: Number(p.voltage_kv) >= 110 ? 9 : 6, color: '#4a2a7a', weight: 2, fillColor: '#6a3d9a', fillOpacity: p.status === 'existing' ? 1 : 0.1, dashArray: p.status === 'existing' ? null : '3 3' };
-        break;
-      case 'parks':
-        s = { color: '#2e7d32', weight: 1.5, fillColor: '#66bb6a', fillOpacity: 0.4, dashArray: DASH[p.status] };
-        break;
-      case 'sites':
-        s = { color: '#b15928', weight: 2, fillColor: '#fdbf6f', fillOpacity: 0.25, dashArray: DASH[p.status] };
-        break;
-      case 'zone':
-        s = p.kind === 'sub_area'
-          ? { color: '#8e24aa', weight: 2, dashArray: '5 5', fillColor: '#8e24aa', fillOpacity: 0.04 }
-          : { color: '#263238', weight: 2.5, dashArray: '14 6', fill: false };
-        break;
-      case 'water':
-        s = { color: '#4f8fc0', weight: 1, fillColor: '#a6cee3', fillOpacity: 0.7 };
-        break;
-      default:
-        s = { color: '#555', weight: 2 };
+    const st = styleOf[collection] || { color: '#555555', width: 2, fill_opacity: 0.3, dash_by_status: true, by: [] };
+    let { color, width, fill, fill_opacity: fillOpacity, dash } = st;
+    for (const by of st.by || []) {
+      const v = by.values.find((x) => x.value === valueKey(p[by.property]));
+      if (!v) continue;
+      color = v.color ?? color;
+      width = v.width ?? width;
+      fill = v.fill ?? fill;
+      fillOpacity = v.fill_opacity ?? fillOpacity;
+      dash = v.dash ?? dash;
     }
+    if (st.dash_by_status) dash = dashFor(statusOf(p)) ?? dash;
+    const s = kindOf[collection] === 'Point'
+      ? { radius: width, color, weight: 2, fillColor: fill || color, fillOpacity, dashArray: dash || null }
+      : { color, weight: width, dashArray: dash || null, fill: kindOf[collection] === 'Polygon' && !!fill, fillColor: fill, fillOpacity: fill ? fillOpacity : 0 };
     if (!inScenario(p)) {
       s.opacity = 0.35;
       s.fillOpacity = (s.fillOpacity ?? 0.2) * 0.35;
@@ -193,10 +192,35 @@
     }
     return s;
   }
+  // A value's legend title in the page's language, when the style names it.
+  function valueTitle(collection, property, value) {
+    for (const by of styleOf[collection]?.by || []) {
+      if (by.property !== property) continue;
+      const v = by.values.find((x) => x.value === valueKey(value));
+      if (v) return state.lang === 'zh' && v.title_zh ? v.title_zh : v.title;
+    }
+    return null;
+  }
+  const titleOf = (c) => (state.lang === 'zh' && c.title_zh ? c.title_zh : c.title);
+  // A feature's label (the style's `label` property; for `name`, the
+  // page's language: name_en in English).
+  function labelOf(collection, p) {
+    const prop = styleOf[collection]?.label;
+    if (!prop) return '';
+    if (prop === 'name') return label(p);
+    return String((state.lang === 'en' ? p[`${prop}_en`] ?? p[prop] : p[prop] ?? p[`${prop}_en`]) ?? '');
+  }
 
-  // Overlay groups: one per collection, pipelines split by utility.
+  // Overlay groups: one per collection, or one per value of the property
+  // its style splits it by (`pipelines:water`), each shown alone.
   const groups = {};
-  const groupOf = (collection, p) => (collection === 'pipelines' ? `${p.utility}_pipes` : collection);
+  const splitOf = (collection) => (styleOf[collection]?.by || []).find((b) => b.split);
+  function groupOf(collection, p) {
+    const split = splitOf(collection);
+    return split ? `${collection}:${valueKey(p[split.property])}` : collection;
+  }
+  // A group key as a CSS class name.
+  const classOf = (key) => key.replace(/:/g, '--').replace(/[^A-Za-z0-9_-]/g, '_');
   const UNITS = [[/_m2$/, 'm²'], [/_mm$/, 'mm'], [/_kv$/, 'kV'], [/_mva$/, 'MVA'], [/_km$/, 'km'], [/_m$/, 'm'], [/_mu$/, 'mu'], [/_cny(_per_year)?$/, 'CNY'], [/_ha$/, 'ha']];
   function popupHtml(collection, f) {
     const p = f.properties;
@@ -206,7 +230,7 @@
       if (k === 'name' || k === 'name_en' || v === null || v === '') continue;
       let shown = v;
       if (k === 'status') shown = statusText(v);
-      else if (k === 'class') shown = t(v);
+      else if (valueTitle(collection, k, v)) shown = valueTitle(collection, k, v);
       else if (typeof v === 'number') {
         const unit = (UNITS.find(([re]) => re.test(k)) || [null, ''])[1];
         shown = `${v.toLocaleString(state.lang === 'en' ? 'en' : 'zh-CN')} ${unit}`;
@@ -223,8 +247,10 @@
   // by viewport; smaller ones load whole (the sample's all do).
   const TILE_OVER = 5000;
   const tiled = (c) => (c.numberOfFeatures ?? 0) > TILE_OVER;
-  // What the styles read from a tile (names come with the popup, by id).
-  const TILE_PROPS = 'status,class,utility,role,voltage_kv,kind';
+  // What the styles read from a tile (the status and every property a
+  // style looks at; names come with the popup, by id). Set from the
+  // collections once they are known.
+  let tileProps = 'status';
   const features = {}; // collection -> id -> feature
   // One Leaflet layer per group (a collection; pipelines by utility), not
   // one per feature: styles come from `styleFor` through the layer's style
@@ -234,7 +260,7 @@
   // endpoint), shared by their layers.
   const tileSource = window.zoneatlasTiles.source((z, y, x) => {
     const ids = collections.filter(tiled).map((c) => c.id).join(',');
-    return `/api/tiles/WebMercatorQuad/${z}/${y}/${x}?collections=${ids}&properties=${TILE_PROPS}${asofParam()}${filterParam()}`;
+    return `/api/tiles/WebMercatorQuad/${z}/${y}/${x}?collections=${ids}&properties=${tileProps}${asofParam()}${filterParam()}`;
   });
   // A collection drawn from vector tiles: one group, styled as the rest.
   function drawTiled(c) {
@@ -282,7 +308,7 @@
     const byGroup = {};
     for (const f of list) (byGroup[groupOf(c.id, f.properties)] ||= []).push(f);
     for (const [key, members] of Object.entries(byGroup)) {
-      const styled = (f) => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${key}` });
+      const styled = (f) => ({ ...styleFor(c.id, f.properties), className: `za-${c.id} za-${classOf(key)}` });
       groups[key] = L.geoJSON({ type: 'FeatureCollection', features: members }, {
         coordsToLatLng,
         style: styled,
@@ -295,11 +321,16 @@
           // still asks about coverage there (or adds a vertex while drawing).
           l.on('click', (e) => {
             if (draw.on || za.drawing) l.closePopup();
+            // An area over a tiled line or point (drawn in the pane below):
+            // the line's popup, as a planner clicking a road inside a
+            // parcel means the road.
+            else if (kindOf[c.id] === 'Polygon' && tiledHit(e.latlng)) l.closePopup();
             onClick(e.latlng);
           });
-          // Site names on the map; with many sites (a city), on hover only:
-          // hundreds of permanent labels cost seconds of layout per move.
-          if (c.id === 'sites') l.bindTooltip(() => esc(label(f.properties)), { permanent: list.length <= SITE_LABELS_MAX, direction: 'center', className: 'site-label' });
+          // Labels on the map (the style's `label`), for features that have
+          // one; with many (a city), on hover only: hundreds of permanent
+          // labels cost seconds of layout per move.
+          if (labelOf(c.id, f.properties)) l.bindTooltip(() => esc(labelOf(c.id, f.properties)), { permanent: list.length <= SITE_LABELS_MAX, direction: 'center', className: 'site-label' });
         },
       });
     }
@@ -307,9 +338,24 @@
   function restyle() {
     for (const g of Object.values(groups)) (g.zaTiled ? g.restyle() : g.resetStyle());
   }
-  // Draw order: areas under lines under points.
-  const ORDER = ['zone', 'water', 'parks', 'sites', 'roads', 'water_pipes', 'gas_pipes', 'steam_pipes', 'power_lines', 'substations'];
-  const ordered = (keys) => keys.sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
+  // Draw order: areas under lines under points; within a kind, the
+  // collections' order, then the split values' legend order.
+  const KIND_RANK = { Polygon: 0, LineString: 1, Point: 2 };
+  function rankOf(key) {
+    const [id, ...rest] = key.split(':');
+    const value = rest.join(':');
+    const i = collections.findIndex((c) => c.id === id);
+    const v = (splitOf(id)?.values || []).findIndex((x) => x.value === value);
+    return [KIND_RANK[kindOf[id]] ?? 3, i < 0 ? 999 : i, v < 0 ? 999 : v, value];
+  }
+  function ordered(keys) {
+    const cmp = (a, b) => {
+      const [x, y] = [rankOf(a), rankOf(b)];
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+      return 0;
+    };
+    return keys.sort(cmp);
+  }
   // Fetch a collection again (an edit, an event, the time slider) and
   // redraw its groups, keeping each group shown or hidden as it was.
   async function reloadCollection(id) {
@@ -329,7 +375,7 @@
       return;
     }
     const list = await fetchAll(id);
-    const mine = Object.keys(groups).filter((k) => k === id || (id === 'pipelines' && k.endsWith('_pipes')));
+    const mine = Object.keys(groups).filter((k) => k === id || k.startsWith(`${id}:`));
     const hidden = new Set(mine.filter((k) => !za.map.hasLayer(groups[k])));
     for (const k of mine) { groups[k].remove(); delete groups[k]; }
     drawCollection(c, list);
@@ -350,41 +396,30 @@
     return `<svg width="34" height="16" aria-hidden="true"><rect x="2" y="2" width="30" height="12" stroke="${s.color}" stroke-width="${Math.min(s.weight, 2.5)}" fill="${s.fill === false ? 'none' : s.fillColor}" fill-opacity="${s.fillOpacity ?? 0.3}" ${dash}/></svg>`;
   }
   function renderLegend() {
-    const title = (id) => {
-      const c = collections.find((x) => x.id === id);
-      return c ? esc(state.lang === 'zh' && c.title_zh ? c.title_zh : c.title) : esc(id);
-    };
     const row = (kind, s, text) => `<div class="legend-row">${swatch(kind, s)}<span>${esc(text)}</span></div>`;
+    const SWATCH = { Point: 'point', LineString: 'line', Polygon: 'area' };
     const rows = [];
-    const has = (id) => collections.some((c) => c.id === id);
-    if (has('roads')) {
-      rows.push(`<div class="legend-group">${title('roads')}</div>`);
-      for (const st of ['existing', 'under_construction', 'planned']) rows.push(row('line', styleFor('roads', { class: 'secondary', status: st }), statusText(st)));
-      for (const cl of ['trunk', 'secondary', 'branch']) rows.push(row('line', styleFor('roads', { class: cl, status: 'existing' }), t(cl)));
-    }
-    if (has('pipelines')) {
-      rows.push(`<div class="legend-group">${title('pipelines')}</div>`);
-      for (const u of ['water', 'gas', 'steam']) rows.push(row('line', styleFor('pipelines', { utility: u, status: 'existing' }), t(`${u}_pipes`)));
-      rows.push(row('line', styleFor('pipelines', { utility: 'gas', role: 'transmission', status: 'existing' }), t('hp_gas')));
-    }
-    if (has('power_lines')) {
-      rows.push(`<div class="legend-group">${title('power_lines')}</div>`);
-      rows.push(row('line', styleFor('power_lines', { voltage_kv: 110, status: 'existing' }), t('kv110')));
-      rows.push(row('line', styleFor('power_lines', { voltage_kv: 10, status: 'existing' }), t('kv10')));
-    }
-    if (has('substations')) {
-      rows.push(`<div class="legend-group">${title('substations')}</div>`);
-      rows.push(row('point', styleFor('substations', { voltage_kv: 110, status: 'existing' }), t('substation')));
-      rows.push(row('point', styleFor('substations', { voltage_kv: 110, status: 'under_construction' }), t('substation_uc')));
-    }
-    for (const [id, props, text] of [['parks', { status: 'existing' }, 'park_l'], ['sites', { status: 'existing' }, 'site_l'], ['zone', { kind: 'zone' }, 'zone_l'], ['zone', { kind: 'sub_area' }, 'subarea_l'], ['water', {}, 'water_body']]) {
-      if (!has(id)) continue;
-      if (text !== 'subarea_l') rows.push(`<div class="legend-group">${title(id)}</div>`);
-      rows.push(row('area', styleFor(id, props), t(text)));
+    // Every collection in draw order from the top (points first): one row
+    // when its style has no values, else its title over a row per value.
+    for (const c of ordered(collections.map((x) => x.id)).reverse().map((id) => collections.find((x) => x.id === id))) {
+      const kind = SWATCH[kindOf[c.id]] || 'line';
+      const by = styleOf[c.id]?.by || [];
+      if (!by.length) {
+        rows.push(row(kind, styleFor(c.id, {}), titleOf(c)));
+        continue;
+      }
+      rows.push(`<div class="legend-group">${esc(titleOf(c))}</div>`);
+      for (const b of by) {
+        for (const v of b.values) rows.push(row(kind, styleFor(c.id, { [b.property]: v.value }), state.lang === 'zh' && v.title_zh ? v.title_zh : v.title));
+      }
     }
     rows.push(`<div class="legend-group">${esc(t('gaps'))}</div>`);
     rows.push(row('area', GAP_STYLE, t('gap_l')));
-    rows.push(`<p class="hint">${esc(t('existing'))} —— · ${esc(statusText('under_construction'))} – – · ${esc(statusText('planned'))} ····</p>`);
+    // How statuses are drawn: solid when the current scenario counts them,
+    // dashed (nearer) or dotted (later) when it leaves them out.
+    const statuses = scenarios.planned || ['existing', 'under_construction', 'planned'];
+    const mark = (st) => (dashFor(st) == null ? '——' : dashFor(st) === '10 6' ? '– –' : '····');
+    rows.push(`<p class="hint">${statuses.map((st) => `${esc(statusText(st))} ${mark(st)}`).join(' · ')}</p>`);
     document.getElementById('legend-body').innerHTML = rows.join('');
   }
 
@@ -479,17 +514,31 @@
       za.map.doubleClickZoom.enable();
     }
   }
-  // A click on a tiled feature: its popup, from the feature fetched by id.
-  async function tiledPopup(latlng) {
+  // The tiled features under a map position, one per collection, nearest
+  // first; at the same distance points before lines before areas, then
+  // the collections' order: [[collection, { id, props, px }], ...].
+  function tiledHits(latlng) {
+    const hits = [];
     for (const [id, g] of Object.entries(groups)) {
       if (!g.zaTiled || !za.map.hasLayer(g)) continue;
       const hit = g.hit(latlng);
-      if (!hit) continue;
-      const f = await getJSON(`/api/collections/${encodeURIComponent(id)}/items/${encodeURIComponent(hit.id)}?${asofParam().slice(1)}`);
-      L.popup({ className: `za-popup za-popup-${id}` }).setLatLng(latlng).setContent(popupHtml(id, f)).openOn(za.map);
-      return true;
+      if (hit) hits.push([id, hit]);
     }
-    return false;
+    const rank = (id) => rankOf(id);
+    return hits.sort(([a, x], [b, y]) => x.px - y.px || rank(b)[0] - rank(a)[0] || rank(a)[1] - rank(b)[1]);
+  }
+  const tiledHit = (latlng) => tiledHits(latlng)[0] || null;
+  // A click on a tiled feature: its popup, from the feature fetched by id,
+  // naming the other features within reach of the click.
+  async function tiledPopup(latlng) {
+    const [found, ...others] = tiledHits(latlng);
+    if (!found) return false;
+    const [id, hit] = found;
+    const f = await getJSON(`/api/collections/${encodeURIComponent(id)}/items/${encodeURIComponent(hit.id)}?${asofParam().slice(1)}`);
+    const also = others.map(([c, h]) => `<li>${esc(titleOf(collections.find((x) => x.id === c)))} · ${esc(labelOf(c, h.props) || h.id)}</li>`).join('');
+    const extra = also ? `<div class="also"><small>${esc(t('also_here'))}</small><ul>${also}</ul></div>` : '';
+    L.popup({ className: `za-popup za-popup-${id}` }).setLatLng(latlng).setContent(popupHtml(id, f) + extra).openOn(za.map);
+    return true;
   }
   function onClick(latlng) {
     if (za.clickHook && za.clickHook(latlng)) return;
@@ -590,8 +639,7 @@
     return true;
   }
   function renderFilterExamples() {
-    const zone = collections.find((c) => c.id === 'zone') || collections[0];
-    const b = zone?.extent?.spatial?.bbox?.[0] || [113.5, 34.6, 113.6, 34.7];
+    const b = homeBox() || [113.5, 34.6, 113.6, 34.7];
     const cx = ((b[0] + b[2]) / 2).toFixed(4), cy = ((b[1] + b[3]) / 2).toFixed(4);
     const examples = [
       "status = 'planned' AND width_m > 30",
@@ -606,13 +654,26 @@
     document.getElementById('filter-examples').innerHTML = examples.map((x) => `<li tabindex="0">${esc(x)}</li>`).join('');
   }
 
+  // Where the map opens: the zone's layer (the coverage rules'), else
+  // every layer's extent.
+  let zoneCollection = null;
+  function homeBox() {
+    const zone = collections.find((c) => c.id === zoneCollection);
+    if (zone?.extent?.spatial?.bbox?.[0]) return zone.extent.spatial.bbox[0];
+    const boxes = collections.map((c) => c.extent?.spatial?.bbox?.[0]).filter(Boolean);
+    if (!boxes.length) return null;
+    return [0, 1, 2, 3].map((i) => (i < 2 ? Math.min : Math.max)(...boxes.map((x) => x[i])));
+  }
+
   // --- language
   let layerControl = null;
   function groupTitle(key) {
-    const pipes = { water_pipes: 'water_pipes', gas_pipes: 'gas_pipes', steam_pipes: 'steam_pipes' };
-    if (pipes[key]) return t(pipes[key]);
-    const c = collections.find((x) => x.id === key);
-    return c ? (state.lang === 'zh' && c.title_zh ? c.title_zh : c.title) : key;
+    const [id, ...rest] = key.split(':');
+    const c = collections.find((x) => x.id === id);
+    if (!c) return key;
+    if (!rest.length) return titleOf(c);
+    const value = rest.join(':');
+    return valueTitle(id, splitOf(id).property, value) || `${titleOf(c)} · ${value || '—'}`;
   }
   function buildLayerControl() {
     if (layerControl) layerControl.remove();
@@ -626,7 +687,7 @@
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
     buildLayerControl();
-    for (const g of Object.values(groups)) if (g.eachLayer) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(label(l.feature.properties))));
+    for (const g of Object.values(groups)) if (g.eachLayer) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(labelOf(l.zaCollection, l.feature.properties))));
     renderLegend();
     renderGapToggles();
     renderStats();
@@ -643,14 +704,20 @@
     za.truncated = {};
     const [landing, cols] = await Promise.all([getJSON('/api'), getJSON('/api/collections')]);
     collections = cols.collections;
+    for (const c of collections) {
+      styleOf[c.id] = c.style;
+      kindOf[c.id] = c.geometryType;
+    }
+    if (landing.scenarios) Object.assign(scenarios, landing.scenarios);
+    tileProps = [...new Set([scenarios.status_property, ...collections.flatMap((c) => (c.style?.by || []).map((b) => b.property))])].join(',');
     document.getElementById('title').textContent = landing.title || 'zoneatlas';
     document.title = `zoneatlas · ${landing.title || ''}`;
     if (landing.basemap?.url) {
       datum.gcj02 = landing.basemap.datum === 'gcj02';
       L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', subdomains: landing.basemap.subdomains || 'abc', maxZoom: 19 }).addTo(map);
     }
-    const zone = collections.find((c) => c.id === 'zone') || collections[0];
-    const b = zone?.extent?.spatial?.bbox?.[0];
+    zoneCollection = landing.zone?.collection;
+    const b = homeBox();
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
     else if (b) map.fitBounds([toMap(b[0], b[1]), toMap(b[2], b[3])], { padding: [10, 10] });
     else map.setView([34.69, 113.53], 13);
@@ -664,7 +731,8 @@
     const lists = await Promise.all(collections.map((c) => (tiled(c) ? [] : fetchAll(c.id))));
     collections.forEach((c, i) => { if (!tiled(c)) drawCollection(c, lists[i]); });
     for (const k of ordered(Object.keys(groups))) if ((!state.layers || state.layers.has(k)) && !map.hasLayer(groups[k])) groups[k].addTo(map);
-    map.attributionControl.addAttribution('© OpenStreetMap contributors (reservoir, ODbL)');
+    // Each layer's credit, once.
+    for (const a of new Set(collections.map((c) => c.attribution).filter(Boolean))) map.attributionControl.addAttribution(esc(a));
     L.control.scale({ imperial: false }).addTo(map);
     document.querySelector(`input[name=scenario][value=${state.scenario}]`).checked = true;
     applyLanguage();

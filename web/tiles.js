@@ -265,7 +265,8 @@
       for (const t of this.cache.values()) draw(t.canvas, t.layer, this.options.style);
     },
     // The feature under a map position (WGS84 lat/lng), within `px` pixels:
-    // { id, props } or null. Lines and points by distance, polygons by
+    // { id, props, px: its distance in pixels } or null. Lines and points
+    // by distance, polygons by
     // containment (the nearest edge otherwise).
     hit(latlng, px = 6) {
       const z = this._tileZoom;
@@ -293,7 +294,7 @@
         }
         if (d <= tol2 && d < bestD) { bestD = d; best = f; }
       }
-      return best ? { id: String(best.props.id), props: best.props } : null;
+      return best ? { id: String(best.props.id), props: best.props, px: Math.sqrt(bestD) / k } : null;
     },
   });
 

@@ -132,6 +132,18 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
             link(format!("{base}/api/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "Tile matrix sets"),
         ],
     });
+    // Which status values each scenario counts, so the map fades what a
+    // scenario leaves out without knowing the property's name.
+    if let Some(c) = s.catalog.coverage.as_ref() {
+        let sc = &c.rules.scenarios;
+        v["scenarios"] = json!({
+            "status_property": sc.status_property,
+            "current": sc.current,
+            "planned": sc.planned,
+        });
+        // The layer whose features make the zone: where the map opens.
+        v["zone"] = json!({ "collection": zone_collection(&s) });
+    }
     if let Some(b) = &s.basemap {
         v["basemap"] = json!({ "url": b.url, "attribution": b.attribution, "subdomains": b.subdomains, "datum": b.datum });
     }
@@ -189,7 +201,13 @@ async fn openapi_doc(
 }
 
 /// A layer's collection description, as listed and as served alone.
-fn describe(l: &IndexedLayer, base: &str) -> Value {
+/// The layer whose features make the zone, when there are coverage rules.
+fn zone_collection(s: &Ctx) -> Option<&str> {
+    let c = s.catalog.coverage.as_ref()?;
+    Some(c.rules.zone.collection.as_str())
+}
+
+fn describe(l: &IndexedLayer, base: &str, zone: Option<&str>) -> Value {
     let meta = &l.layer.meta;
     let href = format!("{base}/api/collections/{}", meta.id);
     let mut v = json!({
@@ -207,9 +225,13 @@ fn describe(l: &IndexedLayer, base: &str) -> Value {
         ],
         "geometryType": meta.geometry.name(),
         "numberOfFeatures": l.layer.features.len(),
+        "style": meta.style_or_default(zone == Some(meta.id.as_str())),
     });
     if let Some(t) = &meta.title_zh {
         v["title_zh"] = json!(t);
+    }
+    if let Some(a) = &meta.attribution {
+        v["attribution"] = json!(a);
     }
     if let Some(e) = l.layer.extent {
         v["extent"] = json!({
@@ -233,7 +255,7 @@ async fn collections(
         .catalog
         .layers
         .iter()
-        .map(|l| describe(l, &base))
+        .map(|l| describe(l, &base, zone_collection(&s)))
         .collect();
     let v = json!({
         "links": [ link(format!("{base}/api/collections"), "self", JSON, "The layers") ],
@@ -250,7 +272,7 @@ async fn collection(
 ) -> Result<Response, ApiError> {
     only_format(q.as_deref())?;
     let l = find_layer(&s.catalog, &id)?;
-    let v = describe(l, &base_url(&s, &headers));
+    let v = describe(l, &base_url(&s, &headers), zone_collection(&s));
     Ok(with_json_links(json_response(JSON, body(&v)), &v))
 }
 

@@ -250,6 +250,8 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
             ),
             geometry: kind,
             required: vec![],
+            style: None,
+            attribution: None,
             queryable: if rows.iter().any(|r| r.properties.contains_key("status")) {
                 vec!["status".into()]
             } else {
@@ -464,6 +466,7 @@ pub fn import_osm(
             continue;
         }
         let existing = data.layers.iter().find(|l| l.meta.id == id);
+        let rule = profile.layer.get(&id);
         if existing.is_some_and(|l| l.meta.geometry != kind) {
             return Err(ImportError::Usage(format!(
                 "layer {id} holds {}s; the profile maps {}s into it",
@@ -475,8 +478,12 @@ pub fn import_osm(
             .map(|l| l.meta.clone())
             .unwrap_or_else(|| LayerMeta {
                 id: id.clone(),
-                title: id.replace('_', " "),
-                title_zh: None,
+                title: rule
+                    .and_then(|r| r.title.clone())
+                    .unwrap_or_else(|| id.replace('_', " ")),
+                title_zh: rule.and_then(|r| r.title_zh.clone()),
+                style: rule.and_then(|r| r.style.clone()),
+                attribution: Some(osm::ATTRIBUTION.into()),
                 description: format!(
                     "From OpenStreetMap ({})",
                     pbf.file_name()

@@ -8,7 +8,8 @@
 //! Ways are assembled from their nodes, multipolygon relations into
 //! polygons (outer rings joined way to way, inner rings given to the outer
 //! that holds them). A profile file may replace which tags select each
-//! layer. Feature ids are the OSM element's type letter and id (`n123`,
+//! layer (and give the layers it creates their titles and map styles).
+//! Feature ids are the OSM element's type letter and id (`n123`,
 //! `w4236349`, `r77`): no `/`, so every id can name its feature in a URL.
 //!
 //! Must not: write anything (`import` does).
@@ -31,6 +32,14 @@ pub struct LayerRule {
     pub geometry: GeometryKind,
     #[serde(rename = "match")]
     pub tags: HashMap<String, Vec<String>>,
+    /// Titles of a layer the import creates (English, Chinese).
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub title_zh: Option<String>,
+    /// How the map draws a layer the import creates.
+    #[serde(default)]
+    pub style: Option<crate::style::LayerStyle>,
 }
 
 /// A profile: layer id → its rule.
@@ -40,31 +49,87 @@ pub struct Profile {
     pub layer: std::collections::BTreeMap<String, LayerRule>,
 }
 
+/// The credit OpenStreetMap's licence (ODbL) asks of a map drawn from it.
+pub const ATTRIBUTION: &str = "© OpenStreetMap contributors (ODbL)";
+
 /// The built-in mapping (the module doc's).
-pub const DEFAULT_PROFILE: &str = r#"
+pub const DEFAULT_PROFILE: &str = r##"
 [layer.roads]
 geometry = "LineString"
 match = { highway = ["*"] }
+title = "Roads"
+title_zh = "道路"
+[layer.roads.style]
+color = "#4d4d4d"
+width = 1.5
+[[layer.roads.style.by]]
+property = "class"
+values = [
+  { value = "trunk", title = "Trunk road", title_zh = "主干路", width = 4 },
+  { value = "secondary", title = "Secondary road", title_zh = "次干路", width = 2.5 },
+  { value = "branch", title = "Branch road", title_zh = "支路", width = 1.5 },
+]
 [layer.power_lines]
 geometry = "LineString"
 match = { power = ["line", "minor_line", "cable"] }
+title = "Power lines"
+title_zh = "电力线路"
+[layer.power_lines.style]
+color = "#a58bd0"
+width = 1.6
+[[layer.power_lines.style.by]]
+property = "voltage_kv"
+values = [
+  { value = "500", title = "500 kV line", title_zh = "500 kV 线路", color = "#3f007d", width = 4 },
+  { value = "220", title = "220 kV line", title_zh = "220 kV 线路", color = "#54278f", width = 3.5 },
+  { value = "110", title = "110 kV line", title_zh = "110 kV 线路", color = "#6a3d9a", width = 3 },
+]
 [layer.pipelines]
 geometry = "LineString"
 match = { man_made = ["pipeline"] }
+title = "Pipelines"
+title_zh = "管道"
+[layer.pipelines.style]
+color = "#777777"
+width = 2.2
+[[layer.pipelines.style.by]]
+property = "utility"
+split = true
+values = [
+  { value = "water", title = "Water pipes", title_zh = "给水管", color = "#1f78b4" },
+  { value = "gas", title = "Gas pipes", title_zh = "燃气管", color = "#f39c12" },
+  { value = "steam", title = "Heat and steam pipes", title_zh = "热力管", color = "#d7301f" },
+  { value = "unknown", title = "Pipes of unknown use", title_zh = "用途不明的管道" },
+]
 [layer.substations]
 geometry = "Point"
 match = { power = ["substation"] }
+title = "Substations"
+title_zh = "变电站"
+style = { color = "#4a2a7a", width = 6, fill = "#6a3d9a", fill_opacity = 1 }
 [layer.parks]
 geometry = "Polygon"
 match = { leisure = ["park"] }
+title = "Parks"
+title_zh = "公园"
+style = { color = "#2e7d32", width = 1.5, fill = "#66bb6a", fill_opacity = 0.4 }
 [layer.sites]
 geometry = "Polygon"
 match = { landuse = ["industrial", "commercial"] }
-"#;
+title = "Industrial and commercial land"
+title_zh = "工业及商业用地"
+style = { color = "#b15928", width = 1.5, fill = "#fdbf6f", fill_opacity = 0.25, label = "name" }
+"##;
 
 impl Profile {
     pub fn parse(text: &str) -> Result<Profile, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let p: Profile = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (id, rule) in &p.layer {
+            if let Some(problem) = rule.style.iter().flat_map(|s| s.problems()).next() {
+                return Err(format!("layer {id}: {problem}"));
+            }
+        }
+        Ok(p)
     }
 
     /// The layers whose rule an element's tags satisfy.
@@ -411,9 +476,6 @@ fn properties(layer: &str, g: &Geometry, tags: &HashMap<String, String>) -> Map<
         }
         _ => {}
     }
-    p.insert(
-        "source".into(),
-        json!("© OpenStreetMap contributors (ODbL)"),
-    );
+    p.insert("source".into(), json!(ATTRIBUTION));
     p
 }

@@ -438,6 +438,8 @@ mod tests {
             geometry: kind,
             required: vec!["status".into()],
             queryable: vec![],
+            style: None,
+            attribution: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The manifest of a data folder, `layers.toml`: the dataset's title and its
-//! layers (ids, titles, geometry kind, required and queryable properties).
+//! layers (ids, titles, geometry kind, required and queryable properties,
+//! how the map draws them).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -41,6 +42,12 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
             return Err(LoadError::Manifest {
                 path,
                 message: format!("layer id {:?} is listed twice", layer.id),
+            });
+        }
+        if let Some(problem) = layer.style.iter().flat_map(|s| s.problems()).next() {
+            return Err(LoadError::Manifest {
+                path,
+                message: format!("layer {}: {problem}", layer.id),
             });
         }
     }

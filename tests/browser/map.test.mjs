@@ -44,6 +44,20 @@ try {
   // The legend names every layer (Chinese titles by default).
   const legend = await page.locator('#legend-body').innerText();
   for (const c of collections) check(`legend names ${c.id}`, legend.includes(c.title_zh || c.title));
+  // Styles come from the data: every value a collection's style names is
+  // in the legend, and a layer split by a value draws each value's
+  // features in that value's colour (no code names the layers).
+  for (const c of collections) {
+    for (const by of c.style?.by || []) {
+      for (const v of by.values) check(`legend names ${c.id} ${by.property}=${v.value}`, legend.includes(v.title_zh || v.title));
+      if (!by.split) continue;
+      for (const v of by.values.filter((x) => x.color)) {
+        const strokes = await page.locator(`path.za-${c.id}--${v.value}`).evaluateAll((ps) => ps.map((p) => p.getAttribute('stroke')));
+        const want = v.color.toLowerCase();
+        check(`${c.id} with ${by.property}=${v.value} drawn in ${v.color}`, strokes.length > 0 && strokes.every((x) => x.toLowerCase() === want), `${strokes.length} paths, ${[...new Set(strokes)].join(' ')}`);
+      }
+    }
+  }
 
   // Clicks at a lon/lat; `centre` first pans there, so no control covers it.
   const clickAt = async (lon, lat, centre = false) => {

@@ -113,6 +113,9 @@ pub const DEFAULT_STATUS_PROPERTY: &str = "status";
 pub struct Manifest {
     /// Title of the whole dataset (the OGC landing page's title).
     pub title: String,
+    /// Its Chinese title (the map's, in Chinese).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
     #[serde(default)]
     pub description: String,
     /// Layers in display order.

@@ -602,6 +602,9 @@ async fn each_collection_serves_its_manifest_style_and_the_landing_its_scenarios
     let rules: toml::Table =
         toml::from_str(&std::fs::read_to_string(geodata().join("coverage.toml")).unwrap()).unwrap();
     let landing = get(&app(), "/api").await.json();
+    assert_eq!(landing["title_zh"], manifest["title_zh"].as_str().unwrap());
+    // A data folder keeps no history: the map asks for none.
+    assert_eq!(landing["history"], false);
     let scenarios = serde_json::to_value(&rules["scenarios"]).unwrap();
     assert_eq!(landing["scenarios"], scenarios);
     assert_eq!(

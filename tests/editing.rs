@@ -101,6 +101,9 @@ fn stats_km(server: &Server, status: &str) -> f64 {
 #[test]
 fn a_new_user_adds_a_road_marks_it_built_and_finds_it_after_a_restart() {
     let server = Server::start(&[]);
+    // A store keeps history: the landing page says so (the map then shows
+    // its time slider, progress chart and live updates).
+    assert_eq!(get(&server, "/api").json()["history"], true);
     let t = token(&server.store, "editor", "planner");
     let before = count(&server, "roads");
     let existing_km = stats_km(&server, "existing");

@@ -316,16 +316,13 @@
         onEachFeature: (f, l) => {
           l.zaCollection = c.id;
           layerOf[c.id][String(f.id)] = l;
-          l.bindPopup(() => popupHtml(c.id, f));
-          // A feature's popup stops the click reaching the map; the click
-          // still asks about coverage there (or adds a vertex while drawing).
+          // A click on a feature is a click on the map (which picks the
+          // nearest feature, not the topmost), once: stopped here, or the
+          // map's own listener would take it again. Where the pointer was,
+          // not `e.latlng` (for a small circle, Leaflet gives its centre).
           l.on('click', (e) => {
-            if (draw.on || za.drawing) l.closePopup();
-            // An area over a tiled line or point (drawn in the pane below):
-            // the line's popup, as a planner clicking a road inside a
-            // parcel means the road.
-            else if (kindOf[c.id] === 'Polygon' && tiledHit(e.latlng)) l.closePopup();
-            onClick(e.latlng);
+            L.DomEvent.stop(e);
+            onClick(za.map.mouseEventToLatLng(e.originalEvent));
           });
           // Labels on the map (the style's `label`), for features that have
           // one; with many (a city), on hover only: hundreds of permanent
@@ -433,7 +430,9 @@
   };
   const sourcesHtml = (s) => {
     if (!('sources' in s)) return '';
-    const names = s.sources.length ? s.sources.map(nearestName).join('、') : t('none');
+    // No source at all is not "a single source": say none, and no more.
+    if (!s.sources.length) return `<div class="sources">${esc(t('sources'))}: <span class="no">${esc(t('none'))}</span></div>`;
+    const names = s.sources.map(nearestName).join(state.lang === 'zh' ? '、' : ', ');
     return `<div class="sources">${esc(t('sources'))}: ${esc(names)} — <span class="${s.redundant ? 'yes' : 'no'}">${esc(s.redundant ? t('redundant') : t('single'))}</span></div>`;
   };
   // Answers can arrive out of order; only the latest question's is shown.
@@ -442,7 +441,7 @@
     const seq = ++querySeq;
     lastQuery = { kind: 'point', latlng };
     if (queryMarker) queryMarker.remove();
-    queryMarker = L.circleMarker(latlng, { radius: 6, color: '#000', weight: 2, fillColor: '#ffeb3b', fillOpacity: 1, className: 'za-query' }).addTo(za.map);
+    queryMarker = L.circleMarker(latlng, { radius: 6, color: '#000', weight: 2, fillColor: '#ffeb3b', fillOpacity: 1, className: 'za-query', interactive: false }).addTo(za.map);
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
@@ -514,36 +513,108 @@
       za.map.doubleClickZoom.enable();
     }
   }
-  // The tiled features under a map position, one per collection, nearest
-  // first; at the same distance points before lines before areas, then
-  // the collections' order: [[collection, { id, props, px }], ...].
+  // --- picking: what a click means. Every drawn feature within PICK_PX
+  // pixels of the pointer (lines and points by their drawn shape, dash
+  // gaps included; a filled area when the pointer is inside it), whatever
+  // the draw order: the nearest opens, the others are listed under it.
+  const PICK_PX = 8;
+  const ALSO_MAX = 8;
+  // The drawn (SVG) features near a map position: [collection, { id, props, px }].
+  // From the features' coordinates projected at the current view (not from
+  // what the renderer last drew, which lags a view change).
+  function drawnHits(latlng) {
+    const m = za.map;
+    const p = m.latLngToLayerPoint(latlng);
+    const near = L.bounds(p.subtract([PICK_PX, PICK_PX]), p.add([PICK_PX, PICK_PX]));
+    const hits = [];
+    const dist = (rings, closed) => {
+      let d = Infinity, inside = false;
+      for (const ring of rings) {
+        const pts = ring.map((ll) => m.latLngToLayerPoint(ll));
+        if (closed) pts.push(pts[0]);
+        for (let i = 1; i < pts.length; i++) {
+          const [a, b] = [pts[i - 1], pts[i]];
+          d = Math.min(d, L.LineUtil.pointToSegmentDistance(p, a, b));
+          if (closed && (a.y > p.y) !== (b.y > p.y) && p.x < ((b.x - a.x) * (p.y - a.y)) / (b.y - a.y) + a.x) inside = !inside;
+        }
+        if (pts.length === 1) d = Math.min(d, p.distanceTo(pts[0]));
+      }
+      return [d, inside];
+    };
+    for (const g of Object.values(groups)) {
+      if (g.zaTiled || !m.hasLayer(g)) continue;
+      g.eachLayer((l) => {
+        let d = Infinity;
+        if (l instanceof L.CircleMarker) {
+          d = Math.max(0, p.distanceTo(m.latLngToLayerPoint(l.getLatLng())) - l.getRadius());
+        } else {
+          const b = l.getBounds();
+          const box = L.bounds(m.latLngToLayerPoint(b.getSouthWest()), m.latLngToLayerPoint(b.getNorthEast()));
+          if (!box.intersects(near)) return;
+          const closed = l instanceof L.Polygon;
+          // Lines and rings, whatever the nesting (multi-part, holes).
+          const rings = [];
+          const walk = (x) => (x.length && x[0] instanceof L.LatLng ? rings.push(x) : x.forEach(walk));
+          walk(l.getLatLngs());
+          const [edge, inside] = dist(rings, closed);
+          d = edge;
+          // Inside a filled area: a hit, behind any line or point as near.
+          if (inside && l.options.fill && d > PICK_PX * 0.99) d = PICK_PX * 0.99;
+        }
+        if (d <= PICK_PX) hits.push([l.zaCollection, { id: String(l.feature.id), props: l.feature.properties, px: d }]);
+      });
+    }
+    return hits;
+  }
+  // The tiled features near a map position, one per collection.
   function tiledHits(latlng) {
     const hits = [];
     for (const [id, g] of Object.entries(groups)) {
       if (!g.zaTiled || !za.map.hasLayer(g)) continue;
-      const hit = g.hit(latlng);
+      const hit = g.hit(latlng, PICK_PX);
       if (hit) hits.push([id, hit]);
     }
-    const rank = (id) => rankOf(id);
+    return hits;
+  }
+  // Every feature near a map position, nearest first; at the same distance
+  // points before lines before areas, then the collections' order.
+  function pick(latlng) {
+    const hits = [...drawnHits(latlng), ...tiledHits(latlng)];
+    const rank = (key) => rankOf(key);
     return hits.sort(([a, x], [b, y]) => x.px - y.px || rank(b)[0] - rank(a)[0] || rank(a)[1] - rank(b)[1]);
   }
-  const tiledHit = (latlng) => tiledHits(latlng)[0] || null;
-  // A click on a tiled feature: its popup, from the feature fetched by id,
-  // naming the other features within reach of the click.
-  async function tiledPopup(latlng) {
-    const [found, ...others] = tiledHits(latlng);
-    if (!found) return false;
-    const [id, hit] = found;
-    const f = await getJSON(`/api/collections/${encodeURIComponent(id)}/items/${encodeURIComponent(hit.id)}?${asofParam().slice(1)}`);
-    const also = others.map(([c, h]) => `<li>${esc(titleOf(collections.find((x) => x.id === c)))} · ${esc(labelOf(c, h.props) || h.id)}</li>`).join('');
+  // A feature as loaded (drawn), or fetched by id (tiled).
+  async function featureById(collection, id) {
+    const f = features[collection]?.[id];
+    if (f) return f;
+    return getJSON(`/api/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}?${asofParam().slice(1)}`);
+  }
+  // A feature's popup at a position, listing `others` ([collection, id,
+  // text]) as buttons that open theirs in its place.
+  async function featurePopup(collection, id, latlng, others = []) {
+    const f = await featureById(collection, id);
+    // The nearest few; a dense view (a whole zone at z13) can put twenty
+    // features under a fingertip.
+    const also = others.slice(0, ALSO_MAX).map(([c, oid, text]) => `<li><button type="button" class="also-pick" data-collection="${esc(c)}" data-id="${esc(oid)}">${esc(text)}</button></li>`).join('')
+      + (others.length > ALSO_MAX ? `<li><small>… +${others.length - ALSO_MAX}</small></li>` : '');
     const extra = also ? `<div class="also"><small>${esc(t('also_here'))}</small><ul>${also}</ul></div>` : '';
-    L.popup({ className: `za-popup za-popup-${id}` }).setLatLng(latlng).setContent(popupHtml(id, f) + extra).openOn(za.map);
+    const popup = L.popup({ className: `za-popup za-popup-${collection}`, maxHeight: 360 }).setLatLng(latlng).setContent(popupHtml(collection, f) + extra);
+    popup.zaPick = { collection, id, text: `${titleOf(collections.find((x) => x.id === collection))} · ${labelOf(collection, f.properties) || label(f.properties) || id}`, others };
+    popup.openOn(za.map);
+  }
+  // A click's popup: the nearest feature's, naming the others near it.
+  async function pickPopup(latlng) {
+    const [found, ...rest] = pick(latlng);
+    if (!found) return false;
+    const others = rest.map(([c, h]) => [c, h.id, `${titleOf(collections.find((x) => x.id === c))} · ${labelOf(c, h.props) || label(h.props) || h.id}`]);
+    za.picks = (za.picks || 0) + 1;
+    await featurePopup(found[0], found[1].id, latlng, others);
     return true;
   }
   function onClick(latlng) {
     if (za.clickHook && za.clickHook(latlng)) return;
     if (!draw.on) {
-      if (tiledGroups().length) tiledPopup(latlng).catch((e) => za.errors.push(String(e)));
+      pickPopup(latlng).catch((e) => za.errors.push(String(e)));
       queryPoint(latlng);
       return;
     }
@@ -667,6 +738,7 @@
 
   // --- language
   let layerControl = null;
+  let zoneTitle = {};
   function groupTitle(key) {
     const [id, ...rest] = key.split(':');
     const c = collections.find((x) => x.id === id);
@@ -683,6 +755,11 @@
   }
   function applyLanguage() {
     document.documentElement.lang = state.lang === 'zh' ? 'zh-CN' : 'en';
+    // The data's title in the page's language (English when it has no
+    // Chinese one).
+    const title = (state.lang === 'zh' && zoneTitle.title_zh) || zoneTitle.title || 'zoneatlas';
+    document.getElementById('title').textContent = title;
+    document.title = `zoneatlas · ${title}`;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
@@ -710,8 +787,7 @@
     }
     if (landing.scenarios) Object.assign(scenarios, landing.scenarios);
     tileProps = [...new Set([scenarios.status_property, ...collections.flatMap((c) => (c.style?.by || []).map((b) => b.property))])].join(',');
-    document.getElementById('title').textContent = landing.title || 'zoneatlas';
-    document.title = `zoneatlas · ${landing.title || ''}`;
+    zoneTitle = landing;
     if (landing.basemap?.url) {
       datum.gcj02 = landing.basemap.datum === 'gcj02';
       L.tileLayer(landing.basemap.url, { attribution: landing.basemap.attribution || '', subdomains: landing.basemap.subdomains || 'abc', maxZoom: 19 }).addTo(map);
@@ -739,6 +815,19 @@
     for (const s of state.gaps) showGaps(s);
 
     map.on('click', (e) => onClick(e.latlng));
+    // "Also here" in a popup: that feature's popup in its place, the
+    // list kept.
+    map.on('popupopen', (e) => {
+      const at = e.popup.getLatLng();
+      const pickd = e.popup.zaPick;
+      if (!pickd) return;
+      e.popup.getElement().querySelectorAll('button.also-pick').forEach((b, i) => {
+        b.addEventListener('click', () => {
+          const others = [[pickd.collection, pickd.id, pickd.text], ...pickd.others.filter((_, j) => j !== i)];
+          featurePopup(b.dataset.collection, b.dataset.id, at, others).catch((err) => za.errors.push(String(err)));
+        });
+      });
+    });
     map.on('dblclick', () => { if (draw.on) finishDrawing(); });
     map.on('moveend overlayadd overlayremove', writeHash);
     document.getElementById('map').addEventListener('keydown', (e) => {
@@ -781,6 +870,11 @@
     za.app = {
       I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery, afterFirstView,
       collections: () => collections,
+      // The landing page (`history`: whether history, asof and events are
+      // served) and the statuses each scenario counts.
+      landing,
+      scenarios,
+      zoneCollection: () => zoneCollection,
       groups,
       toMap,
       fromMap,
@@ -798,12 +892,14 @@
           return true;
         }
         if (!l) return false;
-        // Bring it into view first, as a user would find it.
+        // Bring it into view first, as a user would find it; the popup on
+        // the feature (a line's middle, an area's centre, the point).
         const b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
         za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
-        l.openPopup();
+        featurePopup(c, id, l.getLatLng ? l.getLatLng() : l.getCenter()).catch((e) => za.errors.push(String(e)));
         return true;
       },
+      pick,
       refreshGaps: () => { for (const s of state.gaps) showGaps(s); },
     };
     if (za.onReady) await za.onReady();

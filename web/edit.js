@@ -29,7 +29,8 @@
       viewer_only: 'A viewer token cannot edit', events: 'Live updates', km: 'km',
     },
   };
-  const STATUS_COLOUR = { existing: '#4d4d4d', under_construction: '#e07b00', planned: '#9bb0c9' };
+  // Statuses in the scenarios' order: in service, then nearer, then later.
+  const STATUS_COLOURS = ['#4d4d4d', '#e07b00', '#9bb0c9', '#8e24aa', '#00897b'];
   const TOKEN_KEY = 'zoneatlas-token';
   const $ = (id) => document.getElementById(id);
 
@@ -332,8 +333,9 @@
   let firstDay = null;
   const dayText = (d) => new Date(firstDay + d * DAY).toISOString().slice(0, 10);
   async function setupTime() {
-    const first = await app.getJSON('/api/changes?since=0&limit=1').catch(() => null);
     const range = $('time-range');
+    if (!app.landing.history) { $('time').hidden = true; return; }
+    const first = await app.getJSON('/api/changes?since=0&limit=1').catch(() => null);
     if (!first?.changes?.length) { $('time').hidden = true; return; }
     firstDay = Date.parse(first.changes[0].time.slice(0, 10));
     const today = Math.floor((Date.now() - firstDay) / DAY);
@@ -363,18 +365,24 @@
     za.timeApplied = (za.timeApplied || 0) + 1;
   }
 
-  // --- progress chart: kilometres of road per status at each quarter's end
+  // --- progress chart: kilometres per status at each quarter's end, of the
+  // first line layer (roads, in the sample and an OSM import); only where
+  // the server keeps history.
   async function renderProgress() {
     const el = $('progress-body');
     const esc = app.esc;
+    const lines = app.collections().find((c) => c.geometryType === 'LineString');
+    $('progress').hidden = !app.landing.history || !lines;
+    if ($('progress').hidden) return;
     let rep;
     try {
-      rep = await app.getJSON('/api/stats/progress?collection=roads&step=quarter');
+      rep = await app.getJSON(`/api/stats/progress?collection=${encodeURIComponent(lines.id)}&step=quarter`);
     } catch (e) {
       el.innerHTML = `<p class="hint">${esc(e.message)}</p>`;
       return;
     }
-    const statuses = ['existing', 'under_construction', 'planned'];
+    const statuses = app.scenarios.planned || ['existing', 'under_construction', 'planned'];
+    const STATUS_COLOUR = Object.fromEntries(statuses.map((k, i) => [k, STATUS_COLOURS[i % STATUS_COLOURS.length]]));
     const steps = rep.steps;
     const max = Math.max(1, ...steps.map((s) => statuses.reduce((a, k) => a + (s.by_status[k]?.length_km || 0), 0)));
     const w = 320, h = 140, pad = 18, bw = Math.max(4, (w - pad) / steps.length - 3);
@@ -399,6 +407,7 @@
 
   // --- live updates: one EventSource; changes by anyone redraw what they touch
   function listen() {
+    if (!app.landing.history) return;
     const es = new EventSource('/api/events');
     const pending = new Set();
     let timer = null;
@@ -432,8 +441,11 @@
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = app.t(el.dataset.i18n); });
     const sel = $('new-collection');
     const keep = sel.value;
-    sel.innerHTML = app.collections().filter((c) => c.id !== 'zone').map((c) => `<option value="${app.esc(c.id)}">${app.esc(app.state.lang === 'zh' && c.title_zh ? c.title_zh : c.title)}</option>`).join('');
-    if (keep) sel.value = keep;
+    // Every layer but the zone's; first the first line layer (what is
+    // drawn most: roads, pipes).
+    const layers = app.collections().filter((c) => c.id !== app.zoneCollection());
+    sel.innerHTML = layers.map((c) => `<option value="${app.esc(c.id)}">${app.esc(app.state.lang === 'zh' && c.title_zh ? c.title_zh : c.title)}</option>`).join('');
+    sel.value = keep || layers.find((c) => c.geometryType === 'LineString')?.id || layers[0]?.id || '';
     timeLabel();
     renderSession();
     renderProgress();

@@ -122,6 +122,7 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
     let m = &s.catalog.manifest;
     let mut v = json!({
         "title": m.title,
+        "title_zh": m.title_zh,
         "description": m.description,
         "links": [
             link(format!("{base}/api"), "self", JSON, "This document"),
@@ -132,6 +133,9 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
             link(format!("{base}/api/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "Tile matrix sets"),
         ],
     });
+    // Whether history, `asof` and live events are served (a store), so the
+    // map asks for them only then.
+    v["history"] = json!(s.live.require_history().is_ok());
     // Which status values each scenario counts, so the map fades what a
     // scenario leaves out without knowing the property's name.
     if let Some(c) = s.catalog.coverage.as_ref() {

@@ -335,6 +335,7 @@ fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Datase
             left_out: Vec::new(),
             manifest: crate::load::Manifest {
                 title,
+                title_zh: None,
                 description: String::new(),
                 layers: vec![],
             },

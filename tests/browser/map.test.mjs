@@ -12,7 +12,7 @@ const check = (name, ok, detail = '') => {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
 };
 // Hard stop: never hang CI.
-const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 120 s'); process.exit(2); }, 120_000);
+const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 150 s'); process.exit(2); }, 150_000);
 
 const api = async (path, init) => (await fetch(base + path, init)).json();
 
@@ -105,14 +105,79 @@ try {
   check('the URL keeps the scenario', page.url().includes('scenario=planned'));
 
   // Popups: a feature's properties in readable form, both names, units.
-  const popup = await page.evaluate(() => {
-    let found = null;
-    window.zoneatlas.map.eachLayer((l) => { if (!found && l.zaCollection === 'substations' && l.feature.id === 'SS-JIANGANG') found = l; });
-    found.openPopup();
-    return document.querySelector('.leaflet-popup-content').innerText;
-  });
+  await page.evaluate(() => window.zoneatlas.app.openPopup('substations', 'SS-JIANGANG'));
+  await page.waitForSelector('.leaflet-popup-content .popup', { timeout: 5_000 });
+  const popup = await page.locator('.leaflet-popup-content').innerText();
   check('a popup shows both names, the status and units', popup.includes('尖岗110kV变电站') && popup.includes('Jiangang 110 kV substation') && popup.includes('在建') && popup.includes('110 kV') && popup.includes('MVA'), popup.replace(/\s+/g, ' ').slice(0, 160));
   await closePopups();
+
+  // Picking: 200 seeded random points on features (from the API's
+  // geometries: a point, a place along a line, a place on an area's
+  // boundary), at z13 and z16, each centred and clicked: the popup opens
+  // that feature, or lists it among those as near. The first twenty are
+  // clicked twice, the second time onto the query marker the first left.
+  {
+    let seed = 20261207;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const all = [];
+    for (const c of collections) {
+      const page1 = await api(`/api/collections/${c.id}/items?limit=10000`);
+      for (const f of page1.features) all.push([c.id, String(f.id), f.geometry]);
+    }
+    const along = (ring) => {
+      const i = Math.floor(rnd() * (ring.length - 1)), k = rnd();
+      return [ring[i][0] + (ring[i + 1][0] - ring[i][0]) * k, ring[i][1] + (ring[i + 1][1] - ring[i][1]) * k];
+    };
+    const onFeature = (g) => {
+      const parts = g.type.startsWith('Multi') ? g.coordinates : [g.coordinates];
+      const part = parts[Math.floor(rnd() * parts.length)];
+      if (g.type.endsWith('Point')) return part;
+      return along(g.type.endsWith('Polygon') ? part[0] : part);
+    };
+    const targets = Array.from({ length: 200 }, () => {
+      const [c, id, g] = all[Math.floor(rnd() * all.length)];
+      return [c, id, onFeature(g)];
+    });
+    const home = await page.evaluate(() => [window.zoneatlas.map.getCenter(), window.zoneatlas.map.getZoom()]);
+    for (const z of [13, 16]) {
+      const missed = [];
+      for (const [i, [c, id, [lon, lat]]] of targets.entries()) {
+        for (let again = 0; again < (i < 20 ? 2 : 1); again++) {
+          const p = await page.evaluate(async ([lo, la, zz, keep]) => {
+            const m = window.zoneatlas.map;
+            m.closePopup();
+            // A closed popup fades out for 200 ms before it leaves the page
+            // (and would take a click there): gone at once, as a user who
+            // waits sees it.
+            document.querySelectorAll('.leaflet-popup').forEach((el) => el.remove());
+            const at = window.zoneatlas.app.toMap(lo, la);
+            if (!keep) m.setView(at, zz, { animate: false });
+            const pt = m.latLngToContainerPoint(at);
+            const r = document.getElementById('map').getBoundingClientRect();
+            return { x: r.left + pt.x, y: r.top + pt.y, before: window.zoneatlas.picks || 0 };
+          }, [lon, lat, z, again > 0]);
+          await page.mouse.click(p.x, p.y);
+          // The popup's content once this click's pick has opened it ('' if
+          // none within 3 s).
+          const html = await page.evaluate((k) => new Promise((done) => {
+            const t0 = performance.now();
+            const poll = () => {
+              const el = document.querySelector('.leaflet-popup-content');
+              if ((window.zoneatlas.picks || 0) > k && el) done(el.innerHTML);
+              else if (performance.now() - t0 > 3000) done('');
+              else setTimeout(poll, 2);
+            };
+            poll();
+          }), p.before);
+          const esc = id.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+          if (!(html.includes(` · ${esc}</small>`) || html.includes(`data-id="${esc}"`))) missed.push(`${c}/${id}${again ? ' (again)' : ''}`);
+        }
+      }
+      check(`z${z}: 220 clicks on 200 random points of features each open the feature or list it`, missed.length === 0, missed.length ? `missed ${missed.length}: ${missed.slice(0, 6).join(', ')}` : '');
+    }
+    await closePopups();
+    await page.evaluate(([c, z]) => window.zoneatlas.map.setView(c, z, { animate: false }), home);
+  }
 
   // Gaps overlay: power gaps today are drawn in red.
   await page.locator('input[name=scenario][value=current]').check();
@@ -202,8 +267,13 @@ try {
   check('a site popup links its report', report.status === 200 && (await report.text()).includes('郑州顶益食品'), href);
   await closePopups();
 
-  // Language toggle.
+  // Language toggle; the title is the data's, in the page's language.
+  const landing = await api('/api');
+  const titleZh = await page.locator('#title').innerText();
+  check('the title is the data\'s Chinese title in Chinese', titleZh === (landing.title_zh || landing.title), titleZh);
   await page.locator('#lang').click();
+  const titleEn = await page.locator('#title').innerText();
+  check('and its English title in English', titleEn === landing.title, titleEn);
   const lang = await page.evaluate(() => document.documentElement.lang);
   const header = await page.locator('#coverage-h').innerText();
   check('language toggle switches to English', lang === 'en' && header === 'Coverage', `${lang} ${header}`);

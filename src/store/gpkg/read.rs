@@ -280,6 +280,7 @@ mod tests {
         let data = Dataset {
             manifest: Manifest {
                 title: "t".into(),
+                title_zh: None,
                 description: String::new(),
                 layers: vec![meta.clone()],
             },

@@ -423,3 +423,57 @@ async fn regression_110_and_110_0_are_one_value_in_filters_and_coverage_rules() 
     assert_eq!(count("voltage_kv=110").await, want);
     assert_eq!(count("voltage_kv=110.0").await, want);
 }
+
+#[tokio::test]
+async fn stats_give_every_service_its_assets_by_status_as_a_file_scan_counts_them() {
+    // The oracle: the rules' selectors applied to the GeoJSON files by
+    // serde_json alone, counted by status.
+    let rules: toml::Table =
+        toml::from_str(&std::fs::read_to_string(common::geodata().join("coverage.toml")).unwrap())
+            .unwrap();
+    let v = get(&app(), "/api/stats?scenario=current").await.json();
+    for (name, rule) in rules["services"].as_table().unwrap() {
+        let collection = rule["collection"].as_str().unwrap();
+        let filter = rule
+            .get("where")
+            .and_then(|w| w.as_table())
+            .cloned()
+            .unwrap_or_default();
+        let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+        for f in common::file_features(&common::geodata(), collection) {
+            let p = &f["properties"];
+            let keep = filter.iter().all(|(k, x)| match x {
+                toml::Value::String(s) => p[k] == s.as_str(),
+                toml::Value::Integer(i) => p[k].as_f64() == Some(*i as f64),
+                other => panic!("a filter value the oracle does not read: {other:?}"),
+            });
+            if keep {
+                *want
+                    .entry(p["status"].as_str().unwrap_or("").to_owned())
+                    .or_default() += 1;
+            }
+        }
+        let got = v[name]["by_status"].as_object().unwrap();
+        let got: std::collections::BTreeMap<String, u64> = got
+            .iter()
+            .map(|(k, e)| (k.clone(), e["count"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, want, "{name}");
+        let measure = v[name]["measure"].as_str().unwrap();
+        assert!(
+            ["length_km", "area_m2", "count"].contains(&measure),
+            "{name}: {measure}"
+        );
+    }
+    // The measures add up to the lengths the service reports for the
+    // planned scenario (every status counted).
+    let planned = get(&app(), "/api/stats?scenario=planned").await.json();
+    let km: f64 = planned["water"]["by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["length_km"].as_f64().unwrap())
+        .sum();
+    let total = planned["water"]["length_km"].as_f64().unwrap();
+    assert!((km - total).abs() < 0.01, "{km} vs {total}");
+}

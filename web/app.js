@@ -12,9 +12,9 @@
       none: '无', yes: '是', no: '否', share: '覆盖比例', area: '面积', parcel: '地块', point: '位置',
       water: '给水', gas: '燃气', steam: '工业蒸汽', power: '电力', road: '道路', park: '公园',
       existing: '现状', under_construction: '在建', planned_status: '规划',
-      roads_by_status: '道路（按状态）', pipes_by_utility: '管网长度', zone_shares: '全区覆盖比例', sites_lacking: '缺少市政服务（水、气、汽、电）的项目',
-      all_served: '所有项目均已覆盖', roads: '条', drawing: '单击加点，双击/回车完成，Esc 取消',
-      gap_l: '覆盖缺口', also_here: '此处还有', loading: '加载中…', error: '出错了',
+      assets_by_status: '设施（按状态）', items: '项', computing: '正在计算全区覆盖，稍后自动刷新…', zone_shares: '全区覆盖比例', sites_lacking: '缺少某项服务的项目',
+      all_served: '所有项目均已覆盖', drawing: '单击加点，双击/回车完成，Esc 取消',
+      also_here: '此处还有', loading: '加载中…', error: '出错了',
       filter: '筛选', filter_hint: 'CQL2 表达式（文本或 JSON），筛选地图上的图层', apply: '应用', clear: '清除', examples: '示例', filter_on: '已筛选',
     },
     en: {
@@ -25,13 +25,19 @@
       none: 'none', yes: 'yes', no: 'no', share: 'Share', area: 'Area', parcel: 'Parcel', point: 'Location',
       water: 'Water', gas: 'Gas', steam: 'Steam', power: 'Power', road: 'Road', park: 'Park',
       existing: 'existing', under_construction: 'under construction', planned_status: 'planned',
-      roads_by_status: 'Roads by status', pipes_by_utility: 'Pipelines', zone_shares: 'Zone coverage', sites_lacking: 'Sites lacking a utility (water, gas, steam, power)',
-      all_served: 'Every site is served', roads: 'roads', drawing: 'Click to add points, double-click or Enter to finish, Esc to cancel',
-      gap_l: 'Coverage gap', also_here: 'Also here', loading: 'Loading…', error: 'Error',
+      assets_by_status: 'Assets by status', items: 'items', computing: 'Zone coverage is being computed; this refreshes by itself…', zone_shares: 'Zone coverage', sites_lacking: 'Sites lacking a service',
+      all_served: 'Every site is served', drawing: 'Click to add points, double-click or Enter to finish, Esc to cancel',
+      also_here: 'Also here', loading: 'Loading…', error: 'Error',
       filter: 'Filter', filter_hint: 'A CQL2 expression (text or JSON) that filters the layers on the map', apply: 'Apply', clear: 'Clear', examples: 'Examples', filter_on: 'filtered',
     },
   };
-  const SERVICES = ['water', 'gas', 'steam', 'power', 'road', 'park'];
+  // The services the rules define (the landing page's), with their titles.
+  let SERVICES = [];
+  const serviceInfo = {};
+  const svc = (name) => {
+    const s = serviceInfo[name];
+    return s ? (state.lang === 'zh' && s.title_zh) || s.title || name : t(name);
+  };
 
   // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.
   const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null, filter: null };
@@ -86,7 +92,8 @@
     if (h.get('lang') === 'en' || h.get('lang') === 'zh') state.lang = h.get('lang');
     if (h.get('scenario') === 'planned') state.scenario = 'planned';
     if (h.has('layers')) state.layers = new Set(h.get('layers').split(',').filter(Boolean));
-    if (h.get('gaps')) h.get('gaps').split(',').filter((s) => SERVICES.includes(s)).forEach((s) => state.gaps.add(s));
+    // Checked against the services once they are known.
+    if (h.get('gaps')) h.get('gaps').split(',').filter(Boolean).forEach((s) => state.gaps.add(s));
     const m = (h.get('map') || '').split('/').map(Number);
     if (m.length === 3 && m.every(Number.isFinite)) state.view = { zoom: m[0], lat: m[1], lon: m[2] };
     if (h.get('filter')) state.filter = h.get('filter');
@@ -108,7 +115,11 @@
   async function getJSON(url, init) {
     const r = await fetch(url, init);
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(body.description || `${r.status} ${url}`);
+    if (!r.ok) {
+      const e = new Error(body.description || `${r.status} ${url}`);
+      e.status = r.status;
+      throw e;
+    }
     return body;
   }
   // Every feature of a collection, following the next links. The sample and
@@ -411,7 +422,7 @@
       }
     }
     rows.push(`<div class="legend-group">${esc(t('gaps'))}</div>`);
-    rows.push(row('area', GAP_STYLE, t('gap_l')));
+    for (const s of SERVICES) rows.push(row('area', gapStyle(s), svc(s)));
     // How statuses are drawn: solid when the current scenario counts them,
     // dashed (nearer) or dotted (later) when it leaves them out.
     const statuses = scenarios.planned || ['existing', 'under_construction', 'planned'];
@@ -449,7 +460,7 @@
       const v = await getJSON(`/api/coverage?lon=${at.lng.toFixed(7)}&lat=${at.lat.toFixed(7)}&scenario=${state.scenario}${asofParam()}`);
       if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
-        <th scope="row">${esc(t(s.service))}</th>
+        <th scope="row">${esc(svc(s.service))}</th>
         <td class="${s.covered ? 'yes' : 'no'}">${s.covered ? '✓ ' + esc(t('yes')) : '✗ ' + esc(t('no'))}</td>
         <td>${s.distance_m == null ? '—' : Math.round(s.distance_m).toLocaleString() + ' m'}<br><small>${esc(t('reach'))} ${Math.round(s.reach_m)} m</small></td>
         <td>${esc(nearestName(s.nearest))}${sourcesHtml(s)}</td></tr>`);
@@ -477,7 +488,7 @@
       });
       if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<div class="row" data-service="${s.service}" data-share="${s.share}">
-        <span>${esc(t(s.service))}</span><div class="bar-bg"><div class="bar-fg" style="width:${(s.share * 100).toFixed(1)}%"></div></div>
+        <span>${esc(svc(s.service))}</span><div class="bar-bg"><div class="bar-fg" style="width:${(s.share * 100).toFixed(1)}%"></div></div>
         <span class="num">${(s.share * 100).toFixed(1)}%</span></div>${sourcesHtml(s)}`);
       body.innerHTML = `<p><b>${esc(t('parcel'))}</b> · ${esc(t('area'))} ${Math.round(v.area_m2).toLocaleString()} m² · ${esc(t(state.scenario))}</p>
         <div class="bars coverage-shares" data-kind="parcel">${rows.join('')}</div>`;
@@ -629,7 +640,13 @@
   }
 
   // --- gaps overlay
-  const GAP_STYLE = { color: '#c62828', weight: 1, fillColor: '#e53935', fillOpacity: 0.45 };
+  // Each service's gaps in its own colour (several can be shown at once),
+  // in a pane under the networks so the lines stay readable over them.
+  const GAP_COLOURS = ['#e53935', '#8e24aa', '#fb8c00', '#3949ab', '#00897b', '#6d4c41', '#c0ca33', '#d81b60'];
+  const gapStyle = (service) => {
+    const c = GAP_COLOURS[Math.max(0, SERVICES.indexOf(service)) % GAP_COLOURS.length];
+    return { color: c, weight: 1, fillColor: c, fillOpacity: 0.35, pane: 'za-gaps' };
+  };
   const gapLayers = {};
   // Each request for a service's gaps gets a number; only the latest one
   // may draw, so quick toggles or scenario switches leave no orphan layers.
@@ -642,11 +659,11 @@
     const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}${asofParam()}`);
     if (seq !== gapSeq[service] || !state.gaps.has(service)) return;
     if (gapLayers[service]) gapLayers[service].remove();
-    gapLayers[service] = L.geoJSON(fc, { coordsToLatLng, style: () => ({ ...GAP_STYLE, className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
+    gapLayers[service] = L.geoJSON(fc, { coordsToLatLng, pane: 'za-gaps', style: () => ({ ...gapStyle(service), className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
   }
   function renderGapToggles() {
     document.getElementById('gaps-body').innerHTML = SERVICES.map((s) =>
-      `<label><input type="checkbox" name="gap" value="${s}" ${state.gaps.has(s) ? 'checked' : ''}> ${esc(t(s))}</label>`).join('');
+      `<label><input type="checkbox" name="gap" value="${esc(s)}" ${state.gaps.has(s) ? 'checked' : ''}> ${esc(svc(s))}</label>`).join('');
   }
 
   // --- statistics
@@ -660,31 +677,49 @@
   const afterFirstView = () => (tiledGroups().length && !za.viewDrawn
     ? new Promise((res) => { const t = setTimeout(res, 5000); (za.viewWaiters ||= []).push(() => { clearTimeout(t); res(); }); })
     : Promise.resolve());
+  // The statistics: every service's assets by status (a table: km of
+  // line, km² of area, or a count), the zone's shares, the sites lacking a
+  // service. While the zone is still being computed (a city after a start
+  // or an edit: 503), it says so and asks again every few seconds.
+  let statsRetry = null;
+  const STATS_RETRY_MS = 3000;
   async function renderStats() {
+    clearTimeout(statsRetry);
     const el = document.getElementById('stats-body');
     await afterFirstView();
     try {
       const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}${asofParam()}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}${asofParam()}`)]);
       const html = [];
-      if (st.road) {
-        const rows = ['existing', 'under_construction', 'planned'].filter((k) => st.road.by_status[k])
-          .map((k) => [`${statusText(k)} (${st.road.by_status[k].count} ${t('roads')})`, st.road.by_status[k].length_km]);
-        html.push(`<h3>${esc(t('roads_by_status'))}</h3>${bars(rows, Math.max(...rows.map((r) => r[1])), (x) => `${x.toFixed(2)} km`)}`);
-      }
-      const pipes = ['water', 'gas', 'steam'].filter((u) => st[u]).map((u) => [t(u), st[u].length_km]);
-      if (pipes.length) html.push(`<h3>${esc(t('pipes_by_utility'))}</h3>${bars(pipes, Math.max(...pipes.map((r) => r[1])), (x) => `${x.toFixed(1)} km`)}`);
-      const shares = Object.entries(st.zone.coverage_share).map(([k, v]) => [t(k), v]);
+      const listed = SERVICES.filter((s) => st[s]?.by_status);
+      const statuses = scenarios.planned || [...new Set(listed.flatMap((s) => Object.keys(st[s].by_status)))];
+      const unit = (m) => ({ length_km: 'km', area_m2: 'km²' }[m] || '');
+      const cell = (e, m) => {
+        if (!e) return '—';
+        const n = `<small>(${e.count} ${esc(t('items'))})</small>`;
+        if (m === 'length_km') return `${e.length_km.toFixed(2)}<br>${n}`;
+        if (m === 'area_m2') return `${(e.area_m2 / 1e6).toFixed(2)}<br>${n}`;
+        return `${e.count}`;
+      };
+      const rows = listed.map((s) => `<tr data-service="${esc(s)}"><th scope="row">${esc(svc(s))}${unit(st[s].measure) ? ` <small>${unit(st[s].measure)}</small>` : ''}</th>${statuses.map((k) => `<td>${cell(st[s].by_status[k], st[s].measure)}</td>`).join('')}</tr>`);
+      if (rows.length) html.push(`<h3>${esc(t('assets_by_status'))}</h3><table class="stats-table"><thead><tr><th></th>${statuses.map((k) => `<th scope="col">${esc(statusText(k))}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`);
+      const shares = Object.entries(st.zone.coverage_share).map(([k, v]) => [svc(k), v]);
       html.push(`<h3>${esc(t('zone_shares'))} (${st.zone.area_km2} km²)</h3>${bars(shares, 1, (x) => `${(x * 100).toFixed(1)}%`)}`);
-      const lacking = sites.sites.filter((s) => s.lacking.some((x) => x !== 'park' && x !== 'road'));
+      const lacking = sites.sites.filter((s) => s.lacking.length);
       html.push(`<h3>${esc(t('sites_lacking'))}</h3>`);
       html.push(lacking.length
-        ? `<ul class="lacking">${lacking.map((s) => `<li>${esc(nearestName(s.site))}: ${s.lacking.map((x) => esc(t(x))).join('、')}</li>`).join('')}</ul>`
+        ? `<ul class="lacking">${lacking.map((s) => `<li>${esc(nearestName(s.site))}: ${s.lacking.map((x) => esc(svc(x))).join(state.lang === 'zh' ? '、' : ', ')}</li>`).join('')}</ul>`
         : `<p>${esc(t('all_served'))}</p>`);
       el.innerHTML = html.join('');
     } catch (e) {
+      if (e.status === 503) {
+        el.innerHTML = `<p class="hint">${esc(t('computing'))}</p>`;
+        statsRetry = setTimeout(renderStats, STATS_RETRY_MS);
+        return;
+      }
       el.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
     }
   }
+
 
   // --- the filter box: a CQL2 expression applied to every drawn layer.
   // The dataset tileset checks it against all collections first, so a
@@ -786,6 +821,9 @@
       kindOf[c.id] = c.geometryType;
     }
     if (landing.scenarios) Object.assign(scenarios, landing.scenarios);
+    for (const s of landing.services || []) serviceInfo[s.name] = s;
+    SERVICES = (landing.services || []).map((s) => s.name);
+    state.gaps = new Set([...state.gaps].filter((s) => SERVICES.includes(s)));
     tileProps = [...new Set([scenarios.status_property, ...collections.flatMap((c) => (c.style?.by || []).map((b) => b.property))])].join(',');
     zoneTitle = landing;
     if (landing.basemap?.url) {
@@ -800,6 +838,7 @@
     // Tiled collections start loading at once, in their own pane under the
     // other overlays; the small ones are fetched whole meanwhile.
     map.createPane('za-tiles').style.zIndex = 390;
+    map.createPane('za-gaps').style.zIndex = 380;
     for (const c of collections.filter(tiled)) {
       drawCollection(c, []);
       if (!state.layers || state.layers.has(c.id)) groups[c.id].addTo(map);
@@ -875,6 +914,8 @@
       landing,
       scenarios,
       zoneCollection: () => zoneCollection,
+      svc,
+      services: () => SERVICES,
       groups,
       toMap,
       fromMap,

@@ -10,7 +10,7 @@
       extra: '可接受的额外接入长度（米）',
       plan: '规划工具', find_land: '找地：新项目可以放在哪里', min_area: '最小面积（公顷）', fit: '须放下的矩形（米，宽×深，可选）',
       find: '查找', pieces: '处', land_none: '没有满足条件的用地', n1: '单点故障（N-1）', n1_hint: '单独停运即会使项目断供的设施',
-      n1_none: '无单点故障', capacity: '变电站容量', demand: '负荷', cap: '容量', overloaded: '超载',
+      n1_none: '无单点故障', show_all: '全部显示', capacity: '变电站容量', demand: '负荷', cap: '容量', overloaded: '超载',
       outage: '停运影响', outage_of: '停运', lose_supply: '断供的项目', lose_redundancy: '失去双源的项目', dead_assets: '失去供给的设施',
       lost_area: '失去覆盖的面积', report: '项目报告', report_pdf: 'PDF', nothing: '无', unserved: '无变电站覆盖',
       serving: '接入设施', close: '关闭',
@@ -19,14 +19,16 @@
       extra: 'Extra connection accepted beyond reach (m)',
       plan: 'Planning', find_land: 'Find land for a new plant', min_area: 'Minimum area (ha)', fit: 'Rectangle that must fit (m, width×depth, optional)',
       find: 'Find', pieces: 'pieces', land_none: 'No land meets these needs', n1: 'Single points of failure (N-1)', n1_hint: 'Assets whose loss alone cuts a site off',
-      n1_none: 'No single point of failure', capacity: 'Substation capacity', demand: 'Demand', cap: 'Capacity', overloaded: 'overloaded',
+      n1_none: 'No single point of failure', show_all: 'Show all', capacity: 'Substation capacity', demand: 'Demand', cap: 'Capacity', overloaded: 'overloaded',
       outage: 'What hangs on this?', outage_of: 'Outage of', lose_supply: 'Sites that lose supply', lose_redundancy: 'Sites that lose their second source', dead_assets: 'Assets left without supply',
       lost_area: 'Area that loses coverage', report: 'Site report', report_pdf: 'PDF', nothing: 'none', unserved: 'No substation reaches',
       serving: 'Serving assets', close: 'Close',
     },
   };
-  const NEEDS = ['water', 'gas', 'steam', 'power', 'road', 'park'];
-  const NEED_DEFAULT = new Set(['water', 'gas', 'steam', 'power', 'road']);
+  // What the site finder can ask for: every service; by default all but
+  // those served by areas (a park is an amenity, not a utility).
+  const needs = () => app.services();
+  const needDefault = (s) => app.collections().find((c) => c.id === (app.landing.services || []).find((x) => x.name === s)?.collection)?.geometryType !== 'Polygon';
   let app = null;
   const $ = (id) => document.getElementById(id);
   const ll = (c) => app.toMap(c[0], c[1]);
@@ -70,7 +72,7 @@
   function landPopup(f) {
     const t = app.t;
     const rows = Object.entries(f.properties.serving).map(([s, v]) =>
-      `<tr><td>${app.esc(t(s))}</td><td>${name(v.asset)}</td><td>${v.distance_m == null ? '—' : Math.round(v.distance_m) + ' m'}</td></tr>`);
+      `<tr><td>${app.esc(app.svc(s))}</td><td>${name(v.asset)}</td><td>${v.distance_m == null ? '—' : Math.round(v.distance_m) + ' m'}</td></tr>`);
     return `<div class="popup"><b>#${f.properties.rank} · ${ha(f.properties.area_m2)} ha</b><table>${rows.join('')}</table></div>`;
   }
 
@@ -84,7 +86,7 @@
       overlay().clearLayers();
       fetched = 0;
       for (const a of v.assets) highlight(a.asset, { color: '#d400d4', weight: 7, opacity: 0.8, className: 'za-critical' });
-      body.innerHTML = `<h3>${app.esc(t(service))} · ${app.esc(t(app.state.scenario))}</h3>` + (v.assets.length
+      body.innerHTML = `<h3>${app.esc(app.svc(service))} · ${app.esc(t(app.state.scenario))}</h3>` + (v.assets.length
         ? `<ul class="critical-list">${v.assets.map((a) => `<li data-id="${app.esc(a.asset.id)}"><b>${name(a.asset)}</b> <small>${app.esc(a.asset.id)}</small> → ${a.sites.map(name).join('、')}</li>`).join('')}</ul>`
         : `<p class="yes">${app.esc(t('n1_none'))}</p>`);
     } catch (e) {
@@ -125,7 +127,7 @@
         for (const a of s.dead_assets) highlight(a, { color: '#b71c1c', weight: 5, dashArray: '4 4', className: 'za-dead' });
         const list = (xs) => (xs.length ? xs.map(name).join('、') : app.esc(t('nothing')));
         html.push(`<div class="outage-service" data-service="${s.service}" data-lose="${s.lose_supply.length}" data-weak="${s.lose_redundancy.length}">
-          <b>${app.esc(t(s.service))}</b><br>${app.esc(t('lose_supply'))}: <span class="${s.lose_supply.length ? 'no' : ''}">${list(s.lose_supply)}</span>
+          <b>${app.esc(app.svc(s.service))}</b><br>${app.esc(t('lose_supply'))}: <span class="${s.lose_supply.length ? 'no' : ''}">${list(s.lose_supply)}</span>
           <br>${app.esc(t('lose_redundancy'))}: ${list(s.lose_redundancy)}
           <br>${app.esc(t('dead_assets'))}: ${s.dead_assets.length}
           <br>${app.esc(t('lost_area'))}: ${ha(s.lost_m2)} ha</div>`);
@@ -138,33 +140,61 @@
     }
   }
 
-  // --- capacity: a table, and each substation's load on the map
+  // --- capacity: a table, and each substation's load on the map; only
+  // where the rules configure capacity. The table lists the most loaded
+  // first, the unloaded ones only on "show all"; a load badge is drawn on
+  // the map where it fits (not within BADGE_PX of a more loaded one).
   let capacityLayer = null;
+  let capacityAll = false;
+  const CAPACITY_ROWS = 12;
+  const BADGE_PX = 40;
+  let lastCapacity = null;
+  function drawBadges() {
+    if (capacityLayer) capacityLayer.remove();
+    capacityLayer = L.layerGroup().addTo(za.map);
+    if (!lastCapacity) return;
+    const placed = [];
+    for (const s of lastCapacity.substations) {
+      const f = app.features[s.substation.collection]?.[s.substation.id];
+      if (!f || f.geometry.type !== 'Point') continue;
+      const at = ll(f.geometry.coordinates);
+      const px = za.map.latLngToContainerPoint(at);
+      if (placed.some((q) => q.distanceTo(px) < BADGE_PX)) continue;
+      placed.push(px);
+      const pct = s.load_ratio == null ? null : Math.round(s.load_ratio * 100);
+      const m = L.circleMarker(at, {
+        radius: 14, weight: s.overloaded ? 4 : 2, color: s.overloaded ? '#c62828' : '#6a1b9a', fill: false,
+        className: s.overloaded ? 'za-overloaded' : 'za-load', interactive: false,
+      }).addTo(capacityLayer);
+      m.bindTooltip(`${pct ?? '—'}%`, { permanent: true, direction: 'right', className: 'load-label' });
+    }
+  }
   async function renderCapacity() {
     const t = app.t;
     const body = $('capacity-body');
+    $('capacity').hidden = !app.landing.capacity;
+    if (!app.landing.capacity) return;
     // On a city, the map's first view before seconds of server CPU.
     await app.afterFirstView();
     try {
       const v = await app.getJSON(`/api/network/capacity?${scenarioQ()}`);
-      if (capacityLayer) capacityLayer.remove();
-      capacityLayer = L.layerGroup().addTo(za.map);
-      const rows = v.substations.map((s) => {
-        const f = app.features[s.substation.collection]?.[s.substation.id];
+      // The most loaded first (overloads on top), unknown loads last.
+      v.substations.sort((a, b) => (b.load_ratio ?? -1) - (a.load_ratio ?? -1));
+      lastCapacity = v;
+      drawBadges();
+      const loaded = v.substations.filter((s) => s.demand_kw > 0);
+      const shown = capacityAll ? v.substations : loaded.slice(0, CAPACITY_ROWS);
+      const rows = shown.map((s) => {
         const pct = s.load_ratio == null ? null : Math.round(s.load_ratio * 100);
-        if (f && f.geometry.type === 'Point') {
-          const m = L.circleMarker(ll(f.geometry.coordinates), {
-            radius: 14, weight: s.overloaded ? 4 : 2, color: s.overloaded ? '#c62828' : '#6a1b9a', fill: false,
-            className: s.overloaded ? 'za-overloaded' : 'za-load', interactive: false,
-          }).addTo(capacityLayer);
-          m.bindTooltip(`${pct ?? '—'}%`, { permanent: true, direction: 'right', className: 'load-label' });
-        }
         return `<div class="row" data-id="${app.esc(s.substation.id)}" data-overloaded="${s.overloaded}"><span>${name(s.substation)}</span>
           <div class="bar-bg"><div class="bar-fg${s.overloaded ? ' over' : ''}" style="width:${Math.min(100, pct ?? 0)}%"></div></div>
           <span class="num ${s.overloaded ? 'no' : ''}">${(s.demand_kw / 1000).toFixed(1)}/${s.capacity_kw == null ? '—' : (s.capacity_kw / 1000).toFixed(0)} MW</span></div>`;
       });
+      const more = shown.length < v.substations.length
+        ? `<button type="button" id="capacity-all">${app.esc(t('show_all'))} (${v.substations.length})</button>` : '';
       const unserved = v.unserved.length ? `<p class="no">${app.esc(t('unserved'))}: ${v.unserved.map((d) => name(d.site)).join('、')}</p>` : '';
-      body.innerHTML = `<div class="bars capacity">${rows.join('')}</div>${unserved}<p class="hint">${app.esc(t('demand'))} / ${app.esc(t('cap'))} (pf ${v.power_factor})</p>`;
+      body.innerHTML = `<div class="bars capacity">${rows.join('')}</div>${more}${unserved}<p class="hint">${app.esc(t('demand'))} / ${app.esc(t('cap'))} (pf ${v.power_factor})</p>`;
+      $('capacity-all')?.addEventListener('click', () => { capacityAll = true; renderCapacity(); });
     } catch (e) {
       body.innerHTML = `<p class="hint">${app.esc(e.message)}</p>`;
     }
@@ -172,10 +202,11 @@
 
   function renderPanel() {
     const t = app.t;
-    $('land-services').innerHTML = NEEDS.map((s) =>
-      `<label><input type="checkbox" value="${s}" ${NEED_DEFAULT.has(s) ? 'checked' : ''}> ${app.esc(t(s))}</label>`).join('');
+    $('land-services').innerHTML = needs().map((s) =>
+      `<label><input type="checkbox" value="${app.esc(s)}" ${needDefault(s) ? 'checked' : ''}> ${app.esc(app.svc(s))}</label>`).join('');
     document.querySelectorAll('#plan [data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
-    $('n1-buttons').innerHTML = ['water', 'power'].map((s) => `<button type="button" data-service="${s}">${app.esc(t(s))}</button>`).join('');
+    // N-1 for the services traced as networks.
+    $('n1-buttons').innerHTML = (app.landing.services || []).filter((s) => s.network).map((s) => `<button type="button" data-service="${app.esc(s.name)}">${app.esc(app.svc(s.name))}</button>`).join('');
   }
 
   const previousExtras = za.popupExtras;
@@ -202,6 +233,8 @@
     za.onLanguage = () => { if (previousLanguage) previousLanguage(); renderPanel(); renderCapacity(); };
     renderPanel();
     renderCapacity();
+    // Badges that fit change with the scale.
+    za.map.on('zoomend', drawBadges);
     $('land-form').addEventListener('submit', (e) => { e.preventDefault(); findLand(); });
     $('n1-buttons').addEventListener('click', (e) => { if (e.target.dataset.service) critical(e.target.dataset.service); });
     document.addEventListener('click', (e) => {

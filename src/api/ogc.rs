@@ -145,6 +145,24 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
             "current": sc.current,
             "planned": sc.planned,
         });
+        // The services (in the rules' order, with their titles), and
+        // whether substation capacity is configured: the map asks only for
+        // what exists.
+        v["services"] = c
+            .rules
+            .services
+            .iter()
+            .map(|(name, r)| {
+                json!({
+                    "name": name,
+                    "title": r.title.as_deref().unwrap_or(name),
+                    "title_zh": r.title_zh,
+                    "collection": r.collection,
+                    "network": r.network.is_some(),
+                })
+            })
+            .collect();
+        v["capacity"] = json!(c.rules.capacity.is_some());
         // The layer whose features make the zone: where the map opens.
         v["zone"] = json!({ "collection": zone_collection(&s) });
     }

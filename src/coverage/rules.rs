@@ -107,6 +107,12 @@ impl Selector {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRule {
+    /// What the map and reports call it (English, Chinese); the service's
+    /// name when not given.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub title_zh: Option<String>,
     /// The collection of assets that provide it.
     pub collection: String,
     #[serde(default, rename = "where")]

@@ -1,5 +1,7 @@
 //! Headline figures of a scenario: per service counts, lengths, areas and
-//! capacities; sites by kind; the zone's coverage shares.
+//! capacities, and every service's assets by status (`by_status`, in its
+//! `measure`: km of line, m² of area, or a count of points); sites by kind;
+//! the zone's coverage shares.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use serde_json::Value;
 use super::{polygons_of, Coverage, Scenario};
 use crate::geodesy;
 use crate::index::IndexedLayer;
+use crate::model::GeometryKind;
 
 impl Coverage {
     /// Headline figures: roads by status, network lengths, substations by
@@ -49,24 +52,10 @@ impl Coverage {
                 .filter(|(i, _)| s.eligible[sc.at()][*i]);
             let v = match s.name {
                 "road" => {
-                    let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
-                    for f in &picked {
-                        let e = by
-                            .entry(f.property_text(status_prop).unwrap_or_default())
-                            .or_default();
-                        e.0 += 1;
-                        e.1 += length_km(&f.geometry);
-                    }
-                    let by_status: serde_json::Map<String, Value> = by
-                        .into_iter()
-                        .map(|(k, (n, km))| {
-                            (k, serde_json::json!({"count": n, "length_km": round3(km)}))
-                        })
-                        .collect();
                     let (n, km) = in_scenario.fold((0, 0.0), |(n, km), (_, f)| {
                         (n + 1, km + length_km(&f.geometry))
                     });
-                    serde_json::json!({"by_status": by_status, "in_scenario": {"count": n, "length_km": round3(km)}})
+                    serde_json::json!({"in_scenario": {"count": n, "length_km": round3(km)}})
                 }
                 "power" => {
                     let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
@@ -108,6 +97,46 @@ impl Coverage {
                     serde_json::json!({"count": n, "length_km": round3(km)})
                 }
             };
+            // Every service: its assets by status (all statuses, the
+            // planned scenario's assets), measured as its geometry allows.
+            let mut v = v;
+            let kind = layer.layer.meta.geometry;
+            let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+            for f in &picked {
+                let e = by
+                    .entry(f.property_text(status_prop).unwrap_or_default())
+                    .or_default();
+                e.0 += 1;
+                e.1 += match kind {
+                    GeometryKind::LineString => length_km(&f.geometry),
+                    GeometryKind::Polygon => polygons_of(&f.geometry)
+                        .iter()
+                        .map(geodesy::polygon_area_m2)
+                        .sum::<f64>(),
+                    GeometryKind::Point => 0.0,
+                };
+            }
+            let measure = match kind {
+                GeometryKind::LineString => "length_km",
+                GeometryKind::Polygon => "area_m2",
+                GeometryKind::Point => "count",
+            };
+            let by_status: serde_json::Map<String, Value> = by
+                .into_iter()
+                .map(|(k, (n, x))| {
+                    let mut e = serde_json::json!({ "count": n });
+                    match kind {
+                        GeometryKind::LineString => e["length_km"] = serde_json::json!(round3(x)),
+                        GeometryKind::Polygon => e["area_m2"] = serde_json::json!(x.round()),
+                        GeometryKind::Point => {}
+                    }
+                    (k, e)
+                })
+                .collect();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("measure".into(), measure.into());
+                o.insert("by_status".into(), Value::Object(by_status));
+            }
             out.insert(s.name.to_string(), v);
         }
         if let Some(sl) = self.sites_layer {

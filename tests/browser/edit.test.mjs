@@ -89,8 +89,13 @@ try {
   const after = await api('/api/stats');
   check('the API statistics moved', after.road.by_status.planned.count === before.road.by_status.planned.count - 1
     && after.road.by_status.under_construction.count === before.road.by_status.under_construction.count + 1);
-  await page.waitForFunction((n) => document.getElementById('stats-body').innerText.includes(`(${n} `), after.road.by_status.under_construction.count, { timeout: 5000 });
-  check('the statistics panel shows the new count', true);
+  // The panel's road row, under-construction column (the scenarios' order).
+  const col = (await api('/api')).scenarios.planned.indexOf('under_construction') + 2;
+  const shown = await page.waitForFunction(([n, k]) => {
+    const cell = document.querySelector(`#stats-body tr[data-service=road] td:nth-child(${k})`);
+    return cell && cell.innerText.includes(`(${n} `);
+  }, [after.road.by_status.under_construction.count, col], { timeout: 5000 }).then(() => true).catch(() => false);
+  check('the statistics panel shows the new count', shown);
   check('the map redraws the road as under construction', await status(page, 'roads', road) === 'under_construction');
 
   // 2. A second page sees the change live, and a conflict between the two.

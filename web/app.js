@@ -634,7 +634,8 @@
     else draw.line = L.polyline(draw.points, { color: '#e07b00', dashArray: '4 4', className: 'za-drawing', interactive: false }).addTo(za.map);
   }
   function finishDrawing() {
-    const pts = draw.points.slice();
+    // The two clicks of the double-click that ends a parcel are one vertex.
+    const pts = draw.points.filter((p, i, all) => i === 0 || !p.equals(all[i - 1]));
     setDrawing(false);
     if (pts.length >= 3) queryParcel(pts);
   }

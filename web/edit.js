@@ -91,21 +91,68 @@
     return schemas[c];
   }
 
-  // A form field per property: a choice for enums (status), a number input
-  // for numbers, a checkbox for booleans, text otherwise; names in both
-  // languages are two text fields like any other.
-  function fieldHtml(name, prop, value, required) {
+  // A line's length and an area's size on the WGS84 ellipsoid, in metres:
+  // each segment (or the ring, about its centre) on the local ruler of the
+  // meridian and prime-vertical radii at its latitude; within 0.01% of the
+  // geodesic for segments of a few km, 0.1% for areas of a few km.
+  const WGS84_A = 6378137, WGS84_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563);
+  const RAD = Math.PI / 180;
+  const radii = (lat) => {
+    const w = 1 - WGS84_E2 * Math.sin(lat * RAD) ** 2;
+    return [(WGS84_A * (1 - WGS84_E2)) / w ** 1.5, WGS84_A / Math.sqrt(w)];
+  };
+  function lengthM(coords) {
+    let m = 0;
+    for (let i = 1; i < coords.length; i++) {
+      const [[x0, y0], [x1, y1]] = [coords[i - 1], coords[i]];
+      const [rm, rn] = radii((y0 + y1) / 2);
+      m += Math.hypot((x1 - x0) * RAD * rn * Math.cos(((y0 + y1) / 2) * RAD), (y1 - y0) * RAD * rm);
+    }
+    return m;
+  }
+  function areaM2(ring) {
+    const lat0 = ring.reduce((a, p) => a + p[1], 0) / ring.length, lon0 = ring.reduce((a, p) => a + p[0], 0) / ring.length;
+    const [rm, rn] = radii(lat0);
+    const xy = ring.map(([x, y]) => [(x - lon0) * RAD * rn * Math.cos(lat0 * RAD), (y - lat0) * RAD * rm]);
+    let a = 0;
+    for (let i = 1; i < xy.length; i++) a += xy[i - 1][0] * xy[i][1] - xy[i][0] * xy[i - 1][1];
+    return Math.abs(a) / 2;
+  }
+  // Properties that hold the geometry's own measure: computed, not typed.
+  function computed(name, geometry) {
+    if (!geometry) return undefined;
+    if (name === 'length_m' && geometry.type === 'LineString') return Math.round(lengthM(geometry.coordinates) * 10) / 10;
+    if (name === 'area_m2' && geometry.type === 'Polygon') return Math.round(areaM2(geometry.coordinates[0]));
+    return undefined;
+  }
+
+  // A form field per property: a choice for enums (status) and for values
+  // the layer's style names (class: trunk, secondary, branch, with their
+  // titles), a number input for numbers, a checkbox for booleans, text
+  // otherwise (offering values other features hold); a computed measure
+  // read-only. Names in both languages are two text fields like any other.
+  function fieldHtml(name, prop, value, required, { collection, readonly = false } = {}) {
     const esc = app.esc;
     const id = `f-${name}`;
     const req = required ? 'required' : '';
+    const ro = readonly ? 'readonly' : '';
+    const styled = app.collections().find((c) => c.id === collection)?.style?.by?.find((b) => b.property === name);
+    const known = styled && (prop.examples || []).every((x) => styled.values.some((v) => v.value === String(x)));
     let input;
-    if (prop.enum) {
+    if (known && prop.type === 'string') {
+      const title = (v) => (app.state.lang === 'zh' && v.title_zh) || v.title;
+      const values = styled.values.slice();
+      if (value != null && value !== '' && !values.some((v) => v.value === String(value))) values.push({ value: String(value), title: String(value) });
+      const opts = (required ? [] : [{ value: '', title: '—' }]).concat(values)
+        .map((v) => `<option value="${esc(v.value)}" ${v.value === String(value ?? '') ? 'selected' : ''}>${esc(v.value === '' ? '—' : title(v))}</option>`);
+      input = `<select id="${id}" name="${esc(name)}" data-type="string" ${req}>${opts.join('')}</select>`;
+    } else if (prop.enum) {
       const opts = (required ? [] : [''])
         .concat(prop.enum)
         .map((v) => `<option value="${esc(v)}" ${String(v) === String(value ?? '') ? 'selected' : ''}>${esc(v === '' ? '—' : name === 'status' ? app.statusText(v) : v)}</option>`);
       input = `<select id="${id}" name="${esc(name)}" data-type="string" ${req}>${opts.join('')}</select>`;
     } else if (prop.type === 'number' || prop.type === 'integer') {
-      input = `<input id="${id}" name="${esc(name)}" type="number" step="${prop.type === 'integer' ? 1 : 'any'}" data-type="number" value="${esc(value ?? '')}" ${req}>`;
+      input = `<input id="${id}" name="${esc(name)}" type="number" step="${prop.type === 'integer' ? 1 : 'any'}" data-type="number" value="${esc(value ?? '')}" ${req} ${ro}>`;
     } else if (prop.type === 'boolean') {
       input = `<input id="${id}" name="${esc(name)}" type="checkbox" data-type="boolean" ${value ? 'checked' : ''}>`;
     } else {
@@ -125,9 +172,12 @@
     }
     return out;
   }
-  function formHtml(schema, props, { withId = false } = {}) {
+  // A form for `props`; with `geometry` (a new feature), its computed
+  // measures filled in. Computed measures are read-only either way.
+  function formHtml(schema, props, { withId = false, collection, geometry = null, kind } = {}) {
     const names = [...new Set([...(schema.required || []), ...Object.keys(schema.properties || {}), ...Object.keys(props)])];
-    const fields = names.map((n) => fieldHtml(n, schema.properties?.[n] || {}, props[n], (schema.required || []).includes(n)));
+    const measure = (n) => (n === 'length_m' && kind === 'LineString') || (n === 'area_m2' && kind === 'Polygon');
+    const fields = names.map((n) => fieldHtml(n, schema.properties?.[n] || {}, computed(n, geometry) ?? props[n], (schema.required || []).includes(n), { collection, readonly: measure(n) }));
     const idField = withId ? `<div class="field"><label for="f-__id">${app.esc(app.t('id_optional'))}</label><input id="f-__id" name="__id" type="text"></div>` : '';
     return `${idField}${fields.join('')}`;
   }
@@ -156,7 +206,7 @@
     const schema = await schemaOf(collection);
     const body = $('edit-body');
     body.innerHTML = `<h3>${app.esc(app.label(f.properties))} <small>${app.esc(collection)} · ${app.esc(id)}</small></h3>
-      <form class="edit-form" id="edit-form">${formHtml(schema, f.properties)}
+      <form class="edit-form" id="edit-form">${formHtml(schema, f.properties, { collection, kind: f.geometry?.type })}
       <div class="buttons"><button type="submit">${app.esc(t('save'))}</button><button type="button" id="edit-cancel">${app.esc(t('cancel'))}</button></div></form>
       <div id="edit-msg" role="status"></div><div id="edit-conflict"></div>`;
     const form = $('edit-form');
@@ -252,10 +302,13 @@
   };
   function finishDrawing() {
     const { kind, collection, points } = draw;
-    const enough = kind === 'Point' ? points.length >= 1 : kind === 'Polygon' ? points.length >= 3 : points.length >= 2;
-    if (!enough) return;
     // Vertices are where the user put them on the map; WGS84 for the store.
-    const pos = points.map(app.fromMap).map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
+    // A vertex repeating the one before (the two clicks of the double-click
+    // that ends a line) is one vertex.
+    const pos = points.map(app.fromMap).map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))])
+      .filter((p, i, all) => i === 0 || p[0] !== all[i - 1][0] || p[1] !== all[i - 1][1]);
+    const enough = kind === 'Point' ? pos.length >= 1 : kind === 'Polygon' ? pos.length >= 3 : pos.length >= 2;
+    if (!enough) return;
     const geometry = kind === 'Point' ? { type: 'Point', coordinates: pos[0] }
       : kind === 'Polygon' ? { type: 'Polygon', coordinates: [[...pos, pos[0]]] }
         : { type: 'LineString', coordinates: pos };
@@ -268,7 +321,7 @@
     const t = app.t;
     const schema = await schemaOf(collection);
     const body = $('edit-body');
-    body.innerHTML = `<h3>${app.esc(collection)}</h3><form class="edit-form" id="edit-form">${formHtml(schema, {}, { withId: true })}
+    body.innerHTML = `<h3>${app.esc(collection)}</h3><form class="edit-form" id="edit-form">${formHtml(schema, {}, { withId: true, collection, geometry, kind: geometry.type })}
       <div class="buttons"><button type="submit">${app.esc(t('save'))}</button><button type="button" id="edit-cancel">${app.esc(t('cancel'))}</button></div></form>
       <div id="edit-msg" role="status"></div>`;
     const form = $('edit-form');

@@ -54,14 +54,16 @@ async function editFromPopup(page, c, id) {
   await popupButton(page, 'edit');
   await page.waitForSelector('#edit-form');
 }
-const clickAt = async (page, lon, lat) => {
+// A click (or, with `double`, a double-click) at a lon/lat on the map.
+const clickAt = async (page, lon, lat, double = false) => {
   const p = await page.evaluate(([lo, la]) => {
     const m = window.zoneatlas.map;
     const pt = m.latLngToContainerPoint([la, lo]);
     const r = document.getElementById('map').getBoundingClientRect();
     return { x: r.left + pt.x, y: r.top + pt.y };
   }, [lon, lat]);
-  await page.mouse.click(p.x, p.y);
+  if (double) await page.mouse.dblclick(p.x, p.y);
+  else await page.mouse.click(p.x, p.y);
 };
 
 try {
@@ -132,26 +134,62 @@ try {
   check('another page shows the change within a second, without a reload', liveOk, `${Date.now() - savedAt} ms`);
   await page.waitForSelector('#edit-msg.yes');
 
-  // 3. Draw a new road (three clicks, Enter), fill the form, save.
+  // 3. Draw a new road (two clicks, a double-click on the last point, as a
+  // user ends a line), fill the form, save.
   await page.evaluate(() => window.zoneatlas.map.closePopup());
+  check('a new feature goes into a line layer by default', await page.locator('#new-collection').inputValue() === 'roads');
   await page.selectOption('#new-collection', 'roads');
   await page.click('#new-draw');
   const pts = [[113.5400, 34.6900], [113.5450, 34.6920], [113.5500, 34.6905]];
   await page.evaluate(([lo, la]) => window.zoneatlas.map.setView([la, lo], 15, { animate: false }), pts[1]);
-  for (const [lo, la] of pts) await clickAt(page, lo, la);
-  await page.keyboard.press('Enter');
+  for (const [lo, la] of pts.slice(0, 2)) await clickAt(page, lo, la);
+  await clickAt(page, ...pts[2], true);
   await page.waitForSelector('#edit-form');
+  // The class offers the layer's classes by title; the length is computed.
+  const classes = await page.locator('#edit-form select[name=class] option').evaluateAll((os) => os.map((o) => o.value));
+  check('the class is a choice of the styled classes', ['trunk', 'secondary', 'branch'].every((c) => classes.includes(c)), classes.join(','));
+  const lengthField = page.locator('#edit-form input[name=length_m]');
+  const shownLength = Number(await lengthField.inputValue());
+  check('the length is computed and read-only', shownLength > 0 && await lengthField.evaluate((el) => el.readOnly), String(shownLength));
   await page.fill('#f-__id', 'R-BROWSER-1');
   await page.fill('#edit-form input[name=name]', '浏览器路');
   await page.fill('#edit-form input[name=name_en]', 'Browser Rd');
   await page.selectOption('#edit-form select[name=status]', 'planned');
-  await page.fill('#edit-form input[name=class]', 'branch');
+  await page.selectOption('#edit-form select[name=class]', 'branch');
   await page.fill('#edit-form input[name=width_m]', '12');
   await page.fill('#edit-form input[name=source]', 'illustrative');
   await page.click('#edit-form button[type=submit]');
   await page.waitForSelector('#edit-msg.yes');
   const drawn = await fetch(`${base}/api/collections/roads/items/R-BROWSER-1`).then((r) => r.json());
   const c = drawn.geometry?.coordinates || [];
+  // The stored length against Vincenty's inverse on WGS84 (an oracle
+  // independent of the page's local ruler), along the stored vertices.
+  const vincenty = ([l1, p1], [l2, p2]) => {
+    const a = 6378137, f = 1 / 298.257223563, b = a * (1 - f), r = Math.PI / 180;
+    const L = (l2 - l1) * r, U1 = Math.atan((1 - f) * Math.tan(p1 * r)), U2 = Math.atan((1 - f) * Math.tan(p2 * r));
+    let lam = L, sinS, cosS, sig, cos2a, cos2sm;
+    for (let i = 0; i < 200; i++) {
+      const sl = Math.sin(lam), cl = Math.cos(lam);
+      sinS = Math.hypot(Math.cos(U2) * sl, Math.cos(U1) * Math.sin(U2) - Math.sin(U1) * Math.cos(U2) * cl);
+      cosS = Math.sin(U1) * Math.sin(U2) + Math.cos(U1) * Math.cos(U2) * cl;
+      sig = Math.atan2(sinS, cosS);
+      const sa = (Math.cos(U1) * Math.cos(U2) * sl) / sinS;
+      cos2a = 1 - sa * sa;
+      cos2sm = cosS - (2 * Math.sin(U1) * Math.sin(U2)) / cos2a;
+      const C = (f / 16) * cos2a * (4 + f * (4 - 3 * cos2a));
+      const prev = lam;
+      lam = L + (1 - C) * f * sa * (sig + C * sinS * (cos2sm + C * cosS * (-1 + 2 * cos2sm * cos2sm)));
+      if (Math.abs(lam - prev) < 1e-12) break;
+    }
+    const u2 = (cos2a * (a * a - b * b)) / (b * b);
+    const A = 1 + (u2 / 16384) * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)));
+    const B = (u2 / 1024) * (256 + u2 * (-128 + u2 * (74 - 47 * u2)));
+    const dS = B * sinS * (cos2sm + (B / 4) * (cosS * (-1 + 2 * cos2sm * cos2sm) - (B / 6) * cos2sm * (-3 + 4 * sinS * sinS) * (-3 + 4 * cos2sm * cos2sm)));
+    return b * A * (sig - dS);
+  };
+  const cs = drawn.geometry?.coordinates || [];
+  const want = cs.slice(1).reduce((m, p, i) => m + vincenty(cs[i], p), 0);
+  check('the stored length_m is the line\'s geodesic length (within 0.05%)', Math.abs(drawn.properties.length_m - want) <= want * 5e-4 + 0.1, `${drawn.properties.length_m} vs ${want.toFixed(1)}`);
   check('the drawn line is stored with its three vertices', c.length === 3 && c.every((p, i) => Math.abs(p[0] - pts[i][0]) < 2e-4 && Math.abs(p[1] - pts[i][1]) < 2e-4), JSON.stringify(c));
   check('and appears on the map', await status(page, 'roads', 'R-BROWSER-1') === 'planned');
   check('the other page gets it too', await other.waitForFunction(() => Boolean(window.zoneatlas.app.features.roads['R-BROWSER-1']), null, { timeout: 2000 }).then(() => true, () => false));

@@ -14,7 +14,7 @@
       existing: '现状', under_construction: '在建', planned_status: '规划',
       assets_by_status: '设施（按状态）', items: '项', computing: '正在计算全区覆盖，稍后自动刷新…', zone_shares: '全区覆盖比例', sites_lacking: '缺少某项服务的项目',
       all_served: '所有项目均已覆盖', drawing: '单击加点，双击/回车完成，Esc 取消',
-      also_here: '此处还有', loading: '加载中…', error: '出错了',
+      also_here: '此处还有', close_answer: '关闭', loading: '加载中…', error: '出错了',
       filter: '筛选', filter_hint: 'CQL2 表达式（文本或 JSON），筛选地图上的图层', apply: '应用', clear: '清除', examples: '示例', filter_on: '已筛选',
     },
     en: {
@@ -27,7 +27,7 @@
       existing: 'existing', under_construction: 'under construction', planned_status: 'planned',
       assets_by_status: 'Assets by status', items: 'items', computing: 'Zone coverage is being computed; this refreshes by itself…', zone_shares: 'Zone coverage', sites_lacking: 'Sites lacking a service',
       all_served: 'Every site is served', drawing: 'Click to add points, double-click or Enter to finish, Esc to cancel',
-      also_here: 'Also here', loading: 'Loading…', error: 'Error',
+      also_here: 'Also here', close_answer: 'Close', loading: 'Loading…', error: 'Error',
       filter: 'Filter', filter_hint: 'A CQL2 expression (text or JSON) that filters the layers on the map', apply: 'Apply', clear: 'Clear', examples: 'Examples', filter_on: 'filtered',
     },
   };
@@ -466,10 +466,19 @@
         <td>${esc(nearestName(s.nearest))}${sourcesHtml(s)}</td></tr>`);
       body.innerHTML = `<p><b>${esc(t('point'))}</b> ${at.lng.toFixed(5)}, ${at.lat.toFixed(5)} · ${esc(t(state.scenario))}</p>
         <table class="coverage-table" data-kind="point"><thead><tr><th>${esc(t('service'))}</th><th>${esc(t('covered'))}</th><th>${esc(t('distance'))}</th><th>${esc(t('nearest'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+      showAnswer();
       za.answers += 1;
     } catch (e) {
       if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
     }
+  }
+  // The answer where the eye is: on a wide screen the side panel scrolls
+  // to it; on a narrow one (map above, panels below) it rises as a sheet
+  // over the bottom of the screen until closed.
+  function showAnswer() {
+    const box = document.getElementById('coverage');
+    box.classList.add('has-answer');
+    if (!window.matchMedia('(max-width: 900px)').matches) box.scrollIntoView({ block: 'nearest' });
   }
   let parcelLayer = null;
   async function queryParcel(latlngs) {
@@ -492,6 +501,7 @@
         <span class="num">${(s.share * 100).toFixed(1)}%</span></div>${sourcesHtml(s)}`);
       body.innerHTML = `<p><b>${esc(t('parcel'))}</b> · ${esc(t('area'))} ${Math.round(v.area_m2).toLocaleString()} m² · ${esc(t(state.scenario))}</p>
         <div class="bars coverage-shares" data-kind="parcel">${rows.join('')}</div>`;
+      showAnswer();
       za.answers += 1;
     } catch (e) {
       if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
@@ -797,6 +807,7 @@
     document.getElementById('title').textContent = title;
     document.title = `zoneatlas · ${title}`;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll('[data-i18n-label]').forEach((el) => el.setAttribute('aria-label', t(el.dataset.i18nLabel)));
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
     buildLayerControl();
@@ -855,6 +866,7 @@
     for (const s of state.gaps) showGaps(s);
 
     map.on('click', (e) => onClick(e.latlng));
+    document.getElementById('coverage-close').addEventListener('click', () => document.getElementById('coverage').classList.remove('has-answer'));
     // "Also here" in a popup: that feature's popup in its place, the
     // list kept.
     map.on('popupopen', (e) => {

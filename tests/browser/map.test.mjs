@@ -306,6 +306,29 @@ try {
   check('a copied link restores language and gap overlay', restored.lang === 'en' && restored.gap);
   await page2.close();
 
+  // The answer in view: after a click on a desktop (1600×1000) and a tap on
+  // a phone (390×844), the coverage answer lies inside the viewport.
+  for (const [what, viewport, mobile] of [['desktop', { width: 1600, height: 1000 }, false], ['phone', { width: 390, height: 844 }, true]]) {
+    const p = await browser.newPage({ viewport, hasTouch: mobile, isMobile: mobile });
+    p.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await p.goto(base + '/', { waitUntil: 'load' });
+    await p.waitForFunction(() => window.zoneatlas && window.zoneatlas.ready, null, { timeout: 30_000 });
+    const at = await p.evaluate(() => {
+      const r = document.getElementById('map').getBoundingClientRect();
+      return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+    });
+    const n0 = await p.evaluate(() => window.zoneatlas.answers);
+    if (mobile) await p.touchscreen.tap(at.x, at.y); else await p.mouse.click(at.x, at.y);
+    const answered = await p.waitForFunction((k) => window.zoneatlas.answers > k, n0, { timeout: 10_000 }).then(() => true).catch(() => false);
+    const box = await p.evaluate(() => {
+      const b = document.querySelector('#coverage-body table').getBoundingClientRect();
+      return { top: b.top, bottom: b.bottom, left: b.left, right: b.right, vw: innerWidth, vh: innerHeight };
+    });
+    check(`${what}: the coverage answer is in view after a click`, answered && box.top >= 0 && box.bottom <= box.vh && box.left >= 0 && box.right <= box.vw + 1, JSON.stringify(box));
+    await p.screenshot({ path: shot.replace(/\.png$/, `-${what}-answer.png`) });
+    await p.close();
+  }
+
   // A tablet in portrait: the map and the panels both show.
   const tablet = await browser.newPage({ viewport: { width: 820, height: 1180 }, hasTouch: true, isMobile: true });
   tablet.on('pageerror', (e) => consoleErrors.push(String(e)));

@@ -343,6 +343,35 @@
       });
     }
   }
+  // Labels never overlap: after each view or language change, in priority
+  // order (points, then lines, then areas, as drawn from the top; within a
+  // layer the larger feature first), a label that would overlap one already
+  // shown is hidden until there is room for it.
+  function declutter() {
+    const m = za.map;
+    const labels = [];
+    for (const key of ordered(Object.keys(groups)).reverse()) {
+      const g = groups[key];
+      if (g.zaTiled || !m.hasLayer(g)) continue;
+      const mine = [];
+      g.eachLayer((l) => {
+        const tip = l.getTooltip && l.getTooltip();
+        const el = tip && tip.options.permanent && tip.getElement && tip.getElement();
+        if (!el) return;
+        const size = l.getBounds ? (() => { const b = l.getBounds(); return Math.abs((b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth())); })() : 0;
+        mine.push([size, el]);
+      });
+      labels.push(...mine.sort((a, b) => b[0] - a[0]).map(([, el]) => el));
+    }
+    const shown = [];
+    for (const el of labels) el.style.visibility = '';
+    for (const el of labels) {
+      const r = el.getBoundingClientRect();
+      if (shown.some((p) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top)) el.style.visibility = 'hidden';
+      else shown.push(r);
+    }
+    za.labelsShown = shown.length;
+  }
   function restyle() {
     for (const g of Object.values(groups)) (g.zaTiled ? g.restyle() : g.resetStyle());
   }
@@ -393,6 +422,7 @@
       groups[k].bringToFront();
     }
     buildLayerControl();
+    declutter();
   }
   const reloadAll = () => Promise.all(collections.map((c) => reloadCollection(c.id)));
 
@@ -813,6 +843,7 @@
     buildLayerControl();
     for (const g of Object.values(groups)) if (g.eachLayer) g.eachLayer((l) => l.getTooltip && l.getTooltip() && l.setTooltipContent(esc(labelOf(l.zaCollection, l.feature.properties))));
     renderLegend();
+    declutter();
     renderGapToggles();
     renderStats();
     rerunQuery();
@@ -882,6 +913,7 @@
     });
     map.on('dblclick', () => { if (draw.on) finishDrawing(); });
     map.on('moveend overlayadd overlayremove', writeHash);
+    map.on('zoomend moveend overlayadd overlayremove', declutter);
     document.getElementById('map').addEventListener('keydown', (e) => {
       if (draw.on && e.key === 'Enter') { e.preventDefault(); finishDrawing(); } else if (draw.on && e.key === 'Escape') setDrawing(false);
       else if (!draw.on && e.key === 'Enter') queryPoint(map.getCenter());

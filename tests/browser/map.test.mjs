@@ -59,6 +59,31 @@ try {
     }
   }
 
+  // Labels never overlap: the visible labels' boxes, pairwise, in the first
+  // view, in English, and at z15 over the densest part of the sample.
+  const labelClashes = () => page.evaluate(() => {
+    const rs = [...document.querySelectorAll('.leaflet-tooltip.site-label')].filter((el) => getComputedStyle(el).visibility !== 'hidden').map((el) => el.getBoundingClientRect());
+    let clashes = 0;
+    for (let i = 0; i < rs.length; i++) for (let j = i + 1; j < rs.length; j++) {
+      const [a, b] = [rs[i], rs[j]];
+      if (a.left < b.right - 0.5 && a.right > b.left + 0.5 && a.top < b.bottom - 0.5 && a.bottom > b.top + 0.5) clashes++;
+    }
+    return [rs.length, clashes];
+  });
+  {
+    const start = await page.evaluate(() => [window.zoneatlas.map.getCenter(), window.zoneatlas.map.getZoom()]);
+    const views = [];
+    views.push(['first view', ...(await labelClashes())]);
+    await page.locator('#lang').click();
+    views.push(['first view in English', ...(await labelClashes())]);
+    await page.evaluate(() => window.zoneatlas.map.setView([34.695, 113.52], 15, { animate: false }));
+    views.push(['z15 in English', ...(await labelClashes())]);
+    await page.locator('#lang').click();
+    views.push(['z15', ...(await labelClashes())]);
+    for (const [what, shown, clashes] of views) check(`${what}: no two labels overlap`, shown > 0 && clashes === 0, `${shown} shown, ${clashes} overlapping`);
+    await page.evaluate(([c, z]) => window.zoneatlas.map.setView(c, z, { animate: false }), start);
+  }
+
   // Clicks at a lon/lat; `centre` first pans there, so no control covers it.
   const clickAt = async (lon, lat, centre = false) => {
     const p = await page.evaluate(([lo, la, c]) => {

@@ -6,6 +6,8 @@
 //!
 //! Must not: do I/O, know about HTTP, or hold indexes (see `index`).
 
+use std::collections::BTreeMap;
+
 use geo::{Geometry, Rect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -121,6 +123,23 @@ pub struct Manifest {
     /// Layers in display order.
     #[serde(rename = "layer")]
     pub layers: Vec<LayerMeta>,
+    /// What properties are called and measured in (`[properties.width_m]`:
+    /// title, title_zh, unit), for every layer that has them: the schemas'
+    /// titles, the map's popups and forms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, PropertyMeta>,
+}
+
+/// A property's titles and unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyMeta {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
+    /// The unit its numbers are in (`m`, `kV`, `MVA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// Everything a store holds, as loaded: layers validated, the coverage

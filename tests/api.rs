@@ -603,6 +603,22 @@ async fn each_collection_serves_its_manifest_style_and_the_landing_its_scenarios
         toml::from_str(&std::fs::read_to_string(geodata().join("coverage.toml")).unwrap()).unwrap();
     let landing = get(&app(), "/api").await.json();
     assert_eq!(landing["title_zh"], manifest["title_zh"].as_str().unwrap());
+    // Property titles and units: on the landing page as the manifest gives
+    // them, and in each layer's schema and queryables.
+    let titles = serde_json::to_value(&manifest["properties"]).unwrap();
+    assert_eq!(landing["properties"], titles);
+    for path in ["schema", "queryables"] {
+        let v = get(&app(), &format!("/api/collections/roads/{path}"))
+            .await
+            .json();
+        for (name, p) in v["properties"].as_object().unwrap() {
+            let Some(t) = titles.get(name) else { continue };
+            assert_eq!(p["title"], t["title"], "{path} {name}");
+            assert_eq!(p.get("x-title_zh"), t.get("title_zh"), "{path} {name}");
+            assert_eq!(p.get("x-ogc-unit"), t.get("unit"), "{path} {name}");
+        }
+        assert_eq!(v["properties"]["width_m"]["x-ogc-unit"], "m", "{path}");
+    }
     // A data folder keeps no history: the map asks for none.
     assert_eq!(landing["history"], false);
     let scenarios = serde_json::to_value(&rules["scenarios"]).unwrap();

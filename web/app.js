@@ -233,24 +233,33 @@
   // A group key as a CSS class name.
   const classOf = (key) => key.replace(/:/g, '--').replace(/[^A-Za-z0-9_-]/g, '_');
   const UNITS = [[/_m2$/, 'm²'], [/_mm$/, 'mm'], [/_kv$/, 'kV'], [/_mva$/, 'MVA'], [/_km$/, 'km'], [/_m$/, 'm'], [/_mu$/, 'mu'], [/_cny(_per_year)?$/, 'CNY'], [/_ha$/, 'ha']];
+  // What the data calls a property (the manifest's `[properties]`, the
+  // landing page's), in the page's language; else its name, tidied.
+  const propInfo = {};
+  const propTitle = (k) => {
+    const i = propInfo[k];
+    if (i) return (state.lang === 'zh' && i.title_zh) || i.title;
+    return k.replace(/_(m2|mm|kv|mva|km|m|mu|cny_per_year|cny|ha)$/, '').replace(/_/g, ' ');
+  };
+  const unitOf = (k) => propInfo[k]?.unit ?? (UNITS.find(([re]) => re.test(k)) || [null, ''])[1];
   function popupHtml(collection, f) {
     const p = f.properties;
     const rows = [];
-    rows.push(`<tr><td>${esc(t('point') === '位置' ? '名称' : 'Name')}</td><td><b>${esc(p.name)}</b><br>${esc(p.name_en)}</td></tr>`);
+    // The name in the page's language first, the other under it.
+    const other = state.lang === 'en' ? p.name : p.name_en;
+    if (p.name || p.name_en) rows.push(`<tr><td>${esc(propTitle('name'))}</td><td><b>${esc(label(p))}</b>${other && other !== label(p) ? `<br>${esc(other)}` : ''}</td></tr>`);
     for (const [k, v] of Object.entries(p)) {
       if (k === 'name' || k === 'name_en' || v === null || v === '') continue;
       let shown = v;
       if (k === 'status') shown = statusText(v);
       else if (valueTitle(collection, k, v)) shown = valueTitle(collection, k, v);
-      else if (typeof v === 'number') {
-        const unit = (UNITS.find(([re]) => re.test(k)) || [null, ''])[1];
-        shown = `${v.toLocaleString(state.lang === 'en' ? 'en' : 'zh-CN')} ${unit}`;
-      }
-      const key = k.replace(/_(m2|mm|kv|mva|km|m|mu|cny_per_year|cny|ha)$/, '').replace(/_/g, ' ');
-      rows.push(`<tr><td>${esc(key)}</td><td>${esc(shown)}</td></tr>`);
+      else if (typeof v === 'number') shown = `${v.toLocaleString(state.lang === 'en' ? 'en' : 'zh-CN')} ${unitOf(k)}`.trim();
+      else if (typeof v === 'object') shown = JSON.stringify(v);
+      rows.push(`<tr><td>${esc(propTitle(k))}</td><td>${esc(shown)}</td></tr>`);
     }
     const extra = za.popupExtras ? za.popupExtras(collection, f) : '';
-    return `<div class="popup"><div><small>${esc(collection)} · ${esc(f.id)}</small></div><table>${rows.join('')}</table>${extra}</div>`;
+    const c = collections.find((x) => x.id === collection);
+    return `<div class="popup"><div><small>${esc(c ? titleOf(c) : collection)} · ${esc(f.id)}</small></div><table>${rows.join('')}</table>${extra}</div>`;
   }
 
   let collections = [];
@@ -865,6 +874,7 @@
     }
     if (landing.scenarios) Object.assign(scenarios, landing.scenarios);
     for (const s of landing.services || []) serviceInfo[s.name] = s;
+    Object.assign(propInfo, landing.properties || {});
     SERVICES = (landing.services || []).map((s) => s.name);
     state.gaps = new Set([...state.gaps].filter((s) => SERVICES.includes(s)));
     tileProps = [...new Set([scenarios.status_property, ...collections.flatMap((c) => (c.style?.by || []).map((b) => b.property))])].join(',');
@@ -960,6 +970,8 @@
       scenarios,
       zoneCollection: () => zoneCollection,
       svc,
+      propTitle,
+      unitOf,
       services: () => SERVICES,
       groups,
       toMap,

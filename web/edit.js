@@ -160,7 +160,8 @@
       const list = prop.examples ? `<datalist id="${id}-list">${prop.examples.map((v) => `<option value="${esc(v)}">`).join('')}</datalist>` : '';
       input = `<input id="${id}" name="${esc(name)}" type="text" data-type="string" value="${esc(value ?? '')}" ${list ? `list="${id}-list"` : ''} ${req}>${list}`;
     }
-    return `<div class="field"><label for="${id}" class="${required ? 'req' : ''}">${esc(name)}</label>${input}</div>`;
+    const unit = app.unitOf(name);
+    return `<div class="field"><label for="${id}" class="${required ? 'req' : ''}" title="${esc(name)}">${esc(app.propTitle(name))}${unit ? ` <small>(${esc(unit)})</small>` : ''}</label>${input}</div>`;
   }
   function readForm(form) {
     const out = {};

@@ -143,7 +143,8 @@
   // --- capacity: a table, and each substation's load on the map; only
   // where the rules configure capacity. The table lists the most loaded
   // first, the unloaded ones only on "show all"; a load badge is drawn on
-  // the map where it fits (not within BADGE_PX of a more loaded one).
+  // the map where it fits (not within BADGE_PX of a more loaded one), for
+  // the substations in view, laid out again after each move.
   let capacityLayer = null;
   let capacityAll = false;
   const CAPACITY_ROWS = 12;
@@ -154,10 +155,12 @@
     capacityLayer = L.layerGroup().addTo(za.map);
     if (!lastCapacity) return;
     const placed = [];
+    const view = za.map.getBounds().pad(0.2);
     for (const s of lastCapacity.substations) {
       const f = app.features[s.substation.collection]?.[s.substation.id];
       if (!f || f.geometry.type !== 'Point') continue;
       const at = ll(f.geometry.coordinates);
+      if (!view.contains(at)) continue;
       const px = za.map.latLngToContainerPoint(at);
       if (placed.some((q) => q.distanceTo(px) < BADGE_PX)) continue;
       placed.push(px);
@@ -233,8 +236,8 @@
     za.onLanguage = () => { if (previousLanguage) previousLanguage(); renderPanel(); renderCapacity(); };
     renderPanel();
     renderCapacity();
-    // Badges that fit change with the scale.
-    za.map.on('zoomend', drawBadges);
+    // Badges that fit change with the scale and the view.
+    za.map.on('moveend', drawBadges);
     $('land-form').addEventListener('submit', (e) => { e.preventDefault(); findLand(); });
     $('n1-buttons').addEventListener('click', (e) => { if (e.target.dataset.service) critical(e.target.dataset.service); });
     document.addEventListener('click', (e) => {

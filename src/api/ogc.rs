@@ -124,6 +124,8 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
         "title": m.title,
         "title_zh": m.title_zh,
         "description": m.description,
+        // What the properties are called and measured in.
+        "properties": m.properties,
         "links": [
             link(format!("{base}/api"), "self", JSON, "This document"),
             link(format!("{base}/api/openapi.json"), "service-desc", OPENAPI, "The API definition"),
@@ -314,7 +316,10 @@ async fn queryables(
         json!({"format": format!("geometry-{}", geometry_format(l)), "title": "geometry"}),
     );
     for name in l.properties().0.keys() {
-        props.insert(name.clone(), property_schema(l, name));
+        props.insert(
+            name.clone(),
+            property_schema(l, name, &s.catalog.manifest.properties),
+        );
     }
     let v = json!({
         "$schema": "https://json-schema.org/draft/2019-09/schema",
@@ -352,7 +357,7 @@ async fn schema(
     for name in names {
         // Values the layer holds are suggestions, not a closed list: a new
         // road may have a class no road had before.
-        let mut p = property_schema(l, name);
+        let mut p = property_schema(l, name, &s.catalog.manifest.properties);
         if let Some(seen) = p.as_object_mut().and_then(|o| o.remove("enum")) {
             p["examples"] = seen;
         }
@@ -369,8 +374,14 @@ async fn schema(
         allowed.dedup();
         props.insert(
             sc.status_property.clone(),
-            json!({"type": "string", "enum": allowed, "title": sc.status_property}),
+            json!({"type": "string", "enum": allowed}),
         );
+        let titled = property_schema(l, &sc.status_property, &s.catalog.manifest.properties);
+        for key in ["title", "x-title_zh"] {
+            if let Some(t) = titled.get(key) {
+                props[&sc.status_property][key] = t.clone();
+            }
+        }
     }
     let v = json!({
         "$schema": "https://json-schema.org/draft/2019-09/schema",
@@ -386,11 +397,34 @@ async fn schema(
 
 /// JSON Schema of one property, from what the layer's features hold
 /// (`IndexedLayer::properties`): its type, and its texts as an enum when
-/// there are few.
-fn property_schema(l: &IndexedLayer, name: &str) -> Value {
+/// there are few; its title (and Chinese title, `x-title_zh`, and unit,
+/// `x-ogc-unit`) from the manifest's `[properties]`, else its name.
+fn property_schema(
+    l: &IndexedLayer,
+    name: &str,
+    titles: &std::collections::BTreeMap<String, crate::model::PropertyMeta>,
+) -> Value {
+    let mut v = property_type(l, name);
+    match titles.get(name) {
+        Some(t) => {
+            v["title"] = json!(t.title);
+            if let Some(zh) = &t.title_zh {
+                v["x-title_zh"] = json!(zh);
+            }
+            if let Some(unit) = &t.unit {
+                v["x-ogc-unit"] = json!(unit);
+            }
+        }
+        None => v["title"] = json!(name),
+    }
+    v
+}
+
+/// A property's JSON Schema type (and enum), from the layer's features.
+fn property_type(l: &IndexedLayer, name: &str) -> Value {
     use crate::model::PropertyKind;
     let Some(info) = l.properties().get(name) else {
-        return json!({"type": "string", "title": name});
+        return json!({"type": "string"});
     };
     let mut v = match info.kind {
         PropertyKind::Number if info.integer => json!({"type": "integer"}),
@@ -402,6 +436,5 @@ fn property_schema(l: &IndexedLayer, name: &str) -> Value {
     if let Some(values) = &info.values {
         v["enum"] = json!(values);
     }
-    v["title"] = json!(name);
     v
 }

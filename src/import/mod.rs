@@ -338,6 +338,7 @@ fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Datase
                 title_zh: None,
                 description: String::new(),
                 layers: vec![],
+                properties: Default::default(),
             },
             layers: vec![],
             rules: None,

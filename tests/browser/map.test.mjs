@@ -134,6 +134,15 @@ try {
   await page.waitForSelector('.leaflet-popup-content .popup', { timeout: 5_000 });
   const popup = await page.locator('.leaflet-popup-content').innerText();
   check('a popup shows both names, the status and units', popup.includes('尖岗110kV变电站') && popup.includes('Jiangang 110 kV substation') && popup.includes('在建') && popup.includes('110 kV') && popup.includes('MVA'), popup.replace(/\s+/g, ' ').slice(0, 160));
+  // Its keys are the data's property titles in Chinese, not raw names.
+  {
+    const titles = (await api('/api')).properties || {};
+    const f = await api('/api/collections/substations/items/SS-JIANGANG');
+    const keys = Object.keys(f.properties).filter((k) => k !== 'name_en' && f.properties[k] !== null && f.properties[k] !== '');
+    const untitled = keys.filter((k) => !titles[k]?.title_zh || !popup.includes(titles[k].title_zh));
+    const raw = keys.filter((k) => k.includes('_') && popup.includes(k));
+    check('popup keys are the properties\' Chinese titles', keys.length > 3 && untitled.length === 0 && raw.length === 0, `untitled ${untitled.join(',')}; raw ${raw.join(',')}`);
+  }
   await closePopups();
 
   // Picking: 200 seeded random points on features (from the API's

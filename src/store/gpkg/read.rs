@@ -283,6 +283,7 @@ mod tests {
                 title_zh: None,
                 description: String::new(),
                 layers: vec![meta.clone()],
+                properties: Default::default(),
             },
             layers: vec![Layer::new(meta, features)],
             rules: None,

@@ -11,6 +11,7 @@
     zh: {
       sign_in: '登录', sign_out: '退出', token: '令牌', token_hint: '输入访问令牌（zoneatlas token add）；仅在本浏览器会话中保存。',
       cancel: '取消', bad_token: '令牌无效', edit: '编辑', new_in: '新建要素于', draw_new: '绘制', save: '保存', delete: '删除',
+      stale: '{who} 刚刚修改了这个要素（{time}，版本 {rev}）；保存时会显示双方的值。', also_theirs: '对方还修改了（保留）：', keep_mine: '用我的',
       history: '历史', confirm_delete: '确定删除该要素？此操作会记录在历史中。', saved: '已保存（版本 {rev}）', deleted: '已删除（版本 {rev}）',
       conflict: '{who} 在 {time} 保存了该要素的新版本（版本 {rev}）。', theirs: '对方的值', yours: '你的值', field: '属性',
       reapply: '在新版本上重新应用我的修改', discard: '放弃我的修改', id_optional: '编号（可留空）', drawing_point: '在地图上单击放置（或用方向键移动地图、空格放在中心）',
@@ -21,6 +22,7 @@
     en: {
       sign_in: 'Sign in', sign_out: 'Sign out', token: 'Token', token_hint: 'Enter an access token (zoneatlas token add); it is kept for this browser session only.',
       cancel: 'Cancel', bad_token: 'The token is not valid', edit: 'Edit', new_in: 'New feature in', draw_new: 'Draw', save: 'Save', delete: 'Delete',
+      stale: '{who} just changed this feature ({time}, revision {rev}); saving will show both versions.', also_theirs: 'They also changed (kept):', keep_mine: 'Use mine',
       history: 'History', confirm_delete: 'Delete this feature? The deletion is kept in its history.', saved: 'Saved (revision {rev})', deleted: 'Deleted (revision {rev})',
       conflict: '{who} saved a newer version of this feature at {time} (revision {rev}).', theirs: 'Theirs', yours: 'Yours', field: 'Property',
       reapply: 'Reapply my changes on the new version', discard: 'Discard my changes', id_optional: 'Id (may stay empty)', drawing_point: 'Click the map to place it (or pan with the arrow keys and press Space for its centre)',
@@ -86,6 +88,8 @@
 
   // --- the collections' schemas (forms are built from them)
   const schemas = {};
+  // The form open on a feature (its collection, id, ETag), if any.
+  let openEdit = null;
   async function schemaOf(c) {
     schemas[c] ||= await app.getJSON(`/api/collections/${encodeURIComponent(c)}/schema`);
     return schemas[c];
@@ -209,9 +213,10 @@
     body.innerHTML = `<h3>${app.esc(app.label(f.properties))} <small>${app.esc(collection)} · ${app.esc(id)}</small></h3>
       <form class="edit-form" id="edit-form">${formHtml(schema, f.properties, { collection, kind: f.geometry?.type })}
       <div class="buttons"><button type="submit">${app.esc(t('save'))}</button><button type="button" id="edit-cancel">${app.esc(t('cancel'))}</button></div></form>
-      <div id="edit-msg" role="status"></div><div id="edit-conflict"></div>`;
+      <div id="edit-msg" role="status"></div><div id="edit-stale" role="alert"></div><div id="edit-conflict"></div>`;
     const form = $('edit-form');
     const edit = { collection, id, etag, original: readForm(form) };
+    openEdit = edit;
     form.querySelector('[data-type]')?.focus();
     $('edit-cancel').addEventListener('click', () => { body.innerHTML = ''; });
     form.addEventListener('submit', async (e) => {
@@ -224,9 +229,11 @@
   async function savePatch(edit, changed) {
     const t = app.t;
     if (!Object.keys(changed).length) return;
-    const r = await send('PATCH', itemUrl(edit.collection, edit.id), { body: { properties: changed }, etag: edit.etag, type: 'application/merge-patch+json' });
+    edit.saving = true;
+    const r = await send('PATCH', itemUrl(edit.collection, edit.id), { body: { properties: changed }, etag: edit.etag, type: 'application/merge-patch+json' }).finally(() => { edit.saving = false; });
     if (r.status === 200) {
       edit.etag = r.etag;
+      if ($('edit-stale')) $('edit-stale').innerHTML = '';
       edit.original = { ...edit.original, ...changed };
       if ($('edit-conflict')) $('edit-conflict').innerHTML = '';
       message(app.esc(fill(t('saved'), { rev: r.revision })), 'yes');
@@ -237,6 +244,15 @@
       message(app.esc(r.json?.description || `${r.status}`), 'no');
     }
   }
+  // A value as a person reads it: text as is, a status by its name, a
+  // number in the page's locale, nothing as a dash.
+  function shownValue(k, v) {
+    if (v === null || v === undefined || v === '') return '—';
+    if (k === 'status') return app.statusText(v);
+    if (typeof v === 'number') return `${v.toLocaleString(app.state.lang === 'en' ? 'en' : 'zh-CN')} ${app.unitOf(k) || ''}`.trim();
+    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+  const localTime = (iso) => new Date(iso).toLocaleString(app.state.lang === 'en' ? 'en-GB' : 'zh-CN');
   // Someone saved first: show what they saved next to what this user
   // changed, and let them reapply their changes on top or discard them.
   async function showConflict(edit, changed) {
@@ -248,12 +264,23 @@
     const newEtag = r.headers.get('etag');
     const h = await app.getJSON(`${itemUrl(edit.collection, edit.id)}/history`);
     const last = h.versions[h.versions.length - 1];
-    const rows = Object.entries(changed).map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td class="theirs">${esc(JSON.stringify(theirs.properties[k] ?? null))}</td><td class="yours">${esc(JSON.stringify(v))}</td></tr>`);
-    $('edit-conflict').innerHTML = `<div class="conflict" role="alert"><p>${esc(fill(t('conflict'), { who: last.who, time: last.time, rev: last.revision }))}</p>
-      <table><thead><tr><th>${esc(t('field'))}</th><th>${esc(t('theirs'))}</th><th>${esc(t('yours'))}</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+    // Per field: theirs and yours, yours chosen unless unticked; what they
+    // changed that this user did not is listed, and kept.
+    const rows = Object.entries(changed).map(([k, v]) => `<tr><th scope="row">${esc(app.propTitle(k))}</th><td class="theirs">${esc(shownValue(k, theirs.properties[k]))}</td><td class="yours">${esc(shownValue(k, v))}</td>
+      <td><label><input type="checkbox" class="keep-mine" data-field="${esc(k)}" checked> ${esc(t('keep_mine'))}</label></td></tr>`);
+    const alsoTheirs = Object.keys(theirs.properties).filter((k) => !(k in changed) && JSON.stringify(theirs.properties[k] ?? null) !== JSON.stringify(edit.original[k] ?? null));
+    const also = alsoTheirs.length ? `<p>${esc(t('also_theirs'))} ${alsoTheirs.map((k) => `${esc(app.propTitle(k))}: ${esc(shownValue(k, theirs.properties[k]))}`).join('; ')}</p>` : '';
+    $('edit-conflict').innerHTML = `<div class="conflict" role="alert"><p>${esc(fill(t('conflict'), { who: last.who, time: localTime(last.time), rev: last.revision }))}</p>
+      <table><thead><tr><th>${esc(t('field'))}</th><th>${esc(t('theirs'))}</th><th>${esc(t('yours'))}</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>${also}
       <div class="buttons"><button type="button" id="conflict-reapply">${esc(t('reapply'))}</button><button type="button" id="conflict-discard">${esc(t('discard'))}</button></div></div>`;
     message('');
-    $('conflict-reapply').addEventListener('click', () => { edit.etag = newEtag; savePatch(edit, changed); });
+    $('conflict-reapply').addEventListener('click', () => {
+      edit.etag = newEtag;
+      // What they saved is the base now; only the fields kept as mine go on top.
+      edit.original = { ...edit.original, ...Object.fromEntries(alsoTheirs.map((k) => [k, theirs.properties[k] ?? null])) };
+      const mine = Object.fromEntries([...document.querySelectorAll('#edit-conflict .keep-mine:checked')].map((el) => [el.dataset.field, changed[el.dataset.field]]));
+      if (Object.keys(mine).length) savePatch(edit, mine); else beginEdit(edit.collection, edit.id);
+    });
     $('conflict-discard').addEventListener('click', () => beginEdit(edit.collection, edit.id));
     $('conflict-reapply').focus();
     await afterWrite(edit.collection);
@@ -460,6 +487,20 @@
   }
 
   // --- live updates: one EventSource; changes by anyone redraw what they touch
+  // The feature whose form is open changed underneath (someone else's
+  // save, or another tab's): say so, with who and when, before a save
+  // meets a conflict. The form's own save is told apart by its ETag.
+  async function staleCheck(c) {
+    const edit = openEdit;
+    // (A deletion needs no notice: the form's save then says the feature
+    // is gone.)
+    if (!edit || c.op === 'delete' || c.collection !== edit.collection || String(c.id) !== String(edit.id) || !$('edit-stale')) return;
+    if (edit.saving) await new Promise((r) => setTimeout(r, 300));
+    const r = await fetch(itemUrl(edit.collection, edit.id), { method: 'HEAD' }).catch(() => null);
+    const box = $('edit-stale');
+    if (!r || !r.ok || !box || openEdit !== edit || r.headers.get('etag') === edit.etag) return;
+    box.innerHTML = `<p class="stale">${app.esc(fill(app.t('stale'), { who: c.who, time: localTime(c.time), rev: c.revision }))}</p>`;
+  }
   function listen() {
     if (!app.landing.history) return;
     const es = new EventSource('/api/events');
@@ -469,6 +510,7 @@
       za.events += 1;
       const c = JSON.parse(e.data);
       pending.add(c.collection);
+      staleCheck(c);
       clearTimeout(timer);
       timer = setTimeout(async () => {
         const touched = [...pending];

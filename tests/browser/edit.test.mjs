@@ -109,11 +109,15 @@ try {
   await other.fill('#edit-form input[name=name_en]', 'Renamed by the other page');
   await other.click('#edit-form button[type=submit]');
   await other.waitForSelector('#edit-msg.yes');
+  // The first page's open form is told before it saves.
+  const told = await page.waitForSelector('#edit-stale .stale', { timeout: 3000 }).then(() => true).catch(() => false);
+  check('an open form is told its feature changed underneath', told && (await page.locator('#edit-stale').innerText()).includes('browser-editor'));
   await page.fill('#edit-form input[name=width_m]', '31');
   await page.click('#edit-form button[type=submit]');
   await page.waitForSelector('.conflict', { timeout: 5000 });
   const conflict = await page.locator('.conflict').innerText();
   check('a stale save shows a conflict naming who saved first', conflict.includes('browser-editor') && conflict.includes('31'), conflict.slice(0, 120));
+  check('the conflict lists what they changed that I did not, kept, values unquoted', conflict.includes('Renamed by the other page') && !conflict.includes('"31"') && !conflict.includes('"Renamed'), conflict.replace(/\s+/g, ' ').slice(0, 200));
   await page.click('#conflict-reapply');
   await page.waitForSelector('#edit-msg.yes');
   const merged = await api(`/api/collections/roads/items/${target}`);

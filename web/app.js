@@ -118,9 +118,27 @@
     if (!r.ok) {
       const e = new Error(body.description || `${r.status} ${url}`);
       e.status = r.status;
+      e.code = body.code;
       throw e;
     }
     return body;
+  }
+  // The API's error codes as a sentence in Chinese; the server's own words
+  // (English) follow as the detail. In English the server's words alone.
+  const ERROR_ZH = {
+    InvalidParameterValue: '请求参数有误', InvalidFeature: '要素数据有误', UnknownProperty: '没有这个属性',
+    NotFound: '未找到', Unauthorized: '需要登录', Forbidden: '没有权限', PayloadTooLarge: '提交的数据过大',
+    UnsupportedMediaType: '数据格式不受支持', PreconditionFailed: '该要素已被他人修改', PreconditionRequired: '缺少版本标记（If-Match）',
+    Conflict: '与现有数据冲突', ReadOnly: '数据只读', NotReady: '正在计算，请稍候', CoverageUnavailable: '该时间点无法计算覆盖',
+    StoreUnavailable: '数据库暂不可用', ServiceUnavailable: '服务暂不可用', TooManyRequests: '请求过于频繁', TooManyStreams: '连接过多',
+    RequestTimeout: '请求超时', MethodNotAllowed: '不支持该操作', NotImplemented: '尚未支持', URITooLong: '请求地址过长', ServerError: '服务器出错',
+  };
+  // `e`: an Error from getJSON, or an API error body ({code, description}).
+  function errorText(e) {
+    const detail = e?.message ?? e?.description ?? String(e);
+    if (state.lang !== 'zh') return detail;
+    const zh = ERROR_ZH[e?.code] || t('error');
+    return `${zh}（${detail}）`;
   }
   // Every feature of a collection, following the next links. The sample and
   // zone-sized data take one page; a layer too big to draw whole stops at
@@ -508,7 +526,7 @@
       showAnswer();
       za.answers += 1;
     } catch (e) {
-      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(errorText(e))}</p>`;
     }
   }
   // The answer where the eye is: on a wide screen the side panel scrolls
@@ -543,7 +561,7 @@
       showAnswer();
       za.answers += 1;
     } catch (e) {
-      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+      if (seq === querySeq) body.innerHTML = `<p class="no">${esc(errorText(e))}</p>`;
     }
   }
   const rerunQuery = () => {
@@ -766,7 +784,7 @@
         statsRetry = setTimeout(renderStats, STATS_RETRY_MS);
         return;
       }
-      el.innerHTML = `<p class="no">${esc(t('error'))}: ${esc(e.message)}</p>`;
+      el.innerHTML = `<p class="no">${esc(errorText(e))}</p>`;
     }
   }
 
@@ -970,6 +988,7 @@
       scenarios,
       zoneCollection: () => zoneCollection,
       svc,
+      errorText,
       propTitle,
       unitOf,
       services: () => SERVICES,

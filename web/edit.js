@@ -241,7 +241,7 @@
     } else if (r.status === 412) {
       await showConflict(edit, changed);
     } else {
-      message(app.esc(r.json?.description || `${r.status}`), 'no');
+      message(app.esc(r.json ? app.errorText(r.json) : `${r.status}`), 'no');
     }
   }
   // A value as a person reads it: text as is, a status by its name, a
@@ -295,7 +295,7 @@
     za.map.closePopup();
     $('edit-body').innerHTML = '<div id="edit-msg" role="status"></div>';
     if (r.status === 204) message(app.esc(fill(t('deleted'), { rev: r.revision })), 'yes');
-    else message(app.esc(r.json?.description || `${r.status}`), 'no');
+    else message(app.esc(r.json ? app.errorText(r.json) : `${r.status}`), 'no');
     await afterWrite(collection);
   }
 
@@ -370,7 +370,7 @@
         await beginEdit(collection, String(r.json.id));
         message(app.esc(fill(t('saved'), { rev: r.revision })), 'yes');
       } else {
-        message(app.esc(r.json?.description || `${r.status}`), 'no');
+        message(app.esc(r.json ? app.errorText(r.json) : `${r.status}`), 'no');
       }
     });
   }
@@ -459,7 +459,7 @@
     try {
       rep = await app.getJSON(`/api/stats/progress?collection=${encodeURIComponent(lines.id)}&step=quarter`);
     } catch (e) {
-      el.innerHTML = `<p class="hint">${esc(e.message)}</p>`;
+      el.innerHTML = `<p class="hint">${esc(app.errorText(e))}</p>`;
       return;
     }
     const statuses = app.scenarios.planned || ['existing', 'under_construction', 'planned'];

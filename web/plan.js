@@ -66,7 +66,7 @@
       if (fc.features.length) za.map.fitBounds(layer.getBounds(), { maxZoom: 15, padding: [20, 20] });
       za.landShown = fc.features.length;
     } catch (e) {
-      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+      body.innerHTML = `<p class="no">${app.esc(app.errorText(e))}</p>`;
     }
   }
   function landPopup(f) {
@@ -90,7 +90,7 @@
         ? `<ul class="critical-list">${v.assets.map((a) => `<li data-id="${app.esc(a.asset.id)}"><b>${name(a.asset)}</b> <small>${app.esc(a.asset.id)}</small> → ${a.sites.map(name).join('、')}</li>`).join('')}</ul>`
         : `<p class="yes">${app.esc(t('n1_none'))}</p>`);
     } catch (e) {
-      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+      body.innerHTML = `<p class="no">${app.esc(app.errorText(e))}</p>`;
     }
   }
   // Draw a feature named in an answer: from the features the map holds, or
@@ -136,7 +136,7 @@
       $('outage-close').addEventListener('click', () => { body.innerHTML = ''; overlay().clearLayers(); });
       za.outageShown = v;
     } catch (e) {
-      body.innerHTML = `<p class="no">${app.esc(t('error'))}: ${app.esc(e.message)}</p>`;
+      body.innerHTML = `<p class="no">${app.esc(app.errorText(e))}</p>`;
     }
   }
 
@@ -199,7 +199,7 @@
       body.innerHTML = `<div class="bars capacity">${rows.join('')}</div>${more}${unserved}<p class="hint">${app.esc(t('demand'))} / ${app.esc(t('cap'))} (pf ${v.power_factor})</p>`;
       $('capacity-all')?.addEventListener('click', () => { capacityAll = true; renderCapacity(); });
     } catch (e) {
-      body.innerHTML = `<p class="hint">${app.esc(e.message)}</p>`;
+      body.innerHTML = `<p class="hint">${app.esc(app.errorText(e))}</p>`;
     }
   }
 

@@ -316,6 +316,15 @@ try {
   check('a site popup links its report', report.status === 200 && (await report.text()).includes('郑州顶益食品'), href);
   await closePopups();
 
+  // The API's errors in the page's language: its code translated, the
+  // server's words as the detail.
+  {
+    // (Fetched here, not by the page: a 404 in the page logs a console error.)
+    const body = await api('/api/collections/no-such-layer/items');
+    const errZh = await page.evaluate((b) => window.zoneatlas.app.errorText(b), body);
+    check('an API error reads in Chinese in Chinese', errZh.startsWith('未找到') && errZh.includes('no-such-layer'), errZh);
+  }
+
   // Language toggle; the title is the data's, in the page's language.
   const landing = await api('/api');
   const titleZh = await page.locator('#title').innerText();

@@ -466,23 +466,32 @@
     const STATUS_COLOUR = Object.fromEntries(statuses.map((k, i) => [k, STATUS_COLOURS[i % STATUS_COLOURS.length]]));
     const steps = rep.steps;
     const max = Math.max(1, ...steps.map((s) => statuses.reduce((a, k) => a + (s.by_status[k]?.length_km || 0), 0)));
-    const w = 320, h = 140, pad = 18, bw = Math.max(4, (w - pad) / steps.length - 3);
+    // Axes: kilometres up the left (0, half, a round top), quarters along
+    // the bottom.
+    const w = 320, h = 150, left = 34, bottom = 18, top = 8;
+    const step = 10 ** Math.floor(Math.log10(max)) / 2;
+    const ymax = Math.ceil(max / step) * step;
+    const bw = Math.max(3, (w - left) / steps.length - 3);
+    const yOf = (km) => h - bottom - (km / ymax) * (h - bottom - top);
+    const ticks = [0, ymax / 2, ymax].map((km) => `<line class="grid" x1="${left - 3}" x2="${w}" y1="${yOf(km).toFixed(1)}" y2="${yOf(km).toFixed(1)}"/><text class="tick" x="${left - 5}" y="${(yOf(km) + 3).toFixed(1)}" text-anchor="end">${km.toLocaleString()}</text>`);
+    const axes = `${ticks.join('')}<text class="unit" x="2" y="${top + 2}">${esc(app.t('km'))}</text><line class="axis" x1="${left}" x2="${w}" y1="${h - bottom}" y2="${h - bottom}"/>`;
     const bars = steps.map((s, i) => {
-      let y = h - pad;
-      const x = pad + i * (bw + 3);
+      let y = h - bottom;
+      const x = left + 2 + i * (bw + 3);
       const rects = statuses.map((k) => {
         const km = s.by_status[k]?.length_km || 0;
-        const bh = (km / max) * (h - pad - 6);
+        const bh = (km / ymax) * (h - bottom - top);
         y -= bh;
-        return `<rect x="${x}" y="${y.toFixed(1)}" width="${bw.toFixed(1)}" height="${bh.toFixed(1)}" fill="${STATUS_COLOUR[k]}"><title>${esc(s.end.slice(0, 10))} ${esc(app.statusText(k))}: ${km} km</title></rect>`;
+        return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${bw.toFixed(1)}" height="${bh.toFixed(1)}" fill="${STATUS_COLOUR[k]}"><title>${esc(s.end.slice(0, 10))} ${esc(app.statusText(k))}: ${km} km</title></rect>`;
       });
       const quarter = `${s.start.slice(2, 4)}Q${Math.floor(Number(s.start.slice(5, 7)) / 3) + 1}`;
-      return `${rects.join('')}${i % 2 === 0 ? `<text x="${x}" y="${h - 4}">${quarter}</text>` : ''}`;
+      const every = Math.max(1, Math.ceil(steps.length / 6));
+      return `${rects.join('')}${i % every === 0 ? `<text class="tick" x="${x.toFixed(1)}" y="${h - 4}">${quarter}</text>` : ''}`;
     });
     const legend = statuses.map((k) => `<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${STATUS_COLOUR[k]}"/></svg> ${esc(app.statusText(k))}</span>`).join(' ');
     const last = steps[steps.length - 1]?.by_status || {};
     const rows = statuses.map((k) => `<tr><th scope="row">${esc(app.statusText(k))}</th><td>${last[k]?.count ?? 0}</td><td>${(last[k]?.length_km ?? 0).toFixed(2)} ${esc(app.t('km'))}</td></tr>`);
-    el.innerHTML = `<svg class="progress-chart" viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-label="${esc(app.t('progress'))}">${bars.join('')}</svg>
+    el.innerHTML = `<svg class="progress-chart" viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-label="${esc(app.t('progress'))}">${axes}${bars.join('')}</svg>
       <div class="hint">${legend}</div><table class="progress-table">${rows.join('')}</table>`;
   }
 

@@ -239,6 +239,12 @@ try {
 
   // 7. The progress chart, and English.
   check('the progress chart draws bars', await page.locator('#progress-body svg rect').count() >= 10);
+  // Its axis: a top tick at or above the tallest stack (from the API), in km.
+  const prog = await api('/api/stats/progress?collection=roads&step=quarter');
+  const tallest = Math.max(...prog.steps.map((s) => Object.values(s.by_status).reduce((a, x) => a + (x.length_km || 0), 0)));
+  const ticks = await page.locator('#progress-body svg text.tick').evaluateAll((ts) => ts.map((x) => x.textContent));
+  const topTick = Math.max(...ticks.map((x) => Number(x.replace(/,/g, ''))).filter(Number.isFinite));
+  check('the progress chart has a km axis reaching the tallest bar', topTick >= tallest && topTick < tallest * 2 + 1 && (await page.locator('#progress-body svg text.unit').textContent()) !== '', `top ${topTick} for ${tallest.toFixed(1)} km`);
   await page.click('#lang');
   await editFromPopup(page, 'roads', road);
   check('the form speaks English', (await page.locator('#edit-form button[type=submit]').innerText()) === 'Save');

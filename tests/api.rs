@@ -627,6 +627,28 @@ async fn each_collection_serves_its_manifest_style_and_the_landing_its_scenarios
         landing["zone"]["collection"],
         rules["zone"]["collection"].as_str().unwrap()
     );
+    assert_eq!(
+        landing["sites"]["collection"],
+        rules["sites"]["collection"].as_str().unwrap()
+    );
+    // Each service as the rules define it: its assets, whether it is traced
+    // as a network, and through which lines.
+    let services = rules["services"].as_table().unwrap();
+    assert_eq!(
+        landing["services"].as_array().unwrap().len(),
+        services.len()
+    );
+    for s in landing["services"].as_array().unwrap() {
+        let rule = &services[s["name"].as_str().unwrap()];
+        assert_eq!(s["collection"], rule["collection"].as_str().unwrap());
+        let network = rule.get("network");
+        assert_eq!(s["network"], network.is_some(), "{s}");
+        let lines = network
+            .and_then(|n| n.get("lines"))
+            .map(|l| l["collection"].as_str().unwrap());
+        assert_eq!(s["lines"].as_str(), lines, "{s}");
+        assert_eq!(s["title"], rule["title"].as_str().unwrap());
+    }
 }
 
 #[tokio::test]

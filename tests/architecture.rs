@@ -1,7 +1,8 @@
 //! The invariants of ARCHITECTURE.md that the source text shows, checked
 //! on every `cargo test`: which modules may name HTTP, SQL and I/O, that
 //! the modules' imports form no circle, that every module says what it is
-//! for, and that no file grows back into a house of several jobs.
+//! for, that no file grows back into a house of several jobs, and that the
+//! web page names no layer of the sample (it learns them from the data).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -79,6 +80,39 @@ fn naming<'a>(all: &'a [Source], needle: &str) -> Vec<&'a Source> {
 
 fn paths(files: &[&Source]) -> Vec<String> {
     files.iter().map(|s| s.path.display().to_string()).collect()
+}
+
+#[test]
+fn the_web_page_names_no_layer_of_the_sample() {
+    // Every layer id of the sample's manifest, as a quoted literal in the
+    // page's scripts, would tie the page to one data set.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("geodata/layers.toml")).unwrap())
+            .unwrap();
+    let ids: Vec<String> = manifest["layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(root.join("web")).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "js") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for id in &ids {
+            for q in ['\'', '"', '`'] {
+                if text.contains(&format!("{q}{id}{q}")) {
+                    found.push(format!("{}: {q}{id}{q}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(ids.len() >= 5, "{ids:?}");
+    assert!(found.is_empty(), "the page names layers: {found:?}");
 }
 
 #[test]

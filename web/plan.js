@@ -218,11 +218,14 @@
     if (!app) return before;
     const id = app.esc(String(f.id));
     const t = app.t;
-    if (collection === 'sites') {
+    // A project site: its report. An asset a service's network runs
+    // through: what an outage of it cuts off. Anything else: nothing more.
+    if (collection === app.landing.sites?.collection) {
       const href = `/api/reports/site/${encodeURIComponent(f.id)}`;
       return `${before}<div class="plan-actions"><a href="${href}" target="_blank" rel="noopener">${app.esc(t('report'))}</a> · <a href="${href}?f=pdf" target="_blank" rel="noopener">${app.esc(t('report_pdf'))}</a></div>`;
     }
-    if (['zone', 'water'].includes(collection)) return before;
+    const assets = (app.landing.services || []).flatMap((s) => [s.collection, s.lines]).filter(Boolean);
+    if (!assets.includes(collection)) return before;
     return `${before}<div class="plan-actions" data-collection="${app.esc(collection)}" data-id="${id}"><button type="button" data-plan="outage">${app.esc(t('outage'))}</button></div>`;
   };
 

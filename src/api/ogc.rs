@@ -161,10 +161,19 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
                     "title_zh": r.title_zh,
                     "collection": r.collection,
                     "network": r.network.is_some(),
+                    // The lines its network is traced through, when not
+                    // its own assets (power: the power lines).
+                    "lines": r.network.as_ref().and_then(|n| n.lines.as_ref()).map(|l| &l.collection),
                 })
             })
             .collect();
         v["capacity"] = json!(c.rules.capacity.is_some());
+        // The project sites' layer (site reports, the checklist).
+        v["sites"] = json!(c
+            .rules
+            .sites
+            .as_ref()
+            .map(|s| json!({ "collection": s.collection })));
         // The layer whose features make the zone: where the map opens.
         v["zone"] = json!({ "collection": zone_collection(&s) });
     }

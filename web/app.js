@@ -34,9 +34,13 @@
   // The services the rules define (the landing page's), with their titles.
   let SERVICES = [];
   const serviceInfo = {};
+  // A service's title: the rules' in the page's language, else the page's
+  // own word for the common services (water, power, road...), else the
+  // rules' English title, else its name.
   const svc = (name) => {
-    const s = serviceInfo[name];
-    return s ? (state.lang === 'zh' && s.title_zh) || s.title || name : t(name);
+    const s = serviceInfo[name] || {};
+    const own = I18N[state.lang][name];
+    return (state.lang === 'zh' ? s.title_zh || own || s.title : s.title || own) || name;
   };
 
   // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.

@@ -157,7 +157,7 @@ async fn landing(s: Ctx, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Re
             .map(|(name, r)| {
                 json!({
                     "name": name,
-                    "title": r.title.as_deref().unwrap_or(name),
+                    "title": r.title,
                     "title_zh": r.title_zh,
                     "collection": r.collection,
                     "network": r.network.is_some(),

@@ -338,7 +338,9 @@ fn existing(name: &Path) -> Result<(Option<Box<dyn Store>>, crate::store::Datase
                 title_zh: None,
                 description: String::new(),
                 layers: vec![],
-                properties: Default::default(),
+                // Titles for the properties an import writes (an OSM
+                // import's; a file's of the same names).
+                properties: toml::from_str(osm::PROPERTY_TITLES).unwrap_or_default(),
             },
             layers: vec![],
             rules: None,

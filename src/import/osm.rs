@@ -52,6 +52,26 @@ pub struct Profile {
 /// The credit OpenStreetMap's licence (ODbL) asks of a map drawn from it.
 pub const ATTRIBUTION: &str = "© OpenStreetMap contributors (ODbL)";
 
+/// What the properties the mapping writes are called (English, Chinese)
+/// and measured in: a store the import creates starts with these as its
+/// manifest's `[properties]`, so the map titles them.
+pub const PROPERTY_TITLES: &str = r#"
+name = { title = "Name", title_zh = "名称" }
+name_en = { title = "Name (English)", title_zh = "英文名称" }
+status = { title = "Status", title_zh = "状态" }
+class = { title = "Class", title_zh = "道路等级" }
+highway = { title = "OSM highway", title_zh = "OSM 道路类型" }
+width_m = { title = "Width", title_zh = "宽度", unit = "m" }
+voltage_kv = { title = "Voltage", title_zh = "电压等级", unit = "kV" }
+capacity_mva = { title = "Capacity", title_zh = "容量", unit = "MVA" }
+utility = { title = "Utility", title_zh = "管线类别" }
+operator = { title = "Operator", title_zh = "运营单位" }
+diameter_mm = { title = "Diameter", title_zh = "管径", unit = "mm" }
+area_m2 = { title = "Area", title_zh = "面积", unit = "m²" }
+kind = { title = "Kind", title_zh = "类型" }
+source = { title = "Source", title_zh = "数据来源" }
+"#;
+
 /// The built-in mapping (the module doc's).
 pub const DEFAULT_PROFILE: &str = r##"
 [layer.roads]
@@ -478,4 +498,35 @@ fn properties(layer: &str, g: &Geometry, tags: &HashMap<String, String>) -> Map<
     }
     p.insert("source".into(), json!(ATTRIBUTION));
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_profile_and_property_titles_parse_and_title_every_layer() {
+        let p = Profile::parse(DEFAULT_PROFILE).unwrap();
+        for (id, rule) in &p.layer {
+            assert!(rule.title.is_some() && rule.title_zh.is_some(), "{id}");
+            assert!(rule.style.is_some(), "{id}");
+        }
+        let titles: std::collections::BTreeMap<String, crate::model::PropertyMeta> =
+            toml::from_str(PROPERTY_TITLES).unwrap();
+        // Every property the mapping writes has a title in both languages.
+        for name in [
+            "name",
+            "status",
+            "class",
+            "width_m",
+            "voltage_kv",
+            "utility",
+            "source",
+        ] {
+            assert!(
+                titles.get(name).is_some_and(|t| t.title_zh.is_some()),
+                "{name}"
+            );
+        }
+    }
 }

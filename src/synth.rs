@@ -54,17 +54,20 @@ const STATUSES: &[&str] = &[
 
 /// The manifest the synthetic folder uses (same schema as the sample).
 pub const MANIFEST: &str = r#"title = "Synthetic city (zoneatlas synth)"
+title_zh = "合成城市（zoneatlas synth）"
 description = "Seeded synthetic data for benchmarks; not a real place."
 
 [[layer]]
 id = "zone"
 title = "Zone outline"
+title_zh = "开发区范围"
 geometry = "Polygon"
 required = ["name", "name_en", "source"]
 
 [[layer]]
 id = "roads"
 title = "Roads"
+title_zh = "道路"
 geometry = "LineString"
 required = ["name", "name_en", "status", "class", "width_m", "source"]
 queryable = ["status", "class"]
@@ -72,6 +75,7 @@ queryable = ["status", "class"]
 [[layer]]
 id = "pipelines"
 title = "Pipelines"
+title_zh = "管网"
 geometry = "LineString"
 required = ["name", "name_en", "utility", "status", "source"]
 queryable = ["utility", "status"]
@@ -79,6 +83,7 @@ queryable = ["utility", "status"]
 [[layer]]
 id = "power_lines"
 title = "Power lines"
+title_zh = "电力线路"
 geometry = "LineString"
 required = ["name", "name_en", "voltage_kv", "status", "source"]
 queryable = ["status", "voltage_kv"]
@@ -86,6 +91,7 @@ queryable = ["status", "voltage_kv"]
 [[layer]]
 id = "substations"
 title = "Substations"
+title_zh = "变电站"
 geometry = "Point"
 required = ["name", "name_en", "voltage_kv", "status", "source"]
 queryable = ["status", "voltage_kv"]
@@ -93,6 +99,7 @@ queryable = ["status", "voltage_kv"]
 [[layer]]
 id = "parks"
 title = "Parks"
+title_zh = "公园"
 geometry = "Polygon"
 required = ["name", "name_en", "status", "source"]
 queryable = ["status"]
@@ -100,6 +107,7 @@ queryable = ["status"]
 [[layer]]
 id = "sites"
 title = "Project sites"
+title_zh = "项目地块"
 geometry = "Polygon"
 required = ["name", "name_en", "kind", "status", "source"]
 queryable = ["kind", "status"]

@@ -264,6 +264,11 @@ fn main() {
             cql2_equals_oracle,
         ),
         trial(
+            "a_layer_imported_into_the_store_is_on_the_map_after_a_restart",
+            &[CHROMIUM, NODE, Need::Playwright],
+            imported_layer_in_chromium,
+        ),
+        trial(
             "the_map_draws_an_imported_osm_city_from_its_data",
             &[CHROMIUM, NODE, Need::Playwright],
             osm_map_in_chromium,
@@ -2345,10 +2350,57 @@ fn osm_map_in_chromium() -> Result<(), Failed> {
         format!("import: {}", String::from_utf8_lossy(&out.stderr))
     })?;
     let server = Server::start_on(&store, &[]);
+    // The zone is computed in the background at start; until then the
+    // statistics answer 503 (and the page retries), which Chromium logs.
+    for _ in 0..120 {
+        if http("GET", &format!("{}/api/stats", server.base), &[], b"").status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let shot = root.join("target/osm-map-screenshot.png");
     browser_test(
         "osm.test.mjs",
         &[&server.base, shot.to_str().ok_or("path")?],
+    )
+}
+
+/// A point layer added with `zoneatlas import --layer hydrants` to a store
+/// the server made from the sample, then the server restarted on it: the
+/// map shows the layer with no code that knows it.
+fn imported_layer_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("zoneatlas.gpkg");
+    let first = Server::start_on(&store, &[]);
+    first.terminate();
+    drop(first);
+    let points: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"type": "Feature", "id": format!("H-{i}"),
+                   "geometry": {"type": "Point", "coordinates": [113.515 + 0.004 * i as f64, 34.700]},
+                   "properties": {"name": format!("消火栓 {i}"), "name_en": format!("Hydrant {i}")}})
+        })
+        .collect();
+    let file = dir.path().join("hydrants.geojson");
+    std::fs::write(
+        &file,
+        json!({"type": "FeatureCollection", "features": points}).to_string(),
+    )?;
+    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["import", "--store"])
+        .arg(&store)
+        .args(["--layer", "hydrants"])
+        .arg(&file)
+        .output()?;
+    check(out.status.success(), || {
+        format!("import: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    let server = Server::start_on(&store, &[]);
+    let shot = root.join("target/imported-layer-screenshot.png");
+    browser_test(
+        "layer.test.mjs",
+        &[&server.base, "hydrants", shot.to_str().ok_or("path")?],
     )
 }
 
@@ -2451,5 +2503,9 @@ fn city_map_in_chromium() -> Result<(), Failed> {
         check(ready, || format!("the city's {path} never became ready"))?;
     }
     let sample = Server::start(&[]);
-    browser_test("tiles.test.mjs", &[&server.base, &sample.base])
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/city-map-screenshot.png");
+    browser_test(
+        "tiles.test.mjs",
+        &[&server.base, &sample.base, shot.to_str().ok_or("path")?],
+    )
 }

@@ -39,6 +39,7 @@
 
   // --- find land
   async function findLand() {
+    shown.land = true;
     const t = app.t;
     const body = $('land-body');
     const services = [...document.querySelectorAll('#land-services input:checked')].map((i) => i.value);
@@ -77,7 +78,10 @@
   }
 
   // --- N-1
+  // The last answers shown, asked again in the other language on a switch.
+  const shown = { critical: null, outage: null, land: false };
   async function critical(service) {
+    shown.critical = service;
     const t = app.t;
     const body = $('n1-body');
     body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
@@ -110,10 +114,11 @@
   }
 
   // --- outage
-  async function outage(collection, id) {
+  async function outage(collection, id, again = false) {
+    shown.outage = [collection, id];
     const t = app.t;
     const body = $('outage-body');
-    $('plan').scrollIntoView({ block: 'start' });
+    if (!again) $('plan').scrollIntoView({ block: 'start' });
     body.innerHTML = `<p>${app.esc(t('loading'))}</p>`;
     try {
       const v = await app.getJSON(`/api/network/outage?assets=${encodeURIComponent(id)}&${scenarioQ()}`);
@@ -236,7 +241,14 @@
     Object.assign(app.I18N.zh, MORE.zh);
     Object.assign(app.I18N.en, MORE.en);
     const previousLanguage = za.onLanguage;
-    za.onLanguage = () => { if (previousLanguage) previousLanguage(); renderPanel(); renderCapacity(); };
+    za.onLanguage = () => {
+      if (previousLanguage) previousLanguage();
+      renderPanel();
+      renderCapacity();
+      if (shown.critical) critical(shown.critical);
+      if (shown.outage) outage(...shown.outage, true);
+      if (shown.land) findLand();
+    };
     renderPanel();
     renderCapacity();
     // Badges that fit change with the scale and the view.

@@ -338,6 +338,18 @@ try {
   check('the URL keeps the language', page.url().includes('lang=en'));
   const legendEn = await page.locator('#legend-body').innerText();
   check('legend in English names the roads layer', legendEn.includes('Roads'));
+  // And nothing Chinese left in English: the control, the legend, the
+  // panels' headings and the site labels.
+  {
+    const cjk = /[\u4e00-\u9fff]/;
+    const texts = await page.evaluate(() => [
+      ...[...document.querySelectorAll('.leaflet-control-layers-overlays label, #side h2, #side h3, .leaflet-tooltip.site-label')].map((el) => el.textContent.trim()),
+      document.getElementById('legend-body').innerText,
+      document.getElementById('title').textContent,
+    ]);
+    const zh = texts.filter((x) => cjk.test(x));
+    check('in English no Chinese in the control, legend, headings, title or labels', zh.length === 0, zh.slice(0, 4).join(' | '));
+  }
 
   // A link reproduces the view: reload the URL and find the same state.
   const link = page.url();

@@ -89,6 +89,16 @@ try {
   check('a line\'s popup keys are Chinese titles', keys.length > 2 && rawKeys.length === 0, rawKeys.join(', '));
   await page.evaluate(() => window.zoneatlas.map.closePopup());
 
+  // In English: no Chinese in the control, the legend or the headings.
+  await page.click('#lang');
+  const texts = await page.evaluate(() => [
+    ...[...document.querySelectorAll('.leaflet-control-layers-overlays label, #side h2, #side h3, #gaps-body label')].map((el) => el.textContent.trim()),
+    document.getElementById('legend-body').innerText,
+  ]);
+  const zh = texts.filter((x) => cjk.test(x));
+  check('in English no Chinese in the control, legend or headings', zh.length === 0, zh.slice(0, 4).join(' | '));
+  await page.click('#lang');
+
   await page.screenshot({ path: shot });
   console.log(`screenshot: ${shot}`);
   check('no console errors', errors.length === 0, errors.slice(0, 3).join(' | '));

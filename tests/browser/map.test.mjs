@@ -342,6 +342,8 @@ try {
   // panels' headings and the site labels.
   {
     const cjk = /[\u4e00-\u9fff]/;
+    // The panels re-render after their answers come back in the new language.
+    await page.waitForFunction(() => ![...document.querySelectorAll('#side h2, #side h3')].some((el) => /[\u4e00-\u9fff]/.test(el.textContent)), null, { timeout: 5000 }).catch(() => {});
     const texts = await page.evaluate(() => [
       ...[...document.querySelectorAll('.leaflet-control-layers-overlays label, #side h2, #side h3, .leaflet-tooltip.site-label')].map((el) => el.textContent.trim()),
       document.getElementById('legend-body').innerText,

@@ -91,6 +91,8 @@ try {
 
   // In English: no Chinese in the control, the legend or the headings.
   await page.click('#lang');
+  // The panels re-render after their answers come back in the new language.
+  await page.waitForFunction(() => ![...document.querySelectorAll('#side h2, #side h3')].some((el) => /[\u4e00-\u9fff]/.test(el.textContent)), null, { timeout: 5000 }).catch(() => {});
   const texts = await page.evaluate(() => [
     ...[...document.querySelectorAll('.leaflet-control-layers-overlays label, #side h2, #side h3, #gaps-body label')].map((el) => el.textContent.trim()),
     document.getElementById('legend-body').innerText,

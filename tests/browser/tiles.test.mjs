@@ -101,6 +101,8 @@ try {
   // And in English, nothing Chinese in the control, legend or headings.
   {
     await page.click('#lang');
+    // The panels re-render after their answers come back in the new language.
+    await page.waitForFunction(() => ![...document.querySelectorAll('#side h2, #side h3')].some((el) => /[\u4e00-\u9fff]/.test(el.textContent)), null, { timeout: 5000 }).catch(() => {});
     const texts = await page.evaluate(() => [
       ...[...document.querySelectorAll('.leaflet-control-layers-overlays label, #side h2, #side h3')].map((el) => el.textContent.trim()),
       document.getElementById('legend-body').innerText,

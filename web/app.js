@@ -662,8 +662,7 @@
   // points before lines before areas, then the collections' order.
   function pick(latlng) {
     const hits = [...drawnHits(latlng), ...tiledHits(latlng)];
-    const rank = (key) => rankOf(key);
-    return hits.sort(([a, x], [b, y]) => x.px - y.px || rank(b)[0] - rank(a)[0] || rank(a)[1] - rank(b)[1]);
+    return hits.sort(([a, x], [b, y]) => x.px - y.px || rankOf(b)[0] - rankOf(a)[0] || rankOf(a)[1] - rankOf(b)[1]);
   }
   // A feature as loaded (drawn), or fetched by id (tiled).
   async function featureById(collection, id) {

@@ -36,31 +36,56 @@ impl Coverage {
         );
         for s in &self.services {
             let layer = &layers[s.layer];
-            let picked: Vec<&crate::model::Feature> = layer
-                .layer
-                .features
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| s.eligible[Scenario::Planned.at()][*i])
-                .map(|(_, f)| &**f)
-                .collect();
-            let in_scenario = layer
-                .layer
-                .features
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| s.eligible[sc.at()][*i]);
-            let v = match s.name {
-                "road" => {
-                    let (n, km) = in_scenario.fold((0, 0.0), |(n, km), (_, f)| {
-                        (n + 1, km + length_km(&f.geometry))
-                    });
-                    serde_json::json!({"in_scenario": {"count": n, "length_km": round3(km)}})
+            let kind = layer.layer.meta.geometry;
+            // One pass, each asset measured once (km of line, m² of area):
+            // by status over the planned scenario's assets, in total over
+            // this scenario's.
+            let measure_of = |g: &Geometry| match kind {
+                GeometryKind::LineString => length_km(g),
+                GeometryKind::Polygon => polygons_of(g)
+                    .iter()
+                    .map(geodesy::polygon_area_m2)
+                    .sum::<f64>(),
+                GeometryKind::Point => 0.0,
+            };
+            let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+            let (mut n, mut total) = (0usize, 0.0);
+            for (i, f) in layer.layer.features.iter().enumerate() {
+                let planned = s.eligible[Scenario::Planned.at()][i];
+                let here = s.eligible[sc.at()][i];
+                if !planned && !here {
+                    continue;
                 }
+                let m = measure_of(&f.geometry);
+                if planned {
+                    let e = by
+                        .entry(f.property_text(status_prop).unwrap_or_default())
+                        .or_default();
+                    e.0 += 1;
+                    e.1 += m;
+                }
+                if here {
+                    n += 1;
+                    total += m;
+                }
+            }
+            let figures = |n: usize, x: f64| match kind {
+                GeometryKind::LineString => serde_json::json!({"count": n, "length_km": round3(x)}),
+                GeometryKind::Polygon => serde_json::json!({"count": n, "area_m2": x.round()}),
+                GeometryKind::Point => serde_json::json!({ "count": n }),
+            };
+            let mut v = match s.name {
+                "road" => serde_json::json!({ "in_scenario": figures(n, total) }),
                 "power" => {
-                    let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+                    let mut by_kv: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+                    let in_scenario = layer
+                        .layer
+                        .features
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| s.eligible[sc.at()][*i]);
                     for (_, f) in in_scenario {
-                        let e = by
+                        let e = by_kv
                             .entry(f.property_text("voltage_kv").unwrap_or_default())
                             .or_default();
                         e.0 += 1;
@@ -70,7 +95,7 @@ impl Coverage {
                             .and_then(Value::as_f64)
                             .unwrap_or(0.0);
                     }
-                    let by_kv: serde_json::Map<String, Value> = by
+                    let by_kv: serde_json::Map<String, Value> = by_kv
                         .into_iter()
                         .map(|(k, (n, mva))| {
                             (k, serde_json::json!({"count": n, "capacity_mva": mva}))
@@ -78,44 +103,8 @@ impl Coverage {
                         .collect();
                     serde_json::json!({"substations_by_voltage_kv": by_kv})
                 }
-                "park" => {
-                    let (n, m2) = in_scenario.fold((0, 0.0), |(n, a), (_, f)| {
-                        (
-                            n + 1,
-                            a + polygons_of(&f.geometry)
-                                .iter()
-                                .map(geodesy::polygon_area_m2)
-                                .sum::<f64>(),
-                        )
-                    });
-                    serde_json::json!({"count": n, "area_m2": m2.round()})
-                }
-                _ => {
-                    let (n, km) = in_scenario.fold((0, 0.0), |(n, km), (_, f)| {
-                        (n + 1, km + length_km(&f.geometry))
-                    });
-                    serde_json::json!({"count": n, "length_km": round3(km)})
-                }
+                _ => figures(n, total),
             };
-            // Every service: its assets by status (all statuses, the
-            // planned scenario's assets), measured as its geometry allows.
-            let mut v = v;
-            let kind = layer.layer.meta.geometry;
-            let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
-            for f in &picked {
-                let e = by
-                    .entry(f.property_text(status_prop).unwrap_or_default())
-                    .or_default();
-                e.0 += 1;
-                e.1 += match kind {
-                    GeometryKind::LineString => length_km(&f.geometry),
-                    GeometryKind::Polygon => polygons_of(&f.geometry)
-                        .iter()
-                        .map(geodesy::polygon_area_m2)
-                        .sum::<f64>(),
-                    GeometryKind::Point => 0.0,
-                };
-            }
             let measure = match kind {
                 GeometryKind::LineString => "length_km",
                 GeometryKind::Polygon => "area_m2",
@@ -123,15 +112,7 @@ impl Coverage {
             };
             let by_status: serde_json::Map<String, Value> = by
                 .into_iter()
-                .map(|(k, (n, x))| {
-                    let mut e = serde_json::json!({ "count": n });
-                    match kind {
-                        GeometryKind::LineString => e["length_km"] = serde_json::json!(round3(x)),
-                        GeometryKind::Polygon => e["area_m2"] = serde_json::json!(x.round()),
-                        GeometryKind::Point => {}
-                    }
-                    (k, e)
-                })
+                .map(|(k, (n, x))| (k, figures(n, x)))
                 .collect();
             if let Some(o) = v.as_object_mut() {
                 o.insert("measure".into(), measure.into());

@@ -13,6 +13,7 @@ pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod coverage;
 pub mod cql2;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::media::{GEOJSON, JSON};
 use super::openapi::{
-    params::{ASOF, F},
+    params::{ASOF, F, PROPOSAL},
     Endpoint, Param,
 };
 use super::params::{self, QueryPairs};
@@ -100,7 +100,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageAtPoint",
         summary: "Every service at a point: covered or not, distance to the nearest asset, what serves it, which sources feed it",
         tag: "Coverage",
-        params: &[LON, LAT, COVERAGE_CRS, SCENARIO, WITHOUT, F, ASOF],
+        params: &[LON, LAT, COVERAGE_CRS, SCENARIO, WITHOUT, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "Per-service answers"), ERR_400, ERR_404, ERR_409],
         route: || get(at_point),
@@ -111,7 +111,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageOfParcel",
         summary: "A parcel's area and, per service, the area and share within reach and the assets that reach it",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, SERVICES, COVERAGE_CRS, F, ASOF],
+        params: &[SCENARIO, WITHOUT, SERVICES, COVERAGE_CRS, F, ASOF, PROPOSAL],
         request_body: Some(r#"{"type":"object","description":"A GeoJSON Polygon, MultiPolygon, or Feature holding one (WGS84)","required":["type"],"properties":{"type":{"type":"string","enum":["Polygon","MultiPolygon","Feature"]}}}"#),
         responses: &[
             (200, JSON, "Per-service shares"),
@@ -130,7 +130,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getZoneCoverage",
         summary: "Per service, the share and area of the zone within reach",
         tag: "Coverage",
-        params: &[SCENARIO, F, ASOF],
+        params: &[SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "Zone shares"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(zone),
@@ -141,7 +141,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCoverageGaps",
         summary: "The parts of the zone a service does not reach, as polygons with their area",
         tag: "Coverage",
-        params: &[SERVICE, SCENARIO, F, ASOF],
+        params: &[SERVICE, SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, GEOJSON, "FeatureCollection of gap polygons"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(gaps),
@@ -152,7 +152,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getSitesCoverage",
         summary: "Every project site with its per-service share and supply",
         tag: "Coverage",
-        params: &[SCENARIO, WITHOUT, F, ASOF],
+        params: &[SCENARIO, WITHOUT, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[
             (200, JSON, "The checklist"),
@@ -168,7 +168,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getStatistics",
         summary: "Roads by status, network lengths, substations by voltage, park area, sites, zone shares",
         tag: "Coverage",
-        params: &[SCENARIO, F, ASOF],
+        params: &[SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "The figures"), ERR_400, ERR_404, ERR_409, ERR_503],
         route: || get(stats),

@@ -20,7 +20,7 @@ use super::openapi::{params as p, Endpoint};
 use super::params::{ApiPath, QueryPairs};
 use super::{base_url, find_layer, ApiError, Ctx};
 use crate::encode::{FeatureJson, Link};
-use crate::live::{Applied, Edit, EditError};
+use crate::live::{Applied, Edit, EditError, ProposalError};
 use crate::model::Feature;
 use crate::store::Role;
 
@@ -50,7 +50,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "createFeature",
         summary: "Create a feature (or a FeatureCollection of them, all or nothing)",
         tag: "Editing",
-        params: &[p::COLLECTION_ID],
+        params: &[p::COLLECTION_ID, p::PROPOSAL],
         request_body: Some(FEATURE_BODY),
         responses: &[
             (
@@ -76,7 +76,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "replaceFeature",
         summary: "Replace a feature (If-Match required)",
         tag: "Editing",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH, p::PROPOSAL],
         request_body: Some(FEATURE_BODY),
         responses: &[
             (200, GEOJSON, "The stored feature, with its new ETag"),
@@ -98,7 +98,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "updateFeature",
         summary: "Update a feature with a JSON Merge Patch (If-Match required)",
         tag: "Editing",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH, p::PROPOSAL],
         request_body: Some(PATCH_BODY),
         responses: &[
             (200, GEOJSON, "The stored feature, with its new ETag"),
@@ -124,7 +124,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "deleteFeature",
         summary: "Delete a feature (If-Match required)",
         tag: "Editing",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH],
+        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::IF_MATCH, p::PROPOSAL],
         request_body: None,
         responses: &[
             (204, "", "Deleted"),
@@ -180,7 +180,7 @@ async fn body_json(bytes: Bytes) -> Result<Value, ApiError> {
 }
 
 fn no_params(raw: Option<&str>) -> Result<(), ApiError> {
-    QueryPairs::parse(raw).reject_unknown(&[])
+    QueryPairs::parse(raw).reject_unknown(&[super::params::PROPOSAL])
 }
 
 /// 405 when the server serves a data folder: editing needs a store.
@@ -216,12 +216,22 @@ fn edit_error(e: EditError) -> ApiError {
     ApiError::new(status, code, description)
 }
 
-/// Run edits on the blocking pool (the writer waits on the disk).
+/// Run edits on the blocking pool (the writer waits on the disk): into
+/// the record, or into the proposal the request names.
 async fn submit(s: &Ctx, edits: Vec<Edit>, who: String) -> Result<Applied, ApiError> {
     let live = std::sync::Arc::clone(&s.live);
-    let outcome = tokio::task::spawn_blocking(move || live.submit(edits, &who))
-        .await
-        .map_err(|e| ApiError::internal(format!("the writer failed: {e}")))?;
+    let proposal = s.proposal.clone();
+    let outcome = tokio::task::spawn_blocking(move || match proposal {
+        None => live.submit(edits, &who).map_err(ProposalError::Edit),
+        Some(p) => live.submit_to_proposal(&p, edits, &who),
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the writer failed: {e}")))?;
+    let outcome = match outcome {
+        Ok(a) => Ok(a),
+        Err(ProposalError::Edit(e)) => Err(e),
+        Err(other) => return Err(other.into()),
+    };
     outcome.map_err(|e| {
         let current = match &e {
             EditError::Stale { current, .. } => Some(*current),
@@ -249,8 +259,12 @@ fn written(s: &Ctx, headers: &HeaderMap, layer: &str, status: StatusCode, f: &Fe
             resp.headers_mut().insert(header::LOCATION, v);
         }
     }
-    // The feature was written by the revision just committed.
-    committed(resp, f.revision)
+    // The feature was written by the revision just committed (in a
+    // proposal, its ETag is the proposal's; the record's revision stays).
+    match s.proposal {
+        None => committed(resp, f.revision),
+        Some(_) => committed(resp, s.catalog.revision),
+    }
 }
 
 async fn create(

@@ -31,6 +31,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             p::F,
             p::CRS,
             p::ASOF,
+            p::PROPOSAL,
             p::FILTER,
             p::FILTER_LANG,
             p::FILTER_CRS,
@@ -49,7 +50,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getFeature",
         summary: "One feature",
         tag: "Data",
-        params: &[p::COLLECTION_ID, p::FEATURE_ID, p::F, p::CRS, p::ASOF],
+        params: &[
+            p::COLLECTION_ID,
+            p::FEATURE_ID,
+            p::F,
+            p::CRS,
+            p::ASOF,
+            p::PROPOSAL,
+        ],
         request_body: None,
         responses: &[
             (200, GEOJSON, "The feature"),

@@ -6,7 +6,7 @@
 //! security headers, Host and URI checks, a bounded body read, and ETags.
 //! `server` runs the connection loop with its timeouts. One file per
 //! resource (`ogc`, `items`, `edit`, `coverage`, `plan`, `history`,
-//! `tiles`, `ops`, `auth`), each with its endpoint table.
+//! `proposals`, `tiles`, `ops`, `auth`), each with its endpoint table.
 
 mod auth;
 mod basemap;
@@ -26,6 +26,7 @@ pub mod openapi;
 mod ops;
 pub mod params;
 pub mod plan;
+mod proposals;
 pub mod server;
 mod state;
 mod streams;
@@ -52,7 +53,7 @@ pub use basemap::Basemap;
 pub use error::ApiError;
 pub use media::json_response;
 pub use middleware::limits::{valid_host, MAX_BODY_BYTES, MAX_URI_BYTES};
-pub use middleware::pin::{MIN_REVISION_HEADER, REVISION_HEADER};
+pub use middleware::pin::{MIN_REVISION_HEADER, PROPOSAL_HEADER, REVISION_HEADER};
 use middleware::{etag, headers, limits, observe, pin, private};
 use openapi::Endpoint;
 pub use state::{base_url, find_layer, AppState, Ctx, Options, Shared};
@@ -69,6 +70,7 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
         .chain(coverage::ENDPOINTS)
         .chain(plan::ENDPOINTS)
         .chain(history::ENDPOINTS)
+        .chain(proposals::ENDPOINTS)
         .chain(tiles::ENDPOINTS)
         .chain(ops::ENDPOINTS)
         .collect()
@@ -139,12 +141,14 @@ pub fn router(live: Arc<Live>, options: Options) -> Router {
             header::ACCEPT,
             header::HeaderName::from_static("last-event-id"),
             header::HeaderName::from_static(MIN_REVISION_HEADER),
+            header::HeaderName::from_static(PROPOSAL_HEADER),
         ])
         .expose_headers([
             header::ETAG,
             header::LOCATION,
             header::LINK,
             header::HeaderName::from_static(REVISION_HEADER),
+            header::HeaderName::from_static(PROPOSAL_HEADER),
         ])
         .max_age(Duration::from_secs(3600));
 

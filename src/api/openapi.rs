@@ -107,6 +107,13 @@ pub mod params {
         schema: r#"{"type":"string","pattern":"^(rev:[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$"}"#,
         description: "Answer as the data stood then: rev:N (a revision), an RFC 3339 instant (the last revision committed at or before it) or a date (its midnight UTC). The Zoneatlas-Revision header says which revision answered.",
     };
+    pub const PROPOSAL: Param = Param {
+        name: crate::api::params::PROPOSAL,
+        location: "query",
+        required: false,
+        schema: r#"{"type":"string"}"#,
+        description: "Answer from a proposal's view (the record at its current revision with the proposal's changes), or, on an edit, write into the proposal and leave the record untouched. The Zoneatlas-Proposal header says which proposal answered.",
+    };
     pub const AUTHORIZATION: Param = Param {
         name: "Authorization",
         location: "header",

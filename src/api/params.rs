@@ -16,9 +16,14 @@ use crate::index::antimeridian_rects;
 /// middleware pins its snapshot).
 pub const ASOF: &str = "asof";
 
+/// The parameter naming a proposal: reads answer from its view, edits
+/// go into it (the middleware pins it; `Zoneatlas-Proposal` says the same
+/// as a header).
+pub const PROPOSAL: &str = "proposal";
+
 /// Parameters every read takes besides its own: the middleware acts on
-/// them (`asof` pins a past snapshot).
-pub const READ_PARAMS: &[&str] = &[ASOF];
+/// them (`asof` pins a past snapshot, `proposal` a proposal's view).
+pub const READ_PARAMS: &[&str] = &[ASOF, PROPOSAL];
 
 /// Default page size of `/items`.
 pub const DEFAULT_LIMIT: usize = 100;

@@ -21,7 +21,7 @@ use super::coverage::{
 };
 use super::media::{GEOJSON, HTML, JSON, PDF};
 use super::openapi::{
-    params::{ASOF, F},
+    params::{ASOF, F, PROPOSAL},
     Endpoint, Param,
 };
 use super::params::{ApiPath, QueryPairs};
@@ -117,7 +117,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "findSuitableLand",
         summary: "Where a new plant can go: the parts of the zone within reach of every listed service, minus taken land, largest first, with the serving assets",
         tag: "Planning",
-        params: &[SERVICES_ALL, SCENARIO, MIN_AREA, EXCLUDE, FIT, EXTRA, F, ASOF],
+        params: &[SERVICES_ALL, SCENARIO, MIN_AREA, EXCLUDE, FIT, EXTRA, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[
             (200, GEOJSON, "FeatureCollection of pieces of land"),
@@ -134,7 +134,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getOutageImpact",
         summary: "What switching off assets cuts off: per service, the sites that lose supply or redundancy, the assets left without supply, the zone area lost",
         tag: "Planning",
-        params: &[ASSETS, SCENARIO, F, ASOF],
+        params: &[ASSETS, SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "The impact per service"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(outage),
@@ -145,7 +145,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getCriticalAssets",
         summary: "N-1: every single asset whose loss cuts at least one site off, with the sites (articulation points of the network)",
         tag: "Planning",
-        params: &[NETWORK_SERVICE, SCENARIO, F, ASOF],
+        params: &[NETWORK_SERVICE, SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "The critical assets"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(critical),
@@ -156,7 +156,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getSubstationCapacity",
         summary: "Site power demand against substation capacity, per substation, with overloads flagged",
         tag: "Planning",
-        params: &[SCENARIO, F, ASOF],
+        params: &[SCENARIO, F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[(200, JSON, "The capacity report"), ERR_400, ERR_404, ERR_409, BUSY],
         route: || get(capacity),
@@ -167,7 +167,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "getSiteReport",
         summary: "A printable report for one site (Chinese and English): map, coverage per service in both scenarios, changes once planned, single points of failure, capacity, revision",
         tag: "Planning",
-        params: &[SITE_ID, REPORT_F, ASOF],
+        params: &[SITE_ID, REPORT_F, ASOF, PROPOSAL],
         request_body: None,
         responses: &[
             (200, "text/html", "The report page (or application/pdf with f=pdf)"),

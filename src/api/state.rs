@@ -19,6 +19,9 @@ pub struct Ctx {
     pub catalog: Arc<Catalog>,
     /// The client's address, when the connection loop gave one.
     pub peer: Option<std::net::IpAddr>,
+    /// The proposal the request reads or edits (`proposal=`), whose view
+    /// `catalog` is.
+    pub proposal: Option<Arc<str>>,
     shared: AppState,
 }
 
@@ -45,9 +48,14 @@ impl axum::extract::FromRequestParts<AppState> for Ctx {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip());
+        let proposal = parts
+            .extensions
+            .get::<super::middleware::pin::Pinned>()
+            .map(|p| Arc::clone(&p.0));
         Ok(Ctx {
             catalog,
             peer,
+            proposal,
             shared: state.clone(),
         })
     }

@@ -110,6 +110,8 @@ impl Live {
     /// `catch_up` with the writer lock already held (by a batch whose
     /// commit found the store ahead).
     pub(super) fn catch_up_locked(&self, store: &mut dyn Store) -> Result<(), StoreError> {
+        // Other servers' proposal saves are announced the same way.
+        self.refresh_proposals_locked(store)?;
         let snap = self.snapshot();
         let Some((latest, records)) = store.changes_since(snap.revision)? else {
             return Ok(());

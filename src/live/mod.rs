@@ -5,7 +5,8 @@
 //! `Arc` for the whole request, so they never block and never see half an
 //! edit. The files beside this one: `writer` (edits batched into one
 //! durable commit each), `past` (`asof` snapshots), `follow` (other
-//! writers' commits applied from the change log).
+//! writers' commits applied from the change log), `proposals` (drafts
+//! beside the record: their views, saves and adoption).
 //!
 //! Must not: know about HTTP (errors are `EditError` and `HistoryError`,
 //! the API maps them).
@@ -13,6 +14,7 @@
 mod follow;
 mod left_out;
 mod past;
+mod proposals;
 mod writer;
 
 use std::collections::HashMap;
@@ -26,6 +28,7 @@ use crate::store::{ChangeRecord, History, Store, StoreError};
 
 pub use crate::edit::{Applied, Edit, EditError};
 pub use past::HistoryError;
+pub use proposals::{Conflict, Entry, Keep, ProposalError, State, PROPOSAL_REVISIONS};
 use writer::Pending;
 
 /// Commits an event stream may fall behind before it must re-read the log.
@@ -60,6 +63,10 @@ pub struct Live {
     write_failure: Mutex<Option<(String, String)>>,
     /// Stored features that break their layer's rules (see `left_out`).
     left_out: Mutex<left_out::Registry>,
+    /// The proposals as read from the store (see `proposals`).
+    proposals: Mutex<proposals::Book>,
+    /// Proposal views recently read.
+    proposal_views: Mutex<proposals::Views>,
     /// Tests only: the next snapshot after a commit fails to build, as a
     /// bug would make it (the edit is stored; the snapshot stays behind).
     #[cfg(test)]
@@ -82,7 +89,7 @@ impl Live {
             path: store.describe(),
             message: e.to_string(),
         })?;
-        Ok(Live {
+        let live = Live {
             current: ArcSwap::from_pointee(catalog),
             editable: store.editable(),
             writable: store.writable(),
@@ -98,9 +105,16 @@ impl Live {
             degraded: Mutex::new(None),
             write_failure: Mutex::new(None),
             left_out: Mutex::new(registry),
+            proposals: Mutex::default(),
+            proposal_views: Mutex::default(),
             #[cfg(test)]
             fail_next_snapshot: std::sync::atomic::AtomicBool::new(false),
-        })
+        };
+        {
+            let mut store = live.lock_writer();
+            live.refresh_proposals_locked(&mut **store)?;
+        }
+        Ok(live)
     }
 
     /// The current snapshot; keep it for the whole request.

@@ -105,7 +105,7 @@ impl Live {
         self.write_failure.lock().ok().and_then(|w| w.clone())
     }
 
-    fn set_write_failure(&self, why: Option<String>) {
+    pub(super) fn set_write_failure(&self, why: Option<String>) {
         if let Ok(mut w) = self.write_failure.lock() {
             *w = why.map(|m| (m, crate::clock::format(crate::clock::now())));
         }

@@ -9,6 +9,7 @@
 //! Must not: know about HTTP. Every text from the data is escaped.
 
 pub mod pdf;
+pub mod proposal;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -83,6 +83,7 @@ impl Entry {
             collection: layer.to_owned(),
             feature_id: self.id.clone(),
             feature: None,
+            proposal: None,
         }
     }
 }

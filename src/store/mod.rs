@@ -15,6 +15,7 @@ pub mod gpkg_source;
 pub(crate) mod log;
 pub mod open;
 pub mod pg;
+pub mod proposal;
 pub mod replay;
 pub mod wkb;
 
@@ -195,6 +196,46 @@ pub trait Store: Send {
     fn follower(&self) -> Result<Option<Box<dyn Follower>>, StoreError> {
         Ok(None)
     }
+    /// Every proposal's description and the proposals' change-log rows
+    /// after position `after`; `None` for a store without proposals (a
+    /// data folder).
+    fn proposals_since(
+        &mut self,
+        _after: u64,
+    ) -> Result<Option<proposal::ProposalsRead>, StoreError> {
+        Ok(None)
+    }
+    /// Save a proposal durably: `meta` (new when `expected` is `None`, else
+    /// written over the stored version `expected`; `Behind` with the stored
+    /// version when another save came first) with its new `rows`, in one
+    /// transaction. The rows' positions.
+    fn save_proposal(
+        &mut self,
+        _meta: &proposal::ProposalMeta,
+        _expected: Option<u64>,
+        _rows: &[proposal::ProposalRow],
+    ) -> Result<Vec<u64>, StoreError> {
+        Err(StoreError::ReadOnly(format!(
+            "{} keeps no proposals; serve a store (--store FILE.gpkg)",
+            self.describe()
+        )))
+    }
+    /// `commit`, with the adopted proposal's `meta` (over its stored
+    /// version `expected`, its adopting revision set to the commit's) saved
+    /// in the same transaction: the record and the proposal change
+    /// together or not at all.
+    fn adopt(
+        &mut self,
+        _base: u64,
+        _changes: &[(String, Change)],
+        _meta: &proposal::ProposalMeta,
+        _expected: u64,
+    ) -> Result<Committed, StoreError> {
+        Err(StoreError::ReadOnly(format!(
+            "{} keeps no proposals; serve a store (--store FILE.gpkg)",
+            self.describe()
+        )))
+    }
 }
 
 /// Reads the access tokens (see `Store::token_reader`).
@@ -237,6 +278,10 @@ pub struct ChangeRecord {
     /// what `commit` returns).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<serde_json::Value>,
+    /// The proposal this revision adopted, if it adopted one (filled in
+    /// by the server from the proposals, not stored in the log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<String>,
 }
 
 /// A feature's status and geometry as the change log holds them: what a

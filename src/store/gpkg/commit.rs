@@ -15,6 +15,7 @@ use super::{external, quote, revision_in, sql_err, GpkgStore};
 use crate::load::Manifest;
 use crate::model::{GeometryKind, Layer};
 use crate::store::log::Entry;
+use crate::store::proposal::ProposalMeta;
 use crate::store::{Change, ChangeRecord, Committed, StoreError};
 
 /// The most property columns a layer's table is given (SQLite allows 2,000
@@ -29,6 +30,18 @@ impl GpkgStore {
         base: u64,
         changes: &[(String, Change)],
         time: Option<crate::clock::Unix>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_adopting(base, changes, time, None)
+    }
+
+    /// `commit_at`, with a proposal's new state (adopted) written in the
+    /// same transaction when one is given (its meta over version `.1`).
+    pub(super) fn commit_adopting(
+        &mut self,
+        base: u64,
+        changes: &[(String, Change)],
+        time: Option<crate::clock::Unix>,
+        adopting: Option<(&ProposalMeta, u64)>,
     ) -> Result<Committed, StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly(format!(
@@ -218,6 +231,12 @@ impl GpkgStore {
                 .and_then(|mut s| s.execute(params![next.to_string()]))
                 .map_err(&fail)?;
             external::end_own(&tx).map_err(&fail)?;
+            if let Some((meta, expected)) = adopting {
+                let mut meta = meta.clone();
+                meta.adopted_revision = Some(next);
+                meta.updated = now.clone();
+                super::proposals::save_in(&tx, &meta, Some(expected), &[])?;
+            }
             Ok(())
         })();
         // On any error the transaction rolls back as it drops, and nothing

@@ -12,14 +12,16 @@
 //!   the revision;
 //! - `zoneatlas_changes`: one row per changed feature per revision (the
 //!   change log: who, when, what, the feature after the change);
-//! - `zoneatlas_tokens`: access tokens, as SHA-256 hashes only.
+//! - `zoneatlas_tokens`: access tokens, as SHA-256 hashes only;
+//! - `zoneatlas_proposals`, `zoneatlas_proposal_changes`: drafts beside the
+//!   record and their change logs (see `proposals`).
 //!
 //! Durability: WAL journal, `synchronous=FULL`; `commit` returns after
 //! SQLite's COMMIT, i.e. after the WAL is on disk.
 //!
 //! The files: `schema` (tables, columns, rows), `read` (the dataset,
 //! the manifest, the rules' text), `commit` (a batch as one transaction),
-//! `tokens`, `history` (the change log's reader).
+//! `tokens`, `history` (the change log's reader), `proposals`.
 //!
 //! Must not: know about HTTP, indexes or coverage answers.
 
@@ -27,6 +29,7 @@ mod commit;
 mod external;
 mod history;
 mod marker;
+mod proposals;
 mod read;
 mod schema;
 mod tokens;
@@ -166,6 +169,12 @@ impl GpkgStore {
                 .conn
                 .execute_batch("ALTER TABLE zoneatlas_changes ADD COLUMN status TEXT; ALTER TABLE zoneatlas_changes ADD COLUMN size REAL;")
                 .map_err(|e| store.corrupt(format!("cannot extend the change log: {e}")))?;
+        }
+        if writable {
+            store
+                .conn
+                .execute_batch(proposals::PROPOSAL_TABLES)
+                .map_err(|e| store.corrupt(format!("cannot make the proposal tables: {e}")))?;
         }
         Ok(store)
     }
@@ -444,6 +453,32 @@ impl Store for GpkgStore {
         revision: u64,
     ) -> Result<Option<(u64, Vec<super::ChangeRecord>)>, StoreError> {
         self.rows_since(revision).map(Some)
+    }
+
+    fn proposals_since(
+        &mut self,
+        after: u64,
+    ) -> Result<Option<super::proposal::ProposalsRead>, StoreError> {
+        self.proposals_after(after).map(Some)
+    }
+
+    fn save_proposal(
+        &mut self,
+        meta: &super::proposal::ProposalMeta,
+        expected: Option<u64>,
+        rows: &[super::proposal::ProposalRow],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.save_proposal_at(meta, expected, rows)
+    }
+
+    fn adopt(
+        &mut self,
+        base: u64,
+        changes: &[(String, Change)],
+        meta: &super::proposal::ProposalMeta,
+        expected: u64,
+    ) -> Result<Committed, StoreError> {
+        self.commit_adopting(base, changes, None, Some((meta, expected)))
     }
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError> {

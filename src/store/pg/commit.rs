@@ -7,6 +7,7 @@ use super::schema::create_layer_table;
 use super::{quote, shown, PgStore, CHANNEL};
 use crate::model::GeometryKind;
 use crate::store::log::Entry;
+use crate::store::proposal::ProposalMeta;
 use crate::store::{wkb, Change, ChangeRecord, Committed, StoreError};
 
 impl PgStore {
@@ -16,6 +17,18 @@ impl PgStore {
         base: u64,
         changes: &[(String, Change)],
         time: Option<crate::clock::Unix>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_adopting(base, changes, time, None)
+    }
+
+    /// `commit_at`, with an adopted proposal's new state (its meta over
+    /// version `.1`) saved in the same transaction when one is given.
+    pub(super) fn commit_adopting(
+        &mut self,
+        base: u64,
+        changes: &[(String, Change)],
+        time: Option<crate::clock::Unix>,
+        adopting: Option<(&ProposalMeta, u64)>,
     ) -> Result<Committed, StoreError> {
         let next = base + 1;
         let kinds = self.kinds.clone();
@@ -39,7 +52,7 @@ impl PgStore {
                 )?
                 .get(0);
             if at as u64 != base {
-                return Ok(Err(at as u64));
+                return Ok(Err(Ok(at as u64)));
             }
             let last: Option<String> = tx
                 .query_opt(
@@ -105,7 +118,7 @@ impl PgStore {
                         if n != 1 {
                             // The snapshot said the row was there; it is
                             // not: an SQL edit not yet logged to us.
-                            return Ok(Err(at as u64 + 1));
+                            return Ok(Err(Ok(at as u64 + 1)));
                         }
                     }
                     _ => continue,
@@ -134,6 +147,15 @@ impl PgStore {
                 &[&rev],
             )?;
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &rev])?;
+            if let Some((meta, expected)) = adopting {
+                let mut meta = meta.clone();
+                meta.adopted_revision = Some(next);
+                meta.updated = now.clone();
+                match super::proposals::save_in(&mut tx, &meta, Some(expected), &[])? {
+                    super::proposals::Saved::Done(_) => {}
+                    other => return Ok(Err(Err(other))),
+                }
+            }
             tx.commit()?;
             Ok(Ok(records))
         });
@@ -145,7 +167,8 @@ impl PgStore {
                     records,
                 })
             }
-            Err(at) => Err(StoreError::Behind(at)),
+            Err(Ok(at)) => Err(StoreError::Behind(at)),
+            Err(Err(saved)) => Err(saved.into_error()),
         }
     }
 

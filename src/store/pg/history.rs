@@ -21,6 +21,7 @@ pub(super) fn record(r: &postgres::Row) -> ChangeRecord {
         collection: r.get(5),
         feature_id: r.get(6),
         feature: feature.and_then(|t| serde_json::from_str(&t).ok()),
+        proposal: None,
     }
 }
 

@@ -6,7 +6,8 @@
 //! as the layer: `geom geometry(Geometry, 4326)` with a GiST index,
 //! `properties jsonb`, the feature id and revision), and the tables `_meta`
 //! (manifest, coverage rules, revision, schema version), `_changes` (the
-//! change log, each row with the feature as GeoJSON) and `_tokens`.
+//! change log, each row with the feature as GeoJSON), `_tokens`, and
+//! `_proposals` with `_proposal_changes` (drafts beside the record).
 //!
 //! Every commit takes the revision row's lock first, so commits are
 //! serialised and the log is in revision order. A server commits only from
@@ -17,7 +18,8 @@
 //!
 //! The files: `conn` (connections that reconnect), `schema` (migrations,
 //! layer tables), `copy` (a layer in bulk, a row back to a feature),
-//! `commit`, `follow` (LISTEN), `history` (the change log's reader).
+//! `commit`, `follow` (LISTEN), `history` (the change log's reader),
+//! `proposals`.
 //!
 //! Must not: know about HTTP, indexes or coverage answers.
 
@@ -26,6 +28,7 @@ mod conn;
 mod copy;
 mod follow;
 mod history;
+mod proposals;
 mod schema;
 
 use std::collections::HashMap;
@@ -421,6 +424,32 @@ impl Store for PgStore {
         revision: u64,
     ) -> Result<Option<(u64, Vec<ChangeRecord>)>, StoreError> {
         self.rows_since(revision).map(Some)
+    }
+
+    fn proposals_since(
+        &mut self,
+        after: u64,
+    ) -> Result<Option<super::proposal::ProposalsRead>, StoreError> {
+        self.proposals_after(after).map(Some)
+    }
+
+    fn save_proposal(
+        &mut self,
+        meta: &super::proposal::ProposalMeta,
+        expected: Option<u64>,
+        rows: &[super::proposal::ProposalRow],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.save_proposal_at(meta, expected, rows)
+    }
+
+    fn adopt(
+        &mut self,
+        base: u64,
+        changes: &[(String, super::Change)],
+        meta: &super::proposal::ProposalMeta,
+        expected: u64,
+    ) -> Result<Committed, StoreError> {
+        self.commit_adopting(base, changes, None, Some((meta, expected)))
     }
 }
 

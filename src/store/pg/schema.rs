@@ -9,7 +9,8 @@ use crate::store::StoreError;
 
 /// Schema migrations, applied in order; `_meta.schema_version` counts those
 /// applied. Append, never edit: a database at version N runs N+1.. only.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE zoneatlas._changes (
     seq bigserial PRIMARY KEY, revision bigint NOT NULL, time text NOT NULL,
     who text NOT NULL, op text NOT NULL, collection text NOT NULL,
@@ -65,7 +66,19 @@ BEGIN
   RETURN NEW;
 END
 $f$;
-"#];
+"#,
+    r#"
+CREATE TABLE zoneatlas._proposals (
+    id text PRIMARY KEY, title text NOT NULL, description text NOT NULL, author text NOT NULL,
+    base bigint NOT NULL, status text NOT NULL, created text NOT NULL, updated text NOT NULL,
+    version bigint NOT NULL, adopted_revision bigint);
+CREATE TABLE zoneatlas._proposal_changes (
+    seq bigserial PRIMARY KEY, proposal text NOT NULL, version bigint NOT NULL,
+    time text NOT NULL, who text NOT NULL, op text NOT NULL, collection text NOT NULL,
+    feature_id text NOT NULL, feature text, from_revision bigint NOT NULL);
+CREATE INDEX _proposal_changes_proposal ON zoneatlas._proposal_changes(proposal, seq);
+"#,
+];
 
 /// Bring the schema to the latest version, under an advisory lock so that
 /// servers starting together migrate once.

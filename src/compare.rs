@@ -210,9 +210,12 @@ fn site_view(a: &AreaAnswer) -> Value {
     })
 }
 
+/// A site (as JSON) and what each service's answer says of it.
+type SiteViews = (Value, BTreeMap<&'static str, Value>);
+
 /// Sites whose connectability, connection, supply or redundancy changes.
 fn sites(before: &Catalog, after: &Catalog, sc: Scenario, d: &Deadline) -> Result<Value, Exceeded> {
-    let of = |c: &Catalog| -> Result<BTreeMap<String, (Value, BTreeMap<&'static str, Value>)>, Exceeded> {
+    let of = |c: &Catalog| -> Result<BTreeMap<String, SiteViews>, Exceeded> {
         let Some(cov) = c.coverage.as_ref() else {
             return Ok(BTreeMap::new());
         };

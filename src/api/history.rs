@@ -168,7 +168,9 @@ async fn feature_history(
     find_layer(&s.catalog, &collection)?;
     let (c, i) = (collection.clone(), id.clone());
     let versions = blocking(&s.live, move |live| {
-        live.with_history(|h| h.feature(&c, &i))
+        let mut v = live.with_history(|h| h.feature(&c, &i))?;
+        live.annotate(&mut v);
+        Ok(v)
     })
     .await?;
     if versions.is_empty() {
@@ -218,14 +220,16 @@ async fn changes(
         }
     }
     let page = blocking(&s.live, move |live| {
-        live.with_history(|h| {
+        let mut page = live.with_history(|h| {
             let from = match (since, after) {
                 (_, Some(a)) => a,
                 (Some(n), None) if n > 0 => h.seq_of(n)?,
                 _ => 0,
             };
             h.after(from, limit)
-        })
+        })?;
+        live.annotate(&mut page);
+        Ok(page)
     })
     .await?;
     let base = base_url(&s, &headers);
@@ -246,7 +250,8 @@ async fn changes(
 fn event(r: &ChangeRecord) -> Event {
     Event::default().event("change").id(r.seq.to_string()).data(
         json!({"seq": r.seq, "revision": r.revision, "time": r.time, "who": r.who,
-                   "op": r.op, "collection": r.collection, "id": r.feature_id})
+                   "op": r.op, "collection": r.collection, "id": r.feature_id,
+                   "proposal": r.proposal})
         .to_string(),
     )
 }
@@ -336,7 +341,9 @@ async fn stream_events(
             if st.catching_up {
                 let after = st.sent;
                 let page = blocking(&st.live, move |l| {
-                    l.with_history(|h| h.after(after, CATCH_UP_PAGE))
+                    let mut page = l.with_history(|h| h.after(after, CATCH_UP_PAGE))?;
+                    l.annotate(&mut page);
+                    Ok(page)
                 })
                 .await;
                 match page {

@@ -198,6 +198,10 @@ fn parcel_share(s: &Server, geometry: &Value, service: &str, query: &str) -> f64
         .unwrap_or_else(|| panic!("no {service} in {v}"))
 }
 
+/// What a feature-by-feature comparison expects of one feature: its
+/// change, and its record and proposal versions.
+type Expected<'a> = (&'static str, Option<&'a Value>, Option<&'a Value>);
+
 /// The comparison's features, checked against the two items pages (the
 /// test's own feature-by-feature comparison, not the server's).
 fn check_diff_features(
@@ -205,8 +209,7 @@ fn check_diff_features(
     record: &BTreeMap<String, Vec<Value>>,
     proposal: &BTreeMap<String, Vec<Value>>,
 ) {
-    let mut expected: BTreeMap<(String, String), (&str, Option<&Value>, Option<&Value>)> =
-        BTreeMap::new();
+    let mut expected: BTreeMap<(String, String), Expected> = BTreeMap::new();
     for layer in SAMPLE_LAYERS {
         fn index(fs: &[Value]) -> BTreeMap<String, &Value> {
             fs.iter().map(|f| (f["id"].to_string(), f)).collect()

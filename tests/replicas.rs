@@ -43,6 +43,10 @@ fn main() {
         trial("one_etag_on_two_replicas_lets_exactly_one_write", || {
             shared(one_winner)
         }),
+        trial(
+            "a_proposal_drafted_through_one_replica_is_adopted_through_the_other",
+            || shared(proposal_across_replicas),
+        ),
         trial("a_database_restart_never_fails_a_read", || {
             alone(database_restart)
         }),
@@ -168,6 +172,150 @@ fn answers(base: &str) -> Value {
         out.insert(format!("zone:{service}"), r.json());
     }
     Value::Object(out)
+}
+
+/// Every layer's items through `base`, sorted, without links (in a
+/// proposal when one is named).
+fn items(base: &str, proposal: Option<&str>) -> Value {
+    let q = proposal
+        .map(|p| format!("&proposal={p}"))
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for layer in SAMPLE_LAYERS {
+        let r = http(
+            "GET",
+            &format!("{base}/api/collections/{layer}/items?limit=10000{q}"),
+            &[],
+            b"",
+        );
+        let mut fs: Vec<Value> = r.json()["features"].as_array().cloned().unwrap_or_default();
+        for f in &mut fs {
+            if let Some(o) = f.as_object_mut() {
+                o.remove("links");
+            }
+        }
+        fs.sort_by_key(|f| f["id"].to_string());
+        out.insert(layer.to_owned(), Value::Array(fs));
+    }
+    Value::Object(out)
+}
+
+/// A proposal made, edited and read through A and B, adopted through B:
+/// both then serve the proposal's data as the record.
+fn proposal_across_replicas() -> Result<(), Failed> {
+    let p = pair();
+    let admin = common::token(Path::new(&p.db.url()), "admin", "chief");
+    let bearer = format!("Bearer {}", p.token);
+    let record = items(&p.a.base, None);
+    let r = http(
+        "POST",
+        &format!("{}/api/proposals", p.a.base),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        json!({"title": "Jiangang in service"})
+            .to_string()
+            .as_bytes(),
+    );
+    check(r.status == 201, || {
+        format!(
+            "create through A: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })?;
+    let id = r.json()["id"].as_str().unwrap_or_default().to_owned();
+    let url = |base: &str, path: &str| format!("{base}/api/collections/{path}?proposal={id}");
+    let etag = http(
+        "GET",
+        &url(&p.a.base, "substations/items/SS-JIANGANG"),
+        &[],
+        b"",
+    )
+    .header("etag")
+    .unwrap_or_default()
+    .to_owned();
+    let r = http(
+        "PATCH",
+        &url(&p.a.base, "substations/items/SS-JIANGANG"),
+        &[
+            ("Authorization", &bearer),
+            ("If-Match", &etag),
+            ("Content-Type", "application/merge-patch+json"),
+        ],
+        json!({"properties": {"status": "existing"}})
+            .to_string()
+            .as_bytes(),
+    );
+    check(r.status == 200, || format!("edit through A: {}", r.status))?;
+    // The second edit goes through B, once B has read the first.
+    let seen = wait_until(Duration::from_secs(2), || {
+        http("GET", &format!("{}/api/proposals/{id}", p.b.base), &[], b"").json()["changes"]
+            == json!(1)
+    });
+    check(seen, || "B did not see A's proposal edit within 2 s".into())?;
+    let road = json!({"type": "Feature", "id": "R-PROP-1",
+        "geometry": {"type": "LineString", "coordinates": [[113.56, 34.70], [113.565, 34.70]]},
+        "properties": {"name": "方案路", "name_en": "Proposal Rd", "status": "planned", "class": "branch", "width_m": 16, "source": "proposal"}});
+    let r = http(
+        "POST",
+        &url(&p.b.base, "roads/items"),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/geo+json"),
+        ],
+        road.to_string().as_bytes(),
+    );
+    check(r.status == 201, || {
+        format!(
+            "edit through B: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })?;
+    let agreed = wait_until(Duration::from_secs(2), || {
+        items(&p.a.base, Some(&id)) == items(&p.b.base, Some(&id))
+    });
+    check(agreed, || "A and B disagree on the proposal".into())?;
+    let proposal = items(&p.b.base, Some(&id));
+    check(proposal != record, || "the proposal shows no change".into())?;
+    check(
+        items(&p.a.base, None) == record && items(&p.b.base, None) == record,
+        || "the record changed before adoption".into(),
+    )?;
+    let before = revision(&p.a.base);
+    let r = http(
+        "POST",
+        &format!("{}/api/proposals/{id}/adopt", p.b.base),
+        &[("Authorization", &format!("Bearer {admin}"))],
+        b"",
+    );
+    check(r.status == 200, || {
+        format!(
+            "adopt through B: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    })?;
+    let adopted = r.json()["revision"].as_u64().unwrap_or(0);
+    check(adopted == before + 1, || {
+        format!("adopted as {adopted}, after {before}")
+    })?;
+    let caught = wait_until(Duration::from_secs(2), || revision(&p.a.base) >= adopted);
+    check(caught, || "A did not reach the adopting revision".into())?;
+    for (name, s) in [("A", &p.a), ("B", &p.b)] {
+        check(items(&s.base, None) == proposal, || {
+            format!("{name}'s record is not the proposal")
+        })?;
+        let status = http("GET", &format!("{}/api/proposals/{id}", s.base), &[], b"").json()
+            ["status"]
+            .clone();
+        check(status == json!("adopted"), || {
+            format!("{name} says the proposal is {status}")
+        })?;
+    }
+    Ok(())
 }
 
 fn db_revision(db: &Cluster) -> u64 {

@@ -25,6 +25,10 @@ pub(super) fn save_in(
     expected: Option<u64>,
     rows: &[ProposalRow],
 ) -> Result<Saved, postgres::Error> {
+    // Every save in turn (until its commit): row positions then commit in
+    // their order, so a reader that has seen position N has seen all
+    // before it.
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('zoneatlas.proposals'))")?;
     let at: Option<i64> = tx
         .query_opt(
             "SELECT version FROM zoneatlas._proposals WHERE id = $1 FOR UPDATE",

@@ -250,6 +250,11 @@ fn main() {
             editing_in_chromium,
         ),
         trial(
+            "a_proposal_on_the_map_drawn_compared_adopted_seen_on_a_second_page",
+            &[CHROMIUM, NODE, Need::Playwright],
+            proposal_in_chromium,
+        ),
+        trial(
             "vector_tiles_decode_to_the_features_shapely_finds_in_each_tile",
             &[
                 Need::Python("mapbox_vector_tile"),
@@ -899,6 +904,19 @@ fn the_map_in_chromium() -> Result<(), Failed> {
     check(shot.exists(), || {
         format!("no screenshot at {}", shot.display())
     })
+}
+
+/// A planner's proposal on the map (tests/browser/proposal.test.mjs):
+/// created, a road drawn into it, compared, adopted, seen on a second page.
+fn proposal_in_chromium() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = Server::start(&[]);
+    let token = common::token(&server.store, "admin", "browser-planner");
+    let shot = root.join("target/proposal-screenshot.png");
+    browser_test(
+        "proposal.test.mjs",
+        &[&server.base, &token, shot.to_str().ok_or("path")?],
+    )
 }
 
 fn editing_in_chromium() -> Result<(), Failed> {

@@ -43,8 +43,9 @@
     return (state.lang === 'zh' ? s.title_zh || own || s.title : s.title || own) || name;
   };
 
-  // asof: null for now, else a date (YYYY-MM-DD) the time slider picked.
-  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null, filter: null };
+  // asof: null for now, else a date (YYYY-MM-DD) the time slider picked;
+  // proposal: null for the record, else the id of the proposal open.
+  const state = { lang: 'zh', scenario: 'current', layers: null, gaps: new Set(), view: null, asof: null, filter: null, proposal: null };
   const za = (window.zoneatlas = { ready: false, readyMs: null, errors: [], answers: 0 });
   const t = (k) => (I18N[state.lang][k] ?? k);
   const statusText = (s) => t(s === 'planned' ? 'planned_status' : s);
@@ -101,6 +102,9 @@
     const m = (h.get('map') || '').split('/').map(Number);
     if (m.length === 3 && m.every(Number.isFinite)) state.view = { zoom: m[0], lat: m[1], lon: m[2] };
     if (h.get('filter')) state.filter = h.get('filter');
+    // A proposal's link (/?proposal=id, as the API gives it) or the hash.
+    const q = new URLSearchParams(location.search);
+    state.proposal = h.get('proposal') || q.get('proposal') || null;
   }
   function writeHash() {
     if (!za.map) return;
@@ -113,6 +117,7 @@
     h.set('lang', state.lang);
     if (state.gaps.size) h.set('gaps', [...state.gaps].join(','));
     if (state.filter) h.set('filter', state.filter);
+    if (state.proposal) h.set('proposal', state.proposal);
     history.replaceState(null, '', '#' + h.toString().replace(/%2C/g, ',').replace(/%2F/g, '/'));
   }
 
@@ -148,14 +153,16 @@
   // zone-sized data take one page; a layer too big to draw whole stops at
   // MAX_PAGES with a visible notice rather than silently.
   const MAX_PAGES = 100;
-  // `&asof=…` when the time slider looks at the past, else nothing.
-  const asofParam = () => (state.asof ? `&asof=${encodeURIComponent(state.asof)}` : '');
+  // `&asof=…` when the time slider looks at the past, `&proposal=…` while
+  // a proposal is open: every read answers from that view.
+  const viewParam = () => (state.asof ? `&asof=${encodeURIComponent(state.asof)}` : '')
+    + (state.proposal ? `&proposal=${encodeURIComponent(state.proposal)}` : '');
   // `&filter=…` while the filter box holds an applied CQL2 expression.
   const filterParam = () => (state.filter
     ? `&filter=${encodeURIComponent(state.filter)}&filter-lang=${state.filter.trim().startsWith('{') ? 'cql2-json' : 'cql2-text'}`
     : '');
   async function fetchAll(id) {
-    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000${asofParam()}${filterParam()}`;
+    let url = `/api/collections/${encodeURIComponent(id)}/items?limit=10000${viewParam()}${filterParam()}`;
     const out = [];
     let matched = 0;
     for (let i = 0; url; i++) {
@@ -302,7 +309,7 @@
   // endpoint), shared by their layers.
   const tileSource = window.zoneatlasTiles.source((z, y, x) => {
     const ids = collections.filter(tiled).map((c) => c.id).join(',');
-    return `/api/tiles/WebMercatorQuad/${z}/${y}/${x}?collections=${ids}&properties=${tileProps}${asofParam()}${filterParam()}`;
+    return `/api/tiles/WebMercatorQuad/${z}/${y}/${x}?collections=${ids}&properties=${tileProps}${viewParam()}${filterParam()}`;
   });
   // A collection drawn from vector tiles: one group, styled as the rest.
   function drawTiled(c) {
@@ -518,7 +525,7 @@
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
       const at = fromMap(latlng);
-      const v = await getJSON(`/api/coverage?lon=${at.lng.toFixed(7)}&lat=${at.lat.toFixed(7)}&scenario=${state.scenario}${asofParam()}`);
+      const v = await getJSON(`/api/coverage?lon=${at.lng.toFixed(7)}&lat=${at.lat.toFixed(7)}&scenario=${state.scenario}${viewParam()}`);
       if (seq !== querySeq) return;
       const rows = v.services.map((s) => `<tr data-service="${s.service}" data-covered="${s.covered}">
         <th scope="row">${esc(svc(s.service))}</th>
@@ -552,7 +559,7 @@
     const body = document.getElementById('coverage-body');
     body.innerHTML = `<p>${esc(t('loading'))}</p>`;
     try {
-      const v = await getJSON(`/api/coverage?scenario=${state.scenario}${asofParam()}`, {
+      const v = await getJSON(`/api/coverage?scenario=${state.scenario}${viewParam()}`, {
         method: 'POST', headers: { 'content-type': 'application/geo+json' },
         body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
       });
@@ -668,7 +675,7 @@
   async function featureById(collection, id) {
     const f = features[collection]?.[id];
     if (f) return f;
-    return getJSON(`/api/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}?${asofParam().slice(1)}`);
+    return getJSON(`/api/collections/${encodeURIComponent(collection)}/items/${encodeURIComponent(id)}?${viewParam().slice(1)}`);
   }
   // A feature's popup at a position, listing `others` ([collection, id,
   // text]) as buttons that open theirs in its place.
@@ -727,7 +734,7 @@
     if (gapLayers[service]) gapLayers[service].remove();
     delete gapLayers[service];
     if (!state.gaps.has(service)) return;
-    const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}${asofParam()}`);
+    const fc = await getJSON(`/api/coverage/gaps?service=${service}&scenario=${state.scenario}${viewParam()}`);
     if (seq !== gapSeq[service] || !state.gaps.has(service)) return;
     if (gapLayers[service]) gapLayers[service].remove();
     gapLayers[service] = L.geoJSON(fc, { coordsToLatLng, pane: 'za-gaps', style: () => ({ ...gapStyle(service), className: `za-gap za-gap-${service}` }), interactive: false }).addTo(za.map);
@@ -759,7 +766,7 @@
     const el = document.getElementById('stats-body');
     await afterFirstView();
     try {
-      const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}${asofParam()}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}${asofParam()}`)]);
+      const [st, sites] = await Promise.all([getJSON(`/api/stats?scenario=${state.scenario}${viewParam()}`), getJSON(`/api/coverage/sites?scenario=${state.scenario}${viewParam()}`)]);
       const html = [];
       const listed = SERVICES.filter((s) => st[s]?.by_status);
       const statuses = scenarios.planned || [...new Set(listed.flatMap((s) => Object.keys(st[s].by_status)))];
@@ -868,6 +875,7 @@
     document.title = `zoneatlas · ${title}`;
     document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.querySelectorAll('[data-i18n-label]').forEach((el) => el.setAttribute('aria-label', t(el.dataset.i18nLabel)));
+    document.querySelectorAll('[data-i18n-placeholder]').forEach((el) => el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder)));
     document.getElementById('lang').textContent = state.lang === 'zh' ? 'EN' : '中文';
     document.getElementById('draw').textContent = draw.on ? t('finish') : t('draw');
     buildLayerControl();
@@ -984,6 +992,7 @@
     // What web/edit.js builds on (editing, history, time, live updates).
     za.app = {
       I18N, state, t, esc, label, statusText, features, getJSON, reloadCollection, reloadAll, renderStats, rerunQuery, afterFirstView,
+      viewParam, writeHash, coordsToLatLng, styleFor,
       collections: () => collections,
       // The landing page (`history`: whether history, asof and events are
       // served) and the statuses each scenario counts.
@@ -1004,7 +1013,7 @@
         const l = layerOf[c]?.[id];
         za.map.closePopup();
         if (!l && groups[c]?.zaTiled) {
-          getJSON(`/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}?${asofParam().slice(1)}`).then((f) => {
+          getJSON(`/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}?${viewParam().slice(1)}`).then((f) => {
             const b = L.geoJSON(f, { coordsToLatLng }).getBounds();
             za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
             L.popup().setLatLng(b.getCenter()).setContent(popupHtml(c, f)).openOn(za.map);

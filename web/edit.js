@@ -39,6 +39,8 @@
   let app;
   const session = { token: sessionStorage.getItem(TOKEN_KEY), name: null, role: null };
   const canEdit = () => session.role === 'editor' || session.role === 'admin';
+  // What proposals.js needs of the signed-in user.
+  za.session = { role: () => session.role, name: () => session.name, auth: () => (session.token ? { Authorization: `Bearer ${session.token}` } : {}), send };
   const fill = (s, vars) => s.replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
   const auth = () => ({ Authorization: `Bearer ${session.token}` });
   za.events = 0;
@@ -51,7 +53,10 @@
     const json = r.status === 204 ? null : await r.json().catch(() => null);
     return { status: r.status, etag: r.headers.get('etag'), revision: r.headers.get('zoneatlas-revision'), json };
   }
-  const itemUrl = (c, id) => `/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}`;
+  const itemPath = (c, id) => `/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}`;
+  // In the open proposal, if any: its feature, its ETag, edits into it.
+  const inView = () => (app?.state.proposal ? `?proposal=${encodeURIComponent(app.state.proposal)}` : '');
+  const itemUrl = (c, id) => `${itemPath(c, id)}${inView()}`;
 
   // --- signing in
   async function whoAmI() {
@@ -72,6 +77,7 @@
     $('new-draw').disabled = !canEdit() || past;
     $('new-collection').disabled = !canEdit() || past;
     if (session.name && !canEdit()) $('edit-body').innerHTML = `<p class="hint">${app.esc(t('viewer_only'))}</p>`;
+    if (za.onSession) za.onSession();
   }
   function signOut() {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -199,6 +205,8 @@
     app.renderStats();
     app.rerunQuery();
     renderProgress();
+    // The open proposal's comparison follows (proposals.js).
+    if (za.onSaved) await za.onSaved();
   }
 
   // --- editing an existing feature
@@ -262,7 +270,7 @@
     if (!r.ok) { message(esc(`${r.status}`), 'no'); return; }
     const theirs = await r.json();
     const newEtag = r.headers.get('etag');
-    const h = await app.getJSON(`${itemUrl(edit.collection, edit.id)}/history`);
+    const h = await app.getJSON(`${itemPath(edit.collection, edit.id)}/history`);
     const last = h.versions[h.versions.length - 1];
     // Per field: theirs and yours, yours chosen unless unticked; what they
     // changed that this user did not is listed, and kept.
@@ -363,7 +371,7 @@
       for (const [k, v] of Object.entries(props)) if (v === null) delete props[k];
       const feature = { type: 'Feature', geometry, properties: props };
       if (id) feature.id = id;
-      const r = await send('POST', `/api/collections/${encodeURIComponent(collection)}/items`, { body: feature });
+      const r = await send('POST', `/api/collections/${encodeURIComponent(collection)}/items${inView()}`, { body: feature });
       if (r.status === 201) {
         done();
         await afterWrite(collection);
@@ -379,7 +387,7 @@
   async function showHistory(collection, id) {
     const t = app.t;
     const esc = app.esc;
-    const h = await app.getJSON(`${itemUrl(collection, id)}/history`);
+    const h = await app.getJSON(`${itemPath(collection, id)}/history`);
     $('history').hidden = false;
     const items = h.versions.slice().reverse().map((v) => {
       const status = v.feature?.properties?.status;

@@ -35,7 +35,7 @@
   const overlay = () => (za.planLayer ||= L.layerGroup().addTo(za.map));
   const ha = (m2) => (m2 / 10000).toLocaleString(undefined, { maximumFractionDigits: 2 });
   const name = (r) => (r ? app.esc(r.name || r.id) : '—');
-  const scenarioQ = () => `scenario=${app.state.scenario}${app.state.asof ? `&asof=${encodeURIComponent(app.state.asof)}` : ''}`;
+  const scenarioQ = () => `scenario=${app.state.scenario}${app.viewParam()}`;
 
   // --- find land
   async function findLand() {
@@ -108,7 +108,7 @@
     if (f) { draw(f); return; }
     if (fetched++ >= MAX_FETCHED) return;
     const layer = overlay();
-    app.getJSON(`/api/collections/${encodeURIComponent(ref.collection)}/items/${encodeURIComponent(ref.id)}${app.state.asof ? `?asof=${encodeURIComponent(app.state.asof)}` : ''}`)
+    app.getJSON(`/api/collections/${encodeURIComponent(ref.collection)}/items/${encodeURIComponent(ref.id)}?${app.viewParam().slice(1)}`)
       .then((g) => { if (za.map.hasLayer(layer)) draw(g); })
       .catch((e) => za.errors.push(String(e)));
   }

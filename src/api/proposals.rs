@@ -19,7 +19,7 @@ use super::auth::require_role;
 use super::media::{HTML, JSON};
 use super::openapi::{params as p, Endpoint, Param};
 use super::params::{ApiPath, QueryPairs};
-use super::{base_url, json_response, ApiError, Ctx};
+use super::{base_url, ApiError, Ctx};
 use crate::live::{Keep, ProposalError};
 use crate::store::proposal::ProposalMeta;
 use crate::store::Role;
@@ -219,10 +219,14 @@ fn proposal_json(s: &Ctx, headers: &HeaderMap, meta: &ProposalMeta, changes: usi
     })
 }
 
+/// A proposal's answers change with its saves, which move no record
+/// revision: never cached on the record's ETag (see `middleware::etag`).
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
 fn answer(status: StatusCode, v: &Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, JSON)],
+        [(header::CONTENT_TYPE, JSON), NO_STORE],
         serde_json::to_vec(v).unwrap_or_default(),
     )
         .into_response()
@@ -464,12 +468,9 @@ async fn diff(
             })
             .unwrap_or_default();
         let page = crate::report::proposal::proposal_html(&v, &titles);
-        return Ok(([(header::CONTENT_TYPE, HTML)], page).into_response());
+        return Ok(([(header::CONTENT_TYPE, HTML), NO_STORE], page).into_response());
     }
-    Ok(json_response(
-        JSON,
-        serde_json::to_vec(&v).unwrap_or_default(),
-    ))
+    Ok(answer(StatusCode::OK, &v))
 }
 
 async fn adopt(

@@ -53,6 +53,47 @@ fn bad_requests_table_every_error_is_json_with_its_status() {
     #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, String, Vec<(&str, &str)>, &str, u16, &str)> = vec![
         ("GET", "/api/nothing".into(), vec![], "", 404, "no such"),
+        ("GET", "/api/proposals/nope".into(), vec![], "", 404, "nope"),
+        (
+            "GET",
+            "/api/tiles/WebMercatorQuad/14/6000/13000?proposal=nope".into(),
+            vec![],
+            "",
+            404,
+            "nope",
+        ),
+        (
+            "GET",
+            "/api/stats?proposal=a&proposal=b".into(),
+            vec![],
+            "",
+            400,
+            "more than once",
+        ),
+        (
+            "GET",
+            "/api/proposals/nope/diff?consequences=maybe".into(),
+            vec![],
+            "",
+            400,
+            "consequences",
+        ),
+        (
+            "POST",
+            "/api/proposals".into(),
+            vec![],
+            r#"{"title":"x"}"#,
+            401,
+            "Bearer",
+        ),
+        (
+            "POST",
+            "/api/proposals/nope/adopt".into(),
+            vec![],
+            "",
+            401,
+            "Bearer",
+        ),
         (
             "GET",
             "/api/collections/%FF/items".into(),

@@ -216,7 +216,7 @@ fn operation(e: &Endpoint, extra_params: &[Value]) -> Value {
             })
         };
     }
-    if e.tag == "Editing" {
+    if e.tag == "Editing" || e.params.iter().any(|p| p.name == "Authorization") {
         op["security"] = json!([{ "bearer": [] }]);
     }
     op

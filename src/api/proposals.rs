@@ -31,6 +31,13 @@ const PROPOSAL_ID: Param = Param {
     schema: r#"{"type":"string"}"#,
     description: "The proposal's id, as POST /api/proposals answered it.",
 };
+const CONSEQUENCES: Param = Param {
+    name: "consequences",
+    location: "query",
+    required: false,
+    schema: r#"{"type":"boolean","default":true}"#,
+    description: "false: the features alone, without the consequences (which cost what the coverage answers cost).",
+};
 const DIFF_F: Param = Param {
     name: "f",
     location: "query",
@@ -116,7 +123,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         operation_id: "proposalDiff",
         summary: "The proposal against the record: features added, changed (before/after) and removed, and the consequences side by side (zone shares, sites, substation loads, single points of failure, assets by status)",
         tag: "Proposals",
-        params: &[PROPOSAL_ID, DIFF_F],
+        params: &[PROPOSAL_ID, DIFF_F, CONSEQUENCES],
         request_body: None,
         responses: &[(200, JSON, "The comparison (text/html with f=html)"), ERR_404, (503, JSON, "Busy, or past the deadline")],
         route: || get(diff),
@@ -385,7 +392,16 @@ async fn diff(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
-    q.reject_unknown(&["f"])?;
+    q.reject_unknown(&["f", "consequences"])?;
+    let with_consequences = match q.single("consequences")? {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "consequences: {other:?} is not true or false"
+            )))
+        }
+    };
     let html = match q.single("f")? {
         None | Some("json") => false,
         Some("html") => true,
@@ -444,7 +460,12 @@ async fn diff(
                 &after,
                 keys.iter().map(|(l, i)| (l.as_str(), i.as_str())),
             );
-            let consequences = crate::compare::consequences(&before, &after, &deadline)?;
+            // The features alone cost what the changes do; the
+            // consequences cost what the coverage answers do.
+            let consequences = match with_consequences {
+                true => crate::compare::consequences(&before, &after, &deadline)?,
+                false => Value::Null,
+            };
             Ok(json!({
                 "proposal": meta,
                 "record_revision": before.revision,

@@ -61,6 +61,19 @@ fn send(
     http(method, &format!("{}{path}", s.base), &headers, &bytes)
 }
 
+/// POST a proposal's action (`adopt`, `withdraw`) with no body.
+fn act(s: &Server, token: &str, proposal: &str, action: &str) -> Raw {
+    send(
+        s,
+        "POST",
+        &format!("/api/proposals/{proposal}/{action}"),
+        token,
+        "application/json",
+        &[],
+        &Value::Null,
+    )
+}
+
 fn create_proposal(s: &Server, token: &str, title: &str) -> String {
     let r = send(
         s,
@@ -623,25 +636,9 @@ fn a_planner_drafts_jiangang_in_service_compares_it_and_adopts_it() {
     );
 
     // Adoption needs an admin; then the record equals the proposal.
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{p}/adopt"),
-        &editor,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &editor, &p, "adopt");
     assert_eq!(r.status, 403);
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{p}/adopt"),
-        &admin,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &admin, &p, "adopt");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let adopted = r.json();
     assert_eq!(adopted["status"], "adopted");
@@ -759,15 +756,7 @@ fn a_conflict_is_named_and_a_rebase_takes_either_side() {
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(named, ["R-001", "R-003"]);
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{p}/adopt"),
-        &admin,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &admin, &p, "adopt");
     assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
     let body = r.json();
     let named: Vec<&str> = body["conflicts"]
@@ -815,15 +804,7 @@ fn a_conflict_is_named_and_a_rebase_takes_either_side() {
         &json!({"features": [{"collection": "roads", "id": "R-009", "keep": "record"}]}),
     );
     assert_eq!(bad.status, 400, "a feature the proposal does not change");
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{p}/adopt"),
-        &admin,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &admin, &p, "adopt");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let width = |id: &str| feature(&server, "roads", id, None).0["properties"]["width_m"].clone();
     assert_eq!(
@@ -869,15 +850,7 @@ fn a_conflict_is_named_and_a_rebase_takes_either_side() {
         &[],
         &json!({"features": [{"collection": "roads", "id": "R-004", "keep": "proposal"}]}),
     );
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{q}/adopt"),
-        &admin,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &admin, &q, "adopt");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(width("R-004"), json!(44));
 }
@@ -1144,15 +1117,7 @@ fn closed_unknown_and_malformed_proposal_requests_say_what_was_wrong() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["title"], "Renamed");
-    let r = send(
-        &server,
-        "POST",
-        &format!("/api/proposals/{p}/withdraw"),
-        &editor,
-        "application/json",
-        &[],
-        &Value::Null,
-    );
+    let r = act(&server, &editor, &p, "withdraw");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "withdrawn");
     let r = patch_props(

@@ -200,6 +200,38 @@ fn items(base: &str, proposal: Option<&str>) -> Value {
     Value::Object(out)
 }
 
+/// The statistics and substation loads through `base` in both scenarios
+/// (in a proposal when one is named), without their revision.
+fn figures(base: &str, proposal: Option<&str>) -> Value {
+    let q = proposal
+        .map(|p| format!("&proposal={p}"))
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for sc in ["current", "planned"] {
+        for what in ["stats", "network/capacity"] {
+            let mut v = Value::Null;
+            for _ in 0..240 {
+                let r = http(
+                    "GET",
+                    &format!("{base}/api/{what}?scenario={sc}{q}"),
+                    &[],
+                    b"",
+                );
+                if r.status != 503 {
+                    v = r.json();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            if let Some(o) = v.as_object_mut() {
+                o.remove("revision");
+            }
+            out.insert(format!("{what} {sc}"), v);
+        }
+    }
+    Value::Object(out)
+}
+
 /// A proposal made, edited and read through A and B, adopted through B:
 /// both then serve the proposal's data as the record.
 fn proposal_across_replicas() -> Result<(), Failed> {
@@ -280,6 +312,10 @@ fn proposal_across_replicas() -> Result<(), Failed> {
     check(agreed, || "A and B disagree on the proposal".into())?;
     let proposal = items(&p.b.base, Some(&id));
     check(proposal != record, || "the proposal shows no change".into())?;
+    let proposal_figures = figures(&p.b.base, Some(&id));
+    check(proposal_figures == figures(&p.a.base, Some(&id)), || {
+        "A and B give the proposal different statistics".into()
+    })?;
     check(
         items(&p.a.base, None) == record && items(&p.b.base, None) == record,
         || "the record changed before adoption".into(),
@@ -307,6 +343,9 @@ fn proposal_across_replicas() -> Result<(), Failed> {
     for (name, s) in [("A", &p.a), ("B", &p.b)] {
         check(items(&s.base, None) == proposal, || {
             format!("{name}'s record is not the proposal")
+        })?;
+        check(figures(&s.base, None) == proposal_figures, || {
+            format!("{name}'s statistics are not the proposal's")
         })?;
         let status = http("GET", &format!("{}/api/proposals/{id}", s.base), &[], b"").json()
             ["status"]

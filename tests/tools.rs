@@ -171,7 +171,7 @@ fn main() {
             planner_equals_oracles,
         ),
         trial(
-            "site_report_prints_to_pdf_in_chromium",
+            "site_report_and_proposal_comparison_print_to_pdf_in_chromium",
             &[CHROMIUM],
             site_report_pdf,
         ),
@@ -439,6 +439,68 @@ fn site_report_pdf() -> Result<(), Failed> {
     check(r.body.starts_with(b"%PDF") && r.body.len() > 20_000, || {
         format!("not a PDF of a page with a map: {} bytes", r.body.len())
     })?;
+    // A proposal's comparison prints the same way.
+    let bearer = format!(
+        "Bearer {}",
+        common::token(&server.store, "editor", "printer")
+    );
+    let made = http(
+        "POST",
+        &format!("{}/api/proposals", server.base),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"title":"Jiangang in service"}"#,
+    );
+    check(made.status == 201, || format!("create: {}", made.status))?;
+    let id = made.json()["id"].as_str().unwrap_or_default().to_owned();
+    let etag = http(
+        "GET",
+        &format!(
+            "{}/api/collections/substations/items/SS-JIANGANG?proposal={id}",
+            server.base
+        ),
+        &[],
+        b"",
+    )
+    .header("etag")
+    .unwrap_or_default()
+    .to_owned();
+    let edited = http(
+        "PATCH",
+        &format!(
+            "{}/api/collections/substations/items/SS-JIANGANG?proposal={id}",
+            server.base
+        ),
+        &[
+            ("Authorization", &bearer),
+            ("If-Match", &etag),
+            ("Content-Type", "application/merge-patch+json"),
+        ],
+        br#"{"properties":{"status":"existing"}}"#,
+    );
+    check(edited.status == 200, || format!("edit: {}", edited.status))?;
+    let r = http(
+        "GET",
+        &format!("{}/api/proposals/{id}/diff?f=pdf", server.base),
+        &[],
+        b"",
+    );
+    check(
+        r.status == 200
+            && r.header("content-type") == Some("application/pdf")
+            && r.body.starts_with(b"%PDF")
+            && r.body.len() > 10_000,
+        || {
+            format!(
+                "the comparison's PDF: {} {:?}, {} bytes",
+                r.status,
+                r.header("content-type"),
+                r.body.len()
+            )
+        },
+    )?;
     Ok(())
 }
 

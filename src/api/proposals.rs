@@ -16,7 +16,7 @@ use axum::routing::{get, patch, post};
 use serde_json::{json, Value};
 
 use super::auth::require_role;
-use super::media::{HTML, JSON};
+use super::media::{HTML, JSON, PDF};
 use super::openapi::{params as p, Endpoint, Param};
 use super::params::{ApiPath, QueryPairs};
 use super::{base_url, ApiError, Ctx};
@@ -42,8 +42,8 @@ const DIFF_F: Param = Param {
     name: "f",
     location: "query",
     required: false,
-    schema: r#"{"type":"string","enum":["json","html"],"default":"json"}"#,
-    description: "json: the comparison; html: the same as a printable page in Chinese and English.",
+    schema: r#"{"type":"string","enum":["json","html","pdf"],"default":"json"}"#,
+    description: "json: the comparison; html: the same as a printable page in Chinese and English; pdf: that page printed by headless Chromium.",
 };
 const DESCRIBE_BODY: &str = r#"{"type":"object","properties":{"title":{"type":"string","maxLength":200},"description":{"type":"string","maxLength":10000}}}"#;
 const REBASE_BODY: &str = r#"{"type":"object","required":["features"],"properties":{"features":{"type":"array","items":{"type":"object","required":["collection","id","keep"],"properties":{"collection":{"type":"string"},"id":{"type":"string"},"keep":{"type":"string","enum":["record","proposal"]}}}}}}"#;
@@ -125,7 +125,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         tag: "Proposals",
         params: &[PROPOSAL_ID, DIFF_F, CONSEQUENCES],
         request_body: None,
-        responses: &[(200, JSON, "The comparison (text/html with f=html)"), ERR_404, (503, JSON, "Busy, or past the deadline")],
+        responses: &[(200, JSON, "The comparison (text/html with f=html, application/pdf with f=pdf)"), ERR_404, (501, JSON, "f=pdf without Chromium"), (503, JSON, "Busy, or past the deadline")],
         route: || get(diff),
     },
     Endpoint {
@@ -402,15 +402,21 @@ async fn diff(
             )))
         }
     };
-    let html = match q.single("f")? {
-        None | Some("json") => false,
-        Some("html") => true,
+    let (html, pdf) = match q.single("f")? {
+        None | Some("json") => (false, false),
+        Some("html") => (true, false),
+        Some("pdf") => (true, true),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "f: {other:?} is not a format of the comparison; use json or html"
+                "f: {other:?} is not a format of the comparison; use json, html or pdf"
             )))
         }
     };
+    if pdf && crate::report::pdf::chromium().is_none() {
+        return Err(ApiError::not_implemented(
+            crate::report::pdf::PdfError::NoChromium.to_string(),
+        ));
+    }
     let live = Arc::clone(&s.live);
     let pid = id.clone();
     let (record, view, meta, keys) = blocking(&s, move |live| {
@@ -489,6 +495,16 @@ async fn diff(
             })
             .unwrap_or_default();
         let page = crate::report::proposal::proposal_html(&v, &titles);
+        if pdf {
+            // Printed as the site report is (Chromium's own bound).
+            let timeout = s.compute.deadline().max(std::time::Duration::from_secs(45));
+            let printed =
+                tokio::task::spawn_blocking(move || crate::report::pdf::render(&page, timeout))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(|e| ApiError::not_ready(e.to_string()))?;
+            return Ok(([(header::CONTENT_TYPE, PDF), NO_STORE], printed).into_response());
+        }
         return Ok(([(header::CONTENT_TYPE, HTML), NO_STORE], page).into_response());
     }
     Ok(answer(StatusCode::OK, &v))

@@ -245,16 +245,10 @@ impl Live {
     /// The data as the proposal makes it: the current snapshot with the
     /// proposal's changes (kept for the next request at the same versions).
     pub fn proposal_view(&self, id: &str) -> Result<(Arc<Catalog>, ProposalMeta), ProposalError> {
-        let snap = self.snapshot();
-        let (meta, _) = self.proposal(id)?;
-        if let Ok(views) = self.proposal_views.lock() {
-            if let Some((_, _, _, v)) = views
-                .iter()
-                .find(|(p, ver, rev, _)| p == id && *ver == meta.version && *rev == snap.revision)
-            {
-                return Ok((Arc::clone(v), meta));
-            }
+        if let Some(hit) = self.proposal_view_cached(id) {
+            return Ok(hit);
         }
+        let snap = self.snapshot();
         let (meta, state) = self.proposal_state(id, &snap, None)?;
         let view = Arc::new(view_of(&snap, id, meta.version, &state).map_err(|e| {
             ProposalError::Invalid(format!(
@@ -275,6 +269,19 @@ impl Live {
             ));
         }
         Ok((view, meta))
+    }
+
+    /// The proposal's view when one is kept for its current version over
+    /// the current revision: no counting, no building (every read inside
+    /// a proposal asks this first, on the async worker).
+    pub fn proposal_view_cached(&self, id: &str) -> Option<(Arc<Catalog>, ProposalMeta)> {
+        let revision = self.snapshot().revision;
+        let meta = self.book().metas.get(id)?.clone();
+        let views = self.proposal_views.lock().ok()?;
+        views
+            .iter()
+            .find(|(p, ver, rev, _)| p == id && *ver == meta.version && *rev == revision)
+            .map(|(_, _, _, v)| (Arc::clone(v), meta))
     }
 
     /// A past view of a proposal: the record as of `at` with the proposal's

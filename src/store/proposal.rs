@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use super::StoreError;
+
 /// Where a proposal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,3 +87,18 @@ pub struct ProposalRow {
 
 /// Every proposal's description, and the rows after a position.
 pub type ProposalsRead = (Vec<ProposalMeta>, Vec<ProposalRow>);
+
+/// Whether a save over version `expected` (`None`: a new proposal) may go
+/// ahead when the store holds version `at` of proposal `id` (`None`: no
+/// such proposal): `Behind` with the stored version when another save came
+/// first. Both stores ask it inside their save's transaction.
+pub(crate) fn may_save(id: &str, expected: Option<u64>, at: Option<u64>) -> Result<(), StoreError> {
+    match (expected, at) {
+        (None, Some(_)) => Err(StoreError::Refused(format!(
+            "a proposal {id:?} exists already"
+        ))),
+        (Some(_), None) => Err(StoreError::Refused(format!("no proposal {id:?}"))),
+        (Some(e), Some(a)) if a != e => Err(StoreError::Behind(a)),
+        _ => Ok(()),
+    }
+}

@@ -122,24 +122,34 @@ async fn pin_proposal(
 ) -> Response {
     let live = Arc::clone(&state.live);
     let named = id.clone();
-    let pinned = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        match asof {
-            None => Ok(live.proposal_view(&named)?.0),
-            Some(text) => {
-                // Its rows saved by the instant, over the record as of then.
-                let revision = crate::history::resolve(&live, &text)?;
-                let past = live.as_of(revision)?;
-                let time = match crate::clock::parse(&text) {
-                    Ok(t) => crate::clock::format(t),
-                    Err(_) => live
-                        .with_history(|h| h.revision_time(revision))?
-                        .unwrap_or_default(),
-                };
-                Ok(live.proposal_as_of(&named, &past, &time)?)
-            }
+    // A view already built needs no trip to the blocking pool.
+    let cached = match asof {
+        None => live.proposal_view_cached(&id).map(|(v, _)| v),
+        Some(_) => None,
+    };
+    let pinned = match cached {
+        Some(v) => Ok(Ok(v)),
+        None => {
+            tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+                match asof {
+                    None => Ok(live.proposal_view(&named)?.0),
+                    Some(text) => {
+                        // Its rows saved by the instant, over the record as of then.
+                        let revision = crate::history::resolve(&live, &text)?;
+                        let past = live.as_of(revision)?;
+                        let time = match crate::clock::parse(&text) {
+                            Ok(t) => crate::clock::format(t),
+                            Err(_) => live
+                                .with_history(|h| h.revision_time(revision))?
+                                .unwrap_or_default(),
+                        };
+                        Ok(live.proposal_as_of(&named, &past, &time)?)
+                    }
+                }
+            })
+            .await
         }
-    })
-    .await;
+    };
     let snapshot = match pinned {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return e.into_response(),

@@ -8,7 +8,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{sql_err, GpkgStore};
-use crate::store::proposal::{ProposalMeta, ProposalRow, ProposalStatus, ProposalsRead};
+use crate::store::proposal::{may_save, ProposalMeta, ProposalRow, ProposalStatus, ProposalsRead};
 use crate::store::StoreError;
 
 /// The tables, made if missing (stores made before proposals existed).
@@ -42,17 +42,7 @@ pub(super) fn save_in(
         )
         .optional()
         .map_err(fail)?;
-    match (expected, at) {
-        (None, Some(_)) => {
-            return Err(StoreError::Refused(format!(
-                "a proposal {:?} exists already",
-                meta.id
-            )))
-        }
-        (Some(_), None) => return Err(StoreError::Refused(format!("no proposal {:?}", meta.id))),
-        (Some(e), Some(a)) if a as u64 != e => return Err(StoreError::Behind(a as u64)),
-        _ => {}
-    }
+    may_save(&meta.id, expected, at.map(|a| a as u64))?;
     tx.execute(
         "INSERT OR REPLACE INTO zoneatlas_proposals(id, title, description, author, base, status, created, updated, version, adopted_revision)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

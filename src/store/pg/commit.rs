@@ -151,9 +151,8 @@ impl PgStore {
                 let mut meta = meta.clone();
                 meta.adopted_revision = Some(next);
                 meta.updated = now.clone();
-                match super::proposals::save_in(&mut tx, &meta, Some(expected), &[])? {
-                    super::proposals::Saved::Done(_) => {}
-                    other => return Ok(Err(Err(other))),
+                if let Err(e) = super::proposals::save_in(&mut tx, &meta, Some(expected), &[])? {
+                    return Ok(Err(Err(e)));
                 }
             }
             tx.commit()?;
@@ -168,7 +167,7 @@ impl PgStore {
                 })
             }
             Err(Ok(at)) => Err(StoreError::Behind(at)),
-            Err(Err(saved)) => Err(saved.into_error()),
+            Err(Err(e)) => Err(e),
         }
     }
 

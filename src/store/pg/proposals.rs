@@ -6,16 +6,12 @@
 //! the record's commit transaction (`commit::commit_at`).
 
 use super::{PgStore, CHANNEL};
-use crate::store::proposal::{ProposalMeta, ProposalRow, ProposalStatus, ProposalsRead};
+use crate::store::proposal::{may_save, ProposalMeta, ProposalRow, ProposalStatus, ProposalsRead};
 use crate::store::StoreError;
 
-/// What a save found: done (the rows' positions), or the proposal at
-/// another version, or refused.
-pub(super) enum Saved {
-    Done(Vec<u64>),
-    Behind(u64),
-    Refused(String),
-}
+/// What a save found: done (the rows' positions), or refused (`Behind`:
+/// the proposal is at another version).
+pub(super) type Saved = Result<Vec<u64>, StoreError>;
 
 /// Write `meta` over version `expected` (new when `None`) and `rows`, in
 /// `tx`; announced on commit.
@@ -35,16 +31,8 @@ pub(super) fn save_in(
             &[&meta.id],
         )?
         .map(|r| r.get(0));
-    match (expected, at) {
-        (None, Some(_)) => {
-            return Ok(Saved::Refused(format!(
-                "a proposal {:?} exists already",
-                meta.id
-            )))
-        }
-        (Some(_), None) => return Ok(Saved::Refused(format!("no proposal {:?}", meta.id))),
-        (Some(e), Some(a)) if a as u64 != e => return Ok(Saved::Behind(a as u64)),
-        _ => {}
+    if let Err(e) = may_save(&meta.id, expected, at.map(|a| a as u64)) {
+        return Ok(Err(e));
     }
     let adopted = meta.adopted_revision.map(|r| r as i64);
     tx.execute(
@@ -91,26 +79,7 @@ pub(super) fn save_in(
         seqs.push(seq as u64);
     }
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &"proposal"])?;
-    Ok(Saved::Done(seqs))
-}
-
-impl Saved {
-    /// A save that did not happen, as the `Store` trait answers it.
-    pub(super) fn into_error(self) -> StoreError {
-        match self {
-            Saved::Done(_) => StoreError::Unavailable("the proposal was saved".into()),
-            Saved::Behind(v) => StoreError::Behind(v),
-            Saved::Refused(m) => StoreError::Refused(m),
-        }
-    }
-}
-
-/// A `Saved` as the `Store` trait answers it.
-pub(super) fn outcome(saved: Saved) -> Result<Vec<u64>, StoreError> {
-    match saved {
-        Saved::Done(seqs) => Ok(seqs),
-        other => Err(other.into_error()),
-    }
+    Ok(Ok(seqs))
 }
 
 impl PgStore {
@@ -124,12 +93,12 @@ impl PgStore {
         let saved = self.with(|c| {
             let mut tx = c.transaction()?;
             let saved = save_in(&mut tx, meta, expected, rows)?;
-            if matches!(saved, Saved::Done(_)) {
+            if saved.is_ok() {
                 tx.commit()?;
             }
             Ok(saved)
         })?;
-        outcome(saved)
+        saved
     }
 
     /// `Store::proposals_since`, read in one snapshot of the database.

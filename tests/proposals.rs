@@ -1160,3 +1160,71 @@ fn closed_unknown_and_malformed_proposal_requests_say_what_was_wrong() {
         .unwrap()
         .contains("--store"));
 }
+
+#[test]
+fn every_read_answers_from_the_proposal_and_names_it() {
+    let server = Server::start(&[]);
+    let editor = common::token(&server.store, "editor", "planner");
+    let p = create_proposal(&server, &editor, "Jiangang in service");
+    let r = patch_props(
+        &server,
+        &editor,
+        "substations",
+        "SS-JIANGANG",
+        Some(&p),
+        json!({"status": "existing"}),
+    );
+    assert_eq!(r.status, 200);
+    // Jiangang's outage today: the record has nothing in service to cut;
+    // the proposal does.
+    let reads = [
+        "/api/collections",
+        "/api/collections/substations/items/SS-JIANGANG",
+        "/api/collections/roads/items?limit=5",
+        "/api/collections/roads/tiles/WebMercatorQuad/14/6506/13358",
+        "/api/tiles/WebMercatorQuad/14/6506/13358",
+        "/api/coverage?lon=113.5690&lat=34.6960",
+        "/api/coverage/zone",
+        "/api/coverage/gaps?service=power",
+        "/api/coverage/sites",
+        "/api/coverage/suitable?services=power&min_area_m2=50000",
+        "/api/network/outage?assets=SS-JIANGANG",
+        "/api/network/critical?service=power",
+        "/api/network/capacity",
+        "/api/stats",
+        "/api/reports/site/ST-JINMAO",
+    ];
+    for path in reads {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut inside = get(&server, &format!("{path}{sep}proposal={p}"));
+        for _ in 0..240 {
+            if inside.status != 503 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            inside = get(&server, &format!("{path}{sep}proposal={p}"));
+        }
+        assert_eq!(
+            inside.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&inside.body)
+        );
+        assert_eq!(
+            inside.header("zoneatlas-proposal"),
+            Some(p.as_str()),
+            "{path}"
+        );
+    }
+    // Where the substation's status matters, the answers differ.
+    for path in [
+        "/api/network/outage?assets=SS-JIANGANG",
+        "/api/coverage?lon=113.5690&lat=34.6960",
+        "/api/coverage/zone",
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let record = get_json(&server, path);
+        let inside = get_json(&server, &format!("{path}{sep}proposal={p}"));
+        assert_ne!(record, inside, "{path} is the same inside the proposal");
+    }
+}

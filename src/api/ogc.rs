@@ -101,10 +101,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-/// Discovery resources take only `f`; anything else is a 400.
+/// Discovery resources take only `f` (and the read parameters the
+/// middleware acts on: `asof`, `proposal`); anything else is a 400.
 pub fn only_format(raw: Option<&str>) -> Result<(), ApiError> {
     let q = QueryPairs::parse(raw);
-    q.reject_unknown(&["f"])?;
+    // The middleware's own (`asof`, `proposal`) pin the snapshot described.
+    q.reject_unknown_read(&["f"])?;
     format(&q)
 }
 

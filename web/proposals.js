@@ -18,7 +18,7 @@
       zone_change: '全区覆盖率', area_change: '分区覆盖率', sites_change: '服务变化的项目', loads: '变电站负荷', spof: '单点故障', gained: '新增', lost: '消除',
       nothing_changes: '无变化', record: '现状', proposal: '方案', conflicts: '冲突：现状记录也修改了这些要素', keep_proposal: '保留方案的', keep_record: '采用现状的',
       adopted_as: '已采纳为现状记录的版本 {rev}', sign_in_to_propose: '登录后可新建和编辑方案', in_proposal: '方案：{title}', confirm_adopt: '将此方案的全部修改写入现状记录？',
-      by_status: '按状态', copied: '已复制链接',
+      by_status: '按状态', copied: '已复制链接', its_log: '方案修改记录', op_revert: '采用现状的', op_rebase: '保留方案的',
     },
     en: {
       proposals: 'Proposals', the_record: 'The record (no proposal)', new_proposal: 'New proposal', create: 'Create', title_ph: 'Proposal title',
@@ -27,7 +27,7 @@
       zone_change: 'Zone coverage', area_change: 'Coverage by area', sites_change: 'Sites whose service changes', loads: 'Substation loads', spof: 'Single points of failure', gained: 'gained', lost: 'removed',
       nothing_changes: 'no change', record: 'Record', proposal: 'Proposal', conflicts: 'Conflicts: the record changed these features too', keep_proposal: 'Keep the proposal’s', keep_record: 'Take the record’s',
       adopted_as: 'Adopted as revision {rev} of the record', sign_in_to_propose: 'Sign in to create and edit proposals', in_proposal: 'Proposal: {title}', confirm_adopt: 'Write every change of this proposal into the record?',
-      by_status: 'by status', copied: 'Link copied',
+      by_status: 'by status', copied: 'Link copied', its_log: 'Changes in this proposal', op_revert: 'took the record’s', op_rebase: 'kept over the record’s',
     },
   };
   // How a change is drawn over the record: its colour and dash.
@@ -44,6 +44,7 @@
   let list = [];
   let open = null; // the open proposal's description
   let diff = null; // its comparison
+  let log = []; // its own change log
   let message = '';
   const overlay = () => (za.proposalLayer ||= L.layerGroup().addTo(za.map));
   const role = () => za.session?.role?.() || null;
@@ -91,7 +92,12 @@
   async function compare() {
     overlay().clearLayers();
     if (!open) return;
-    diff = await app.getJSON(url(open.id, '/diff')).catch((e) => { message = app.errorText(e); return null; });
+    const [d, l] = await Promise.all([
+      app.getJSON(url(open.id, '/diff')).catch((e) => { message = app.errorText(e); return null; }),
+      app.getJSON(url(open.id, '/changes')).catch(() => ({ changes: [] })),
+    ]);
+    diff = d;
+    log = l.changes || [];
     if (!diff) return;
     for (const f of diff.features.features) {
       const s = CHANGE_STYLE[f.change];
@@ -174,6 +180,10 @@
         <a id="proposal-link" href="${esc(link)}">${esc(t('link'))}</a>
         <a href="${esc(url(open.id, '/diff?f=html'))}" target="_blank" rel="noopener">${esc(t('compare'))} (HTML)</a></div>`);
       body.push(`<h3>${esc(t('compare'))}</h3><div id="proposal-compare">${comparisonHtml()}</div>`);
+      // Who changed what in it, newest first (the last 20).
+      const when = (iso) => new Date(iso).toLocaleString(app.state.lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+      const rows = log.slice(-20).reverse().map((r) => `<li>${esc(when(r.time))} · ${esc(r.who)} · ${esc(app.t(`op_${r.op}`))} ${esc(r.collection)}/${esc(r.feature_id)}</li>`);
+      if (rows.length) body.push(`<details id="proposal-log"><summary>${esc(t('its_log'))} (${log.length})</summary><ol class="proposal-log">${rows.join('')}</ol></details>`);
     }
     $('proposal-body').innerHTML = body.join('');
   }

@@ -96,6 +96,9 @@ try {
   const zoneRows = await page.locator('.proposal-zone tr[data-service]').evaluateAll((rs) => rs.map((r) => r.dataset.service));
   check('planned, the comparison shows the road coverage it adds', zoneRows.includes('road'), zoneRows.join(','));
   await page.check('input[name=scenario][value=current]');
+  await page.waitForSelector('#proposal-log li', { state: 'attached', timeout: 5_000 }).catch(() => {});
+  const logged = await page.locator('#proposal-log li').allTextContents();
+  check('the proposal\'s own log names who drew what', logged.length === 1 && logged[0].includes('browser-planner') && logged[0].includes('roads/R-PROPOSED-1'), logged.join(' | '));
   check('the record\'s page does not show it', !(await hasRoad(record, 'R-PROPOSED-1')));
   const picked = await viewer.waitForFunction(() => Boolean(window.zoneatlas.app.features.roads?.['R-PROPOSED-1']), null, { timeout: 10_000 }).then(() => true, () => false);
   check('the page opened by the link picks up the edit by itself', picked);

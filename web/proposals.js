@@ -151,7 +151,9 @@
     if (status.length) {
       rows.push(`<h3>${esc(t('by_status'))}</h3><ul>${status.map(([k, x]) => {
         const keys = [...new Set([...Object.keys(x.before || {}), ...Object.keys(x.after || {})])];
-        return `<li>${esc(svc(k))}: ${keys.map((st) => `${esc(app.statusText(st))} ${x.before?.[st]?.[x.measure] ?? 0} → ${x.after?.[st]?.[x.measure] ?? 0}`).join('; ')}</li>`;
+        const unit = { length_km: ' km', area_m2: ' m²' }[x.measure] || '';
+        const fig = (v) => `${Number(v?.[x.measure] ?? 0).toLocaleString(undefined, { maximumFractionDigits: 2 })}${unit}`;
+        return `<li>${esc(svc(k))}: ${keys.map((st) => `${esc(app.statusText(st))} ${fig(x.before?.[st])} → ${fig(x.after?.[st])}`).join('; ')}</li>`;
       }).join('')}</ul>`);
     }
     return rows.join('');

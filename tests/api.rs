@@ -511,8 +511,16 @@ async fn openapi_documents_every_route_and_each_collections_filters() {
             // This app serves a data folder, which keeps no history: the
             // history resources say so (tests/history.rs covers them).
             let history = op["tags"].as_array().unwrap().contains(&json!("History"));
+            let proposals = op["tags"].as_array().unwrap().contains(&json!("Proposals"));
             let r = get(&app, &url).await;
-            if history {
+            if proposals {
+                // Nor proposals (tests/proposals.rs covers them).
+                assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{url}");
+                assert!(r.json()["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("keeps no proposals"));
+            } else if history {
                 assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
                 assert!(r.json()["description"]
                     .as_str()

@@ -418,69 +418,10 @@ async fn diff(
         ));
     }
     let live = Arc::clone(&s.live);
-    let pid = id.clone();
-    let (record, view, meta, keys) = blocking(&s, move |live| {
-        let record = live.snapshot();
-        let (view, meta) = live.proposal_view(&pid)?;
-        let (_, state) = live.proposal_state(&pid, &record, None)?;
-        let conflicts = match meta.status {
-            crate::store::proposal::ProposalStatus::Open => {
-                live.proposal_conflicts(&record, &state)
-            }
-            _ => vec![],
-        };
-        Ok((
-            record,
-            view,
-            (meta, conflicts),
-            state.into_keys().collect::<Vec<_>>(),
-        ))
-    })
-    .await?;
-    let (meta, conflicts) = meta;
-    // An adopted proposal is compared with the record before its adoption.
-    let record = match meta.adopted_revision {
-        Some(r) if r > 0 => {
-            let past = tokio::task::spawn_blocking(move || live.as_of(r - 1))
-                .await
-                .map_err(ApiError::internal)??;
-            past
-        }
-        _ => record,
-    };
-    let view = match meta.adopted_revision {
-        Some(r) => {
-            let live = Arc::clone(&s.live);
-            tokio::task::spawn_blocking(move || live.as_of(r))
-                .await
-                .map_err(ApiError::internal)??
-        }
-        None => view,
-    };
-    let (before, after) = (Arc::clone(&record), Arc::clone(&view));
     let v = s
         .compute
-        .run(move |deadline| {
-            let features = crate::compare::feature_diff(
-                &before,
-                &after,
-                keys.iter().map(|(l, i)| (l.as_str(), i.as_str())),
-            );
-            // The features alone cost what the changes do; the
-            // consequences cost what the coverage answers do.
-            let consequences = match with_consequences {
-                true => crate::compare::consequences(&before, &after, &deadline)?,
-                false => Value::Null,
-            };
-            Ok(json!({
-                "proposal": meta,
-                "record_revision": before.revision,
-                "conflicts": conflicts,
-                "features": features,
-                "consequences": consequences,
-            }))
-        })
-        .await?;
+        .run(move |deadline| comparison(&live, &id, with_consequences, &deadline))
+        .await??;
     if html {
         let titles = s
             .catalog
@@ -508,6 +449,62 @@ async fn diff(
         return Ok(([(header::CONTENT_TYPE, HTML), NO_STORE], page).into_response());
     }
     Ok(answer(StatusCode::OK, &v))
+}
+
+/// The comparison of proposal `id` with the record, on the compute pool
+/// (the view may need building; the consequences cost what the coverage
+/// answers do): `Err` only past the deadline. An adopted proposal is
+/// compared as the record stood just before and just after its adoption.
+fn comparison(
+    live: &crate::live::Live,
+    id: &str,
+    with_consequences: bool,
+    deadline: &crate::budget::Deadline,
+) -> Result<Result<Value, ApiError>, crate::budget::Exceeded> {
+    let prepared = (|| -> Result<_, ApiError> {
+        let record = live.snapshot();
+        let (view, meta) = live.proposal_view(id)?;
+        let (_, state) = live.proposal_state(id, &record, None)?;
+        let conflicts = match meta.status {
+            crate::store::proposal::ProposalStatus::Open => {
+                live.proposal_conflicts(&record, &state)
+            }
+            _ => vec![],
+        };
+        let (before, after) = match meta.adopted_revision {
+            Some(r) if r > 0 => (live.as_of(r - 1)?, live.as_of(r)?),
+            _ => (record, view),
+        };
+        Ok((
+            before,
+            after,
+            meta,
+            conflicts,
+            state.into_keys().collect::<Vec<_>>(),
+        ))
+    })();
+    let (before, after, meta, conflicts, keys) = match prepared {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let features = crate::compare::feature_diff(
+        &before,
+        &after,
+        keys.iter().map(|(l, i)| (l.as_str(), i.as_str())),
+    );
+    // The features alone cost what the changes do; the consequences cost
+    // what the coverage answers do.
+    let consequences = match with_consequences {
+        true => crate::compare::consequences(&before, &after, deadline)?,
+        false => Value::Null,
+    };
+    Ok(Ok(json!({
+        "proposal": meta,
+        "record_revision": before.revision,
+        "conflicts": conflicts,
+        "features": features,
+        "consequences": consequences,
+    })))
 }
 
 async fn adopt(

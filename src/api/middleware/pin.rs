@@ -127,33 +127,39 @@ async fn pin_proposal(
         None => live.proposal_view_cached(&id).map(|(v, _)| v),
         Some(_) => None,
     };
-    let pinned = match cached {
+    // Built on the bounded compute pool: a client cycling through many
+    // proposals waits its turn (or gets a 503) rather than holding as
+    // many views in memory at once.
+    let pinned: Result<Result<Arc<crate::catalog::Catalog>, ApiError>, ApiError> = match cached {
         Some(v) => Ok(Ok(v)),
         None => {
-            tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-                match asof {
-                    None => Ok(live.proposal_view(&named)?.0),
-                    Some(text) => {
-                        // Its rows saved by the instant, over the record as of then.
-                        let revision = crate::history::resolve(&live, &text)?;
-                        let past = live.as_of(revision)?;
-                        let time = match crate::clock::parse(&text) {
-                            Ok(t) => crate::clock::format(t),
-                            Err(_) => live
-                                .with_history(|h| h.revision_time(revision))?
-                                .unwrap_or_default(),
-                        };
-                        Ok(live.proposal_as_of(&named, &past, &time)?)
-                    }
-                }
-            })
-            .await
+            state
+                .compute
+                .run(
+                    move |_deadline| -> Result<Result<_, ApiError>, crate::budget::Exceeded> {
+                        Ok((|| match asof {
+                            None => Ok(live.proposal_view(&named)?.0),
+                            Some(text) => {
+                                // Its rows saved by the instant, over the record as of then.
+                                let revision = crate::history::resolve(&live, &text)?;
+                                let past = live.as_of(revision)?;
+                                let time = match crate::clock::parse(&text) {
+                                    Ok(t) => crate::clock::format(t),
+                                    Err(_) => live
+                                        .with_history(|h| h.revision_time(revision))?
+                                        .unwrap_or_default(),
+                                };
+                                Ok(live.proposal_as_of(&named, &past, &time)?)
+                            }
+                        })())
+                    },
+                )
+                .await
         }
     };
     let snapshot = match pinned {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return e.into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
+        Ok(Err(e)) | Err(e) => return e.into_response(),
     };
     let revision = snapshot.revision;
     req.extensions_mut().insert(snapshot);

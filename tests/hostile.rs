@@ -643,6 +643,107 @@ fn expensive_parcels_in_parallel_leave_health_fast() {
 }
 
 #[test]
+fn readers_cycling_through_many_proposals_leave_health_fast_and_fail_alone() {
+    let server = Server::start(&[]);
+    let bearer = format!("Bearer {}", common::token(&server.store, "editor", "ed"));
+    // Twenty proposals, one change each: more than the views kept, so a
+    // reader cycling through them has views rebuilt again and again.
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let r = http(
+                "POST",
+                &format!("{}/api/proposals", server.base),
+                &[
+                    ("Authorization", &bearer),
+                    ("Content-Type", "application/json"),
+                ],
+                json!({"title": format!("option {i}")})
+                    .to_string()
+                    .as_bytes(),
+            );
+            assert_eq!(r.status, 201);
+            let id = r.json()["id"].as_str().unwrap().to_owned();
+            let url = format!(
+                "{}/api/collections/roads/items/R-001?proposal={id}",
+                server.base
+            );
+            let etag = http("GET", &url, &[], b"")
+                .header("etag")
+                .unwrap()
+                .to_owned();
+            let r = http(
+                "PATCH",
+                &url,
+                &[
+                    ("Authorization", &bearer),
+                    ("If-Match", &etag),
+                    ("Content-Type", "application/merge-patch+json"),
+                ],
+                json!({"properties": {"width_m": 10 + i}})
+                    .to_string()
+                    .as_bytes(),
+            );
+            assert_eq!(r.status, 200);
+            id
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..8)
+        .map(|k| {
+            let (ids, base, stop) = (ids.clone(), server.base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut i = k;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let id = &ids[i % ids.len()];
+                    let r = http(
+                        "GET",
+                        &format!("{base}/api/collections/roads/items/R-001?proposal={id}"),
+                        &[],
+                        b"",
+                    );
+                    seen.push((
+                        r.status,
+                        is_json_error(&r),
+                        r.json()["properties"]["width_m"].clone(),
+                        i % ids.len(),
+                    ));
+                    i += 3;
+                }
+                seen
+            })
+        })
+        .collect();
+    let health = format!("{}/health", server.base);
+    let mut worst = Duration::ZERO;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let t = Instant::now();
+        assert_eq!(http("GET", &health, &[], b"").status, 200);
+        worst = worst.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(worst < Duration::from_millis(100), "health took {worst:?}");
+    let mut answered = 0;
+    for r in readers {
+        for (status, json_error, width, k) in r.join().unwrap() {
+            // Each proposal's own answer, or a JSON 503 (busy): never
+            // another proposal's, never a 500.
+            match status {
+                200 => {
+                    assert_eq!(width, json!(10 + k), "proposal {k}");
+                    answered += 1;
+                }
+                503 => assert!(json_error),
+                other => panic!("status {other}"),
+            }
+        }
+    }
+    assert!(answered > 100, "only {answered} reads answered");
+}
+
+#[test]
 fn a_parcel_too_costly_for_the_budget_gets_413_before_any_work() {
     let server = Server::start(&[]);
     // 20,000 spikes over the whole zone: twice the cost budget.

@@ -115,7 +115,14 @@ impl Live {
         book.metas = metas.into_iter().map(|m| (m.id.clone(), m)).collect();
         for r in rows {
             book.seen = book.seen.max(r.seq);
-            book.rows.entry(r.proposal.clone()).or_default().push(r);
+            let list = book.rows.entry(r.proposal.clone()).or_default();
+            // A proposal's saves are serialised, so its rows come in
+            // position order: one at or before its last is known already
+            // (this server's own save, kept at once).
+            if list.last().is_some_and(|last| last.seq >= r.seq) {
+                continue;
+            }
+            list.push(r);
         }
         Ok(())
     }
@@ -293,14 +300,13 @@ impl Live {
         time: &str,
     ) -> Result<Arc<Catalog>, ProposalError> {
         let upto = |r: &ProposalRow| r.time.as_str() <= time;
-        let (meta, state) = self.proposal_state(id, at, Some(&upto))?;
+        let (_, state) = self.proposal_state(id, at, Some(&upto))?;
         let version = self
             .book()
             .rows
             .get(id)
             .and_then(|rows| rows.iter().filter(|r| upto(r)).map(|r| r.version).max())
             .unwrap_or(0);
-        let _ = meta;
         view_of(at, id, version, &state)
             .map(Arc::new)
             .map_err(|e| ProposalError::Invalid(format!("proposal {id} as of {time}: {e}")))
@@ -381,9 +387,10 @@ impl Live {
             match store.save_proposal(&saved, Some(meta.version), &rows) {
                 Ok(seqs) => {
                     let mut book = self.book();
+                    // Kept at once, but `seen` stays: another server's save
+                    // may hold an earlier position this one has not read.
                     for (r, seq) in rows.iter_mut().zip(seqs) {
                         r.seq = seq;
-                        book.seen = book.seen.max(seq);
                     }
                     book.rows.entry(id.to_owned()).or_default().extend(rows);
                     book.metas.insert(id.to_owned(), saved.clone());

@@ -1,6 +1,7 @@
 //! Counters for operators, in the Prometheus text format (0.0.4): requests
 //! and their latency per route and status, requests in flight, the zone
-//! computations (time, cells, memory), the process's memory.
+//! computations (time, cells, memory; cells done of those running), the
+//! process's memory.
 //!
 //! Recording is lock-free on the hot path: a series is found under a read
 //! lock and counted with atomics; only a route and status seen for the
@@ -33,6 +34,9 @@ struct Series {
 /// resident memory when it finished (bytes).
 pub type ZoneRun = (crate::coverage::runs::ZoneRun, Option<u64>);
 
+/// A zone computation's service and scenario.
+type ZoneKey = (&'static str, &'static str);
+
 /// Route pattern → its (method, status, series).
 type Routes = BTreeMap<String, Vec<(String, u16, Arc<Series>)>>;
 
@@ -42,7 +46,9 @@ pub struct Metrics {
     /// Route pattern → (method, status, series).
     series: RwLock<Routes>,
     in_flight: AtomicI64,
-    zone: Mutex<BTreeMap<(&'static str, &'static str), ZoneRun>>,
+    zone: Mutex<BTreeMap<ZoneKey, ZoneRun>>,
+    /// Zone computations running now: (service, scenario) → cells done, of.
+    running: Mutex<BTreeMap<ZoneKey, (usize, usize)>>,
 }
 
 /// The registry (one per process: the server has one router). The first
@@ -51,6 +57,7 @@ pub fn global() -> &'static Metrics {
     static M: OnceLock<Metrics> = OnceLock::new();
     M.get_or_init(|| {
         crate::coverage::runs::watch(zone_finished);
+        crate::coverage::runs::watch_progress(zone_progress);
         Metrics::default()
     })
 }
@@ -65,6 +72,12 @@ fn zone_finished(run: &crate::coverage::runs::ZoneRun) {
         "zone computation recorded"
     );
     global().zone_computed((run.clone(), peak));
+}
+
+/// A zone computation got this far.
+fn zone_progress(p: &crate::coverage::runs::ZoneProgress) {
+    let mut r = global().running.lock().unwrap_or_else(|e| e.into_inner());
+    r.insert((p.service, p.scenario), (p.done, p.cells));
 }
 
 /// Counts a request in flight until dropped.
@@ -123,8 +136,22 @@ impl Metrics {
 
     /// Remember a zone computation (the latest per service and scenario).
     pub fn zone_computed(&self, run: ZoneRun) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(run.0.service, run.0.scenario));
         let mut z = self.zone.lock().unwrap_or_else(|p| p.into_inner());
         z.insert((run.0.service, run.0.scenario), run);
+    }
+
+    /// Zone computations running now: service, scenario, cells done, cells.
+    pub fn zone_running(&self) -> Vec<(&'static str, &'static str, usize, usize)> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(&(s, sc), &(d, n))| (s, sc, d, n))
+            .collect()
     }
 
     /// The exposition text; `revision` is the live snapshot's.
@@ -227,6 +254,29 @@ impl Metrics {
             }
         }
         drop(zone);
+        let running = self.zone_running();
+        for (name, help, pick) in [
+            (
+                "zoneatlas_zone_running_cells_done",
+                "Cells done of a zone computation running now, per service and scenario.",
+                2,
+            ),
+            (
+                "zoneatlas_zone_running_cells",
+                "Cells of a zone computation running now.",
+                3,
+            ),
+        ] {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n");
+            for r in &running {
+                let v = if pick == 2 { r.2 } else { r.3 };
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\",scenario=\"{}\"}} {v}",
+                    r.0, r.1
+                );
+            }
+        }
         let mem = memory();
         if let Some(rss) = mem.rss {
             let _ = write!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}\n");

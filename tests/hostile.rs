@@ -1072,3 +1072,93 @@ fn regression_sigterm_during_zone_work_exits_within_the_grace_period() {
         started.elapsed()
     );
 }
+
+/// While a city's zone is computed after start-up, `/health` and `/metrics`
+/// say how far it got (cells done of its cells, never going back), the
+/// statistics' 503 names it, and once done the progress is gone and the
+/// finished computation's cell count is the one the progress counted to.
+#[test]
+fn zone_progress_is_visible_while_it_is_computed() {
+    let city = tempfile::tempdir().unwrap();
+    zoneatlas::synth::write(city.path(), 400_000, 11).unwrap();
+    let dir = city.path().to_str().unwrap();
+    let server = Server::start(&["--data", dir]);
+    let mut seen: std::collections::BTreeMap<(String, String), Vec<(u64, u64)>> =
+        Default::default();
+    let mut named = false;
+    let mut metric = false;
+    let started = Instant::now();
+    loop {
+        let h = http("GET", &format!("{}/health", server.base), &[], b"").json();
+        for p in h["zone_progress"].as_array().unwrap() {
+            let key = (
+                p["service"].as_str().unwrap().to_owned(),
+                p["scenario"].as_str().unwrap().to_owned(),
+            );
+            let v = (
+                p["cells_done"].as_u64().unwrap(),
+                p["cells"].as_u64().unwrap(),
+            );
+            seen.entry(key).or_default().push(v);
+        }
+        let stats = http("GET", &format!("{}/api/stats", server.base), &[], b"");
+        if stats.status == 503 {
+            named |= stats.json()["description"]
+                .as_str()
+                .unwrap()
+                .contains(" cells");
+            let m = http("GET", &format!("{}/metrics", server.base), &[], b"");
+            metric |= String::from_utf8_lossy(&m.body)
+                .lines()
+                .any(|l| l.starts_with("zoneatlas_zone_running_cells{"));
+        } else {
+            assert_eq!(stats.status, 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the zone took over 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!seen.is_empty(), "no progress was ever shown");
+    assert!(named, "the statistics' 503 never said how far the zone got");
+    assert!(metric, "/metrics never showed a running computation");
+    // The planned scenario's computation follows the current one's.
+    while http(
+        "GET",
+        &format!("{}/api/stats?scenario=planned", server.base),
+        &[],
+        b"",
+    )
+    .status
+        == 503
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "the planned zone took over 4 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m =
+        String::from_utf8(http("GET", &format!("{}/metrics", server.base), &[], b"").body).unwrap();
+    for ((service, scenario), obs) in &seen {
+        assert!(
+            obs.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 == w[0].1),
+            "{service} {scenario}: {obs:?}"
+        );
+        assert!(obs.iter().all(|(d, n)| d <= n), "{obs:?}");
+        let cells = obs[0].1 as f64;
+        let line = format!(
+            "zoneatlas_zone_computation_cells{{service=\"{service}\",scenario=\"{scenario}\"}} "
+        );
+        let finished: Option<f64> = m.lines().find_map(|l| l.strip_prefix(&line)?.parse().ok());
+        assert_eq!(finished, Some(cells), "{service} {scenario}: {obs:?}");
+    }
+    let h = http("GET", &format!("{}/health", server.base), &[], b"").json();
+    assert_eq!(
+        h["zone_progress"],
+        serde_json::json!([]),
+        "done, yet shown as running"
+    );
+}

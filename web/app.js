@@ -790,7 +790,11 @@
       el.innerHTML = html.join('');
     } catch (e) {
       if (e.status === 503) {
-        el.innerHTML = `<p class="hint">${esc(t('computing'))}</p>`;
+        // How far the zone's computation got (cells done of all running).
+        const h = await fetch('/health').then((r) => r.json()).catch(() => ({}));
+        const p = (h.zone_progress || []).reduce((a, z) => [a[0] + z.cells_done, a[1] + z.cells], [0, 0]);
+        const pct = p[1] ? ` ${Math.floor((100 * p[0]) / p[1])}%` : '';
+        el.innerHTML = `<p class="hint" id="stats-computing">${esc(t('computing'))}${pct}</p>`;
         statsRetry = setTimeout(renderStats, STATS_RETRY_MS);
         return;
       }

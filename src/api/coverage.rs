@@ -219,9 +219,21 @@ pub(super) fn zone_ready(c: &Coverage, sc: Scenario) -> Result<(), ApiError> {
     if c.zone_ready(sc) {
         Ok(())
     } else {
-        Err(ApiError::not_ready(
-            "zone coverage is still being computed after start-up; retry in a few seconds",
-        ))
+        // Say how far it got (also in /health and /metrics).
+        let running: Vec<String> = crate::metrics::global()
+            .zone_running()
+            .iter()
+            .map(|(service, scenario, done, cells)| {
+                format!("{service} ({scenario}) {done} of {cells} cells")
+            })
+            .collect();
+        let progress = match running.is_empty() {
+            true => String::new(),
+            false => format!(": {}", running.join(", ")),
+        };
+        Err(ApiError::not_ready(format!(
+            "zone coverage is still being computed after start-up{progress}; retry in a few seconds"
+        )))
     }
 }
 

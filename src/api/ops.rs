@@ -145,6 +145,10 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         "left_out": left_out,
         // CPU-heavy answers running now, and any past their deadline.
         "computations": computations,
+        // Zone coverage being computed now (after start-up or an edit).
+        "zone_progress": crate::metrics::global().zone_running().iter().map(|(service, scenario, done, cells)| {
+            serde_json::json!({"service": service, "scenario": scenario, "cells_done": done, "cells": cells})
+        }).collect::<Vec<_>>(),
     }))
     .into_response();
     resp.headers_mut()

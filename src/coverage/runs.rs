@@ -1,5 +1,6 @@
-//! Zone computations as they finish, for whoever watches (the server's
-//! `/metrics`): coverage keeps no counters and measures no memory itself.
+//! Zone computations as they run and finish, for whoever watches (the
+//! server's `/metrics` and `/health`): coverage keeps no counters and
+//! measures no memory itself.
 
 use std::sync::OnceLock;
 
@@ -12,7 +13,30 @@ pub struct ZoneRun {
     pub cells: usize,
 }
 
+/// How far a running zone computation got: cells done of its cells.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneProgress {
+    pub service: &'static str,
+    pub scenario: &'static str,
+    pub done: usize,
+    pub cells: usize,
+}
+
 static WATCHER: OnceLock<fn(&ZoneRun)> = OnceLock::new();
+static PROGRESS: OnceLock<fn(&ZoneProgress)> = OnceLock::new();
+
+/// Call `f` with every running computation's progress from now on (at its
+/// start, then at most a few times a second).
+pub fn watch_progress(f: fn(&ZoneProgress)) {
+    let _ = PROGRESS.set(f);
+}
+
+/// A running computation got this far.
+pub(super) fn progress(p: ZoneProgress) {
+    if let Some(f) = PROGRESS.get() {
+        f(&p);
+    }
+}
 
 /// Call `f` with every zone computation from now on (the first caller's
 /// `f` stays: one process, one registry).

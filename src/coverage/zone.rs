@@ -38,8 +38,11 @@ pub const CELL_VERTICES: usize = 8_000;
 /// Cells are not split below this side (m), whatever they hold.
 const MIN_CELL_M: f64 = 250.0;
 
-/// How often a long computation says how far it got.
+/// How often a long computation says how far it got (in the log).
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// How often it tells a watcher (`/metrics`, `/health`).
+const TELL_EVERY: Duration = Duration::from_millis(250);
 
 /// Gap slivers below 1 m² are arithmetic noise of the overlay, not gaps.
 const MIN_GAP_M2: f64 = 1.0;
@@ -211,6 +214,16 @@ impl Coverage {
         let next = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
         let said = Mutex::new(Instant::now());
+        let told = Mutex::new(Instant::now());
+        let report = |done: usize| {
+            super::runs::progress(super::runs::ZoneProgress {
+                service: s.name,
+                scenario: sc.name(),
+                done,
+                cells: cells.len(),
+            })
+        };
+        report(0);
         let results: Mutex<Vec<(usize, f64, Vec<Polygon>)>> = Mutex::new(Vec::new());
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -234,6 +247,12 @@ impl Coverage {
                     all.push((k, covered, gaps));
                     drop(all);
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    let mut shown = told.lock().unwrap_or_else(|p| p.into_inner());
+                    if shown.elapsed() >= TELL_EVERY {
+                        *shown = Instant::now();
+                        report(n);
+                    }
+                    drop(shown);
                     let mut last = said.lock().unwrap_or_else(|p| p.into_inner());
                     if last.elapsed() >= PROGRESS_EVERY {
                         *last = Instant::now();

@@ -255,6 +255,11 @@ fn main() {
             proposal_in_chromium,
         ),
         trial(
+            "the_statistics_panel_says_how_far_the_zone_got",
+            &[CHROMIUM, NODE, Need::Playwright],
+            progress_in_chromium,
+        ),
+        trial(
             "vector_tiles_decode_to_the_features_shapely_finds_in_each_tile",
             &[
                 Need::Python("mapbox_vector_tile"),
@@ -979,6 +984,15 @@ fn proposal_in_chromium() -> Result<(), Failed> {
         "proposal.test.mjs",
         &[&server.base, &token, shot.to_str().ok_or("path")?],
     )
+}
+
+/// The map opened while a city's zone is still computed after start-up
+/// (tests/browser/progress.test.mjs): the statistics panel says how far.
+fn progress_in_chromium() -> Result<(), Failed> {
+    let city = tempfile::tempdir()?;
+    zoneatlas::synth::write(city.path(), 400_000, 5)?;
+    let server = Server::start_folder(city.path());
+    browser_test("progress.test.mjs", &[&server.base])
 }
 
 fn editing_in_chromium() -> Result<(), Failed> {

@@ -111,6 +111,9 @@ pub struct ZoneResult {
     /// Each cell's share of the answer (projected), for the next snapshot
     /// to reuse where an edit did not reach (`zone::Seed`).
     pub(super) cells: Vec<super::zone::CellPart>,
+    /// The gaps, projected, as joined across cells: where the next
+    /// snapshot's join starts.
+    pub(super) joined: Vec<geo::Polygon>,
 }
 
 /// One site's row of the checklist: the site, its area, per-service answers.

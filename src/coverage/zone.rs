@@ -56,6 +56,10 @@ pub struct CellPart {
     gaps: Vec<Polygon>,
 }
 
+/// A cell's answer as a computation gathers them: its position, covered
+/// m², gaps, and whether it was kept from the previous answer.
+type CellDone = (usize, f64, Vec<Polygon>, bool);
+
 /// Where the next zone computation of a service may start: the previous
 /// snapshot's result and the extents (projected, grown by the reach) of
 /// the assets an edit changed.
@@ -101,16 +105,62 @@ impl Coverage {
             .sum()
     }
 
-    /// The zone's extent cut into cells of at most `limit` load.
+    /// The zone's extent cut into cells of at most `limit` load (afresh).
+    #[cfg(test)]
     fn cells(&self, layers: &[Arc<IndexedLayer>], s: &Service, limit: usize) -> Vec<Rect> {
+        self.cells_from(layers, s, limit, None)
+    }
+
+    /// `cells`, from the previous answer's cells where it can: a square no
+    /// edit reached holds the same assets within reach as before, so it is
+    /// cut as it was (a previous cell stays one; one holding previous
+    /// cells is split) without counting its load again.
+    fn cells_from(
+        &self,
+        layers: &[Arc<IndexedLayer>],
+        s: &Service,
+        limit: usize,
+        seed: Option<&Seed>,
+    ) -> Vec<Rect> {
         let Some(extent) = self.zone_metric.bounding_rect() else {
             return vec![];
+        };
+        let untouched = |c: Rect| -> Option<bool> {
+            let sd = seed?;
+            let touched = sd.dirty.iter().any(|d| {
+                d.min().x <= c.max().x
+                    && d.max().x >= c.min().x
+                    && d.min().y <= c.max().y
+                    && d.max().y >= c.min().y
+            });
+            if touched {
+                return None;
+            }
+            // Some(true): a previous cell (a leaf); Some(false): previous
+            // cells lie inside it (it was split).
+            let cells = &sd.previous.cells;
+            if cells.iter().any(|p| p.rect == c) {
+                return Some(true);
+            }
+            cells
+                .iter()
+                .any(|p| {
+                    p.rect.min().x >= c.min().x
+                        && p.rect.max().x <= c.max().x
+                        && p.rect.min().y >= c.min().y
+                        && p.rect.max().y <= c.max().y
+                })
+                .then_some(false)
         };
         let mut todo = vec![extent];
         let mut cells = Vec::new();
         while let Some(c) = todo.pop() {
             let big = c.width().max(c.height()) > 2.0 * MIN_CELL_M;
-            if big && self.cell_load(layers, s, c) > limit {
+            let split = match untouched(c) {
+                Some(leaf) => !leaf,
+                None => big && self.cell_load(layers, s, c) > limit,
+            };
+            if split {
                 let m = c.center();
                 let (lo, hi) = (c.min(), c.max());
                 for (a, b) in [
@@ -208,7 +258,7 @@ impl Coverage {
     ) -> ZoneResult {
         let started = Instant::now();
         let area_m2 = area::area_m2(&self.zone_metric);
-        let cells = self.cells(layers, s, limit);
+        let cells = self.cells_from(layers, s, limit, seed);
         let whole = cells.len() == 1;
         let reused = AtomicUsize::new(0);
         let next = AtomicUsize::new(0);
@@ -224,7 +274,7 @@ impl Coverage {
             })
         };
         report(0);
-        let results: Mutex<Vec<(usize, f64, Vec<Polygon>)>> = Mutex::new(Vec::new());
+        let results: Mutex<Vec<CellDone>> = Mutex::new(Vec::new());
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .min(cells.len())
@@ -236,15 +286,18 @@ impl Coverage {
                     let Some(&cell) = cells.get(k) else {
                         break;
                     };
-                    let (covered, gaps) = match seed.and_then(|sd| sd.reusable(cell)) {
+                    let (covered, gaps, kept) = match seed.and_then(|sd| sd.reusable(cell)) {
                         Some(part) => {
                             reused.fetch_add(1, Ordering::Relaxed);
-                            (part.covered_m2, part.gaps.clone())
+                            (part.covered_m2, part.gaps.clone(), true)
                         }
-                        None => self.cell_result(layers, s, sc, cell, whole),
+                        None => {
+                            let (c, g) = self.cell_result(layers, s, sc, cell, whole);
+                            (c, g, false)
+                        }
                     };
                     let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
-                    all.push((k, covered, gaps));
+                    all.push((k, covered, gaps, kept));
                     drop(all);
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     let mut shown = told.lock().unwrap_or_else(|p| p.into_inner());
@@ -272,16 +325,33 @@ impl Coverage {
         let covered_m2 = results.iter().map(|r| r.1).sum::<f64>().min(area_m2);
         let parts = results
             .iter()
-            .map(|(k, covered, gaps)| CellPart {
+            .map(|(k, covered, gaps, _)| CellPart {
                 rect: cells[*k],
                 covered_m2: *covered,
                 gaps: gaps.clone(),
             })
             .collect();
-        let gaps = if whole {
-            results.into_iter().flat_map(|r| r.2).collect()
-        } else {
-            join_at_cell_edges(&cells, results)
+        let previous = seed
+            .map(|sd| &sd.previous)
+            .filter(|p| !p.joined.is_empty() || p.gaps.0.is_empty());
+        let kept = reused.load(Ordering::Relaxed);
+        let gaps = match previous {
+            _ if whole => results.into_iter().flat_map(|r| r.2).collect(),
+            // Most cells kept: the previous joined gaps, cut where cells
+            // were computed again and joined with their new pieces, rather
+            // than every edge piece of the zone joined afresh.
+            Some(prev) if kept > 0 => {
+                let (again, fresh): (Vec<Rect>, Vec<Polygon>) = results
+                    .into_iter()
+                    .filter(|r| !r.3)
+                    .fold((Vec::new(), Vec::new()), |(mut rs, mut ps), r| {
+                        rs.push(cells[r.0]);
+                        ps.extend(r.2);
+                        (rs, ps)
+                    });
+                join_again(&prev.joined, &again, fresh)
+            }
+            _ => join_at_cell_edges(&cells, results),
         };
         tracing::info!(
             service = s.name,
@@ -298,22 +368,57 @@ impl Coverage {
             seconds: started.elapsed().as_secs_f64(),
             cells: cells.len(),
         });
+        let gaps = MultiPolygon(gaps);
         ZoneResult {
             area_m2,
             covered_m2,
             share: round_share(covered_m2 / area_m2),
-            gaps: area::to_lonlat(&MultiPolygon(gaps), &self.proj),
+            gaps: area::to_lonlat(&gaps, &self.proj),
             cells: parts,
+            joined: gaps.0,
         }
     }
 }
 
+/// The joined gaps after some cells were computed again: the previous
+/// joined gaps near those cells (`again`) lose what lies in them and are
+/// joined with the cells' new pieces (`fresh`); the others stay as they
+/// were. What a join of every piece would give, for the cost of the
+/// pieces near the cells computed again.
+fn join_again(previous: &[Polygon], again: &[Rect], fresh: Vec<Polygon>) -> Vec<Polygon> {
+    // Within a millimetre, as `join_at_cell_edges` judges an edge.
+    let near = |b: Rect, c: &Rect| {
+        b.min().x <= c.max().x + 1e-3
+            && b.max().x >= c.min().x - 1e-3
+            && b.min().y <= c.max().y + 1e-3
+            && b.max().y >= c.min().y - 1e-3
+    };
+    let cut = area::union_all(
+        &again
+            .iter()
+            .map(|r| MultiPolygon(vec![r.to_polygon()]))
+            .collect::<Vec<_>>(),
+    );
+    let mut out = Vec::new();
+    let mut pool: Vec<MultiPolygon> = fresh.into_iter().map(|p| MultiPolygon(vec![p])).collect();
+    for p in previous {
+        match p.bounding_rect() {
+            Some(b) if again.iter().any(|r| near(b, r)) => {
+                pool.push(area::difference(&MultiPolygon(vec![p.clone()]), &cut));
+            }
+            _ => out.push(p.clone()),
+        }
+    }
+    out.extend(area::union_all(&pool).0);
+    out
+}
+
 /// Unite the gap pieces that meet their cell's edge (the same gap cut by
 /// the grid); pieces inside a cell pass through.
-fn join_at_cell_edges(cells: &[Rect], results: Vec<(usize, f64, Vec<Polygon>)>) -> Vec<Polygon> {
+fn join_at_cell_edges(cells: &[Rect], results: Vec<CellDone>) -> Vec<Polygon> {
     let mut inner = Vec::new();
     let mut edge = Vec::new();
-    for (k, _, gaps) in results {
+    for (k, _, gaps, _) in results {
         let c = cells[k];
         for p in gaps {
             // Within a millimetre: the overlay may move an edge's vertex
@@ -496,8 +601,110 @@ mod tests {
         let gap = |z: &ZoneResult| area::area_m2(&area::to_metric_mp(&z.gaps, &cov2.proj));
         assert!((gap(&incremental) - gap(&fresh)).abs() <= 1e-6 * fresh.area_m2);
         assert_eq!(incremental.gaps.0.len(), fresh.gaps.0.len());
+        // Gap by gap (the join started from the previous joined gaps).
+        let areas = |z: &ZoneResult| {
+            let mut a: Vec<f64> = z
+                .joined
+                .iter()
+                .map(|p| (area::area_m2(&MultiPolygon(vec![p.clone()])) * 1e3).round() / 1e3)
+                .collect();
+            a.sort_by(f64::total_cmp);
+            a
+        };
+        let (ai, af) = (areas(&incremental), areas(&fresh));
+        assert!(
+            ai.iter()
+                .zip(&af)
+                .all(|(x, y)| (x - y).abs() <= 1e-6 * y.max(1.0)),
+            "{ai:?} vs {af:?}"
+        );
         // And the edit changed the answer (the test is not vacuous).
         assert_ne!(fresh.covered_m2, seed.previous.covered_m2);
+    }
+
+    /// Ten edits in a row (roads moved, each from the last answer, which
+    /// was itself computed incrementally): after every one the answer
+    /// equals a computation from scratch, gap by gap.
+    #[test]
+    fn a_chain_of_edits_keeps_the_incremental_zone_equal_to_a_fresh_one() {
+        use crate::catalog::Changes;
+        use std::collections::HashMap;
+        let mut catalog = crate::testkit::sample();
+        let sc = Scenario::Current;
+        let road = |c: &Coverage| {
+            c.services
+                .iter()
+                .position(|s| s.name == "road")
+                .expect("road")
+        };
+        let first = {
+            let cov = catalog.coverage.as_ref().expect("rules");
+            cov.zone_result_in(&catalog.layers, &cov.services[road(cov)], sc, 40, None)
+        };
+        let mut previous = Arc::new(first);
+        let mut seed_state = 12345u64;
+        for step in 0..10 {
+            seed_state = seed_state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let cov = catalog.coverage.as_ref().expect("rules");
+            let s = &cov.services[road(cov)];
+            let roads = &catalog.layers[s.layer].layer;
+            let pick = (seed_state >> 33) as usize % roads.features.len();
+            let dy = ((seed_state >> 12) % 600) as f64 * 1e-5 - 0.003;
+            let mut f = (*roads.features[pick]).clone();
+            geo::MapCoordsInPlace::map_coords_in_place(&mut f.geometry, |c| Coord {
+                x: c.x + dy / 2.0,
+                y: c.y + dy,
+            });
+            f.bbox = f.geometry.bounding_rect().expect("a road");
+            let changes: Changes = HashMap::from([(
+                roads.meta.id.clone(),
+                HashMap::from([(f.id.clone(), Some(Arc::new(f)))]),
+            )]);
+            let next = catalog
+                .with_changes(&changes, catalog.revision + 1, catalog.revision + 1)
+                .expect("the edit applies");
+            let cov2 = next.coverage.as_ref().expect("rules");
+            let s2 = &cov2.services[road(cov2)];
+            let dirty = cov2.edited_reach(
+                &catalog.layers[s.layer],
+                &next.layers[s2.layer],
+                s.max_reach.max(s2.max_reach),
+            );
+            let seed = Seed {
+                previous: Arc::clone(&previous),
+                dirty,
+            };
+            // The cells, cut from the previous ones, are those cut afresh.
+            assert_eq!(
+                cov2.cells_from(&next.layers, s2, 40, Some(&seed)),
+                cov2.cells(&next.layers, s2, 40),
+                "step {step}: cells"
+            );
+            let incremental = cov2.zone_result_in(&next.layers, s2, sc, 40, Some(&seed));
+            let fresh = cov2.zone_result_in(&next.layers, s2, sc, 40, None);
+            let areas = |z: &ZoneResult| {
+                let mut a: Vec<f64> = z
+                    .joined
+                    .iter()
+                    .map(|p| area::area_m2(&MultiPolygon(vec![p.clone()])))
+                    .collect();
+                a.sort_by(f64::total_cmp);
+                a
+            };
+            let (ai, af) = (areas(&incremental), areas(&fresh));
+            assert_eq!(ai.len(), af.len(), "step {step}: gap count");
+            assert!(
+                ai.iter()
+                    .zip(&af)
+                    .all(|(x, y)| (x - y).abs() <= 1e-6 * y.max(1.0)),
+                "step {step}: {ai:?} vs {af:?}"
+            );
+            assert!((incremental.covered_m2 - fresh.covered_m2).abs() <= 1e-9 * fresh.area_m2);
+            previous = Arc::new(incremental);
+            catalog = next;
+        }
     }
 
     #[test]
@@ -521,7 +728,10 @@ mod tests {
         let inner = wkt!(POLYGON((1. 6., 2. 6., 2. 7., 1. 7., 1. 6.)));
         let out = join_at_cell_edges(
             &cells,
-            vec![(0, 0.0, vec![left, inner.clone()]), (1, 0.0, vec![right])],
+            vec![
+                (0, 0.0, vec![left, inner.clone()], false),
+                (1, 0.0, vec![right], false),
+            ],
         );
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], inner);

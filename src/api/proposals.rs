@@ -307,7 +307,7 @@ async fn create(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     QueryPairs::parse(raw.as_deref()).reject_unknown(&[])?;
-    blocking(&s, |live| live.proposal_list().map(|_| ())).await?;
+    s.live.require_proposals()?;
     let who = require_role(&s, &headers, Role::Editor)?;
     let (title, description) = describe_body(&bytes, None)?;
     let meta = blocking(&s, move |live| {
@@ -514,7 +514,7 @@ async fn adopt(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     QueryPairs::parse(raw.as_deref()).reject_unknown(&[])?;
-    blocking(&s, |live| live.proposal_list().map(|_| ())).await?;
+    s.live.require_proposals()?;
     let who = require_role(&s, &headers, Role::Admin)?;
     let pid = id.clone();
     let outcome = tokio::task::spawn_blocking({

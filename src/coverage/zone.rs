@@ -73,16 +73,21 @@ impl Seed {
     /// The previous answer for `cell`, when it had the same cell and no
     /// edit reached it.
     fn reusable(&self, cell: Rect) -> Option<&CellPart> {
-        let touched = |d: &Rect| {
+        if self.touches(cell) {
+            return None;
+        }
+        self.previous.cells.iter().find(|c| c.rect == cell)
+    }
+
+    /// Whether an edit's reach meets `cell` (its assets within reach then
+    /// may differ from the previous answer's).
+    fn touches(&self, cell: Rect) -> bool {
+        self.dirty.iter().any(|d| {
             d.min().x <= cell.max().x
                 && d.max().x >= cell.min().x
                 && d.min().y <= cell.max().y
                 && d.max().y >= cell.min().y
-        };
-        if self.dirty.iter().any(touched) {
-            return None;
-        }
-        self.previous.cells.iter().find(|c| c.rect == cell)
+        })
     }
 }
 
@@ -127,13 +132,7 @@ impl Coverage {
         };
         let untouched = |c: Rect| -> Option<bool> {
             let sd = seed?;
-            let touched = sd.dirty.iter().any(|d| {
-                d.min().x <= c.max().x
-                    && d.max().x >= c.min().x
-                    && d.min().y <= c.max().y
-                    && d.max().y >= c.min().y
-            });
-            if touched {
+            if sd.touches(c) {
                 return None;
             }
             // Some(true): a previous cell (a leaf); Some(false): previous

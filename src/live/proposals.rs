@@ -180,7 +180,9 @@ impl Live {
         }
     }
 
-    fn require_proposals(&self) -> Result<(), ProposalError> {
+    /// An error saying so when the store keeps no proposals (a data folder
+    /// or a read-only file).
+    pub fn require_proposals(&self) -> Result<(), ProposalError> {
         match self.writable && self.history.is_some() {
             true => Ok(()),
             false => Err(ProposalError::NoProposals(format!(

@@ -288,7 +288,12 @@ fn main() {
             folder_load.as_secs_f64()
         ),
     ));
-    let roads = catalog.layer("roads").expect("roads").layer.features.len();
+    let roads = catalog
+        .layer("roads")
+        .expect("roads")
+        .layer
+        .features
+        .count();
     drop(catalog);
     let server = Server::start_on(&store, &["--header-timeout", "60"]);
     let bearer = format!("Bearer {}", token(&store));

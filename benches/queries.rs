@@ -86,7 +86,7 @@ fn nearest(c: &mut Criterion) {
         let lines: Vec<Vec<Coord>> = l
             .layer
             .features
-            .iter()
+            .live()
             .map(|f| match &f.geometry {
                 geo::Geometry::LineString(ls) => ls.0.clone(),
                 _ => vec![],
@@ -136,7 +136,7 @@ fn encode(c: &mut Criterion) {
     let catalog = sample();
     let l = catalog.layer("pipelines").expect("pipelines");
     let page: Vec<&zoneatlas::model::Feature> =
-        l.layer.features.iter().take(100).map(|f| &**f).collect();
+        l.layer.features.live().take(100).map(|f| &**f).collect();
     fn body<'a>(page: &[&'a zoneatlas::model::Feature]) -> FeaturePage<'a> {
         FeaturePage {
             kind: "FeatureCollection",
@@ -240,7 +240,7 @@ fn coverage(c: &mut Criterion) {
                 .expect("pipelines")
                 .layer
                 .features
-                .iter()
+                .live()
                 .filter(|f| f.property_text("utility").as_deref() == Some("gas"))
                 .map(|f| f.geometry.clone())
                 .collect();
@@ -452,7 +452,7 @@ fn planner(c: &mut Criterion) {
             .expect("critical");
         let lines = catalog.layer_position("power_lines").expect("power lines");
         let subs = catalog.layer_position("substations").expect("substations");
-        let assets = layers[lines].layer.features.len() + layers[subs].layer.features.len();
+        let assets = layers[lines].layer.features.count() + layers[subs].layer.features.count();
         eprintln!(
             "planner/{name}: {} power network assets, {} critical, {} sites supplied",
             assets,
@@ -465,7 +465,7 @@ fn planner(c: &mut Criterion) {
         let mut k = 0;
         g.bench_function(format!("outage_one_asset_power/{name}"), |b| {
             b.iter(|| {
-                k = (k + 7919) % layers[lines].layer.features.len();
+                k = (k + 7919) % layers[lines].layer.features.count();
                 black_box(cov.outage(layers, &[(lines, k)], Scenario::Current, &none))
             })
         });

@@ -163,7 +163,7 @@ fn areas(before: &Catalog, after: &Catalog, sc: Scenario, d: &Deadline) -> Resul
         return Ok(Value::Array(vec![]));
     };
     let mut out = Vec::new();
-    for f in layer.layer.features.iter().take(MAX_AREAS) {
+    for f in layer.layer.features.live().take(MAX_AREAS) {
         let parcel = geo::MultiPolygon(crate::coverage::polygons_of(&f.geometry));
         let name = f.property_text("name");
         let name_en = f.property_text("name_en");

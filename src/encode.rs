@@ -392,7 +392,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
         let catalog = crate::testkit::open_folder(&dir);
         for l in &catalog.layers {
-            let p = page(l.layer.features.iter().map(|f| &**f).collect());
+            let p = page(l.layer.features.live().map(|f| &**f).collect());
             assert_eq!(
                 String::from_utf8(p.to_bytes()).unwrap(),
                 serde_json::to_string(&p).unwrap(),

@@ -144,7 +144,7 @@ fn current_tally(layer: &Arc<IndexedLayer>, status_prop: &str) -> Tally {
     }
     let mut tally = Tally::new();
     let kind = layer.layer.meta.geometry;
-    for f in &layer.layer.features {
+    for f in layer.layer.features.live() {
         add(&mut tally, &counted(f, kind, status_prop), 1);
     }
     if let Ok(mut cache) = TALLIES.lock() {

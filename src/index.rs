@@ -13,12 +13,16 @@
 //! in each axis, so a lon/lat box is a projected box, and a piece's box is
 //! its feature's. That halves a big layer's index and its start-up work.
 //!
-//! Edits do not rebuild a big layer: an edited layer keeps its predecessor's
-//! trees (`base`, shared by `Arc`) and indexes only what changed in small
-//! `delta` trees. Tree entries name a *slot*, not a position: a slot is
-//! stable for a feature version; `slot_pos` maps it to the feature's position
-//! in this snapshot (or `DEAD` once deleted or replaced). When the delta
-//! outgrows `COMPACT_AT`, the layer is re-indexed whole.
+//! Edits do not rebuild a big layer. Tree entries name a feature's
+//! position, which is stable across edits (see `features`); a layer's trees
+//! come in three tiers, oldest first: `base` (the layer as built, shared by
+//! `Arc` across versions), `mid` (shared too) and `small` (rebuilt at each
+//! edit). An edited feature is indexed in `small`, and an entry of an older
+//! tier for a position a newer tier holds is stale, as is any entry whose
+//! place is now empty. `small` is merged into a new `mid` when it outgrows
+//! `SMALL_MAX`, and the layer re-indexed whole when `mid` outgrows a
+//! sixteenth of the base: an edit costs the tiers it rebuilds, amortised
+//! O(k log n) for k changed features.
 //!
 //! Distances are pruned with projected distances and ranked with
 //! `geodesy::point_segment_distance_m`; `LocalProjection::slack` bounds the gap
@@ -44,7 +48,7 @@ use crate::model::{GeometryKind, Layer};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Piece {
     bounds: AABB<[f64; 2]>,
-    /// The feature's slot (see the module doc); not its position.
+    /// The feature's position.
     pub feature: u32,
     /// The segment joins the box's top-left and bottom-right corners
     /// (otherwise its bottom-left and top-right ones).
@@ -112,16 +116,19 @@ pub struct Hit {
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
-/// A slot whose feature is gone (deleted, or replaced by a newer version).
-const DEAD: u32 = u32::MAX;
+/// `small` is merged into `mid` once it holds more pieces than this.
+const SMALL_MAX: usize = 256;
 
-/// The delta is merged into a new base (a whole re-index) once it holds more
-/// pieces than this, or more than a sixteenth of the base's.
-const COMPACT_AT: usize = 256;
+/// The layer is re-indexed whole once `mid` holds more pieces than this,
+/// or more than a sixteenth of the base's.
+const COMPACT_AT: usize = 4096;
 
-/// The two trees over some slots.
+/// The two trees over some positions.
 #[derive(Debug, Default)]
 struct Trees {
+    /// The positions indexed here, for the tiers above the base (the base
+    /// holds every position below its end that a newer tier does not).
+    held: hashbrown::HashSet<u32, foldhash::fast::RandomState>,
     /// None when every feature here is one piece, within 180° of longitude
     /// of the projection's origin (where it is monotone): the piece tree
     /// then answers box queries too (`IndexedLayer::meeting`).
@@ -132,12 +139,19 @@ struct Trees {
 }
 
 impl Trees {
-    /// Index `features`, each with its slot.
+    /// Index `features`, each with its position; `hold`: keep the set of
+    /// positions (a tier above the base).
     fn build<'a>(
         features: impl Iterator<Item = (u32, &'a crate::model::Feature)>,
         proj: &LocalProjection,
+        hold: bool,
     ) -> Trees {
         let features: Vec<(u32, &crate::model::Feature)> = features.collect();
+        let held = if hold {
+            features.iter().map(|&(p, _)| p).collect()
+        } else {
+            Default::default()
+        };
         let one_piece_each = features
             .iter()
             .all(|(_, f)| one_piece(&f.geometry) && proj.monotone_over(f.bbox));
@@ -170,6 +184,7 @@ impl Trees {
         };
         if features.len() < PARALLEL_OVER {
             return Trees {
+                held,
                 envelopes: envelopes(),
                 pieces: pieces(),
                 ids: ids(),
@@ -196,6 +211,7 @@ impl Trees {
                 (e, i, pieces)
             };
             Trees {
+                held,
                 envelopes,
                 pieces,
                 ids,
@@ -252,21 +268,26 @@ impl Ids {
     }
 }
 
+/// Which tier of trees an entry comes from (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    Base,
+    Mid,
+    Small,
+}
+
 /// A layer with its R-trees. Immutable once built; `with_features` makes
 /// the next version.
 #[derive(Debug)]
 pub struct IndexedLayer {
     pub layer: Layer,
     proj: LocalProjection,
-    /// Trees over slots `0..base_slots`, shared across versions.
+    /// Trees over the layer as built, shared across versions.
     base: Arc<Trees>,
-    /// Trees over the slots added since the base was built.
-    delta: Trees,
-    base_slots: u32,
-    /// Slot -> position in `layer.features`, `DEAD` when gone.
-    slot_pos: Vec<u32>,
-    /// Position -> slot.
-    pos_slot: Vec<u32>,
+    /// Trees over positions edited since the base, shared across versions.
+    mid: Arc<Trees>,
+    /// Trees over positions edited since `mid` was built.
+    small: Trees,
     /// What the features' properties hold (CQL2, queryables); computed on
     /// first use, once per version of the layer.
     properties: std::sync::OnceLock<crate::model::PropertySummary>,
@@ -275,131 +296,116 @@ pub struct IndexedLayer {
 impl IndexedLayer {
     /// Index a layer in the projection `proj` (shared by the whole catalog).
     pub fn build(layer: Layer, proj: LocalProjection) -> Self {
-        let n = layer.features.len() as u32;
         let base = Trees::build(
-            layer
-                .features
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (i as u32, &**f)),
+            layer.features.indexed().map(|(i, f)| (i as u32, &**f)),
             &proj,
+            false,
         );
         IndexedLayer {
             layer,
             proj,
             base: Arc::new(base),
-            delta: Trees::default(),
-            base_slots: n,
-            slot_pos: (0..n).collect(),
-            pos_slot: (0..n).collect(),
+            mid: Default::default(),
+            small: Trees::default(),
             properties: std::sync::OnceLock::new(),
         }
     }
 
-    /// The next version of this layer, holding `layer`'s features. Features
-    /// that are the same `Arc` as here (in the same order) keep their slots
-    /// and their place in the shared base trees; the others are indexed in
-    /// the delta, which costs what changed, not the layer's size.
+    /// The next version of this layer, holding `layer`'s features. The
+    /// places that are the same `Arc` as here keep their entries in the
+    /// shared trees; the others are indexed in `small`, which costs what
+    /// changed, not the layer's size. A layer renumbered (another
+    /// generation of positions) is indexed afresh.
     pub fn with_features(&self, layer: Layer) -> IndexedLayer {
-        let old = &self.layer.features;
-        let new = &layer.features;
-        let mut slot_pos = self.slot_pos.clone();
-        let mut pos_slot = Vec::with_capacity(new.len());
-        let (mut i, mut p) = (0, 0);
-        let mut next_slot = slot_pos.len() as u32;
-        while p < new.len() {
-            if i < old.len() && Arc::ptr_eq(&new[p], &old[i]) {
-                let slot = self.pos_slot[i];
-                slot_pos[slot as usize] = p as u32;
-                pos_slot.push(slot);
-                i += 1;
-                p += 1;
-                continue;
-            }
-            if i < old.len() && new[p].id != old[i].id {
-                // old[i] is gone (or moved): its slot dies; try new[p] again.
-                slot_pos[self.pos_slot[i] as usize] = DEAD;
-                i += 1;
-                continue;
-            }
-            if i < old.len() {
-                // Replaced in place: the old version's slot dies.
-                slot_pos[self.pos_slot[i] as usize] = DEAD;
-                i += 1;
-            }
-            slot_pos.push(p as u32);
-            pos_slot.push(next_slot);
-            next_slot += 1;
-            p += 1;
-        }
-        for &slot in &self.pos_slot[i.min(old.len())..] {
-            slot_pos[slot as usize] = DEAD;
-        }
-        let live_delta: Vec<(u32, usize)> = (self.base_slots..next_slot)
-            .filter_map(|s| {
-                let pos = slot_pos[s as usize];
-                (pos != DEAD).then_some((s, pos as usize))
-            })
-            .collect();
-        let delta_pieces: usize = live_delta
-            .iter()
-            .map(|&(_, pos)| geo::CoordsIter::coords_count(&new[pos].geometry))
-            .sum();
-        if delta_pieces > COMPACT_AT.max(self.base.pieces.size() / 16) {
+        let Some(changed) = layer.features.changed_since(&self.layer.features) else {
             return IndexedLayer::build(layer, self.proj);
-        }
-        let delta = Trees::build(
-            live_delta.iter().map(|&(s, pos)| (s, &*new[pos])),
-            &self.proj,
-        );
+        };
+        let features = &layer.features;
+        let live = |slots: &mut Vec<u32>| {
+            slots.sort_unstable();
+            slots.dedup();
+            slots.retain(|&p| features.get(p as usize).is_some());
+        };
+        let pieces = |slots: &[u32]| -> usize {
+            slots
+                .iter()
+                .map(|&p| geo::CoordsIter::coords_count(&features[p as usize].geometry))
+                .sum()
+        };
+        let mut small: Vec<u32> = self.small.held.iter().copied().collect();
+        small.extend(changed.iter().map(|&p| p as u32));
+        live(&mut small);
+        let entries = |slots: &[u32]| -> Vec<(u32, &crate::model::Feature)> {
+            slots.iter().map(|&p| (p, &*features[p as usize])).collect()
+        };
+        let (mid, small) = if pieces(&small) <= SMALL_MAX {
+            (Arc::clone(&self.mid), small)
+        } else {
+            let mut mid: Vec<u32> = self.mid.held.iter().copied().collect();
+            mid.extend(small);
+            live(&mut mid);
+            if pieces(&mid) > COMPACT_AT.max(self.base.pieces.size() / 16) {
+                return IndexedLayer::build(layer, self.proj);
+            }
+            let trees = Trees::build(entries(&mid).into_iter(), &self.proj, true);
+            (Arc::new(trees), Vec::new())
+        };
+        let small = Trees::build(entries(&small).into_iter(), &self.proj, true);
         IndexedLayer {
             proj: self.proj,
             base: Arc::clone(&self.base),
-            delta,
-            base_slots: self.base_slots,
-            slot_pos,
-            pos_slot,
+            mid,
+            small,
             layer,
             properties: std::sync::OnceLock::new(),
         }
     }
 
-    /// The position of the live feature in `slot`, if it still is one.
-    fn live(&self, slot: u32) -> Option<usize> {
-        match self.slot_pos.get(slot as usize) {
-            Some(&p) if p != DEAD => Some(p as usize),
-            _ => None,
-        }
+    /// The position an entry of `tier` names, if its feature is live and no
+    /// newer tier indexes that position.
+    fn live(&self, tier: Tier, slot: u32) -> Option<usize> {
+        let held = |t: &Trees| !t.held.is_empty() && t.held.contains(&slot);
+        let stale = match tier {
+            Tier::Small => false,
+            Tier::Mid => held(&self.small),
+            Tier::Base => held(&self.small) || held(&self.mid),
+        };
+        let p = slot as usize;
+        (!stale && self.layer.features.get(p).is_some()).then_some(p)
     }
 
-    /// Both trees, base first.
-    fn trees(&self) -> [&Trees; 2] {
-        [&self.base, &self.delta]
+    /// Every tier, oldest first.
+    fn trees(&self) -> [(Tier, &Trees); 3] {
+        [
+            (Tier::Base, &self.base),
+            (Tier::Mid, &self.mid),
+            (Tier::Small, &self.small),
+        ]
     }
 
     /// Every property the layer's features carry, and what it holds.
     pub fn properties(&self) -> &crate::model::PropertySummary {
         self.properties
-            .get_or_init(|| crate::model::PropertySummary::of(&self.layer.features))
+            .get_or_init(|| crate::model::PropertySummary::of(self.layer.features.live()))
     }
 
     /// A feature's position by id.
     pub fn position_of(&self, id: &str) -> Option<usize> {
-        // A slot answers for `id` while it is live and its feature has it:
-        // an edited feature's old base slot is dead, its delta slot live.
-        let holds = |slot: u32| {
-            self.live(slot)
-                .is_some_and(|p| self.layer.features[p].id == id)
-        };
-        [&self.delta, &self.base]
-            .into_iter()
-            .find_map(|t| t.ids.find(id, holds))
-            .and_then(|slot| self.live(slot))
+        // An entry answers for `id` while it is live and its feature has
+        // it: an edited feature's base entry is stale, its newer one live.
+        // Newest tier first.
+        self.trees().into_iter().rev().find_map(|(tier, t)| {
+            let holds = |slot: u32| {
+                self.live(tier, slot)
+                    .is_some_and(|p| self.layer.features[p].id == id)
+            };
+            t.ids.find(id, holds).map(|slot| slot as usize)
+        })
     }
 
     /// How many segments and points the distance tree holds.
     pub fn piece_count(&self) -> usize {
-        self.base.pieces.size() + self.delta.pieces.size()
+        self.trees().iter().map(|(_, t)| t.pieces.size()).sum()
     }
 
     /// Features whose geometry intersects any of `rects` (lon/lat), in layer
@@ -417,9 +423,11 @@ impl IndexedLayer {
         let mut edge: Vec<usize> = Vec::new();
         for &r in rects {
             edge.clear();
-            for t in self.trees() {
+            for (tier, t) in self.trees() {
                 self.meeting(t, r, |slot, inside| {
-                    let Some(i) = self.live(slot) else { return };
+                    let Some(i) = self.live(tier, slot) else {
+                        return;
+                    };
                     // A feature whose extent lies inside the box intersects
                     // it: no need to test the geometry.
                     if inside {
@@ -456,8 +464,8 @@ impl IndexedLayer {
     /// its time.
     pub fn envelope_candidates_unordered(&self, rect: Rect) -> Vec<usize> {
         let mut out = Vec::new();
-        for t in self.trees() {
-            self.meeting(t, rect, |slot, _| out.extend(self.live(slot)));
+        for (tier, t) in self.trees() {
+            self.meeting(t, rect, |slot, _| out.extend(self.live(tier, slot)));
         }
         out
     }
@@ -519,12 +527,12 @@ impl IndexedLayer {
         let slack = self.slack(q.y);
         let qxy = self.proj.to_xy(q);
         // Each tree in turn, pruned against the best found so far.
-        for t in self.trees() {
+        for (tier, t) in self.trees() {
             for (piece, d2) in t.pieces.nearest_neighbor_iter_with_distance_2(&qxy) {
                 if best.len() == k && d2.sqrt() / slack > best[k - 1].distance_m {
                     break;
                 }
-                let Some(i) = self.live(piece.feature) else {
+                let Some(i) = self.live(tier, piece.feature) else {
                     continue;
                 };
                 if !keep(i) {
@@ -565,12 +573,13 @@ impl IndexedLayer {
             .collect();
         let r = radius_m * self.slack(q.y);
         let qxy = self.proj.to_xy(q);
-        let near = self
-            .trees()
-            .into_iter()
-            .flat_map(|t| t.pieces.locate_within_distance(qxy, r * r));
-        for piece in near {
-            let Some(i) = self.live(piece.feature) else {
+        let near = self.trees().into_iter().flat_map(|(tier, t)| {
+            t.pieces
+                .locate_within_distance(qxy, r * r)
+                .map(move |p| (tier, p))
+        });
+        for (tier, piece) in near {
+            let Some(i) = self.live(tier, piece.feature) else {
                 continue;
             };
             if !keep(i) {
@@ -611,10 +620,13 @@ impl IndexedLayer {
         }
         // Polygons are never one piece: their trees have envelopes.
         self.trees()
-            .iter()
-            .filter_map(|t| t.envelopes.as_ref())
-            .flat_map(|e| e.locate_all_at_point(&[q.x, q.y]))
-            .filter_map(|e| self.live(e.data))
+            .into_iter()
+            .filter_map(|(tier, t)| Some((tier, t.envelopes.as_ref()?)))
+            .flat_map(|(tier, e)| {
+                e.locate_all_at_point(&[q.x, q.y])
+                    .map(move |e| (tier, e.data))
+            })
+            .filter_map(|(tier, slot)| self.live(tier, slot))
             .filter(|&i| self.layer.features[i].geometry.intersects(&Point(q)))
             .collect()
     }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod budget;
 pub mod catalog;
+pub mod chunked;
 pub mod clock;
 pub mod commands;
 pub mod compare;

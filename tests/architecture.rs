@@ -184,7 +184,7 @@ fn the_engines_do_no_io() {
     let all = sources();
     let engines = [
         "coverage", "index", "geodesy", "crs", "clock", "model", "encode", "cql2", "tiles",
-        "catalog", "edit", "query", "props", "compare",
+        "catalog", "edit", "query", "props", "compare", "chunked",
     ];
     for io in [
         "std::fs",

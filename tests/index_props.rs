@@ -211,24 +211,27 @@ proptest! {
         let mut next_id = ls.len();
         let mut removed = Vec::new();
         for (op, at, geom) in steps {
-            let mut features: Vec<Arc<Feature>> = layer.layer.features.clone();
-            let n = features.len();
+            // Edited in place, as the catalog edits (positions stay).
+            let mut features = layer.layer.features.clone();
+            let n = features.count();
             match op {
                 0 if n > 0 => {
-                    let id = features[at % n].id.clone();
+                    let p = features.nth_position(at % n).unwrap();
                     let mut f = feature(0, Geometry::LineString(LineString(geom)));
-                    f.id = id;
-                    features[at % n] = Arc::new(f);
+                    f.id = features[p].id.clone();
+                    features.replace(p, Arc::new(f));
                 }
                 1 if n > 0 => {
-                    removed.push(features.remove(at % n).id.clone());
+                    let p = features.nth_position(at % n).unwrap();
+                    removed.push(features[p].id.clone());
+                    features.remove(p);
                 }
                 _ => {
                     features.push(Arc::new(feature(next_id, Geometry::LineString(LineString(geom)))));
                     next_id += 1;
                 }
             }
-            layer = layer.with_features(Layer::from_shared(meta(GeometryKind::LineString), features));
+            layer = layer.with_features(Layer::of(meta(GeometryKind::LineString), features));
         }
         let fresh = IndexedLayer::build(layer.layer.clone(), proj);
         let rect = Rect::new(a, b);
@@ -244,7 +247,7 @@ proptest! {
         for (x, y) in g.iter().zip(&w) {
             prop_assert!((x.distance_m - y.distance_m).abs() < 1e-9);
         }
-        for (i, f) in layer.layer.features.iter().enumerate() {
+        for (i, f) in layer.layer.features.indexed() {
             prop_assert_eq!(layer.position_of(&f.id), Some(i));
         }
         prop_assert_eq!(layer.position_of("no-such-id"), None);

@@ -72,7 +72,7 @@ fn check_cli(dir: &Path) -> (bool, String) {
 fn the_valid_fixture_loads_and_check_prints_a_summary() {
     let dir = folder(ROADS, PARKS);
     let c = open_folder(dir.path()).expect("valid");
-    assert_eq!(c.layer("roads").unwrap().layer.features.len(), 2);
+    assert_eq!(c.layer("roads").unwrap().layer.features.count(), 2);
     let out = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
         .args(["check", "--data"])
         .arg(dir.path())

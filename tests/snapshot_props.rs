@@ -12,6 +12,10 @@ use zoneatlas::catalog::Catalog;
 use zoneatlas::coverage::Scenario;
 use zoneatlas::model::{Feature, Layer};
 
+#[path = "common/rebuilt.rs"]
+mod rebuilt;
+use rebuilt::fresh;
+
 fn sample() -> &'static Catalog {
     static SAMPLE: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
     SAMPLE.get_or_init(|| {
@@ -62,22 +66,23 @@ fn changed(f: &Feature, (x, y): (f64, f64), pick: u8, id: String) -> Feature {
 }
 
 /// Apply one request's edits to `layer` as `live` does: replacements in
-/// place, deletions drop out, creations append.
+/// their place, deletions empty it, creations come after the others.
 fn apply(layer: &Layer, edits: &[Edit], serial: &mut usize) -> Layer {
     let mut features = layer.features.clone();
     for &(_, what, at, place, pick) in edits {
         if features.is_empty() {
             break;
         }
-        let k = at % features.len();
+        let k = features
+            .nth_position(at % features.count())
+            .expect("a live feature");
         match what {
             0 => {
                 let id = features[k].id.clone();
-                features[k] = Arc::new(changed(&features[k], place, pick, id));
+                let f = changed(&features[k], place, pick, id);
+                features.replace(k, Arc::new(f));
             }
-            1 => {
-                features.remove(k);
-            }
+            1 => features.remove(k),
             _ => {
                 *serial += 1;
                 let f = changed(&features[k], place, pick, format!("new-{serial}"));
@@ -85,7 +90,7 @@ fn apply(layer: &Layer, edits: &[Edit], serial: &mut usize) -> Layer {
             }
         }
     }
-    Layer::from_shared(layer.meta.clone(), features)
+    Layer::of(layer.meta.clone(), features)
 }
 
 fn answers(c: &Catalog, q: geo::Coord) -> Value {
@@ -124,10 +129,7 @@ proptest! {
             let rev = r as u64 + 2;
             snap = snap.with_layers(replaced, rev, rev).expect("rules still resolve");
         }
-        let layers: Vec<Layer> = snap.layers.iter().map(|l| l.layer.clone()).collect();
-        let rules = (*snap.coverage.as_ref().expect("rules").rules).clone();
-        let fresh = Catalog::build(snap.manifest.clone(), layers, Some(rules), 0, 0)
-            .expect("fresh build");
+        let fresh = fresh(&snap);
         for (x, y) in points {
             let q = coord! {x: x, y: y};
             prop_assert_eq!(answers(&snap, q), answers(&fresh, q), "at {:?}", q);

@@ -126,7 +126,7 @@ fn contents(store: &mut dyn Store) -> BTreeMap<String, BTreeMap<String, (Value, 
         .map(|l| {
             let features = l
                 .features
-                .iter()
+                .live()
                 .map(|f| {
                     let v: Value =
                         serde_json::from_str(&zoneatlas::store::feature_json(f)).unwrap();
@@ -187,7 +187,7 @@ fn substation(live: &Live, id: &str) -> (Value, u64) {
     let f = layer
         .layer
         .features
-        .iter()
+        .live()
         .find(|f| f.id == id)
         .unwrap_or_else(|| panic!("no substation {id}"));
     (

@@ -1511,7 +1511,7 @@ fn exports_round_trip() -> Result<(), Failed> {
             .into_iter()
             .find(|l| l.meta.id == layer)
             .ok_or("no layer")?;
-        Ok(l.features.iter().map(|f| (**f).clone()).collect())
+        Ok(l.features.live().map(|f| (**f).clone()).collect())
     };
     let original = load(&store, "roads")?;
     for crs in ["EPSG:4326", "EPSG:4547"] {

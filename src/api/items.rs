@@ -145,7 +145,7 @@ async fn items(
     let candidates: Vec<usize> = match (&rects, filter.as_ref().and_then(|f| f.envelope())) {
         (Some(r), _) => l.bbox(r),
         (None, Some(env)) => l.envelope_candidates(env),
-        (None, None) => (0..l.layer.features.len()).collect(),
+        (None, None) => l.layer.features.indexed().map(|(p, _)| p).collect(),
     };
     let simple = |f: &Feature| {
         filters.iter().all(|(n, v)| f.property_equals(n, v))

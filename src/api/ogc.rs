@@ -259,7 +259,7 @@ fn describe(l: &IndexedLayer, base: &str, zone: Option<&str>) -> Value {
             link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "Vector tiles"),
         ],
         "geometryType": meta.geometry.name(),
-        "numberOfFeatures": l.layer.features.len(),
+        "numberOfFeatures": l.layer.features.count(),
         "style": meta.style_or_default(zone == Some(meta.id.as_str())),
     });
     if let Some(t) = &meta.title_zh {
@@ -361,7 +361,7 @@ async fn schema(
     let meta = &l.layer.meta;
     let mut names: std::collections::BTreeSet<&str> =
         meta.required.iter().map(String::as_str).collect();
-    for f in &l.layer.features {
+    for f in l.layer.features.live() {
         names.extend(f.properties.keys());
     }
     let mut props = Map::new();

@@ -123,7 +123,7 @@ async fn health(state: Ctx, RawQuery(q): RawQuery) -> Response {
         .catalog
         .layers
         .iter()
-        .map(|l| l.layer.features.len())
+        .map(|l| l.layer.features.count())
         .sum();
     let degraded = state.live.degraded();
     let failing = state.live.write_failure();

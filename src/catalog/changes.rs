@@ -38,9 +38,12 @@ impl Catalog {
 }
 
 /// Layer `layer_id` of `snap` with `changes` applied (id → the feature's
-/// new state, `None`: gone): replaced in place, deleted, or appended in id
-/// order. Pointers, not features, are copied, so unchanged features stay
-/// shared (and keep their place in the indexes). `None` for no such layer.
+/// new state, `None`: gone): replaced in its place, its place emptied, or
+/// added after the others in id order. Only the chunks of places that
+/// change are copied (see `features`), so unchanged features stay shared
+/// and keep their positions (and their place in the indexes). When
+/// deletions have left the layer sparse, it is renumbered (a new
+/// generation). `None` for no such layer.
 pub(super) fn patched<'a>(
     snap: &Catalog,
     layer_id: &str,
@@ -48,8 +51,7 @@ pub(super) fn patched<'a>(
 ) -> Option<(usize, Layer)> {
     let pos = snap.layer_position(layer_id)?;
     let old = &snap.layers[pos].layer;
-    let mut features: Vec<Arc<Feature>> = old.features.clone();
-    let mut gone = Vec::new();
+    let mut features = old.features.clone();
     let mut created: Vec<Arc<Feature>> = Vec::new();
     // The layer's extent, grown by what is new; measured afresh only when a
     // feature that leaves or changes touched its edge (reading every
@@ -70,9 +72,9 @@ pub(super) fn patched<'a>(
         match (at, state) {
             (Some(p), Some(newer)) => {
                 grow(&mut extent, newer.bbox);
-                features[p] = newer;
+                features.replace(p, newer);
             }
-            (Some(p), None) => gone.push(p),
+            (Some(p), None) => features.remove(p),
             (None, Some(newer)) => {
                 grow(&mut extent, newer.bbox);
                 created.push(newer);
@@ -80,28 +82,20 @@ pub(super) fn patched<'a>(
             (None, None) => {}
         }
     }
-    if !gone.is_empty() {
-        gone.sort_unstable();
-        let mut k = 0;
-        let mut i = 0;
-        features.retain(|_| {
-            let keep = gone.get(k) != Some(&i);
-            if !keep {
-                k += 1;
-            }
-            i += 1;
-            keep
-        });
-    }
     created.sort_by(|a, b| a.id.cmp(&b.id));
-    features.extend(created);
+    for f in created {
+        features.push(f);
+    }
+    if features.sparse() {
+        features = features.compacted();
+    }
     let layer = match extent {
         Some(extent) if !features.is_empty() => Layer {
             meta: old.meta.clone(),
             features,
             extent,
         },
-        _ => Layer::from_shared(old.meta.clone(), features),
+        _ => Layer::of(old.meta.clone(), features),
     };
     Some((pos, layer))
 }
@@ -135,15 +129,18 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let layer = &snap.layer("roads").unwrap().layer;
-            let n = layer.features.len();
-            let pick = (seed >> 33) as usize % n;
+            let n = layer.features.count();
+            let pick = layer
+                .features
+                .nth_position((seed >> 33) as usize % n)
+                .unwrap();
             let f = &layer.features[pick];
             let change: (String, Option<Arc<Feature>>) = match step % 4 {
                 // Delete the feature holding the western edge.
                 0 => {
                     let west = layer
                         .features
-                        .iter()
+                        .live()
                         .min_by(|a, b| a.bbox.min().x.total_cmp(&b.bbox.min().x))
                         .unwrap();
                     (west.id.clone(), None)
@@ -173,8 +170,7 @@ mod tests {
             };
             let (pos, layer) =
                 patched(&snap, "roads", [(change.0.as_str(), change.1.clone())]).unwrap();
-            let fresh =
-                crate::model::Layer::from_shared(layer.meta.clone(), layer.features.clone());
+            let fresh = crate::model::Layer::of(layer.meta.clone(), layer.features.clone());
             assert_eq!(layer.extent, fresh.extent, "step {step}");
             snap = snap
                 .with_layers(vec![(pos, layer)], step + 1, step + 1)

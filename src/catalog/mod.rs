@@ -4,8 +4,8 @@
 //! Immutable once built and shared behind an `Arc`: a request pins one
 //! snapshot, so its body and its ETag (derived from `version`) agree. An edit
 //! builds the next snapshot with `Catalog::with_layers`, re-indexing only the
-//! layers it changed; positions are valid inside one snapshot only, feature
-//! ids across snapshots.
+//! layers it changed; positions are stable while a layer keeps its
+//! generation (see `model::features`), feature ids across all snapshots.
 //!
 //! `changes` applies a set of feature changes (an edit, another writer's
 //! commits, the past) to make the next snapshot; `summary` gives a layer's

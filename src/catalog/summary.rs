@@ -60,7 +60,7 @@ impl fmt::Display for LayerSummary {
 pub(super) fn summarise(l: &IndexedLayer) -> LayerSummary {
     let mut geometry_types = BTreeMap::new();
     let (mut length, mut area) = (0.0, 0.0);
-    for f in &l.layer.features {
+    for f in l.layer.features.live() {
         let name = match &f.geometry {
             Geometry::Point(_) => "Point",
             Geometry::MultiPoint(_) => "MultiPoint",
@@ -87,7 +87,7 @@ pub(super) fn summarise(l: &IndexedLayer) -> LayerSummary {
     use crate::model::GeometryKind::*;
     LayerSummary {
         id: l.layer.meta.id.clone(),
-        features: l.layer.features.len(),
+        features: l.layer.features.count(),
         geometry_types,
         extent: l.layer.extent,
         length_km: (l.layer.meta.geometry == LineString).then_some(length / 1000.0),

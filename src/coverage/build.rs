@@ -16,8 +16,11 @@ use serde_json::Value;
 use super::network::Network;
 use super::rules::{self, Rules, Selector, SERVICES};
 use super::{area, polygons_of, Coverage, Dangling, Scenario, Service, ServiceNetwork, SiteLinks};
+use crate::chunked::Chunked;
 use crate::geodesy::LocalProjection;
 use crate::index::IndexedLayer;
+use crate::model::Feature;
+use crate::model::Features;
 
 pub(super) fn layer_index(
     layers: &[Arc<IndexedLayer>],
@@ -30,14 +33,15 @@ pub(super) fn layer_index(
         .ok_or_else(|| format!("{what}: no collection {id:?}"))
 }
 
-/// Which features of a layer a selector picks (ignoring status).
+/// Which features of a layer a selector picks (ignoring status), by
+/// position (an empty place is not picked).
 pub(super) fn selected(layer: &IndexedLayer, sel: &Selector) -> Vec<bool> {
     let filter = sel.filter_text();
     layer
         .layer
         .features
-        .iter()
-        .map(|f| filter.iter().all(|(k, v)| f.property_equals(k, v)))
+        .places_iter()
+        .map(|f| f.is_some_and(|f| filter.iter().all(|(k, v)| f.property_equals(k, v))))
         .collect()
 }
 
@@ -74,36 +78,121 @@ pub(super) fn reach_of(
     Ok(own.or(by).unwrap_or(rule.reach_m))
 }
 
-/// `derive` of each feature of `new`, except that a feature which is the
-/// same `Arc` as the next one of `old` takes its old value (`old_value` of
-/// its old position). Edits keep the order of the features they leave
-/// alone (see `live`), so one forward walk finds them all; a value is only
-/// copied for the very same feature, so a missed match costs time, never
-/// correctness.
-pub(super) fn carry<T>(
-    new: &[Arc<crate::model::Feature>],
-    old: Option<(&[Arc<crate::model::Feature>], impl Fn(usize) -> T)>,
-    mut derive: impl FnMut(&crate::model::Feature) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
-    let mut out = Vec::with_capacity(new.len());
-    let mut i = 0;
-    for f in new {
-        if let Some((old, old_value)) = &old {
-            // Old features before this one that are not it were deleted.
-            while i < old.len() && !Arc::ptr_eq(&old[i], f) && old[i].id != f.id {
-                i += 1;
-            }
-            if i < old.len() {
-                i += 1;
-                if Arc::ptr_eq(&old[i - 1], f) {
-                    out.push(old_value(i - 1));
-                    continue;
-                }
-            }
+/// Each place's (reach, eligibility per scenario): `derive` of each feature
+/// of `new`, except that where `old` holds the same numbering, the values
+/// are `old`'s arrays with only the places an edit changed derived again —
+/// an edit costs what it changed, and the arrays share every other chunk
+/// with the previous snapshot's. An empty place is (0, not eligible).
+pub(super) fn per_feature(
+    new: &Features,
+    old: Option<(&Features, &Service)>,
+    mut derive: impl FnMut(&Feature) -> Result<(f64, [bool; 2]), String>,
+) -> Result<PerFeature, String> {
+    let changed = old.and_then(|(features, prev)| Some((new.changed_since(features)?, prev)));
+    let Some((changed, prev)) = changed else {
+        let mut reach = Vec::with_capacity(new.places());
+        let mut eligible = [Vec::with_capacity(new.places()), Vec::new()];
+        eligible[1].reserve(new.places());
+        for f in new.places_iter() {
+            let (r, e) = match f {
+                Some(f) => derive(f)?,
+                None => (0.0, [false; 2]),
+            };
+            reach.push(r);
+            eligible[0].push(e[0]);
+            eligible[1].push(e[1]);
         }
-        out.push(derive(f)?);
+        let [e0, e1] = eligible;
+        return Ok(PerFeature {
+            reach: reach.into_iter().collect(),
+            eligible: [e0.into_iter().collect(), e1.into_iter().collect()],
+            changed: None,
+        });
+    };
+    let mut out = PerFeature {
+        reach: prev.reach.clone(),
+        eligible: prev.eligible.clone(),
+        changed: Some(Vec::with_capacity(changed.len())),
+    };
+    for p in changed {
+        let before =
+            (p < out.reach.len()).then(|| (out.reach[p], [out.eligible[0][p], out.eligible[1][p]]));
+        let (r, e) = match new.get(p) {
+            Some(f) => derive(f)?,
+            None => (0.0, [false; 2]),
+        };
+        if before.is_some() {
+            out.reach.set(p, r);
+            out.eligible[0].set(p, e[0]);
+            out.eligible[1].set(p, e[1]);
+        } else {
+            // Changed places run in order, so new places come last.
+            out.reach.push(r);
+            out.eligible[0].push(e[0]);
+            out.eligible[1].push(e[1]);
+        }
+        if let Some(c) = &mut out.changed {
+            c.push((before, (r, e)));
+        }
     }
     Ok(out)
+}
+
+/// A service's per-feature values (see `per_feature`).
+pub(super) struct PerFeature {
+    reach: Chunked<f64>,
+    eligible: [Chunked<bool>; 2],
+    /// Carried from a previous service: each changed place's values
+    /// before (`None`: a new place) and after.
+    #[allow(clippy::type_complexity)]
+    changed: Option<Vec<(Option<(f64, [bool; 2])>, (f64, [bool; 2]))>>,
+}
+
+impl PerFeature {
+    /// The largest reach of a member feature, at least `default`, and how
+    /// many members have it: from `prev`'s by the changes when carried
+    /// (unless the changes removed every feature at the maximum), else by
+    /// reading every place.
+    fn max_reach(&self, default: f64, prev: Option<&Service>) -> (f64, usize) {
+        let member = |e: [bool; 2]| e[0] || e[1];
+        if let (Some(changed), Some(prev)) = (&self.changed, prev) {
+            let (mut max, mut at) = (prev.max_reach, prev.at_max);
+            let mut lost = false;
+            for &(before, (r, e)) in changed {
+                if let Some((r0, e0)) = before {
+                    if member(e0) && r0 == max {
+                        if at == 0 {
+                            lost = true;
+                        }
+                        at = at.saturating_sub(1);
+                    }
+                }
+                if member(e) && r > max {
+                    (max, at) = (r, 1);
+                } else if member(e) && r == max {
+                    at += 1;
+                }
+            }
+            // With none left at a maximum above the default, it may be
+            // lower now: measure it.
+            if !lost && (at > 0 || max <= default) {
+                return (max.max(default), at);
+            }
+        }
+        let mut max = default;
+        let mut at = 0;
+        for (i, &r) in self.reach.iter().enumerate() {
+            if !(self.eligible[0][i] || self.eligible[1][i]) {
+                continue;
+            }
+            if r > max {
+                (max, at) = (r, 1);
+            } else if r == max {
+                at += 1;
+            }
+        }
+        (max, at)
+    }
 }
 
 /// Each site's own connections: the member lines whose `property` names a
@@ -120,7 +209,7 @@ pub(super) fn site_links(
     let (Some(property), Some(sl)) = (property, sites_layer) else {
         return (links, dangling);
     };
-    for (i, f) in layers[lines_layer].layer.features.iter().enumerate() {
+    for (i, f) in layers[lines_layer].layer.features.indexed() {
         if !member[i] {
             continue;
         }
@@ -165,8 +254,8 @@ impl Coverage {
             }
         };
         let in_scenario = |layer: &IndexedLayer, member: &[bool]| -> [Vec<bool>; 2] {
-            let both: Vec<[bool; 2]> = (layer.layer.features.iter().zip(member))
-                .map(|(f, &m)| scenario_member(f, m))
+            let both: Vec<[bool; 2]> = (layer.layer.features.places_iter().zip(member))
+                .map(|(f, &m)| f.map_or([false; 2], |f| scenario_member(f, m)))
                 .collect();
             [0, 1].map(|sc| both.iter().map(|b| b[sc]).collect())
         };
@@ -215,30 +304,17 @@ impl Coverage {
                     .services
                     .iter()
                     .find(|s| s.name == name && s.layer == li)?;
-                Some((prev, &old_layers.get(li)?.layer.features[..]))
+                Some((&old_layers.get(li)?.layer.features, &**prev))
             });
             let filter = rule.selector().filter_text();
-            let per_feature = carry(
-                &layer.layer.features,
-                prior.map(|(prev, features)| {
-                    (features, move |i: usize| {
-                        (prev.reach[i], [prev.eligible[0][i], prev.eligible[1][i]])
-                    })
-                }),
-                |f| {
-                    let member = filter.iter().all(|(k, v)| f.property_equals(k, v));
-                    Ok((reach_of(rule, f, &what)?, scenario_member(f, member)))
-                },
-            )?;
-            let reach: Vec<f64> = per_feature.iter().map(|(r, _)| *r).collect();
-            let eligible = [0, 1].map(|sc| per_feature.iter().map(|(_, e)| e[sc]).collect());
-            let member: Vec<bool> = per_feature.iter().map(|(_, e)| e[0] || e[1]).collect();
-            let max_reach = reach
-                .iter()
-                .zip(&member)
-                .filter(|(_, m)| **m)
-                .map(|(r, _)| *r)
-                .fold(rule.reach_m, f64::max);
+            let values = per_feature(&layer.layer.features, prior, |f| {
+                let member = filter.iter().all(|(k, v)| f.property_equals(k, v));
+                Ok((reach_of(rule, f, &what)?, scenario_member(f, member)))
+            })?;
+            let (max_reach, at_max) = values.max_reach(rule.reach_m, prior.map(|(_, s)| s));
+            let PerFeature {
+                reach, eligible, ..
+            } = values;
             let network = match &rule.network {
                 None => None,
                 Some(n) => {
@@ -252,17 +328,17 @@ impl Coverage {
                         layers[l]
                             .layer
                             .features
-                            .iter()
+                            .places_iter()
                             .zip(m)
-                            .map(|(f, &on)| on.then_some(&f.geometry))
+                            .map(|(f, &on)| f.filter(|_| on).map(|f| &f.geometry))
                             .collect()
                     };
                     let levels: Option<Vec<Option<String>>> = n.level_property.as_ref().map(|p| {
                         layers[lines_layer]
                             .layer
                             .features
-                            .iter()
-                            .map(|f| f.property_text(p))
+                            .places_iter()
+                            .map(|f| f.and_then(|f| f.property_text(p)))
                             .collect()
                     });
                     let graph = Network::build(
@@ -302,6 +378,7 @@ impl Coverage {
                 eligible,
                 reach,
                 max_reach,
+                at_max,
                 default_reach: rule.reach_m,
                 network,
             }));
@@ -348,10 +425,9 @@ impl Coverage {
         let zone_polys: Vec<geo::Polygon> = layers[zone_layer]
             .layer
             .features
-            .iter()
-            .zip(&zone_member)
-            .filter(|(_, m)| **m)
-            .flat_map(|(f, _)| polygons_of(&f.geometry))
+            .indexed()
+            .filter(|(p, _)| zone_member[*p])
+            .flat_map(|(_, f)| polygons_of(&f.geometry))
             .collect();
         if zone_polys.is_empty() {
             return Err("zone: the selector matches no polygon".into());
@@ -383,8 +459,8 @@ impl Coverage {
     /// road does not recompute water.
     /// Where an edit changed a layer, projected: the extent of every
     /// feature not shared between the two versions (its old and its new
-    /// geometry), grown by `reach`. A superset: features are matched by
-    /// position and pointer, so a reordering marks more than it must.
+    /// geometry), grown by `reach`. Places are compared chunk by chunk,
+    /// then by pointer (see `features`); a renumbered layer marks all.
     pub(super) fn edited_reach(
         &self,
         old: &IndexedLayer,
@@ -394,7 +470,7 @@ impl Coverage {
         use geo::BoundingRect;
         let (a, b) = (&old.layer.features, &new.layer.features);
         let mut out = Vec::new();
-        let mut mark = |f: &crate::model::Feature| {
+        let mut mark = |f: &Feature| {
             let g = super::area::to_metric(&f.geometry, &self.proj);
             if let Some(r) = g.bounding_rect() {
                 let d = reach * 1.01 + 1.0;
@@ -410,29 +486,14 @@ impl Coverage {
                 ));
             }
         };
-        let (mut i, mut p) = (0, 0);
-        while i < a.len() || p < b.len() {
-            match (a.get(i), b.get(p)) {
-                (Some(x), Some(y)) if Arc::ptr_eq(x, y) => {
-                    i += 1;
-                    p += 1;
+        match b.changed_since(a) {
+            Some(changed) => {
+                for p in changed {
+                    a.get(p).into_iter().chain(b.get(p)).for_each(|f| mark(f));
                 }
-                (Some(x), Some(y)) if x.id == y.id => {
-                    mark(x);
-                    mark(y);
-                    i += 1;
-                    p += 1;
-                }
-                (Some(x), _) => {
-                    mark(x);
-                    i += 1;
-                }
-                (None, Some(y)) => {
-                    mark(y);
-                    p += 1;
-                }
-                (None, None) => break,
             }
+            // Renumbered: every feature of both.
+            None => a.live().chain(b.live()).for_each(|f| mark(f)),
         }
         out
     }

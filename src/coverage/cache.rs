@@ -75,8 +75,8 @@ impl Coverage {
                 return Ok(Arc::clone(hit));
             }
         }
-        let mut list = Vec::with_capacity(layers[sl].layer.features.len());
-        for (i, f) in layers[sl].layer.features.iter().enumerate() {
+        let mut list = Vec::with_capacity(layers[sl].layer.features.count());
+        for (i, f) in layers[sl].layer.features.indexed() {
             let parcel = MultiPolygon(polygons_of(&f.geometry));
             let (area_m2, answers) =
                 self.area_answers(layers, &parcel, Some(i), sc, off, None, deadline)?;

@@ -157,7 +157,7 @@ impl Coverage {
             }
         }
         let mut substations = Vec::new();
-        for (i, f) in subs.iter().enumerate() {
+        for (i, f) in subs.indexed() {
             if !power.eligible[sc.at()][i] {
                 continue;
             }

@@ -27,6 +27,7 @@ mod supply;
 pub mod sweep;
 mod zone;
 
+use crate::chunked::Chunked;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
@@ -74,9 +75,14 @@ pub type Dangling = (String, String);
 pub(super) struct Service {
     name: &'static str,
     layer: usize,
-    eligible: [Vec<bool>; 2],
-    reach: Vec<f64>,
+    /// By position (see `features`); empty places are not eligible.
+    eligible: [Chunked<bool>; 2],
+    reach: Chunked<f64>,
+    /// The largest reach of a member feature (or the rule's default).
     max_reach: f64,
+    /// How many member features have `max_reach`: an edit recomputes the
+    /// maximum only when it removes the last of them.
+    at_max: usize,
     default_reach: f64,
     network: Option<ServiceNetwork>,
 }

@@ -209,7 +209,13 @@ impl Coverage {
         let mut lose_supply = Vec::new();
         let mut lose_redundancy = Vec::new();
         if let Some(sl) = self.sites_layer {
-            for site in 0..layers[sl].layer.features.len() {
+            let places: Vec<usize> = layers[sl]
+                .layer
+                .features
+                .indexed()
+                .map(|(p, _)| p)
+                .collect();
+            for site in places {
                 deadline.check()?;
                 let feeds = self.site_feeds(layers, s, sc, site, deadline)?;
                 let (before, later) = (sources(&feeds, false), sources(&feeds, true));
@@ -417,12 +423,11 @@ impl Coverage {
         let mut hit: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut supplied = 0;
         let mut unsupplied = Vec::new();
-        let sites = self
-            .sites_layer
-            .map_or(0, |sl| layers[sl].layer.features.len());
-        let which = match only {
-            Some(t) => t..(t + 1).min(sites),
-            None => 0..sites,
+        let sites = self.sites_layer.map(|sl| &layers[sl].layer.features);
+        let which: Vec<usize> = match (only, sites) {
+            (Some(t), Some(f)) => f.get(t).map(|_| t).into_iter().collect(),
+            (None, Some(f)) => f.indexed().map(|(p, _)| p).collect(),
+            (_, None) => Vec::new(),
         };
         for site in which {
             deadline.check()?;
@@ -545,7 +550,7 @@ mod tests {
                 got.sort();
                 assert_eq!(got, slow, "{service} {sc:?}");
                 // One site at a time (the site report) gives that site's share.
-                for (t, site) in sites.iter().enumerate() {
+                for (t, site) in sites.indexed() {
                     let one = cov
                         .critical_for_site(layers, service, sc, t, &none)
                         .unwrap();

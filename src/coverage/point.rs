@@ -93,7 +93,7 @@ mod tests {
             .iter()
             .find(|s| s.name == "power")
             .expect("power");
-        for (i, f) in layers[power.layer].layer.features.iter().enumerate() {
+        for (i, f) in layers[power.layer].layer.features.indexed() {
             let Some(c) = geo::Centroid::centroid(&f.geometry) else {
                 continue;
             };

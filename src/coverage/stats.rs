@@ -50,7 +50,7 @@ impl Coverage {
             };
             let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
             let (mut n, mut total) = (0usize, 0.0);
-            for (i, f) in layer.layer.features.iter().enumerate() {
+            for (i, f) in layer.layer.features.indexed() {
                 let planned = s.eligible[Scenario::Planned.at()][i];
                 let here = s.eligible[sc.at()][i];
                 if !planned && !here {
@@ -81,8 +81,7 @@ impl Coverage {
                     let in_scenario = layer
                         .layer
                         .features
-                        .iter()
-                        .enumerate()
+                        .indexed()
                         .filter(|(i, _)| s.eligible[sc.at()][*i]);
                     for (_, f) in in_scenario {
                         let e = by_kv
@@ -122,14 +121,14 @@ impl Coverage {
         }
         if let Some(sl) = self.sites_layer {
             let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-            for f in &layers[sl].layer.features {
+            for f in layers[sl].layer.features.live() {
                 *by_kind
                     .entry(f.property_text("kind").unwrap_or_default())
                     .or_default() += 1;
             }
             out.insert(
                 "sites".into(),
-                serde_json::json!({"count": layers[sl].layer.features.len(), "by_kind": by_kind}),
+                serde_json::json!({"count": layers[sl].layer.features.count(), "by_kind": by_kind}),
             );
         }
         let mut shares = serde_json::Map::new();

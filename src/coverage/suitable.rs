@@ -172,8 +172,7 @@ impl Coverage {
                 cost += layer
                     .layer
                     .features
-                    .iter()
-                    .enumerate()
+                    .indexed()
                     .filter(|(i, _)| s.eligible[q.scenario.at()][*i])
                     .map(|(_, f)| vertices(&f.geometry) * BUFFER_WEIGHT)
                     .sum::<u64>();
@@ -185,7 +184,7 @@ impl Coverage {
             cost += layers[l]
                 .layer
                 .features
-                .iter()
+                .live()
                 .map(|f| match f.geometry {
                     Geometry::LineString(_) | Geometry::MultiLineString(_) => {
                         vertices(&f.geometry) * BUFFER_WEIGHT
@@ -239,7 +238,7 @@ impl Coverage {
     ) -> Result<MultiPolygon, Exceeded> {
         let mut polys = Vec::new();
         let mut lines: BTreeMap<u64, Vec<Geometry>> = BTreeMap::new();
-        for f in &layer.layer.features {
+        for f in layer.layer.features.live() {
             match &f.geometry {
                 Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
                     polys.extend(polygons_of(&f.geometry))
@@ -422,7 +421,7 @@ mod cost_tests {
         let road_vertices: u64 = roads
             .layer
             .features
-            .iter()
+            .live()
             .map(|f| geo::CoordsIter::coords_count(&f.geometry) as u64)
             .sum();
         let q = Question {

@@ -649,7 +649,10 @@ mod tests {
             let cov = catalog.coverage.as_ref().expect("rules");
             let s = &cov.services[road(cov)];
             let roads = &catalog.layers[s.layer].layer;
-            let pick = (seed_state >> 33) as usize % roads.features.len();
+            let pick = roads
+                .features
+                .nth_position((seed_state >> 33) as usize % roads.features.count())
+                .expect("a live road");
             let dy = ((seed_state >> 12) % 600) as f64 * 1e-5 - 0.003;
             let mut f = (*roads.features[pick]).clone();
             geo::MapCoordsInPlace::map_coords_in_place(&mut f.geometry, |c| Coord {

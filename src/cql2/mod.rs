@@ -637,7 +637,7 @@ impl Filter {
     /// (`model::warmed`): from a large layer each is a cache miss.
     pub fn select(
         &self,
-        features: &[std::sync::Arc<Feature>],
+        features: &crate::model::Features,
         candidates: &[usize],
         deadline: &crate::budget::Deadline,
     ) -> Result<Vec<usize>, crate::budget::Exceeded> {

@@ -44,7 +44,7 @@ fn layer() -> Vec<Arc<Feature>> {
 
 fn ids(filter: &str, json: bool) -> Result<Vec<String>, Error> {
     let features = layer();
-    let props = PropertySummary::of(&features);
+    let props = PropertySummary::of(features.iter());
     let e = if json {
         parse_json(filter)?
     } else {

@@ -52,7 +52,7 @@ pub fn export(store: &Path, layer: &str, out: &Path, crs: Option<Crs>) -> Result
         })?;
     let features: Vec<(String, Geometry, Map<String, Value>)> = l
         .features
-        .iter()
+        .live()
         .map(|f| {
             let g = f.geometry.map_coords(|c| {
                 let [x, y] = crs.from_lonlat(c, Order::Traditional);

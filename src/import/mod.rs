@@ -260,7 +260,7 @@ pub fn import(store_path: &Path, source: &str, opts: &Options) -> Result<Summary
         },
     };
     let taken: std::collections::HashSet<String> = existing
-        .map(|l| l.features.iter().map(|f| f.id.clone()).collect())
+        .map(|l| l.features.live().map(|f| f.id.clone()).collect())
         .unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
     let (mut features, mut problems) = (Vec::new(), Vec::new());
@@ -498,7 +498,7 @@ pub fn import_osm(
                 queryable: vec!["status".into()],
             });
         let taken: std::collections::HashSet<String> = existing
-            .map(|l| l.features.iter().map(|f| f.id.clone()).collect())
+            .map(|l| l.features.live().map(|f| f.id.clone()).collect())
             .unwrap_or_default();
         let opts = Options {
             layer: id.clone(),

@@ -43,8 +43,8 @@ pub(super) fn split_off(data: &mut Dataset) {
     let scenarios = scenarios_of(data);
     for layer in &mut data.layers {
         let meta = layer.meta.clone();
-        let bad: Vec<(usize, Vec<String>)> = layer
-            .features
+        let mut features = layer.features.to_vec();
+        let bad: Vec<(usize, Vec<String>)> = features
             .iter()
             .enumerate()
             .map(|(i, f)| (i, problems(f, &meta, scenarios.as_ref())))
@@ -54,7 +54,7 @@ pub(super) fn split_off(data: &mut Dataset) {
             continue;
         }
         for (i, reasons) in bad.iter().rev() {
-            let f = layer.features.remove(*i);
+            let f = features.remove(*i);
             tracing::warn!(layer = %meta.id, id = %f.id, "left out a feature that breaks the layer's rules: {}", reasons.join("; "));
             data.left_out.push(LeftOut {
                 layer: meta.id.clone(),
@@ -62,7 +62,7 @@ pub(super) fn split_off(data: &mut Dataset) {
                 reason: reasons.join("; "),
             });
         }
-        *layer = crate::model::Layer::from_shared(meta, std::mem::take(&mut layer.features));
+        *layer = crate::model::Layer::from_shared(meta, features);
     }
 }
 

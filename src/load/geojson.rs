@@ -564,8 +564,8 @@ mod tests {
         want.write(json.as_bytes());
         assert_eq!(hash, want.finish());
         let serial = parse_serial(&path, json.as_bytes(), &m).expect("valid");
-        assert_eq!(layer.features.len(), serial.len());
-        assert!(layer.features.iter().zip(&serial).all(|(a, b)| a.id == b.id
+        assert_eq!(layer.features.count(), serial.len());
+        assert!(layer.features.live().zip(&serial).all(|(a, b)| a.id == b.id
             && a.geometry == b.geometry
             && a.properties == b.properties));
         // A broken big file: the serial parse's words, and the same hash.

@@ -90,9 +90,7 @@ pub fn read(dir: &Path, data: &mut Dataset) -> Result<Option<Replay>, String> {
             .find(|l| l.meta.id == t.collection)
             .ok_or_else(|| what("no such collection".into()))?;
         let pos = layer
-            .features
-            .iter()
-            .position(|f| f.id == t.id)
+            .position(&t.id)
             .ok_or_else(|| what("no such feature in the data folder".into()))?;
         let end = layer.features[pos].clone();
         let Some(last) = t.status.last() else {
@@ -122,7 +120,7 @@ pub fn read(dir: &Path, data: &mut Dataset) -> Result<Option<Replay>, String> {
             let change = match (i, when == import) {
                 // There from the start: the import holds this state.
                 (0, true) => {
-                    layer.features[pos] = Arc::new(f);
+                    layer.features.replace(pos, Arc::new(f));
                     continue;
                 }
                 (0, false) => Change::Create {
@@ -155,14 +153,18 @@ pub fn read(dir: &Path, data: &mut Dataset) -> Result<Option<Replay>, String> {
             });
     for layer in &mut data.layers {
         if let Some(ids) = added.get(layer.meta.id.as_str()) {
-            layer.features.retain(|f| !ids.contains(&f.id.as_str()));
+            let kept = layer
+                .features
+                .live()
+                .filter(|f| !ids.contains(&f.id.as_str()))
+                .cloned()
+                .collect();
+            *layer = crate::model::Layer::from_shared(layer.meta.clone(), kept);
         }
     }
     for layer in &mut data.layers {
-        *layer = crate::model::Layer::from_shared(
-            layer.meta.clone(),
-            std::mem::take(&mut layer.features),
-        );
+        // The replaced features change the extent.
+        *layer = crate::model::Layer::of(layer.meta.clone(), layer.features.clone());
     }
     Ok(Some(Replay {
         import,

@@ -234,7 +234,7 @@ impl GpkgStore {
                     )
                     .map_err(fail)?;
                 let status_property = log::status_property(data.rules.as_deref());
-                for f in &layer.features {
+                for f in layer.features.live() {
                     let mut f = (**f).clone();
                     f.revision = 1;
                     insert_feature(&mut insert, &columns, &f).map_err(fail)?;

@@ -295,7 +295,7 @@ mod tests {
         let mut store = GpkgStore::create(&dir.path().join("t.gpkg"), &data, None).unwrap();
         let back = store.load().unwrap();
         assert_eq!(back.revision, 1);
-        for (f, want) in back.layers[0].features.iter().zip(&props) {
+        for (f, want) in back.layers[0].features.live().zip(&props) {
             assert_eq!(&Value::Object(f.properties.to_map()), want, "{}", f.id);
             assert_eq!(f.revision, 1);
         }

@@ -152,9 +152,9 @@ pub(super) fn real_json(x: f64) -> Value {
 }
 
 /// Property columns for a layer: each scalar property, typed by its values.
-pub(super) fn columns_for(features: &[std::sync::Arc<Feature>]) -> BTreeMap<String, ColumnType> {
+pub(super) fn columns_for(features: &crate::model::Features) -> BTreeMap<String, ColumnType> {
     let mut cols: BTreeMap<String, ColumnType> = BTreeMap::new();
-    for f in features {
+    for f in features.live() {
         for (k, v) in &f.properties {
             if OWN_COLUMNS.contains(&k) {
                 continue;

@@ -40,7 +40,7 @@ pub(super) fn copy_layer(
     use std::io::Write;
     let mut rows = String::new();
     let mut log = String::new();
-    for f in &layer.features {
+    for f in layer.features.live() {
         let mut f = (**f).clone();
         f.revision = 1;
         copy_text(&f.id, &mut rows);

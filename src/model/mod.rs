@@ -3,6 +3,8 @@
 //! A `Layer` is one collection of features that share a geometry kind, as
 //! described by one `[[layer]]` entry of the data folder's `layers.toml`.
 //! Coordinates are WGS84 lon/lat (`x` = longitude, `y` = latitude).
+//! `features` holds a layer's features by stable position, persistent
+//! across snapshots.
 //!
 //! Must not: do I/O, know about HTTP, or hold indexes (see `index`).
 
@@ -12,6 +14,9 @@ use geo::{Geometry, Rect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+
+mod features;
+pub use features::Features;
 
 /// The geometry a layer holds. Each kind also accepts its multi- form, so a
 /// road made of two disjoint pieces is still a road.
@@ -261,7 +266,7 @@ const WARM_BLOCK: usize = 256;
 /// reading many features picked from a big layer (candidates of a box, a
 /// filter or a tile).
 pub fn warmed<'a, 'p>(
-    features: &'a [Arc<Feature>],
+    features: &'a Features,
     positions: &'p [usize],
     properties: bool,
 ) -> impl Iterator<Item = (usize, &'a Feature)> + use<'a, 'p> {
@@ -298,8 +303,9 @@ impl Feature {
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub meta: LayerMeta,
-    /// Shared with other snapshots: an edit copies pointers, not features.
-    pub features: Vec<Arc<Feature>>,
+    /// By position, shared chunk by chunk with other snapshots: an edit
+    /// copies what it changes, not the layer (see `features`).
+    pub features: Features,
     /// lon/lat extent of all features; `None` for an empty layer.
     pub extent: Option<Rect<f64>>,
 }
@@ -310,14 +316,16 @@ impl Layer {
         Layer::from_shared(meta, features.into_iter().map(Arc::new).collect())
     }
 
-    /// Build a layer of features some other snapshot may share.
+    /// Build a layer of features some other snapshot may share, numbered
+    /// afresh (a new generation of positions).
     pub fn from_shared(meta: LayerMeta, features: Vec<Arc<Feature>>) -> Self {
-        let extent = features.iter().map(|f| f.bbox).reduce(|a, b| {
-            Rect::new(
-                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-            )
-        });
+        Layer::of(meta, Features::new(features))
+    }
+
+    /// Build a layer over `features` as they are numbered, measuring its
+    /// extent.
+    pub fn of(meta: LayerMeta, features: Features) -> Self {
+        let extent = features.live().map(|f| f.bbox).reduce(union_rect);
         Layer {
             meta,
             features,
@@ -327,7 +335,10 @@ impl Layer {
 
     /// Position of a feature by id (linear scan; the catalog keeps a map).
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.features.iter().position(|f| f.id == id)
+        self.features
+            .indexed()
+            .find(|(_, f)| f.id == id)
+            .map(|(p, _)| p)
     }
 }
 
@@ -363,7 +374,7 @@ impl PropertySummary {
     pub const ENUM_MAX: usize = 32;
 
     /// Scan a layer's features.
-    pub fn of(features: &[Arc<Feature>]) -> PropertySummary {
+    pub fn of<'f>(features: impl Iterator<Item = &'f Arc<Feature>>) -> PropertySummary {
         use std::collections::{BTreeMap, BTreeSet};
         struct Acc<'a> {
             kinds: [bool; 4],

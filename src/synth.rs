@@ -27,7 +27,7 @@ pub struct SynthStats {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn bits(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,17 +36,17 @@ impl Rng {
     }
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.bits() >> 11) as f64 / (1u64 << 53) as f64
     }
     /// Uniform below `n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.bits() % n as u64) as usize
     }
     fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+        items[(self.bits() % items.len() as u64) as usize]
     }
 }
 
@@ -148,10 +148,10 @@ pub fn write(dir: &Path, segments: usize, seed: u64) -> std::io::Result<SynthSta
         let mut made = 0;
         let mut n = 0;
         while made < target {
-            let len = (4 + rng.next() % 9) as usize;
+            let len = (4 + rng.bits() % 9) as usize;
             let len = len.min(target - made).max(1);
             let (mut x, mut y) = (rng.range(-half, half), rng.range(-half, half));
-            let mut heading = (rng.next() % 4) as f64 * std::f64::consts::FRAC_PI_2;
+            let mut heading = (rng.bits() % 4) as f64 * std::f64::consts::FRAC_PI_2;
             let mut coords = vec![ll(x, y)];
             for _ in 0..len {
                 if rng.unit() < 0.3 {
@@ -174,16 +174,16 @@ pub fn write(dir: &Path, segments: usize, seed: u64) -> std::io::Result<SynthSta
                 "roads" => format!(
                     r#""name":"路{n}","name_en":"Road {n}","status":"{status}","class":"{}","width_m":{},"source":"illustrative""#,
                     rng.pick(&["trunk", "secondary", "branch", "branch"]),
-                    [12, 18, 24, 36][(rng.next() % 4) as usize]
+                    [12, 18, 24, 36][(rng.bits() % 4) as usize]
                 ),
                 "pipelines" => format!(
                     r#""name":"管{n}","name_en":"Pipe {n}","utility":"{}","status":"{status}","diameter_mm":{},"source":"illustrative""#,
                     rng.pick(&["water", "gas", "steam"]),
-                    [150, 300, 600][(rng.next() % 3) as usize]
+                    [150, 300, 600][(rng.bits() % 3) as usize]
                 ),
                 _ => format!(
                     r#""name":"线{n}","name_en":"Feeder {n}","voltage_kv":{},"status":"{status}","source":"illustrative""#,
-                    [10, 110][(rng.next() % 2) as usize]
+                    [10, 110][(rng.bits() % 2) as usize]
                 ),
             };
             out.line(&format!("{layer}-{n}"), &coords, &props);

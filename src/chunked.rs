@@ -84,12 +84,19 @@ impl<T> Chunked<T> {
             })
     }
 
-    /// Whether the chunk holding position `i` is the same in `old`.
-    pub fn same_chunk(&self, old: &Chunked<T>, i: usize) -> bool {
-        match (
-            self.chunks.get(i >> CHUNK_BITS),
-            old.chunks.get(i >> CHUNK_BITS),
-        ) {
+    /// How many chunks it holds.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The elements of chunk `c`.
+    pub fn chunk(&self, c: usize) -> &[T] {
+        &self.chunks[c]
+    }
+
+    /// Whether chunk `c` is the same (shared) in `old`.
+    pub fn same_chunk(&self, old: &Chunked<T>, c: usize) -> bool {
+        match (self.chunks.get(c), old.chunks.get(c)) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }

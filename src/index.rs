@@ -38,7 +38,8 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
 use crate::geodesy::{point_segment_distance_m, LocalProjection};
-use crate::model::{GeometryKind, Layer};
+use crate::model::{GeometryKind, Layer, PropertySummary, PropertyTally};
+use std::sync::OnceLock;
 
 /// A segment (or a point) in projected metres, kept as its bounding box:
 /// its ends are two opposite corners of the box. Bulk-loading the tree
@@ -288,9 +289,11 @@ pub struct IndexedLayer {
     mid: Arc<Trees>,
     /// Trees over positions edited since `mid` was built.
     small: Trees,
-    /// What the features' properties hold (CQL2, queryables); computed on
-    /// first use, once per version of the layer.
-    properties: std::sync::OnceLock<crate::model::PropertySummary>,
+    /// What the features' properties hold, per chunk of places (shared
+    /// with the previous version where the chunk is) and in all (CQL2,
+    /// queryables, edits' names); each counted on first use.
+    tallies: Vec<OnceLock<Arc<PropertyTally>>>,
+    properties: OnceLock<PropertySummary>,
 }
 
 impl IndexedLayer {
@@ -302,12 +305,15 @@ impl IndexedLayer {
             false,
         );
         IndexedLayer {
+            tallies: (0..layer.features.chunk_count())
+                .map(|_| OnceLock::new())
+                .collect(),
             layer,
             proj,
             base: Arc::new(base),
             mid: Default::default(),
             small: Trees::default(),
-            properties: std::sync::OnceLock::new(),
+            properties: OnceLock::new(),
         }
     }
 
@@ -351,13 +357,26 @@ impl IndexedLayer {
             (Arc::new(trees), Vec::new())
         };
         let small = Trees::build(entries(&small).into_iter(), &self.proj, true);
+        // Tallies of the chunks the edit did not write carry over.
+        let tallies = (0..features.chunk_count())
+            .map(|c| {
+                let kept = self
+                    .tallies
+                    .get(c)
+                    .filter(|_| features.same_chunk(&self.layer.features, c))
+                    .and_then(|t| t.get())
+                    .cloned();
+                kept.map_or_else(OnceLock::new, OnceLock::from)
+            })
+            .collect();
         IndexedLayer {
             proj: self.proj,
             base: Arc::clone(&self.base),
             mid,
             small,
+            tallies,
             layer,
-            properties: std::sync::OnceLock::new(),
+            properties: OnceLock::new(),
         }
     }
 
@@ -383,10 +402,19 @@ impl IndexedLayer {
         ]
     }
 
-    /// Every property the layer's features carry, and what it holds.
-    pub fn properties(&self) -> &crate::model::PropertySummary {
-        self.properties
-            .get_or_init(|| crate::model::PropertySummary::of(self.layer.features.live()))
+    /// Every property the layer's features carry, and what it holds: the
+    /// chunks' tallies added up (only the chunks an edit wrote are counted
+    /// again).
+    pub fn properties(&self) -> &PropertySummary {
+        self.properties.get_or_init(|| {
+            let mut all = PropertyTally::default();
+            for (c, t) in self.tallies.iter().enumerate() {
+                all.add(
+                    t.get_or_init(|| Arc::new(PropertyTally::of(self.layer.features.chunk(c)))),
+                );
+            }
+            all.summary()
+        })
     }
 
     /// A feature's position by id.

@@ -10,7 +10,8 @@
 //! - every id finds its feature, and deleted ids none;
 //! - bbox queries equal a brute-force scan of the model; nearest and
 //!   within-distance queries equal the fresh catalog's;
-//! - point coverage in both scenarios equals the fresh catalog's.
+//! - what the properties hold (queryables) and point coverage in both
+//!   scenarios equal the fresh catalog's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,6 +142,9 @@ fn k_random_edits_to_a_persistent_layer_answer_as_a_rebuild() {
         }
         let scratch = fresh(&snap);
         let scratch_roads = scratch.layer("roads").expect("roads");
+        // What the properties hold (queryables, filters), from the chunks'
+        // tallies, equals a count over the rebuilt layer.
+        assert_eq!(roads.properties(), scratch_roads.properties());
         for _ in 0..30 {
             let (x, y) = (
                 extent.min().x + rng.unit() * extent.width(),

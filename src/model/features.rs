@@ -91,6 +91,22 @@ impl Features {
         self.places.iter().map(Option::as_ref)
     }
 
+    /// How many chunks of places there are (see `chunked`).
+    pub fn chunk_count(&self) -> usize {
+        self.places.chunk_count()
+    }
+
+    /// The live features of chunk `c`.
+    pub fn chunk(&self, c: usize) -> impl Iterator<Item = &Arc<Feature>> {
+        self.places.chunk(c).iter().flatten()
+    }
+
+    /// Whether chunk `c` is shared with `old` (then it holds the same
+    /// features there).
+    pub fn same_chunk(&self, old: &Features, c: usize) -> bool {
+        self.generation == old.generation && self.places.same_chunk(&old.places, c)
+    }
+
     /// The position of the `k`-th live feature (from 0) in layer order.
     pub fn nth_position(&self, k: usize) -> Option<usize> {
         if self.live == self.places.len() {

@@ -4,7 +4,7 @@
 //! described by one `[[layer]]` entry of the data folder's `layers.toml`.
 //! Coordinates are WGS84 lon/lat (`x` = longitude, `y` = latitude).
 //! `features` holds a layer's features by stable position, persistent
-//! across snapshots.
+//! across snapshots; `properties` what their properties hold.
 //!
 //! Must not: do I/O, know about HTTP, or hold indexes (see `index`).
 
@@ -16,7 +16,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 mod features;
+mod properties;
 pub use features::Features;
+pub use properties::{PropertyInfo, PropertyKind, PropertySummary, PropertyTally};
 
 /// The geometry a layer holds. Each kind also accepts its multi- form, so a
 /// road made of two disjoint pieces is still a road.
@@ -339,102 +341,5 @@ impl Layer {
             .indexed()
             .find(|(_, f)| f.id == id)
             .map(|(p, _)| p)
-    }
-}
-
-/// What a property holds across a layer's features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PropertyKind {
-    Text,
-    Number,
-    Bool,
-    /// Several kinds (or arrays, objects).
-    Mixed,
-}
-
-/// One property of a layer, as queryables describe it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PropertyInfo {
-    pub kind: PropertyKind,
-    /// Every value is a whole number.
-    pub integer: bool,
-    /// How many features carry it (non-null).
-    pub count: usize,
-    /// Its distinct texts, when there are at most `PropertySummary::ENUM_MAX`.
-    pub values: Option<Vec<String>>,
-}
-
-/// Every property any feature of a layer carries: what CQL2 filters and
-/// queryables name.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PropertySummary(pub std::collections::BTreeMap<String, PropertyInfo>);
-
-impl PropertySummary {
-    /// Texts beyond this many distinct values are not listed as an enum.
-    pub const ENUM_MAX: usize = 32;
-
-    /// Scan a layer's features.
-    pub fn of<'f>(features: impl Iterator<Item = &'f Arc<Feature>>) -> PropertySummary {
-        use std::collections::{BTreeMap, BTreeSet};
-        struct Acc<'a> {
-            kinds: [bool; 4],
-            integer: bool,
-            count: usize,
-            texts: BTreeSet<&'a str>,
-        }
-        let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
-        for f in features {
-            for (k, v) in &f.properties {
-                let a = acc.entry(k).or_insert(Acc {
-                    kinds: [false; 4],
-                    integer: true,
-                    count: 0,
-                    texts: BTreeSet::new(),
-                });
-                match v {
-                    Value::Null => continue,
-                    Value::String(s) => {
-                        a.kinds[0] = true;
-                        if a.texts.len() <= Self::ENUM_MAX {
-                            a.texts.insert(s);
-                        }
-                    }
-                    Value::Number(n) => {
-                        a.kinds[1] = true;
-                        a.integer &= n.is_i64() || n.is_u64();
-                    }
-                    Value::Bool(_) => a.kinds[2] = true,
-                    _ => a.kinds[3] = true,
-                }
-                a.count += 1;
-            }
-        }
-        PropertySummary(
-            acc.into_iter()
-                .map(|(k, a)| {
-                    let kind = match a.kinds {
-                        [true, false, false, false] => PropertyKind::Text,
-                        [false, true, false, false] => PropertyKind::Number,
-                        [false, false, true, false] => PropertyKind::Bool,
-                        // Several kinds, or only nulls (nothing to compare,
-                        // but the name exists).
-                        _ => PropertyKind::Mixed,
-                    };
-                    let values = (kind == PropertyKind::Text && a.texts.len() <= Self::ENUM_MAX)
-                        .then(|| a.texts.iter().map(|s| s.to_string()).collect());
-                    let info = PropertyInfo {
-                        kind,
-                        integer: a.integer,
-                        count: a.count,
-                        values,
-                    };
-                    (k.to_string(), info)
-                })
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&PropertyInfo> {
-        self.0.get(name)
     }
 }

@@ -293,7 +293,32 @@ pub struct IndexedLayer {
     /// with the previous version where the chunk is) and in all (CQL2,
     /// queryables, edits' names); each counted on first use.
     tallies: Vec<OnceLock<Arc<PropertyTally>>>,
+    /// The same per group of `TALLY_GROUP` chunks, so adding up a big
+    /// layer's summary after an edit adds ~n / 32K tallies, not n / 1K.
+    groups: Vec<OnceLock<Arc<PropertyTally>>>,
     properties: OnceLock<PropertySummary>,
+}
+
+/// Chunks per group of property tallies.
+const TALLY_GROUP: usize = 32;
+
+/// Tallies carried from `old` where `same` says their chunks (or groups)
+/// are unchanged; the others left to count.
+fn carried(
+    old: &[OnceLock<Arc<PropertyTally>>],
+    n: usize,
+    same: impl Fn(usize) -> bool,
+) -> Vec<OnceLock<Arc<PropertyTally>>> {
+    (0..n)
+        .map(|i| {
+            let kept = old
+                .get(i)
+                .filter(|_| same(i))
+                .and_then(|t| t.get())
+                .cloned();
+            kept.map_or_else(OnceLock::new, OnceLock::from)
+        })
+        .collect()
 }
 
 impl IndexedLayer {
@@ -304,10 +329,10 @@ impl IndexedLayer {
             &proj,
             false,
         );
+        let chunks = layer.features.chunk_count();
         IndexedLayer {
-            tallies: (0..layer.features.chunk_count())
-                .map(|_| OnceLock::new())
-                .collect(),
+            tallies: carried(&[], chunks, |_| false),
+            groups: carried(&[], chunks.div_ceil(TALLY_GROUP), |_| false),
             layer,
             proj,
             base: Arc::new(base),
@@ -358,23 +383,19 @@ impl IndexedLayer {
         };
         let small = Trees::build(entries(&small).into_iter(), &self.proj, true);
         // Tallies of the chunks the edit did not write carry over.
-        let tallies = (0..features.chunk_count())
-            .map(|c| {
-                let kept = self
-                    .tallies
-                    .get(c)
-                    .filter(|_| features.same_chunk(&self.layer.features, c))
-                    .and_then(|t| t.get())
-                    .cloned();
-                kept.map_or_else(OnceLock::new, OnceLock::from)
-            })
-            .collect();
+        let chunks = features.chunk_count();
+        let same = |c: usize| features.same_chunk(&self.layer.features, c);
+        let tallies = carried(&self.tallies, chunks, same);
+        let groups = carried(&self.groups, chunks.div_ceil(TALLY_GROUP), |g| {
+            (g * TALLY_GROUP..((g + 1) * TALLY_GROUP).min(chunks)).all(same)
+        });
         IndexedLayer {
             proj: self.proj,
             base: Arc::clone(&self.base),
             mid,
             small,
             tallies,
+            groups,
             layer,
             properties: OnceLock::new(),
         }
@@ -403,15 +424,23 @@ impl IndexedLayer {
     }
 
     /// Every property the layer's features carry, and what it holds: the
-    /// chunks' tallies added up (only the chunks an edit wrote are counted
-    /// again).
+    /// groups' tallies added up, each the sum of its chunks' (only the
+    /// chunks an edit wrote are counted again, and only their groups
+    /// added up again).
     pub fn properties(&self) -> &PropertySummary {
+        let chunk = |c: usize| {
+            self.tallies[c]
+                .get_or_init(|| Arc::new(PropertyTally::of(self.layer.features.chunk(c))))
+        };
         self.properties.get_or_init(|| {
             let mut all = PropertyTally::default();
-            for (c, t) in self.tallies.iter().enumerate() {
-                all.add(
-                    t.get_or_init(|| Arc::new(PropertyTally::of(self.layer.features.chunk(c)))),
-                );
+            for (g, t) in self.groups.iter().enumerate() {
+                all.add(t.get_or_init(|| {
+                    let mut sum = PropertyTally::default();
+                    let end = ((g + 1) * TALLY_GROUP).min(self.tallies.len());
+                    (g * TALLY_GROUP..end).for_each(|c| sum.add(chunk(c)));
+                    Arc::new(sum)
+                }));
             }
             all.summary()
         })

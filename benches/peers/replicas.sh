@@ -12,9 +12,10 @@
 #             SECS seconds against one replica, then against two (one wrk
 #             -t1 -c16 each, at once; the sum).
 #   latency   100 writes a second through replica A for 10 s (ten writers,
-#             ten a second each); replica B polled for each revision: from
-#             the PATCH sent (an upper bound of commit to visible) and from
-#             A's answer (a lower bound) to visible on B.
+#             ten a second each), then 300 (thirty writers, as issue #31
+#             asks); replica B polled for each revision: from the PATCH sent
+#             (an upper bound of commit to visible) and from A's answer (a
+#             lower bound) to visible on B.
 #
 # Usage: bash benches/peers/replicas.sh
 # Needs: wrk, postgresql-15-postgis-3, python3 (apt-get install -y wrk
@@ -91,9 +92,12 @@ two=$(awk '/^Requests\/sec/{s += $2} END {print s}' "$work/w1" "$work/w2")
 echo "== notification to visible, 100 writes a second for 10 s"
 cat > "$work/latency.py" <<'PY'
 import http.client, json, sys, threading, time
-# Ten writers, each patching its own road ten times a second (100 writes/s
-# in all, batched by A as concurrent writes are); B polled for its revision.
+# WRITERS writers (ten unless given), each patching its own road ten times a
+# second (100 writes/s for ten, batched by A as concurrent writes are); B
+# polled for its revision.
 token, pa, pb, idfmt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+writers = int(sys.argv[5]) if len(sys.argv) > 5 else 10
+done = [0]
 seen, sent, answered, stop = {}, {}, {}, threading.Event()
 lock = threading.Lock()
 def poll():
@@ -107,7 +111,7 @@ def write(w, start):
     c = http.client.HTTPConnection("127.0.0.1", pa)
     fid = idfmt.format(w + 1)
     for i in range(100):
-        time.sleep(max(0.0, start + i / 10 + w / 100 - time.perf_counter()))
+        time.sleep(max(0.0, start + i / 10 + w / (10 * writers) - time.perf_counter()))
         c.request("GET", f"/api/collections/roads/items/{fid}")
         r = c.getresponse(); r.read(); etag = r.getheader("etag")
         t0 = time.perf_counter()
@@ -118,11 +122,12 @@ def write(w, start):
         if r.status == 200:
             rev = int(r.getheader("zoneatlas-revision"))
             with lock:
+                done[0] += 1
                 sent[rev] = min(sent.get(rev, t0), t0)
                 answered[rev] = min(answered.get(rev, t1), t1)
 t = threading.Thread(target=poll); t.start()
 start = time.perf_counter() + 0.1
-ws = [threading.Thread(target=write, args=(w, start)) for w in range(10)]
+ws = [threading.Thread(target=write, args=(w, start)) for w in range(writers)]
 for x in ws: x.start()
 for x in ws: x.join()
 end = time.perf_counter()
@@ -135,12 +140,13 @@ up = sorted((visible(k) - v) * 1000 for k, v in sent.items() if visible(k) is no
 low = sorted((visible(k) - v) * 1000 for k, v in answered.items() if visible(k) is not None)
 missing = sum(1 for k in sent if visible(k) is None)
 q = lambda l, f: l[min(len(l) - 1, int(len(l) * f))]
-print(f"{len(sent)} commits in {end - start:.1f} s ({1000 / (end - start):.0f} writes/s); "
+print(f"{done[0]} writes in {len(sent)} commits in {end - start:.1f} s ({done[0] / (end - start):.0f} writes/s); "
       f"PATCH sent to visible on B: median {q(up, .5):.0f} ms, p95 {q(up, .95):.0f} ms, max {up[-1]:.0f} ms; "
       f"A's answer to visible on B: median {q(low, .5):.0f} ms, p95 {q(low, .95):.0f} ms; {missing} never visible")
 PY
 token=$("$bin" token add --store "$url" --role editor --name bench | tail -1)
 latency_city=$(python3 "$work/latency.py" "$token" 53031 53032 'r{}')
+latency_city_300=$(python3 "$work/latency.py" "$token" 53031 53032 'r{}' 30)
 kill $a $b; wait $a $b 2> /dev/null || true
 # The same on the sample (297 features), in a second database: what the
 # mechanism itself costs when a snapshot is cheap to rebuild.
@@ -158,4 +164,5 @@ for s in "${starts[@]}"; do echo "| a replica starting on it, to /health | $s |"
 echo "| nearest road over HTTP, one replica (wrk -t2 -c32) | $one req/s |"
 echo "| the same, two replicas on the same two cores (two wrk -t1 -c16) | $two req/s |"
 echo "| commit on A to visible on B, 100 writes/s, 1M-feature roads | $latency_city |"
+echo "| the same, 300 writes/s offered (30 writers) | $latency_city_300 |"
 echo "| the same on the sample (297 features) | $latency_sample |"

@@ -88,11 +88,11 @@ until curl -sf -o /dev/null http://127.0.0.1:$zaport/health; do
 done
 za_health=$(echo "$(date +%s.%N) - $t0" | bc)
 za_health_mb=$(( $(awk '/VmHWM/{print $2}' /proc/$zapid/status) / 1024 ))
-until grep -q "zoneatlas: zone coverage computed" "$work/za.log"; do
+until grep -q "serve: zone coverage computed" "$work/za.log"; do
   kill -0 $zapid || { cat "$work/za.log"; exit 1; }
   sleep 0.5
 done
-za_zone_s=$(grep "zoneatlas: zone coverage computed" "$work/za.log" | grep -o 'elapsed_ms=[0-9]*' | cut -d= -f2)
+za_zone_s=$(grep "serve: zone coverage computed" "$work/za.log" | grep -o 'elapsed_ms=[0-9]*' | cut -d= -f2)
 za_zone_s=$(echo "scale=1; $za_zone_s / 1000" | bc)
 za_zone_mb=$(( $(awk '/VmHWM/{print $2}' /proc/$zapid/status) / 1024 ))
 za_steady_mb=$(( $(awk '/VmRSS/{print $2}' /proc/$zapid/status) / 1024 ))

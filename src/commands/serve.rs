@@ -34,6 +34,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if web_dir.is_none() {
         tracing::warn!(web = %args.web.display(), "web folder not found; serving the API only");
     }
+    {
+        // What the layers' properties hold: every /items request and edit
+        // reads it, and it takes seconds to count at tens of millions of
+        // features. Counted off the request path, beside the zone.
+        let warm = Arc::clone(&catalog);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            for l in &warm.layers {
+                l.properties();
+            }
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "property summaries counted"
+            );
+        });
+    }
     if catalog.coverage.is_some() {
         // Zone shares and gaps take a moment to compute; do it off the
         // request path so /api/coverage/zone answers from the cache.

@@ -264,10 +264,10 @@ impl Coverage {
             Some(s) => Some(layer_index(layers, &s.collection, "sites")?),
             None => None,
         };
-        let mut services = Vec::new();
-        for name in SERVICES {
+        // One service resolved; `None` when the rules name none of it.
+        let one = |name: &'static str| -> Result<Option<Arc<Service>>, String> {
             let Some(rule) = rules.services.get(name) else {
-                continue;
+                return Ok(None);
             };
             let what = format!("service {name}");
             let li = layer_index(layers, &rule.collection, &what)?;
@@ -292,8 +292,7 @@ impl Coverage {
                 (same && prev.layer == li).then(|| Arc::clone(prev))
             });
             if let Some(prev) = reusable {
-                services.push(prev);
-                continue;
+                return Ok(Some(prev));
             }
             let layer = &layers[li];
             // A feature's reach and eligibility depend on the feature and the
@@ -372,7 +371,7 @@ impl Coverage {
                     })
                 }
             };
-            services.push(Arc::new(Service {
+            Ok(Some(Arc::new(Service {
                 name,
                 layer: li,
                 eligible,
@@ -381,7 +380,33 @@ impl Coverage {
                 at_max,
                 default_reach: rule.reach_m,
                 network,
-            }));
+            })))
+        };
+        let one = &one;
+        // At start (nothing to reuse) a city's services are resolved each on
+        // its own thread: their networks take seconds each to snap.
+        let big = layers
+            .iter()
+            .map(|l| l.layer.features.count())
+            .sum::<usize>()
+            > 50_000;
+        let built: Vec<Result<Option<Arc<Service>>, String>> = if previous.is_none() && big {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = SERVICES
+                    .iter()
+                    .map(|&name| s.spawn(move || one(name)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a service resolves without panicking"))
+                    .collect()
+            })
+        } else {
+            SERVICES.iter().map(|&name| one(name)).collect()
+        };
+        let mut services = Vec::new();
+        for b in built {
+            services.extend(b?);
         }
 
         let zone_layer = layer_index(layers, &rules.zone.collection, "zone")?;

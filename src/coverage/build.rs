@@ -144,9 +144,11 @@ pub(super) struct PerFeature {
     eligible: [Chunked<bool>; 2],
     /// Carried from a previous service: each changed place's values
     /// before (`None`: a new place) and after.
-    #[allow(clippy::type_complexity)]
-    changed: Option<Vec<(Option<(f64, [bool; 2])>, (f64, [bool; 2]))>>,
+    changed: Option<Vec<(Option<Values>, Values)>>,
 }
+
+/// A place's reach and eligibility per scenario.
+type Values = (f64, [bool; 2]);
 
 impl PerFeature {
     /// The largest reach of a member feature, at least `default`, and how

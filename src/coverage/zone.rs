@@ -535,34 +535,34 @@ mod tests {
         assert!(n >= 16, "{n} cells");
     }
 
-    /// A road moved 300 m: computed from the previous answer, only the
-    /// cells the road's reach touches (before and after) are computed
-    /// again, and the answer equals a computation from scratch.
-    #[test]
-    fn after_an_edit_only_the_cells_it_reached_are_computed_again() {
-        use crate::catalog::Changes;
-        use std::collections::HashMap;
-        let catalog = crate::testkit::sample();
+    /// The road service's index in a coverage.
+    fn road(c: &Coverage) -> usize {
+        c.services
+            .iter()
+            .position(|s| s.name == "road")
+            .expect("road")
+    }
+
+    /// `catalog` with the road at position `pick` moved by (`dx`, `dy`)
+    /// degrees through `with_changes`, and where the edit reached.
+    fn road_moved(
+        catalog: &crate::catalog::Catalog,
+        pick: usize,
+        dx: f64,
+        dy: f64,
+    ) -> (crate::catalog::Catalog, Vec<geo::Rect>) {
         let cov = catalog.coverage.as_ref().expect("rules");
-        let road = |c: &Coverage| -> usize {
-            c.services
-                .iter()
-                .position(|s| s.name == "road")
-                .expect("road")
-        };
         let s = &cov.services[road(cov)];
-        let sc = Scenario::Current;
-        let before = cov.zone_result_in(&catalog.layers, s, sc, 40, None);
         let roads = &catalog.layers[s.layer].layer;
-        let mut f = (*roads.features[0]).clone();
+        let mut f = (*roads.features[pick]).clone();
         geo::MapCoordsInPlace::map_coords_in_place(&mut f.geometry, |c| Coord {
-            x: c.x,
-            y: c.y + 0.0027,
+            x: c.x + dx,
+            y: c.y + dy,
         });
         f.bbox = f.geometry.bounding_rect().expect("a road");
-        let changes: Changes = HashMap::from([(
+        let changes: crate::catalog::Changes = std::collections::HashMap::from([(
             roads.meta.id.clone(),
-            HashMap::from([(f.id.clone(), Some(Arc::new(f)))]),
+            std::collections::HashMap::from([(f.id.clone(), Some(Arc::new(f)))]),
         )]);
         let next = catalog
             .with_changes(&changes, catalog.revision + 1, catalog.revision + 1)
@@ -574,6 +574,22 @@ mod tests {
             &next.layers[s2.layer],
             s.max_reach.max(s2.max_reach),
         );
+        (next, dirty)
+    }
+
+    /// A road moved 300 m: computed from the previous answer, only the
+    /// cells the road's reach touches (before and after) are computed
+    /// again, and the answer equals a computation from scratch.
+    #[test]
+    fn after_an_edit_only_the_cells_it_reached_are_computed_again() {
+        let catalog = crate::testkit::sample();
+        let cov = catalog.coverage.as_ref().expect("rules");
+        let s = &cov.services[road(cov)];
+        let sc = Scenario::Current;
+        let before = cov.zone_result_in(&catalog.layers, s, sc, 40, None);
+        let (next, dirty) = road_moved(&catalog, 0, 0.0, 0.0027);
+        let cov2 = next.coverage.as_ref().expect("rules");
+        let s2 = &cov2.services[road(cov2)];
         assert_eq!(dirty.len(), 2, "the road before and after");
         let seed = Seed {
             previous: Arc::new(before),
@@ -626,16 +642,8 @@ mod tests {
     /// equals a computation from scratch, gap by gap.
     #[test]
     fn a_chain_of_edits_keeps_the_incremental_zone_equal_to_a_fresh_one() {
-        use crate::catalog::Changes;
-        use std::collections::HashMap;
         let mut catalog = crate::testkit::sample();
         let sc = Scenario::Current;
-        let road = |c: &Coverage| {
-            c.services
-                .iter()
-                .position(|s| s.name == "road")
-                .expect("road")
-        };
         let first = {
             let cov = catalog.coverage.as_ref().expect("rules");
             cov.zone_result_in(&catalog.layers, &cov.services[road(cov)], sc, 40, None)
@@ -647,33 +655,15 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let cov = catalog.coverage.as_ref().expect("rules");
-            let s = &cov.services[road(cov)];
-            let roads = &catalog.layers[s.layer].layer;
+            let roads = &catalog.layers[cov.services[road(cov)].layer].layer;
             let pick = roads
                 .features
                 .nth_position((seed_state >> 33) as usize % roads.features.count())
                 .expect("a live road");
             let dy = ((seed_state >> 12) % 600) as f64 * 1e-5 - 0.003;
-            let mut f = (*roads.features[pick]).clone();
-            geo::MapCoordsInPlace::map_coords_in_place(&mut f.geometry, |c| Coord {
-                x: c.x + dy / 2.0,
-                y: c.y + dy,
-            });
-            f.bbox = f.geometry.bounding_rect().expect("a road");
-            let changes: Changes = HashMap::from([(
-                roads.meta.id.clone(),
-                HashMap::from([(f.id.clone(), Some(Arc::new(f)))]),
-            )]);
-            let next = catalog
-                .with_changes(&changes, catalog.revision + 1, catalog.revision + 1)
-                .expect("the edit applies");
+            let (next, dirty) = road_moved(&catalog, pick, dy / 2.0, dy);
             let cov2 = next.coverage.as_ref().expect("rules");
             let s2 = &cov2.services[road(cov2)];
-            let dirty = cov2.edited_reach(
-                &catalog.layers[s.layer],
-                &next.layers[s2.layer],
-                s.max_reach.max(s2.max_reach),
-            );
             let seed = Seed {
                 previous: Arc::clone(&previous),
                 dirty,

@@ -42,7 +42,8 @@ fn lines() -> impl Strategy<Value = Vec<Vec<Coord>>> {
     prop::collection::vec(
         (
             lonlat(),
-            prop::collection::vec((-0.004f64..0.004, -0.004f64..0.004), 1..6),
+            // Up to 20 segments: several runs of the distance tree.
+            prop::collection::vec((-0.004f64..0.004, -0.004f64..0.004), 1..20),
         )
             .prop_map(|(start, steps)| {
                 let mut pts = vec![start];

@@ -1,12 +1,19 @@
 //! R-trees around a layer, and the spatial queries built on them.
 //!
-//! Each layer gets two bulk-loaded R-trees:
+//! Each layer gets up to three bulk-loaded R-trees:
 //! - `envelopes`: each feature's lon/lat bounding box, for bbox queries and
 //!   point-in-polygon candidates. A bbox query then tests the real geometry
 //!   (`geo::Intersects`), so a feature whose envelope touches the box but whose
 //!   lines do not is not returned.
-//! - `pieces`: every segment (and every point) in a local metric projection,
-//!   for nearest and within-distance queries in metres.
+//! - `pieces`: every feature of one segment (or one point) in a local
+//!   metric projection, the segment itself held in the entry, for nearest
+//!   and within-distance queries in metres;
+//! - `runs`: the other features' segments, in runs of up to `RUN`
+//!   consecutive segments of one line or ring, each entry its run's
+//!   projected box; a query that reaches a run reads its segments from the
+//!   feature. A segment each would be ten million entries for a city of
+//!   ten million segments (56 bytes each, and most of its start-up);
+//!   runs make them an eighth.
 //!
 //! A layer whose every feature is one piece (points, single segments: a
 //! city's road graph) gets only the piece tree: the projection is monotone
@@ -26,83 +33,29 @@
 //!
 //! Distances are pruned with projected distances and ranked with
 //! `geodesy::point_segment_distance_m`; `LocalProjection::slack` bounds the gap
-//! between the two, so the answers equal a brute-force scan (the property
-//! tests below check exactly that).
+//! between the two, so the answers equal a brute-force scan (`tests.rs`
+//! and `tests/index_props.rs` check exactly that). A run's entry is its
+//! box, a lower bound of its segments' distance: a query visits runs
+//! nearest box first and stops past the best answer, as with pieces.
 //!
 //! Must not: do I/O, fail, or know about HTTP.
 
 use std::sync::Arc;
 
-use geo::{Coord, Geometry, Intersects, Point, Rect};
+use geo::{Coord, Intersects, Point, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{PointDistance, RTree, RTreeObject, AABB};
+use rstar::{RTree, AABB};
 
-use crate::geodesy::{point_segment_distance_m, LocalProjection};
+use crate::geodesy::LocalProjection;
 use crate::model::{GeometryKind, Layer, PropertySummary, PropertyTally};
 use std::sync::OnceLock;
 
-/// A segment (or a point) in projected metres, kept as its bounding box:
-/// its ends are two opposite corners of the box. Bulk-loading the tree
-/// compares envelopes n log n times; built from the ends, each comparison
-/// rebuilt a box (rstar's component-wise min and max, not always inlined:
-/// a third of a million-segment start-up).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Piece {
-    bounds: AABB<[f64; 2]>,
-    /// The feature's position.
-    pub feature: u32,
-    /// The segment joins the box's top-left and bottom-right corners
-    /// (otherwise its bottom-left and top-right ones).
-    falling: bool,
-}
+mod pieces;
+#[cfg(test)]
+mod tests;
 
-impl Piece {
-    fn new(a: [f64; 2], b: [f64; 2], feature: u32) -> Piece {
-        Piece {
-            bounds: AABB::from_corners(a, b),
-            feature,
-            falling: (a[0] < b[0] && a[1] > b[1]) || (a[0] > b[0] && a[1] < b[1]),
-        }
-    }
-
-    /// The segment's two ends (in either order).
-    pub fn ends(&self) -> ([f64; 2], [f64; 2]) {
-        let (lo, hi) = (self.bounds.lower(), self.bounds.upper());
-        if self.falling {
-            ([lo[0], hi[1]], [hi[0], lo[1]])
-        } else {
-            (lo, hi)
-        }
-    }
-}
-
-/// The squared distance from `p` to the segment `a`-`b` (a point when
-/// they are equal), in a projection's metres.
-pub fn segment_distance_2(a: [f64; 2], b: [f64; 2], p: &[f64; 2]) -> f64 {
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let (cx, cy) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
-    cx * cx + cy * cy
-}
-
-impl RTreeObject for Piece {
-    type Envelope = AABB<[f64; 2]>;
-    fn envelope(&self) -> Self::Envelope {
-        self.bounds
-    }
-}
-
-impl PointDistance for Piece {
-    fn distance_2(&self, p: &[f64; 2]) -> f64 {
-        let (a, b) = self.ends();
-        segment_distance_2(a, b, p)
-    }
-}
+pub use pieces::{any_segment, segment_distance_2, Piece, Run};
+use pieces::{one_piece, push_pieces, push_runs, Entry};
 
 /// One answer of a distance query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,7 +77,7 @@ const SMALL_MAX: usize = 256;
 /// or more than a sixteenth of the base's.
 const COMPACT_AT: usize = 4096;
 
-/// The two trees over some positions.
+/// The trees over some positions.
 #[derive(Debug, Default)]
 struct Trees {
     /// The positions indexed here, for the tiers above the base (the base
@@ -134,7 +87,12 @@ struct Trees {
     /// of the projection's origin (where it is monotone): the piece tree
     /// then answers box queries too (`IndexedLayer::meeting`).
     envelopes: Option<RTree<Envelope>>,
+    /// Features of one piece.
     pieces: RTree<Piece>,
+    /// The other features' segments, in runs.
+    runs: RTree<Run>,
+    /// How many segments (and points) the two trees hold.
+    segments: usize,
     /// Feature id -> slot, for the features these trees index.
     ids: Ids,
 }
@@ -177,17 +135,25 @@ impl Trees {
             ids
         };
         let pieces = || {
-            let mut list = Vec::with_capacity(features.len());
+            let (mut pieces, mut runs) = (Vec::new(), Vec::new());
             for &(slot, f) in &features {
-                push_pieces(&f.geometry, slot, proj, &mut list);
+                if one_piece(&f.geometry) {
+                    push_pieces(&f.geometry, slot, proj, &mut pieces);
+                } else {
+                    push_runs(&f.geometry, slot, proj, &mut runs);
+                }
             }
-            RTree::bulk_load(list)
+            let segments = pieces.len() + runs.iter().map(|r| r.count as usize).sum::<usize>();
+            (RTree::bulk_load(pieces), RTree::bulk_load(runs), segments)
         };
         if features.len() < PARALLEL_OVER {
+            let (pieces, runs, segments) = pieces();
             return Trees {
                 held,
                 envelopes: envelopes(),
-                pieces: pieces(),
+                pieces,
+                runs,
+                segments,
                 ids: ids(),
             };
         }
@@ -211,25 +177,16 @@ impl Trees {
                 let (e, i) = both.join().expect("envelope tree and id map");
                 (e, i, pieces)
             };
+            let (pieces, runs, segments) = pieces;
             Trees {
                 held,
                 envelopes,
                 pieces,
+                runs,
+                segments,
                 ids,
             }
         })
-    }
-}
-
-/// Whether a geometry is one piece of the piece tree: a point or a single
-/// segment.
-fn one_piece(g: &Geometry) -> bool {
-    match g {
-        Geometry::Point(_) => true,
-        Geometry::LineString(l) => l.0.len() == 2,
-        Geometry::MultiPoint(m) => m.0.len() == 1,
-        Geometry::MultiLineString(m) => m.0.len() == 1 && m.0[0].0.len() == 2,
-        _ => false,
     }
 }
 
@@ -375,7 +332,7 @@ impl IndexedLayer {
             let mut mid: Vec<u32> = self.mid.held.iter().copied().collect();
             mid.extend(small);
             live(&mut mid);
-            if pieces(&mid) > COMPACT_AT.max(self.base.pieces.size() / 16) {
+            if pieces(&mid) > COMPACT_AT.max(self.base.segments / 16) {
                 return IndexedLayer::build(layer, self.proj);
             }
             let trees = Trees::build(entries(&mid).into_iter(), &self.proj, true);
@@ -460,9 +417,9 @@ impl IndexedLayer {
         })
     }
 
-    /// How many segments and points the distance tree holds.
+    /// How many segments and points the distance trees hold.
     pub fn piece_count(&self) -> usize {
-        self.trees().iter().map(|(_, t)| t.pieces.size()).sum()
+        self.trees().iter().map(|(_, t)| t.segments).sum()
     }
 
     /// Features whose geometry intersects any of `rects` (lon/lat), in layer
@@ -583,28 +540,34 @@ impl IndexedLayer {
         }
         let slack = self.slack(q.y);
         let qxy = self.proj.to_xy(q);
-        // Each tree in turn, pruned against the best found so far.
+        // Each tree in turn, nearest entries first (for runs, nearest
+        // boxes: a lower bound), pruned against the best found so far.
         for (tier, t) in self.trees() {
-            for (piece, d2) in t.pieces.nearest_neighbor_iter_with_distance_2(&qxy) {
+            // Whether entries farther than `d2` may still be nearer.
+            let mut visit = |slot: u32, d2: f64, entry: Entry| {
                 if best.len() == k && d2.sqrt() / slack > best[k - 1].distance_m {
-                    break;
+                    return false;
                 }
-                let Some(i) = self.live(tier, piece.feature) else {
-                    continue;
-                };
-                if !keep(i) {
-                    continue;
-                }
-                let (d, closest) = self.exact(q, piece);
-                insert_hit(
-                    &mut best,
-                    k,
-                    Hit {
+                if let Some(i) = self.live(tier, slot).filter(|&i| keep(i)) {
+                    let (d, closest) = self.exact(q, i, entry);
+                    let hit = Hit {
                         feature: i,
                         distance_m: d,
                         closest,
-                    },
-                );
+                    };
+                    insert_hit(&mut best, k, hit);
+                }
+                true
+            };
+            for (p, d2) in t.pieces.nearest_neighbor_iter_with_distance_2(&qxy) {
+                if !visit(p.feature, d2, Entry::Piece(p)) {
+                    break;
+                }
+            }
+            for (r, d2) in t.runs.nearest_neighbor_iter_with_distance_2(&qxy) {
+                if !visit(r.feature, d2, Entry::Run(r)) {
+                    break;
+                }
             }
         }
         best
@@ -631,18 +594,20 @@ impl IndexedLayer {
         let r = radius_m * self.slack(q.y);
         let qxy = self.proj.to_xy(q);
         let near = self.trees().into_iter().flat_map(|(tier, t)| {
-            t.pieces
-                .locate_within_distance(qxy, r * r)
-                .map(move |p| (tier, p))
+            let pieces = t.pieces.locate_within_distance(qxy, r * r);
+            let runs = t.runs.locate_within_distance(qxy, r * r);
+            pieces
+                .map(move |p| (tier, p.feature, Entry::Piece(p)))
+                .chain(runs.map(move |r| (tier, r.feature, Entry::Run(r))))
         });
-        for (tier, piece) in near {
-            let Some(i) = self.live(tier, piece.feature) else {
+        for (tier, slot, entry) in near {
+            let Some(i) = self.live(tier, slot) else {
                 continue;
             };
             if !keep(i) {
                 continue;
             }
-            let (d, closest) = self.exact(q, piece);
+            let (d, closest) = self.exact(q, i, entry);
             if d <= radius_m {
                 hits.push(Hit {
                     feature: i,
@@ -688,9 +653,10 @@ impl IndexedLayer {
             .collect()
     }
 
-    fn exact(&self, q: Coord, piece: &Piece) -> (f64, Coord) {
-        let (a, b) = piece.ends();
-        point_segment_distance_m(q, self.proj.to_lonlat(a), self.proj.to_lonlat(b))
+    /// The distance in metres from `q` to an entry of the feature at
+    /// position `i` (live: the feature the entry was made from).
+    fn exact(&self, q: Coord, i: usize, entry: Entry) -> (f64, Coord) {
+        entry.distance(q, &self.layer.features[i].geometry, &self.proj)
     }
 
     fn slack(&self, lat: f64) -> f64 {
@@ -728,108 +694,5 @@ pub fn antimeridian_rects(west: f64, south: f64, east: f64, north: f64) -> Vec<R
             Rect::new((west, south), (180.0, north)),
             Rect::new((-180.0, south), (east, north)),
         ]
-    }
-}
-
-fn push_pieces(g: &Geometry, feature: u32, proj: &LocalProjection, out: &mut Vec<Piece>) {
-    any_segment(g, |a, b| {
-        out.push(Piece::new(proj.to_xy(a), proj.to_xy(b), feature));
-        false
-    });
-}
-
-/// Whether `each` holds for any segment of a geometry, in order: its
-/// lines' segments, its rings' (boundaries only), and each point as a
-/// segment from itself to itself. Stops at the first that holds.
-pub fn any_segment(g: &Geometry, mut each: impl FnMut(Coord, Coord) -> bool) -> bool {
-    let mut line = |l: &geo::LineString| l.0.windows(2).any(|w| each(w[0], w[1]));
-    match g {
-        Geometry::Point(p) => each(p.0, p.0),
-        Geometry::MultiPoint(mp) => mp.0.iter().any(|p| each(p.0, p.0)),
-        Geometry::LineString(ls) => line(ls),
-        Geometry::MultiLineString(mls) => mls.0.iter().any(line),
-        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).any(line),
-        Geometry::MultiPolygon(mp) => mp.0.iter().any(|p| {
-            std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .any(&mut line)
-        }),
-        // The loader only produces the six kinds above.
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Feature, LayerMeta};
-    use geo::{coord, LineString};
-
-    fn layer(kind: GeometryKind, geoms: Vec<Geometry>) -> IndexedLayer {
-        let meta: LayerMeta =
-            toml::from_str(&format!("id='t'\ntitle='T'\ngeometry='{}'", kind.name())).unwrap();
-        let features = geoms
-            .into_iter()
-            .enumerate()
-            .map(|(i, geometry)| Feature {
-                id: format!("f{i}"),
-                numeric_id: false,
-                bbox: geo::BoundingRect::bounding_rect(&geometry).unwrap(),
-                geometry,
-                properties: Default::default(),
-                revision: 0,
-            })
-            .collect();
-        IndexedLayer::build(
-            Layer::new(meta, features),
-            LocalProjection::new(coord! {x: 113.54, y: 34.69}),
-        )
-    }
-
-    fn segment(x: f64, y: f64, dx: f64, dy: f64) -> Geometry {
-        Geometry::LineString(LineString(vec![
-            coord! {x: x, y: y},
-            coord! {x: x + dx, y: y + dy},
-        ]))
-    }
-
-    #[test]
-    fn only_layers_of_one_piece_features_go_without_an_envelope_tree() {
-        let single = layer(
-            GeometryKind::LineString,
-            vec![
-                segment(113.5, 34.7, 0.01, 0.01),
-                segment(113.6, 34.7, -0.01, 0.01),
-            ],
-        );
-        assert!(single.base.envelopes.is_none());
-        // The falling segment's box, exactly: its edges are not strictly
-        // inside, so the geometry decides (it meets it); a box touching
-        // its corner only from outside meets the box, not the line.
-        let r = Rect::new((113.59, 34.7), (113.6, 34.71));
-        assert_eq!(single.bbox(&[r]), vec![1]);
-        let corner = Rect::new((113.6, 34.71), (113.61, 34.72));
-        assert_eq!(single.envelope_candidates(corner), vec![1]);
-        assert!(single.bbox(&[corner]).is_empty());
-        // Beyond 180° of longitude from the projection's origin: both trees.
-        let far = layer(
-            GeometryKind::LineString,
-            vec![segment(-70.0, 0.0, 0.1, 0.1)],
-        );
-        assert!(far.base.envelopes.is_some());
-        let mut two = LineString(vec![coord! {x: 113.5, y: 34.7}]);
-        two.0.push(coord! {x: 113.51, y: 34.7});
-        two.0.push(coord! {x: 113.51, y: 34.71});
-        let multi = layer(GeometryKind::LineString, vec![Geometry::LineString(two)]);
-        assert!(multi.base.envelopes.is_some());
-        let points = layer(
-            GeometryKind::Point,
-            vec![geo::Point::new(113.5, 34.7).into()],
-        );
-        assert!(points.base.envelopes.is_none());
-        assert_eq!(
-            points.bbox(&[Rect::new((113.5, 34.7), (113.6, 34.8))]),
-            vec![0]
-        );
     }
 }

@@ -252,16 +252,25 @@ impl Network {
     }
 }
 
-/// A node id and its projected position.
-type Node = (u32, [f64; 2]);
+/// No point before this one in its cell.
+const NONE: u32 = u32::MAX;
 
 /// Merges points closer than a tolerance into one node (grid hashing).
 /// The first point snapped wins: later points within the tolerance of it
 /// take its id. Ids come from a counter the caller shares between snappers.
+///
+/// A cell is the tolerance wide, so a city's every vertex has a cell of
+/// its own: each cell holds the index of its last point, and each point the
+/// one before it in its cell, rather than a `Vec` per cell (a million
+/// vertices made a million small vectors, 400 MB at ten million segments).
 struct Snapper {
     cell: f64,
     tol2: f64,
-    grid: HashMap<(i64, i64), Vec<Node>>,
+    /// Cell -> its last point, by index into `points`.
+    heads: hashbrown::HashMap<(i64, i64), u32, foldhash::fast::RandomState>,
+    /// Every point: its node id, where it is, and the point put in its cell
+    /// before it (`NONE`: none).
+    points: Vec<(u32, [f64; 2], u32)>,
 }
 
 impl Snapper {
@@ -269,7 +278,8 @@ impl Snapper {
         Snapper {
             cell: tol,
             tol2: tol * tol,
-            grid: HashMap::new(),
+            heads: Default::default(),
+            points: Vec::new(),
         }
     }
 
@@ -280,33 +290,44 @@ impl Snapper {
         )
     }
 
-    /// The ids of the points within the tolerance of `p`, first snapped first.
-    fn near(&self, p: [f64; 2]) -> Vec<u32> {
+    /// Each id of a point within the tolerance of `p`.
+    fn each_near(&self, p: [f64; 2], mut each: impl FnMut(u32)) {
         let (cx, cy) = self.cell_of(p);
-        let mut out = Vec::new();
         for dx in -1..=1 {
             for dy in -1..=1 {
-                for (id, q) in self.grid.get(&(cx + dx, cy + dy)).into_iter().flatten() {
+                let mut at = self.heads.get(&(cx + dx, cy + dy)).copied().unwrap_or(NONE);
+                while at != NONE {
+                    let (id, q, before) = self.points[at as usize];
                     let (ex, ey) = (q[0] - p[0], q[1] - p[1]);
                     if ex * ex + ey * ey <= self.tol2 {
-                        out.push(*id);
+                        each(id);
                     }
+                    at = before;
                 }
             }
         }
+    }
+
+    /// The ids of the points within the tolerance of `p`, first snapped first.
+    fn near(&self, p: [f64; 2]) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.each_near(p, |id| out.push(id));
         out.sort_unstable();
         out
     }
 
     /// The id of the point `p` snaps to, a new one (from `count`) if none.
     fn node(&mut self, p: [f64; 2], count: &mut usize) -> u32 {
-        if let Some(&id) = self.near(p).first() {
-            return id;
+        let mut first = NONE;
+        self.each_near(p, |id| first = first.min(id));
+        if first != NONE {
+            return first;
         }
         let id = *count as u32;
         *count += 1;
-        let cell = self.cell_of(p);
-        self.grid.entry(cell).or_default().push((id, p));
+        let at = self.points.len() as u32;
+        let before = self.heads.insert(self.cell_of(p), at).unwrap_or(NONE);
+        self.points.push((id, p, before));
         id
     }
 }

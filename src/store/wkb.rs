@@ -169,10 +169,13 @@ impl Reader<'_> {
     }
     fn line(&mut self) -> Result<LineString, WkbError> {
         let n = self.count()?;
-        (0..n)
-            .map(|_| self.coord())
-            .collect::<Result<Vec<_>, _>>()
-            .map(LineString)
+        // Exactly `n` (bounded by `count`): a collect into a `Result`
+        // would grow by doubling and keep up to twice the room.
+        let mut coords = Vec::with_capacity(n);
+        for _ in 0..n {
+            coords.push(self.coord()?);
+        }
+        Ok(LineString(coords))
     }
     fn polygon(&mut self) -> Result<Polygon, WkbError> {
         let rings = self.count()?;

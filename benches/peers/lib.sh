@@ -44,3 +44,23 @@ request = function()
 end
 LUA
 }
+
+# small_zone SRC DEST: DEST holds SRC's layers (linked) with its zone cut to
+# a 5 km x 5 km square at the centre, a development zone's size. The
+# start-up zone computation over a whole 10M city takes many minutes of
+# both cores and would share them with what is measured; a small zone is
+# done in a second at any size.
+small_zone() {
+  mkdir -p "$2"
+  for f in "$1"/*; do [ "$(basename "$f")" = zone.geojson ] || ln -sf "$f" "$2/"; done
+  python3 - "$1/zone.geojson" "$2/zone.geojson" <<'PY'
+import json, math, sys
+z = json.load(open(sys.argv[1]))
+ring = z["features"][0]["geometry"]["coordinates"][0]
+x = (min(p[0] for p in ring) + max(p[0] for p in ring)) / 2
+y = (min(p[1] for p in ring) + max(p[1] for p in ring)) / 2
+dx, dy = 2500 / (111_320 * math.cos(math.radians(y))), 2500 / 110_574
+z["features"][0]["geometry"]["coordinates"] = [[[x - dx, y - dy], [x + dx, y - dy], [x + dx, y + dy], [x - dx, y + dy], [x - dx, y - dy]]]
+json.dump(z, open(sys.argv[2], "w"))
+PY
+}

@@ -39,22 +39,10 @@ for n in $sizes; do
   dir=$PWD/target/synth-$((n / 1000000))m
   [ -f "$dir/layers.toml" ] || { echo "== writing the ${n}-segment city"; "$bin" synth --segments "$n" --out "$dir" > /dev/null; }
   echo "== $n segments"
-  # The city's layers with a 5 km x 5 km zone at its centre: the start-up
-  # zone computation over the whole city (minutes at 10M) would share the
-  # cores with the queries; a small zone is done in seconds at any size.
+  # The city's layers with a 5 km x 5 km zone at its centre (see
+  # small_zone in lib.sh).
   city=$work/city-$n
-  mkdir -p "$city"
-  for f in "$dir"/*; do [ "$(basename "$f")" = zone.geojson ] || ln -s "$f" "$city/"; done
-  python3 - "$dir/zone.geojson" "$city/zone.geojson" <<'PY'
-import json, math, sys
-z = json.load(open(sys.argv[1]))
-ring = z["features"][0]["geometry"]["coordinates"][0]
-x = (min(p[0] for p in ring) + max(p[0] for p in ring)) / 2
-y = (min(p[1] for p in ring) + max(p[1] for p in ring)) / 2
-dx, dy = 2500 / (111_320 * math.cos(math.radians(y))), 2500 / 110_574
-z["features"][0]["geometry"]["coordinates"] = [[[x - dx, y - dy], [x + dx, y - dy], [x + dx, y + dy], [x - dx, y + dy], [x - dx, y - dy]]]
-json.dump(z, open(sys.argv[2], "w"))
-PY
+  small_zone "$dir" "$city"
   t0=$(date +%s.%N)
   "$bin" serve --data "$city" --addr "127.0.0.1:$port" > "$work/serve-$n.log" 2>&1 &
   pid=$!

@@ -16,6 +16,9 @@
 #      query in PostGIS (pgbench, 32 clients, GiST index + geography).
 #
 # Usage: bash benches/peers/tiles.sh
+#   SEGMENTS=10000000 bash benches/peers/tiles.sh: the same on the 10M city
+#   (its zone cut to 5 km at the centre, see small_zone in lib.sh; the
+#   in-process figures, from the bench's own 2M city, are left out)
 # Needs: wrk, gdal-bin (ogr2ogr), postgresql-15-postgis-3 (apt-get install
 # -y wrk gdal-bin postgresql-15-postgis-3), and Martin built from crates.io:
 #   cargo install martin --locked --no-default-features --features postgres,mbtiles
@@ -26,8 +29,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --profile dist -q
 bin=$PWD/target/dist/zoneatlas
-city=$PWD/target/synth-1m
-[ -f "$city/layers.toml" ] || "$bin" synth --segments 1000000 --out "$city" > /dev/null
+segments=${SEGMENTS:-1000000}
+city=$PWD/target/synth-$((segments / 1000000))m
+[ -f "$city/layers.toml" ] || "$bin" synth --segments "$segments" --out "$city" > /dev/null
 martin=${MARTIN:-$(command -v martin || echo /tmp/martin/root/bin/martin)}
 secs=${SECS:-15}
 zaport=53001 mport=53000
@@ -42,7 +46,12 @@ done
 echo "loaded into PostGIS in $(echo "$(date +%s.%N) - $t0" | bc) s: $("${psql[@]}" -Atc "select count(*) from roads") roads"
 
 echo "== zoneatlas on 127.0.0.1:$zaport, Martin on 127.0.0.1:$mport"
-RUST_LOG=warn "$bin" serve --data "$city" --addr 127.0.0.1:$zaport > "$work/za.log" 2>&1 &
+served=$city
+if [ "$segments" -gt 1000000 ]; then
+  served=$work/city
+  small_zone "$city" "$served"
+fi
+RUST_LOG=warn "$bin" serve --data "$served" --addr 127.0.0.1:$zaport > "$work/za.log" 2>&1 &
 pids+=($!)
 "$martin" --listen-addresses 127.0.0.1:$mport --cache-size 0 --auto-bounds skip \
   "postgres://postgres@127.0.0.1:$pgport/postgres" > "$work/martin.log" 2>&1 &
@@ -153,17 +162,21 @@ pg_n=$("${psql[@]}" -Atc "select count(*) from roads where ST_DWithin(geom::geog
 # figure over 2,000 random z14 tiles of the same extent (its own generator,
 # the same distribution), set against Martin's from this run.
 for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-cargo bench -q --bench tiles -- nomatch > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
-in_roads=$(grep -E "^z14 roads" "$work/bench.log" | awk '{print $5}')
-in_all=$(grep -E "^z14 three" "$work/bench.log" | awk '{print $5}')
+if [ "$segments" = 1000000 ]; then
+  cargo bench -q --bench tiles -- nomatch > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
+  in_roads=$(grep -E "^z14 roads" "$work/bench.log" | awk '{print $5}')
+  in_all=$(grep -E "^z14 three" "$work/bench.log" | awk '{print $5}')
+fi
 
 echo
-echo "| workload (1M-segment city, 2 cores) | zoneatlas | peer | ratio |"
+echo "| workload ($segments-segment city, 2 cores) | zoneatlas | peer | ratio |"
 echo "|---|---|---|---|"
 echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
 echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
-echo "| uncached z14 roads tile, generated in process, two threads (tiles/s) | $in_roads | Martin $m_roads (HTTP) | $(ratio "$in_roads" "$m_roads") |"
-echo "| uncached z14 tile, 3 line layers, in process (tiles/s) | $in_all | Martin $m_all (HTTP) | $(ratio "$in_all" "$m_all") |"
+if [ "$segments" = 1000000 ]; then
+  echo "| uncached z14 roads tile, generated in process, two threads (tiles/s) | $in_roads | Martin $m_roads (HTTP) | $(ratio "$in_roads" "$m_roads") |"
+  echo "| uncached z14 tile, 3 line layers, in process (tiles/s) | $in_all | Martin $m_all (HTTP) | $(ratio "$in_all" "$m_all") |"
+fi
 echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"
 echo "| the same CQL2 query, PostGIS execution time alone (EXPLAIN ANALYZE, one session, mean of 190) | see \`cargo bench --bench tiles\` | PostGIS $pg_exec_ms ms | |"
 echo

@@ -1,8 +1,10 @@
 //! Vector tiles and CQL2 in-process, on the 1M-segment synthetic city
-//! (`target/synth-1m`, written once by the library's own generator):
+//! (`target/synth-1m`, written once by the library's own generator; another
+//! size with `ZONEATLAS_BENCH_SEGMENTS`, e.g. 10000000 for `target/synth-10m`):
 //!
 //! - uncached tile generation: 2,000 random z14 tiles drawn uniformly over
-//!   the city's extent, as `benches/peers/tiles.sh` draws its own (another
+//!   the 1M city's extent (the middle of a bigger city), as
+//!   `benches/peers/tiles.sh` draws its own (another
 //!   generator, the same distribution; roads alone, and the three line
 //!   layers in one tile), per tile with criterion, and tiles/s with both
 //!   cores (two threads over the list), the figure `peers/tiles.sh` sets
@@ -34,12 +36,21 @@ fn open_folder(dir: &Path) -> zoneatlas::catalog::Catalog {
 }
 
 fn city() -> Catalog {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/synth-1m");
+    let segments: usize = std::env::var("ZONEATLAS_BENCH_SEGMENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/synth-{}m", segments / 1_000_000));
     if !dir.join("coverage.toml").exists() {
-        zoneatlas::synth::write(&dir, 1_000_000, 42).expect("synth");
+        zoneatlas::synth::write(&dir, segments, 42).expect("synth");
     }
     open_folder(&dir)
 }
+
+/// The 1M city's extent (lon/lat), where `benches/peers/tiles.sh` draws
+/// its tiles at every size: bigger cities grow around it.
+const TILE_BOX: [f64; 4] = [113.2856, 34.474, 113.9544, 35.026];
 
 /// SplitMix64 in [0, 1).
 fn unit(s: &mut u64) -> f64 {
@@ -50,17 +61,14 @@ fn unit(s: &mut u64) -> f64 {
     ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// 2,000 random z14 tiles over the city's extent.
-fn z14_tiles(c: &Catalog) -> Vec<TileId> {
-    let e = c
-        .layer("roads")
-        .and_then(|l| l.layer.extent)
-        .expect("roads");
+/// 2,000 random z14 tiles over `TILE_BOX`.
+fn z14_tiles() -> Vec<TileId> {
+    let [w, south, e, n] = TILE_BOX;
     let mut s = 14;
     (0..2000)
         .map(|_| {
-            let lon = e.min().x + unit(&mut s) * e.width();
-            let lat = e.min().y + unit(&mut s) * e.height();
+            let lon = w + unit(&mut s) * (e - w);
+            let lat = south + unit(&mut s) * (n - south);
             let (x, y) = zoneatlas::crs::web_mercator::unit(geo::coord! {x: lon, y: lat});
             TileId::new(14, (x * 16384.0) as u32, (y * 16384.0) as u32).expect("a z14 tile")
         })
@@ -85,7 +93,7 @@ fn render(c: &Catalog, layers: &[&str], t: TileId, props: &Properties) -> usize 
 
 fn tiles_bench(c: &mut Criterion) {
     let city = city();
-    let list = z14_tiles(&city);
+    let list = z14_tiles();
     let all = Properties::All;
     let styled = Properties::Only(
         ["status", "class", "utility", "role", "voltage_kv", "kind"]

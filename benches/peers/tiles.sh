@@ -18,7 +18,8 @@
 # Usage: bash benches/peers/tiles.sh
 #   SEGMENTS=10000000 bash benches/peers/tiles.sh: the same on the 10M city
 #   (its zone cut to 5 km at the centre, see small_zone in lib.sh; the
-#   in-process figures, from the bench's own 2M city, are left out)
+#   tiles, here and in the bench, are drawn over the 1M city's extent, the
+#   middle of the bigger one)
 # Needs: wrk, gdal-bin (ogr2ogr), postgresql-15-postgis-3 (apt-get install
 # -y wrk gdal-bin postgresql-15-postgis-3), and Martin built from crates.io:
 #   cargo install martin --locked --no-default-features --features postgres,mbtiles
@@ -162,21 +163,17 @@ pg_n=$("${psql[@]}" -Atc "select count(*) from roads where ST_DWithin(geom::geog
 # figure over 2,000 random z14 tiles of the same extent (its own generator,
 # the same distribution), set against Martin's from this run.
 for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-if [ "$segments" = 1000000 ]; then
-  cargo bench -q --bench tiles -- nomatch > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
-  in_roads=$(grep -E "^z14 roads" "$work/bench.log" | awk '{print $5}')
-  in_all=$(grep -E "^z14 three" "$work/bench.log" | awk '{print $5}')
-fi
+ZONEATLAS_BENCH_SEGMENTS=$segments cargo bench -q --bench tiles -- nomatch > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
+in_roads=$(grep -E "^z14 roads" "$work/bench.log" | awk '{print $5}')
+in_all=$(grep -E "^z14 three" "$work/bench.log" | awk '{print $5}')
 
 echo
 echo "| workload ($segments-segment city, 2 cores) | zoneatlas | peer | ratio |"
 echo "|---|---|---|---|"
 echo "| uncached z14 roads tile, HTTP (tiles/s) | $za_roads | Martin $m_roads | $(ratio "$za_roads" "$m_roads") |"
 echo "| uncached z14 tile, 3 line layers (tiles/s) | $za_all | Martin $m_all | $(ratio "$za_all" "$m_all") |"
-if [ "$segments" = 1000000 ]; then
-  echo "| uncached z14 roads tile, generated in process, two threads (tiles/s) | $in_roads | Martin $m_roads (HTTP) | $(ratio "$in_roads" "$m_roads") |"
-  echo "| uncached z14 tile, 3 line layers, in process (tiles/s) | $in_all | Martin $m_all (HTTP) | $(ratio "$in_all" "$m_all") |"
-fi
+echo "| uncached z14 roads tile, generated in process, two threads (tiles/s) | $in_roads | Martin $m_roads (HTTP) | $(ratio "$in_roads" "$m_roads") |"
+echo "| uncached z14 tile, 3 line layers, in process (tiles/s) | $in_all | Martin $m_all (HTTP) | $(ratio "$in_all" "$m_all") |"
 echo "| CQL2 S_DWITHIN 500 m + status, 100 roads as GeoJSON (req/s) | $za_cql | PostGIS $pg_cql | $(ratio "$za_cql" "$pg_cql") |"
 echo "| the same CQL2 query, PostGIS execution time alone (EXPLAIN ANALYZE, one session, mean of 190) | see \`cargo bench --bench tiles\` | PostGIS $pg_exec_ms ms | |"
 echo

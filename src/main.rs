@@ -10,7 +10,11 @@ use tracing_subscriber::prelude::*;
 
 /// mimalloc rather than glibc's malloc: snapshots are built on the writer
 /// thread and freed on whichever reader lets go last, and glibc's per-thread
-/// arenas make that cross-thread traffic costly under load.
+/// arenas make that cross-thread traffic costly under load. Built without
+/// asking for transparent huge pages (`no_thp`): the kernel zeroing 2 MB
+/// pages was over a third of a 10M-segment start on a virtual machine
+/// (10M to `/health` in 4.1 s without them, 6.4 s with), and the queries
+/// ran no slower (see docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -13,8 +13,9 @@ use tracing_subscriber::prelude::*;
 /// arenas make that cross-thread traffic costly under load. Built without
 /// asking for transparent huge pages (`no_thp`): the kernel zeroing 2 MB
 /// pages was over a third of a 10M-segment start on a virtual machine
-/// (10M to `/health` in 4.1 s without them, 6.4 s with), and the queries
-/// ran no slower (see docs/benchmarks.md).
+/// (10M to `/health` in 4.1-4.5 s without them, 6.4 s with). The price:
+/// the 1M nearest query ran 5-10% slower without them in an A/B (fewer
+/// TLB misses with them); see docs/benchmarks.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

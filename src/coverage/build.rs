@@ -150,6 +150,10 @@ pub(super) struct PerFeature {
 /// A place's reach and eligibility per scenario.
 type Values = (f64, [bool; 2]);
 
+/// Catalogs with more features than this resolve their services each on
+/// its own thread at start.
+const PARALLEL_SERVICES_OVER: usize = 50_000;
+
 impl PerFeature {
     /// The largest reach of a member feature, at least `default`, and how
     /// many members have it: from `prev`'s by the changes when carried
@@ -391,7 +395,7 @@ impl Coverage {
             .iter()
             .map(|l| l.layer.features.count())
             .sum::<usize>()
-            > 50_000;
+            > PARALLEL_SERVICES_OVER;
         let built: Vec<Result<Option<Arc<Service>>, String>> = if previous.is_none() && big {
             std::thread::scope(|s| {
                 let handles: Vec<_> = SERVICES

@@ -157,9 +157,9 @@ impl Trees {
                 ids: ids(),
             };
         }
-        // A big layer (a city's roads): the two trees and the id map on
-        // their own threads, at start-up when nothing else runs. The piece
-        // tree takes longest; with two cores it has one to itself, and the
+        // A big layer (a city's roads): the trees and the id map on their
+        // own threads, at start-up when nothing else runs. The distance
+        // trees take longest; with two cores they have one to themselves, and the
         // envelope tree and the id map share the other, rather than three
         // threads contending for two cores and the longest finishing last
         // (without an envelope tree, the id map has the other alone).

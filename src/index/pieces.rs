@@ -108,59 +108,41 @@ impl PointDistance for Run {
     }
 }
 
-/// The `n`th part of a geometry whose segments the distance queries
-/// measure: a point (a segment from itself to itself), a line, or a
-/// polygon's ring (exterior first, then its holes), in the order of
-/// [`each_part`].
-fn part(g: &Geometry, n: usize) -> Option<&[Coord]> {
-    fn rings(p: &geo::Polygon, n: usize) -> Option<&[Coord]> {
-        match n {
-            0 => Some(&p.exterior().0[..]),
-            _ => p.interiors().get(n - 1).map(|r| &r.0[..]),
-        }
-    }
+/// Whether `each` holds for any part of a geometry whose segments the
+/// distance queries measure, in order, with its number: a point (a
+/// segment from itself to itself), a line, or a polygon's ring (exterior
+/// first, then its holes). Stops at the first that holds. The one walk
+/// over parts: [`part`] and [`any_segment`] are made from it.
+fn any_part<'a>(g: &'a Geometry, mut each: impl FnMut(u32, &'a [Coord]) -> bool) -> bool {
+    let mut n = 0;
+    let mut one = |c: &'a [Coord]| {
+        n += 1;
+        each(n - 1, c)
+    };
+    let mut polygon =
+        |p: &'a geo::Polygon| one(&p.exterior().0) || p.interiors().iter().any(|r| one(&r.0));
     match g {
-        Geometry::Point(p) => (n == 0).then(|| std::slice::from_ref(&p.0)),
-        Geometry::MultiPoint(mp) => mp.0.get(n).map(|p| std::slice::from_ref(&p.0)),
-        Geometry::LineString(l) => (n == 0).then_some(&l.0[..]),
-        Geometry::MultiLineString(m) => m.0.get(n).map(|l| &l.0[..]),
-        Geometry::Polygon(p) => rings(p, n),
-        Geometry::MultiPolygon(mp) => {
-            let mut n = n;
-            for p in &mp.0 {
-                let here = 1 + p.interiors().len();
-                if n < here {
-                    return rings(p, n);
-                }
-                n -= here;
-            }
-            None
-        }
+        Geometry::Point(p) => one(std::slice::from_ref(&p.0)),
+        Geometry::MultiPoint(mp) => mp.0.iter().any(|p| one(std::slice::from_ref(&p.0))),
+        Geometry::LineString(l) => one(&l.0),
+        Geometry::MultiLineString(m) => m.0.iter().any(|l| one(&l.0)),
+        Geometry::Polygon(p) => polygon(p),
+        Geometry::MultiPolygon(mp) => mp.0.iter().any(polygon),
         // The loader only produces the six kinds above.
-        _ => None,
+        _ => false,
     }
 }
 
-/// Every part of a geometry with its number (see [`part`]).
-fn each_part(g: &Geometry, mut each: impl FnMut(u32, &[Coord])) {
-    let mut n = 0;
-    let mut one = |c: &[Coord]| {
-        each(n, c);
-        n += 1;
-    };
-    let polygon = |p: &geo::Polygon, one: &mut dyn FnMut(&[Coord])| {
-        one(&p.exterior().0);
-        p.interiors().iter().for_each(|r| one(&r.0));
-    };
-    match g {
-        Geometry::Point(p) => one(std::slice::from_ref(&p.0)),
-        Geometry::MultiPoint(mp) => mp.0.iter().for_each(|p| one(std::slice::from_ref(&p.0))),
-        Geometry::LineString(l) => one(&l.0),
-        Geometry::MultiLineString(m) => m.0.iter().for_each(|l| one(&l.0)),
-        Geometry::Polygon(p) => polygon(p, &mut one),
-        Geometry::MultiPolygon(mp) => mp.0.iter().for_each(|p| polygon(p, &mut one)),
-        _ => {}
-    }
+/// The `n`th part of a geometry (see [`any_part`]).
+fn part(g: &Geometry, n: usize) -> Option<&[Coord]> {
+    let mut found = None;
+    any_part(g, |i, c| {
+        if i as usize == n {
+            found = Some(c);
+        }
+        found.is_some()
+    });
+    found
 }
 
 /// How many segments a part of `n` coordinates has: a lone point is one.
@@ -179,7 +161,7 @@ fn segment_of(c: &[Coord], i: usize) -> (Coord, Coord) {
 
 /// A feature's runs, in its parts' order.
 pub(super) fn push_runs(g: &Geometry, feature: u32, proj: &LocalProjection, out: &mut Vec<Run>) {
-    each_part(g, |part, c| {
+    any_part(g, |part, c| {
         let segments = segments_in(c.len());
         for first in (0..segments).step_by(RUN) {
             let count = RUN.min(segments - first);
@@ -199,6 +181,7 @@ pub(super) fn push_runs(g: &Geometry, feature: u32, proj: &LocalProjection, out:
                 count: count as u32,
             });
         }
+        false
     });
 }
 
@@ -237,21 +220,12 @@ pub(super) fn push_pieces(
 /// lines' segments, its rings' (boundaries only), and each point as a
 /// segment from itself to itself. Stops at the first that holds.
 pub fn any_segment(g: &Geometry, mut each: impl FnMut(Coord, Coord) -> bool) -> bool {
-    let mut line = |l: &geo::LineString| l.0.windows(2).any(|w| each(w[0], w[1]));
-    match g {
-        Geometry::Point(p) => each(p.0, p.0),
-        Geometry::MultiPoint(mp) => mp.0.iter().any(|p| each(p.0, p.0)),
-        Geometry::LineString(ls) => line(ls),
-        Geometry::MultiLineString(mls) => mls.0.iter().any(line),
-        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).any(line),
-        Geometry::MultiPolygon(mp) => mp.0.iter().any(|p| {
-            std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .any(&mut line)
-        }),
-        // The loader only produces the six kinds above.
-        _ => false,
-    }
+    any_part(g, |_, c| {
+        (0..segments_in(c.len())).any(|i| {
+            let (a, b) = segment_of(c, i);
+            each(a, b)
+        })
+    })
 }
 
 impl Entry<'_> {

@@ -564,12 +564,11 @@ impl Coverage {
                             .ok()
                             .and_then(|s| s.clone());
                         let seed = match (old.cache[old_idx][sc.at()].get(), carried) {
-                            (Some(z), _) => Some(super::zone::Seed {
-                                previous: Arc::clone(z),
-                                dirty: dirty.clone(),
-                            }),
+                            (Some(z), _) => {
+                                Some(super::zone::Seed::new(Arc::clone(z), dirty.clone()))
+                            }
                             (None, Some(mut earlier)) => {
-                                earlier.dirty.extend(dirty.iter().copied());
+                                earlier.add(dirty.iter().copied());
                                 Some(earlier)
                             }
                             (None, None) => None,

@@ -60,16 +60,47 @@ pub struct CellPart {
 /// m², gaps, and whether it was kept from the previous answer.
 type CellDone = (usize, f64, Vec<Polygon>, bool);
 
+/// Most edited extents a seed keeps. Edits in a row with no zone asked
+/// for carry their seed from snapshot to snapshot, and a long editing
+/// session would otherwise copy a list as long as the session at every
+/// commit (56,000 creates in ten seconds made it most of a commit's work).
+const MAX_DIRTY: usize = 256;
+
 /// Where the next zone computation of a service may start: the previous
 /// snapshot's result and the extents (projected, grown by the reach) of
-/// the assets an edit changed.
+/// the assets an edit changed, at most `MAX_DIRTY` of them.
 #[derive(Debug, Clone)]
 pub struct Seed {
     pub previous: Arc<ZoneResult>,
-    pub dirty: Vec<Rect>,
+    dirty: Vec<Rect>,
 }
 
 impl Seed {
+    pub fn new(previous: Arc<ZoneResult>, dirty: Vec<Rect>) -> Seed {
+        let mut seed = Seed {
+            previous,
+            dirty: Vec::new(),
+        };
+        seed.add(dirty);
+        seed
+    }
+
+    /// More edited extents. Past `MAX_DIRTY`, neighbours are merged into
+    /// their common box: what counts as touched only grows, so a merge
+    /// can cost cells computed again but never keeps a stale cell.
+    pub fn add(&mut self, dirty: impl IntoIterator<Item = Rect>) {
+        self.dirty.extend(dirty);
+        if self.dirty.len() > MAX_DIRTY {
+            self.dirty = coarsened(std::mem::take(&mut self.dirty), MAX_DIRTY / 2);
+        }
+    }
+
+    /// The edited extents.
+    #[cfg(test)]
+    fn dirty(&self) -> &[Rect] {
+        &self.dirty
+    }
+
     /// The previous answer for `cell`, when it had the same cell and no
     /// edit reached it.
     fn reusable(&self, cell: Rect) -> Option<&CellPart> {
@@ -379,6 +410,66 @@ impl Coverage {
     }
 }
 
+/// At most `most` boxes covering `rects`: sorted along a Z-order curve of
+/// their centres (neighbours on the curve are mostly neighbours on the
+/// ground), then cut into runs where the curve jumps farthest, each run
+/// merged into its box. Edits in two districts never share a box.
+fn coarsened(mut rects: Vec<Rect>, most: usize) -> Vec<Rect> {
+    let Some(all) = rects.iter().copied().reduce(cover) else {
+        return rects;
+    };
+    if rects.len() <= most {
+        return rects;
+    }
+    // One scale for both axes, so that the curve's first cut is across the
+    // longer side.
+    let span = all.width().max(all.height()).max(f64::MIN_POSITIVE);
+    let cell = |v: f64, lo: f64| ((v - lo) / span * f64::from(u16::MAX)) as u32;
+    let z = |r: &Rect| {
+        let c = r.center();
+        let (x, y) = (cell(c.x, all.min().x), cell(c.y, all.min().y));
+        (0..16).fold(0u32, |k, bit| {
+            k | ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+        })
+    };
+    rects.sort_by_cached_key(z);
+    let mut jumps: Vec<(f64, usize)> = rects
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let (a, b) = (w[0].center(), w[1].center());
+            ((a.x - b.x).hypot(a.y - b.y), i + 1)
+        })
+        .collect();
+    let cuts = most.max(1) - 1;
+    jumps.select_nth_unstable_by(cuts, |a, b| b.0.total_cmp(&a.0));
+    let mut at: Vec<usize> = jumps[..cuts].iter().map(|j| j.1).collect();
+    at.sort_unstable();
+    at.push(rects.len());
+    let mut from = 0;
+    at.into_iter()
+        .filter_map(|to| {
+            let run = rects[from..to].iter().copied().reduce(cover);
+            from = to;
+            run
+        })
+        .collect()
+}
+
+/// The box holding both.
+fn cover(a: Rect, b: Rect) -> Rect {
+    Rect::new(
+        Coord {
+            x: a.min().x.min(b.min().x),
+            y: a.min().y.min(b.min().y),
+        },
+        Coord {
+            x: a.max().x.max(b.max().x),
+            y: a.max().y.max(b.max().y),
+        },
+    )
+}
+
 /// The joined gaps after some cells were computed again: the previous
 /// joined gaps near those cells (`again`) lose what lies in them and are
 /// joined with the cells' new pieces (`fresh`); the others stay as they
@@ -580,6 +671,60 @@ mod tests {
     /// A road moved 300 m: computed from the previous answer, only the
     /// cells the road's reach touches (before and after) are computed
     /// again, and the answer equals a computation from scratch.
+    /// A long session's edited extents, in two districts 50 km apart:
+    /// a seed keeps at most `MAX_DIRTY` boxes, every edit lies in one of
+    /// them, and no box spans the empty land between the districts.
+    #[test]
+    fn a_seed_keeps_a_bounded_cover_of_every_edit() {
+        let mut rnd = crate::testkit::rng(7);
+        let mut edits = Vec::new();
+        for k in 0..20_000 {
+            let x0 = if k % 2 == 0 { 0.0 } else { 50_000.0 };
+            let (x, y) = (x0 + rnd() * 3_000.0, rnd() * 3_000.0);
+            edits.push(Rect::new(
+                Coord { x, y },
+                Coord {
+                    x: x + 250.0,
+                    y: y + 250.0,
+                },
+            ));
+        }
+        let empty = ZoneResult {
+            area_m2: 1.0,
+            covered_m2: 0.0,
+            share: 0.0,
+            gaps: MultiPolygon(vec![]),
+            cells: vec![],
+            joined: vec![],
+        };
+        let mut seed = Seed::new(Arc::new(empty), vec![]);
+        for chunk in edits.chunks(7) {
+            seed.add(chunk.iter().copied());
+            assert!(seed.dirty().len() <= MAX_DIRTY);
+        }
+        let inside = |a: &Rect, b: &Rect| {
+            b.min().x <= a.min().x
+                && b.min().y <= a.min().y
+                && b.max().x >= a.max().x
+                && b.max().y >= a.max().y
+        };
+        for e in &edits {
+            assert!(seed.dirty().iter().any(|d| inside(e, d)), "{e:?} lost");
+            assert!(seed.touches(*e));
+        }
+        let between = Rect::new(
+            Coord {
+                x: 20_000.0,
+                y: 0.0,
+            },
+            Coord {
+                x: 30_000.0,
+                y: 3_000.0,
+            },
+        );
+        assert!(!seed.touches(between), "a box spans the gap");
+    }
+
     #[test]
     fn after_an_edit_only_the_cells_it_reached_are_computed_again() {
         let catalog = crate::testkit::sample();
@@ -591,10 +736,7 @@ mod tests {
         let cov2 = next.coverage.as_ref().expect("rules");
         let s2 = &cov2.services[road(cov2)];
         assert_eq!(dirty.len(), 2, "the road before and after");
-        let seed = Seed {
-            previous: Arc::new(before),
-            dirty,
-        };
+        let seed = Seed::new(Arc::new(before), dirty);
         let cells = cov2.cells(&next.layers, s2, 40);
         let reused = cells
             .iter()

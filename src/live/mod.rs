@@ -29,7 +29,7 @@ use crate::store::{ChangeRecord, History, Store, StoreError};
 pub use crate::edit::{Applied, Edit, EditError};
 pub use past::HistoryError;
 pub use proposals::{Conflict, Entry, Keep, ProposalError, State, PROPOSAL_REVISIONS};
-use writer::Pending;
+use writer::Queue;
 
 /// Commits an event stream may fall behind before it must re-read the log.
 const EVENT_BACKLOG: usize = 1024;
@@ -38,7 +38,7 @@ const EVENT_BACKLOG: usize = 1024;
 pub struct Live {
     current: ArcSwap<Catalog>,
     writer: Mutex<Box<dyn Store>>,
-    queue: Mutex<Vec<Pending>>,
+    queue: Mutex<Queue>,
     /// Snapshots replaced by an edit and maybe still read: kept here so the
     /// last reference is dropped on the writer thread (the next batch), not
     /// on a reader's, which would pay for freeing them mid-request.
@@ -95,7 +95,7 @@ impl Live {
             writable: store.writable(),
             description: store.describe(),
             writer: Mutex::new(store),
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             retired: Mutex::new(Vec::new()),
             tokens,
             history,

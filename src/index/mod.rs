@@ -22,14 +22,18 @@
 //!
 //! Edits do not rebuild a big layer. Tree entries name a feature's
 //! position, which is stable across edits (see `features`); a layer's trees
-//! come in three tiers, oldest first: `base` (the layer as built, shared by
-//! `Arc` across versions), `mid` (shared too) and `small` (rebuilt at each
-//! edit). An edited feature is indexed in `small`, and an entry of an older
-//! tier for a position a newer tier holds is stale, as is any entry whose
-//! place is now empty. `small` is merged into a new `mid` when it outgrows
-//! `SMALL_MAX`, and the layer re-indexed whole when `mid` outgrows a
-//! sixteenth of the base: an edit costs the tiers it rebuilds, amortised
-//! O(k log n) for k changed features.
+//! come in tiers, oldest first: the base (the layer as built), levels, and
+//! the small tier (rebuilt at each edit), all but the last shared by `Arc`
+//! across versions. An edited feature is indexed in the small tier, and an
+//! entry of an older tier for a position a newer tier holds is stale, as is
+//! any entry whose place is now empty. The small tier becomes a level of
+//! its own when it outgrows `SMALL_MAX`, and the newest two levels are
+//! merged while the newer is at least half the older (a binary counter:
+//! an edited feature is indexed again about log₂(levels' size / SMALL_MAX)
+//! times, where merging into one level re-indexed the whole level every
+//! `SMALL_MAX` pieces). The layer is re-indexed whole when the levels
+//! outgrow a sixteenth of the base: an edit costs the tiers it rebuilds,
+//! amortised O(k log n) for k changed features.
 //!
 //! Distances are pruned with projected distances and ranked with
 //! `geodesy::point_segment_distance_m`; `LocalProjection::slack` bounds the gap
@@ -70,11 +74,11 @@ pub struct Hit {
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
-/// `small` is merged into `mid` once it holds more pieces than this.
+/// The small tier becomes a level once it holds more pieces than this.
 const SMALL_MAX: usize = 256;
 
-/// The layer is re-indexed whole once `mid` holds more pieces than this,
-/// or more than a sixteenth of the base's.
+/// The layer is re-indexed whole once its levels hold more pieces than
+/// this, or more than a sixteenth of the base's.
 const COMPACT_AT: usize = 4096;
 
 /// The trees over some positions.
@@ -226,13 +230,8 @@ impl Ids {
     }
 }
 
-/// Which tier of trees an entry comes from (see the module doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tier {
-    Base,
-    Mid,
-    Small,
-}
+/// Which tier of trees an entry comes from: its place in `tiers`.
+type Tier = usize;
 
 /// A layer with its R-trees. Immutable once built; `with_features` makes
 /// the next version.
@@ -240,12 +239,10 @@ enum Tier {
 pub struct IndexedLayer {
     pub layer: Layer,
     proj: LocalProjection,
-    /// Trees over the layer as built, shared across versions.
-    base: Arc<Trees>,
-    /// Trees over positions edited since the base, shared across versions.
-    mid: Arc<Trees>,
-    /// Trees over positions edited since `mid` was built.
-    small: Trees,
+    /// Oldest first: the trees over the layer as built, the levels (over
+    /// positions edited since, each shared across versions), and the small
+    /// tier (positions edited since the newest level). Never fewer than two.
+    tiers: Vec<Arc<Trees>>,
     /// What the features' properties hold, per chunk of places (shared
     /// with the previous version where the chunk is) and in all (CQL2,
     /// queryables, edits' names); each counted on first use.
@@ -292,9 +289,7 @@ impl IndexedLayer {
             groups: carried(&[], chunks.div_ceil(TALLY_GROUP), |_| false),
             layer,
             proj,
-            base: Arc::new(base),
-            mid: Default::default(),
-            small: Trees::default(),
+            tiers: vec![Arc::new(base), Default::default()],
             properties: OnceLock::new(),
         }
     }
@@ -320,25 +315,39 @@ impl IndexedLayer {
                 .map(|&p| geo::CoordsIter::coords_count(&features[p as usize].geometry))
                 .sum()
         };
-        let mut small: Vec<u32> = self.small.held.iter().copied().collect();
+        let (base, levels, small_was) = self.parts();
+        let mut small: Vec<u32> = small_was.held.iter().copied().collect();
         small.extend(changed.iter().map(|&p| p as u32));
         live(&mut small);
         let entries = |slots: &[u32]| -> Vec<(u32, &crate::model::Feature)> {
             slots.iter().map(|&p| (p, &*features[p as usize])).collect()
         };
-        let (mid, small) = if pieces(&small) <= SMALL_MAX {
-            (Arc::clone(&self.mid), small)
-        } else {
-            let mut mid: Vec<u32> = self.mid.held.iter().copied().collect();
-            mid.extend(small);
-            live(&mut mid);
-            if pieces(&mid) > COMPACT_AT.max(self.base.segments / 16) {
+        let build =
+            |slots: &[u32]| Arc::new(Trees::build(entries(slots).into_iter(), &self.proj, true));
+        let mut tiers: Vec<Arc<Trees>> = std::iter::once(base).chain(levels).cloned().collect();
+        if pieces(&small) > SMALL_MAX {
+            tiers.push(build(&small));
+            small.clear();
+            // The newest two levels (never the base) merged while the
+            // newer is at least half the older.
+            while tiers.len() > 2
+                && tiers[tiers.len() - 1].segments * 2 >= tiers[tiers.len() - 2].segments
+            {
+                let (newer, older) = (tiers.pop(), tiers.pop());
+                let mut slots: Vec<u32> = older
+                    .iter()
+                    .chain(&newer)
+                    .flat_map(|t| t.held.iter().copied())
+                    .collect();
+                live(&mut slots);
+                tiers.push(build(&slots));
+            }
+            let in_levels: usize = tiers[1..].iter().map(|t| t.segments).sum();
+            if in_levels > COMPACT_AT.max(base.segments / 16) {
                 return IndexedLayer::build(layer, self.proj);
             }
-            let trees = Trees::build(entries(&mid).into_iter(), &self.proj, true);
-            (Arc::new(trees), Vec::new())
-        };
-        let small = Trees::build(entries(&small).into_iter(), &self.proj, true);
+        }
+        tiers.push(build(&small));
         // Tallies of the chunks the edit did not write carry over.
         let chunks = features.chunk_count();
         let same = |c: usize| features.same_chunk(&self.layer.features, c);
@@ -348,9 +357,7 @@ impl IndexedLayer {
         });
         IndexedLayer {
             proj: self.proj,
-            base: Arc::clone(&self.base),
-            mid,
-            small,
+            tiers,
             tallies,
             groups,
             layer,
@@ -361,23 +368,22 @@ impl IndexedLayer {
     /// The position an entry of `tier` names, if its feature is live and no
     /// newer tier indexes that position.
     fn live(&self, tier: Tier, slot: u32) -> Option<usize> {
-        let held = |t: &Trees| !t.held.is_empty() && t.held.contains(&slot);
-        let stale = match tier {
-            Tier::Small => false,
-            Tier::Mid => held(&self.small),
-            Tier::Base => held(&self.small) || held(&self.mid),
-        };
+        let stale = self.tiers[tier + 1..]
+            .iter()
+            .any(|t| !t.held.is_empty() && t.held.contains(&slot));
         let p = slot as usize;
         (!stale && self.layer.features.get(p).is_some()).then_some(p)
     }
 
     /// Every tier, oldest first.
-    fn trees(&self) -> [(Tier, &Trees); 3] {
-        [
-            (Tier::Base, &self.base),
-            (Tier::Mid, &self.mid),
-            (Tier::Small, &self.small),
-        ]
+    fn trees(&self) -> impl DoubleEndedIterator<Item = (Tier, &Trees)> + '_ {
+        self.tiers.iter().map(|t| &**t).enumerate()
+    }
+
+    /// The base, the levels and the small tier.
+    fn parts(&self) -> (&Arc<Trees>, &[Arc<Trees>], &Arc<Trees>) {
+        let n = self.tiers.len();
+        (&self.tiers[0], &self.tiers[1..n - 1], &self.tiers[n - 1])
     }
 
     /// Every property the layer's features carry, and what it holds: the
@@ -408,7 +414,7 @@ impl IndexedLayer {
         // An entry answers for `id` while it is live and its feature has
         // it: an edited feature's base entry is stale, its newer one live.
         // Newest tier first.
-        self.trees().into_iter().rev().find_map(|(tier, t)| {
+        self.trees().rev().find_map(|(tier, t)| {
             let holds = |slot: u32| {
                 self.live(tier, slot)
                     .is_some_and(|p| self.layer.features[p].id == id)
@@ -419,7 +425,7 @@ impl IndexedLayer {
 
     /// How many segments and points the distance trees hold.
     pub fn piece_count(&self) -> usize {
-        self.trees().iter().map(|(_, t)| t.segments).sum()
+        self.trees().map(|(_, t)| t.segments).sum()
     }
 
     /// Features whose geometry intersects any of `rects` (lon/lat), in layer
@@ -593,7 +599,7 @@ impl IndexedLayer {
             .collect();
         let r = radius_m * self.slack(q.y);
         let qxy = self.proj.to_xy(q);
-        let near = self.trees().into_iter().flat_map(|(tier, t)| {
+        let near = self.trees().flat_map(|(tier, t)| {
             let pieces = t.pieces.locate_within_distance(qxy, r * r);
             let runs = t.runs.locate_within_distance(qxy, r * r);
             pieces
@@ -642,7 +648,6 @@ impl IndexedLayer {
         }
         // Polygons are never one piece: their trees have envelopes.
         self.trees()
-            .into_iter()
             .filter_map(|(tier, t)| Some((tier, t.envelopes.as_ref()?)))
             .flat_map(|(tier, e)| {
                 e.locate_all_at_point(&[q.x, q.y])

@@ -112,7 +112,7 @@ fn runs_of_every_kind_of_part_answer_as_a_scan() {
             geo::Point::new(113.55, 34.695).into(),
         ],
     );
-    assert!(lines.base.runs.size() > 4 && lines.base.pieces.size() == 1);
+    assert!(lines.tiers[0].runs.size() > 4 && lines.tiers[0].pieces.size() == 1);
     assert_eq!(lines.piece_count(), 40 + 17 + 3 + 9 + 1);
     for l in [&lines, &polygons, &points] {
         for _ in 0..300 {
@@ -143,7 +143,7 @@ fn only_layers_of_one_piece_features_go_without_an_envelope_tree() {
             segment(113.6, 34.7, -0.01, 0.01),
         ],
     );
-    assert!(single.base.envelopes.is_none());
+    assert!(single.tiers[0].envelopes.is_none());
     // The falling segment's box, exactly: its edges are not strictly
     // inside, so the geometry decides (it meets it); a box touching
     // its corner only from outside meets the box, not the line.
@@ -157,19 +157,104 @@ fn only_layers_of_one_piece_features_go_without_an_envelope_tree() {
         GeometryKind::LineString,
         vec![segment(-70.0, 0.0, 0.1, 0.1)],
     );
-    assert!(far.base.envelopes.is_some());
+    assert!(far.tiers[0].envelopes.is_some());
     let mut two = LineString(vec![coord! {x: 113.5, y: 34.7}]);
     two.0.push(coord! {x: 113.51, y: 34.7});
     two.0.push(coord! {x: 113.51, y: 34.71});
     let multi = layer(GeometryKind::LineString, vec![Geometry::LineString(two)]);
-    assert!(multi.base.envelopes.is_some());
+    assert!(multi.tiers[0].envelopes.is_some());
     let points = layer(
         GeometryKind::Point,
         vec![geo::Point::new(113.5, 34.7).into()],
     );
-    assert!(points.base.envelopes.is_none());
+    assert!(points.tiers[0].envelopes.is_none());
     assert_eq!(
         points.bbox(&[Rect::new((113.5, 34.7), (113.6, 34.8))]),
         vec![0]
     );
+}
+
+/// A long session of single edits (replaced, created, deleted roads, one
+/// version each, as a busy store makes them): the small tier becomes
+/// levels that merge two by two, so the tiers stay few, and after every
+/// hundredth edit the layer answers boxes, nearest, within and ids as a
+/// layer indexed from scratch and as a scan.
+#[test]
+fn a_long_session_of_edits_keeps_few_tiers_and_the_same_answers() {
+    let mut rnd = crate::testkit::rng(11);
+    let road = |rnd: &mut dyn FnMut() -> f64| {
+        segment(
+            113.5 + rnd() * 0.1,
+            34.65 + rnd() * 0.1,
+            rnd() * 0.004 - 0.002,
+            rnd() * 0.004 - 0.002,
+        )
+    };
+    let geoms: Vec<Geometry> = (0..3_000).map(|_| road(&mut rnd)).collect();
+    let mut l = layer(GeometryKind::LineString, geoms);
+    let proj = l.proj;
+    let mut next = 3_000;
+    let (mut most_tiers, mut levels_made) = (0, 0);
+    for step in 1..=3_000 {
+        let mut features = l.layer.features.clone();
+        let n = features.count();
+        let geometry = road(&mut rnd);
+        let made = Feature {
+            id: format!("f{next}"),
+            numeric_id: false,
+            bbox: geo::BoundingRect::bounding_rect(&geometry).unwrap(),
+            geometry,
+            properties: Default::default(),
+            revision: step,
+        };
+        let pick = features
+            .nth_position((rnd() * n as f64) as usize % n)
+            .unwrap();
+        match step % 4 {
+            0 => features.remove(pick),
+            1 => {
+                let mut f = made;
+                f.id = features[pick].id.clone();
+                features.replace(pick, Arc::new(f));
+            }
+            _ => {
+                features.push(Arc::new(made));
+                next += 1;
+            }
+        }
+        let before = l.tiers.len();
+        l = l.with_features(Layer::of(l.layer.meta.clone(), features));
+        levels_made += usize::from(l.tiers.len() > before);
+        most_tiers = most_tiers.max(l.tiers.len());
+        if step % 100 != 0 {
+            continue;
+        }
+        let fresh = IndexedLayer::build(l.layer.clone(), proj);
+        for _ in 0..20 {
+            let q = coord! {x: 113.5 + rnd() * 0.1, y: 34.65 + rnd() * 0.1};
+            let scan = scanned(&l, q);
+            let got = l.nearest(q, 3);
+            for (h, s) in got.iter().zip(&scan) {
+                assert!(
+                    (h.distance_m - s.1).abs() < 1e-6,
+                    "step {step}: {h:?} vs {s:?}"
+                );
+            }
+            let ids = |hits: Vec<Hit>| {
+                let mut v: Vec<usize> = hits.iter().map(|h| h.feature).collect();
+                v.sort_unstable();
+                v
+            };
+            assert_eq!(ids(l.within(q, 300.0)), ids(fresh.within(q, 300.0)));
+            let r = Rect::new(q, coord! {x: q.x + 0.01, y: q.y + 0.01});
+            assert_eq!(l.bbox(&[r]), fresh.bbox(&[r]));
+        }
+        for (i, f) in l.layer.features.indexed() {
+            assert_eq!(l.position_of(&f.id), Some(i));
+        }
+    }
+    // Levels were made (the small tier overflowed) and merged: a level
+    // per overflow would be dozens of tiers.
+    assert!(levels_made >= 4, "{levels_made} levels made");
+    assert!(most_tiers <= 2 + 6, "{most_tiers} tiers at most");
 }

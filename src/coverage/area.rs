@@ -9,8 +9,8 @@
 
 use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
 use geo::{
-    Area, BooleanOps, BoundingRect, Buffer, Coord, Distance, Euclidean, Geometry, LineString,
-    MapCoords, MultiLineString, MultiPolygon, Polygon,
+    Area, BooleanOps, BoundingRect, Buffer, Coord, Distance, Euclidean, Geometry, MapCoords,
+    MultiPolygon, Polygon,
 };
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
@@ -49,35 +49,6 @@ pub fn to_lonlat(mp: &MultiPolygon, proj: &LocalProjection) -> MultiPolygon {
 /// The area within `r` metres of a projected geometry.
 pub fn buffer(g: &Geometry, r: f64) -> MultiPolygon {
     g.buffer_with_style(style(r))
-}
-
-/// The area within `r` metres of any of the projected geometries: one
-/// stroke of all the lines together (one overlay, where buffering each
-/// line and uniting the buffers is an overlay per line and then one more:
-/// a quarter less time on a city's cell of 4,000 roads), then points and
-/// polygons, then their union.
-pub fn buffer_all(gs: Vec<Geometry>, r: f64) -> MultiPolygon {
-    let mut lines = Vec::new();
-    let mut others = Vec::new();
-    for g in gs {
-        match g {
-            Geometry::Line(l) => lines.push(LineString(vec![l.start, l.end])),
-            Geometry::LineString(l) => lines.push(l),
-            Geometry::MultiLineString(m) => lines.extend(m.0),
-            Geometry::GeometryCollection(c) => others.push(buffer_all(c.0, r)),
-            g => others.push(buffer(&g, r)),
-        }
-    }
-    if !lines.is_empty() {
-        others.push(buffer(
-            &Geometry::MultiLineString(MultiLineString(lines)),
-            r,
-        ));
-    }
-    match others.len() {
-        1 => others.pop().unwrap_or_else(|| MultiPolygon::new(vec![])),
-        _ => union_all(&others),
-    }
 }
 
 /// Union of polygons (empty input gives an empty result).
@@ -158,36 +129,6 @@ mod tests {
         let c = buffer(&Geometry::Point(point!(x: 0.0, y: 0.0)), 100.0);
         let exact = std::f64::consts::PI * 100.0 * 100.0;
         assert!((area_m2(&c) - exact).abs() / exact < 1e-3);
-    }
-
-    #[test]
-    fn buffering_all_together_gives_the_union_of_each_buffer() {
-        // Two crossing lines, a multi-line, a point, a polygon and a nested
-        // collection, against geo's buffer of each united by geo.
-        let gs: Vec<Geometry> = vec![
-            Geometry::LineString(wkt!(LINESTRING(0. 0., 500. 0., 500. 300.))),
-            Geometry::Line(geo::Line::new((250., -200.), (250., 200.))),
-            Geometry::MultiLineString(
-                wkt!(MULTILINESTRING((900. 0., 900. 400.),(950. 0., 950. 0.))),
-            ),
-            Geometry::Point(point!(x: -300.0, y: 0.0)),
-            Geometry::Polygon(wkt!(POLYGON((0. 600., 200. 600., 200. 800., 0. 600.)))),
-            Geometry::GeometryCollection(geo::GeometryCollection(vec![Geometry::Point(
-                point!(x: 2000.0, y: 2000.0),
-            )])),
-        ];
-        let each: Vec<MultiPolygon> = gs.iter().map(|g| buffer(g, 60.0)).collect();
-        let want = area_m2(&union_all(&each));
-        let got = buffer_all(gs, 60.0);
-        assert!(
-            (area_m2(&got) - want).abs() / want < 1e-9,
-            "{} vs {want}",
-            area_m2(&got)
-        );
-        // Pieces: the point, the crossing lines, the triangle, the far
-        // point, and the 900 m line whose buffer meets the zero-length
-        // line's circle (a circle, not nothing).
-        assert_eq!(got.0.len(), 5, "{} pieces", got.0.len());
     }
 
     #[test]

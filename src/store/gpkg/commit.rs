@@ -163,6 +163,7 @@ impl GpkgStore {
                     }
                 }
             }
+            let mut touched = std::collections::BTreeSet::new();
             for (who, c) in changes {
                 let layer = c.layer();
                 let kind = kinds
@@ -221,11 +222,15 @@ impl GpkgStore {
                 })
                 .map_err(sql)?;
                 records.push(entry.record(tx.last_insert_rowid() as u64, next, &now, who, layer));
+                touched.insert(layer);
+            }
+            // Once per layer a commit wrote, not once per change.
+            for layer in touched {
                 tx.prepare_cached(
                     "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",
                 )
                 .and_then(|mut s| s.execute(params![layer]))
-                .map_err(sql)?;
+                .map_err(&fail)?;
             }
             tx.prepare_cached("UPDATE zoneatlas_meta SET value = ?1 WHERE key = 'revision'")
                 .and_then(|mut s| s.execute(params![next.to_string()]))

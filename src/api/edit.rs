@@ -216,17 +216,20 @@ fn edit_error(e: EditError) -> ApiError {
     ApiError::new(status, code, description)
 }
 
-/// Run edits on the blocking pool (the writer waits on the disk): into
-/// the record, or into the proposal the request names.
+/// Run edits: into the record (queued for the writer, which waits on the
+/// disk on the blocking pool), or into the proposal the request names.
 async fn submit(s: &Ctx, edits: Vec<Edit>, who: String) -> Result<Applied, ApiError> {
     let live = std::sync::Arc::clone(&s.live);
     let proposal = s.proposal.clone();
-    let outcome = tokio::task::spawn_blocking(move || match proposal {
-        None => live.submit(edits, &who).map_err(ProposalError::Edit),
-        Some(p) => live.submit_to_proposal(&p, edits, &who),
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the writer failed: {e}")))?;
+    let outcome = match proposal {
+        None => live
+            .submit_async(edits, who)
+            .await
+            .map_err(ProposalError::Edit),
+        Some(p) => tokio::task::spawn_blocking(move || live.submit_to_proposal(&p, edits, &who))
+            .await
+            .map_err(|e| ApiError::internal(format!("the writer failed: {e}")))?,
+    };
     let outcome = match outcome {
         Ok(a) => Ok(a),
         Err(ProposalError::Edit(e)) => Err(e),

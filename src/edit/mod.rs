@@ -15,7 +15,7 @@ mod prepare;
 mod validate;
 
 pub use patch::{merge_patch, FeaturePatch};
-pub use prepare::prepare;
+pub use prepare::{light, prepare};
 pub(crate) use validate::{validate, Overlay, Results};
 
 use serde_json::Value;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use geo::{BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Rect};
+use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Rect};
 
 use super::{area, picked, round_share, sweep};
 use super::{AreaAnswer, Coverage, Feeds, ParcelRefusal, Scenario, Service, Switch};
@@ -237,10 +237,7 @@ impl Coverage {
         // One buffer per distinct reach: i_overlay unions within a call.
         let mut parts = Vec::with_capacity(by_reach.len());
         for (r, gs) in by_reach {
-            parts.push(area::buffer(
-                &Geometry::GeometryCollection(GeometryCollection(gs)),
-                f64::from_bits(r),
-            ));
+            parts.push(area::buffer_all(&gs, f64::from_bits(r)));
             deadline.check()?;
         }
         let reach_area = area::union_all(&parts);

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use geo::{Area, BoundingRect, Coord, Geometry, GeometryCollection, MultiPolygon, Polygon, Rotate};
+use geo::{Area, BoundingRect, Coord, Geometry, MultiPolygon, Polygon, Rotate};
 use serde::Serialize;
 
 use super::{area, polygons_of, AssetRef, Coverage, Scenario, Service};
@@ -260,10 +260,7 @@ impl Coverage {
         }
         let mut parts = vec![area::to_metric_mp(&MultiPolygon(polys), &self.proj)];
         for (half, gs) in lines {
-            parts.push(area::buffer(
-                &Geometry::GeometryCollection(GeometryCollection(gs)),
-                f64::from_bits(half),
-            ));
+            parts.push(area::buffer_all(&gs, f64::from_bits(half)));
             deadline.check()?;
         }
         Ok(area::union_all(&parts))

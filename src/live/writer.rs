@@ -1,11 +1,12 @@
 //! The single writer: edits queue up, and whoever leads (the first to
 //! queue while nobody does) takes the whole queue as one batch — validate
 //! each request against the current snapshot (all or nothing per
-//! request), commit the batch in one
-//! durable store transaction from the snapshot's revision, build the next
-//! snapshot (re-indexing only the layers it touched), swap it in, then
-//! answer every request of the batch. Concurrent writers thus share one
-//! fsync. A batch that finds the store ahead (another writer, or a
+//! request), commit the batch in one durable store transaction from the
+//! snapshot's revision, build the next snapshot (re-indexing only the
+//! layers it touched), swap it in, then answer every request of the batch.
+//! Concurrent writers thus share one fsync, and wait for their answer
+//! asleep (never polling: 32 waiting clients woken every few milliseconds
+//! cost a tenth of the server's CPU). A batch that finds the store ahead (another writer, or a
 //! snapshot left behind) catches up from the change log and is validated
 //! again; a batch the store refuses is committed again request by request,
 //! so one bad request fails alone.

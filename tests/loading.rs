@@ -84,6 +84,26 @@ fn the_valid_fixture_loads_and_check_prints_a_summary() {
     assert!(text.contains("roads") && text.contains("2.02"), "{text}");
 }
 
+/// `zoneatlas check | head -1`: a reader gone before the output is
+/// written ends the command quietly and successfully, not in a panic.
+#[test]
+fn check_into_a_closed_pipe_exits_quietly() {
+    let dir = folder(ROADS, PARKS);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoneatlas"))
+        .args(["check", "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The read end closed before the folder is even loaded.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// (what, roads file, parks file, expected fragments of the message)
 fn defects() -> Vec<(&'static str, String, String, Vec<&'static str>)> {
     let p = PARKS.to_string();

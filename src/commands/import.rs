@@ -29,7 +29,7 @@ pub fn run(args: crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
                 crate::store::display_name(&args.store)
             )
         })?;
-        println!(
+        say!(
             "{}: coverage rules from {}",
             crate::store::display_name(&args.store),
             path.display()
@@ -55,7 +55,7 @@ fn import_data(args: &crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         for l in &s.layers {
-            println!(
+            say!(
                 "  {}: {} of {} mapped features{}",
                 l.layer,
                 l.imported,
@@ -67,7 +67,7 @@ fn import_data(args: &crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
                 }
             );
             for (why, n) in &l.reasons {
-                println!("      {n} × {why}");
+                say!("      {n} × {why}");
             }
         }
         let empty = s.empty_layers();
@@ -81,7 +81,7 @@ fn import_data(args: &crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::FAILURE);
         }
-        println!(
+        say!(
             "{}: {} features from {} in {:.2?}, revision {}{}",
             crate::store::display_name(&args.store),
             s.layers.iter().map(|l| l.imported).sum::<usize>(),
@@ -179,7 +179,7 @@ fn import_data(args: &crate::config::ImportArgs) -> anyhow::Result<ExitCode> {
     for skip in &s.skipped {
         eprintln!("skipped: {skip}");
     }
-    println!(
+    say!(
         "{}: {} features {} layer {} from {} ({}), revision {}, in {:.2?}{}",
         crate::store::display_name(&args.store),
         s.imported,

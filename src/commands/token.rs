@@ -33,16 +33,16 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
             let secret = format!("za_{}", crate::hex::encode(&bytes));
             s.add_token(&name, role, &token_hash(&secret))?;
-            println!(
+            say!(
                 "token {name:?} ({}) added to {}; keep the secret below, it is not stored:",
                 role.name(),
                 crate::store::display_name(&store)
             );
-            println!("{secret}");
+            say!("{secret}");
         }
         TokenCommand::List { store } => {
             for t in open(&store)?.tokens()? {
-                println!("{}\t{}\tcreated {}", t.name, t.role.name(), t.created);
+                say!("{}\t{}\tcreated {}", t.name, t.role.name(), t.created);
             }
         }
         TokenCommand::Revoke { store, name } => {
@@ -52,7 +52,7 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                     crate::store::display_name(&store)
                 );
             }
-            println!("token {name:?} revoked");
+            say!("token {name:?} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

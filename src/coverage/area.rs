@@ -66,6 +66,8 @@ pub fn buffer_all(gs: &[Geometry], r: f64) -> MultiPolygon {
             Some((a, b)) if r > 0.0 => capsule(a, b, r),
             _ => buffer(g, r),
         })
+        // `union_all` takes its fill rule from the first ring's winding:
+        // every part wound the same way.
         .map(|m| m.orient(Direction::Default))
         .collect();
     union_all(&parts)

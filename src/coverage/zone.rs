@@ -95,12 +95,6 @@ impl Seed {
         }
     }
 
-    /// The edited extents.
-    #[cfg(test)]
-    fn dirty(&self) -> &[Rect] {
-        &self.dirty
-    }
-
     /// The previous answer for `cell`, when it had the same cell and no
     /// edit reached it.
     fn reusable(&self, cell: Rect) -> Option<&CellPart> {
@@ -415,12 +409,12 @@ impl Coverage {
 /// ground), then cut into runs where the curve jumps farthest, each run
 /// merged into its box. Edits in two districts never share a box.
 fn coarsened(mut rects: Vec<Rect>, most: usize) -> Vec<Rect> {
-    let Some(all) = rects.iter().copied().reduce(cover) else {
-        return rects;
-    };
     if rects.len() <= most {
         return rects;
     }
+    let Some(all) = rects.iter().copied().reduce(cover) else {
+        return rects;
+    };
     // One scale for both axes, so that the curve's first cut is across the
     // longer side.
     let span = all.width().max(all.height()).max(f64::MIN_POSITIVE);
@@ -668,9 +662,6 @@ mod tests {
         (next, dirty)
     }
 
-    /// A road moved 300 m: computed from the previous answer, only the
-    /// cells the road's reach touches (before and after) are computed
-    /// again, and the answer equals a computation from scratch.
     /// A long session's edited extents, in two districts 50 km apart:
     /// a seed keeps at most `MAX_DIRTY` boxes, every edit lies in one of
     /// them, and no box spans the empty land between the districts.
@@ -700,7 +691,7 @@ mod tests {
         let mut seed = Seed::new(Arc::new(empty), vec![]);
         for chunk in edits.chunks(7) {
             seed.add(chunk.iter().copied());
-            assert!(seed.dirty().len() <= MAX_DIRTY);
+            assert!(seed.dirty.len() <= MAX_DIRTY);
         }
         let inside = |a: &Rect, b: &Rect| {
             b.min().x <= a.min().x
@@ -709,7 +700,7 @@ mod tests {
                 && b.max().y >= a.max().y
         };
         for e in &edits {
-            assert!(seed.dirty().iter().any(|d| inside(e, d)), "{e:?} lost");
+            assert!(seed.dirty.iter().any(|d| inside(e, d)), "{e:?} lost");
             assert!(seed.touches(*e));
         }
         let between = Rect::new(
@@ -725,6 +716,9 @@ mod tests {
         assert!(!seed.touches(between), "a box spans the gap");
     }
 
+    /// A road moved 300 m: computed from the previous answer, only the
+    /// cells the road's reach touches (before and after) are computed
+    /// again, and the answer equals a computation from scratch.
     #[test]
     fn after_an_edit_only_the_cells_it_reached_are_computed_again() {
         let catalog = crate::testkit::sample();

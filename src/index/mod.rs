@@ -163,10 +163,11 @@ impl Trees {
         }
         // A big layer (a city's roads): the trees and the id map on their
         // own threads, at start-up when nothing else runs. The distance
-        // trees take longest; with two cores they have one to themselves, and the
-        // envelope tree and the id map share the other, rather than three
-        // threads contending for two cores and the longest finishing last
-        // (without an envelope tree, the id map has the other alone).
+        // trees take longest; with two cores they have one to themselves,
+        // and the envelope tree and the id map share the other, rather
+        // than three threads contending for two cores and the longest
+        // finishing last (without an envelope tree, the id map has the
+        // other alone).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::thread::scope(|s| {
             let (envelopes, ids, pieces) = if cores >= 3 || one_piece_each {

@@ -6,10 +6,10 @@
 //! layers it touched), swap it in, then answer every request of the batch.
 //! Concurrent writers thus share one fsync, and wait for their answer
 //! asleep (never polling: 32 waiting clients woken every few milliseconds
-//! cost a tenth of the server's CPU). A batch that finds the store ahead (another writer, or a
-//! snapshot left behind) catches up from the change log and is validated
-//! again; a batch the store refuses is committed again request by request,
-//! so one bad request fails alone.
+//! cost a tenth of the server's CPU). A batch that finds the store ahead
+//! (another writer, or a snapshot left behind) catches up from the change
+//! log and is validated again; a batch the store refuses is committed
+//! again request by request, so one bad request fails alone.
 //!
 //! Must not: know about HTTP.
 
@@ -66,7 +66,7 @@ impl Drop for Leading<'_> {
 }
 
 /// A request's answer, to come from whoever leads.
-pub type Answer = tokio::sync::oneshot::Receiver<Result<Applied, EditError>>;
+type Answer = tokio::sync::oneshot::Receiver<Result<Applied, EditError>>;
 
 impl Live {
     /// Apply one request's edits (all or none), batched with any others

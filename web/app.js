@@ -608,6 +608,20 @@
   // the draw order: the nearest opens, the others are listed under it.
   const PICK_PX = 8;
   const ALSO_MAX = 8;
+  // Longest wait for a zoom animation to end (Leaflet's own fallback ends
+  // one after 250 ms).
+  const STILL_WAIT_MS = 1000;
+  // Leaflet drops a view change asked for while a zoom animation runs
+  // (setView returns early), and the animation then ends where it was
+  // going: a feature brought into view just after one (a list's zoom to
+  // its results) would open out of view. Resolves once the map is still.
+  function whenStill() {
+    if (!za.map?._animatingZoom) return Promise.resolve();
+    return new Promise((resolve) => {
+      const give = setTimeout(resolve, STILL_WAIT_MS);
+      za.map.once('zoomend', () => { clearTimeout(give); resolve(); });
+    });
+  }
   // The drawn (SVG) features near a map position: [collection, { id, props, px }].
   // From the features' coordinates projected at the current view (not from
   // what the renderer last drew, which lags a view change).
@@ -1015,26 +1029,35 @@
       // A feature's popup, as a click on it opens it.
       openPopup: (c, id) => {
         const l = layerOf[c]?.[id];
+        if (!l && !groups[c]?.zaTiled) return false;
         za.map.closePopup();
-        if (!l && groups[c]?.zaTiled) {
-          getJSON(`/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}?${viewParam().slice(1)}`).then((f) => {
+        if (!l) {
+          Promise.all([getJSON(`/api/collections/${encodeURIComponent(c)}/items/${encodeURIComponent(id)}?${viewParam().slice(1)}`), whenStill()]).then(([f]) => {
             const b = L.geoJSON(f, { coordsToLatLng }).getBounds();
             za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
             L.popup().setLatLng(b.getCenter()).setContent(popupHtml(c, f)).openOn(za.map);
           }).catch((e) => za.errors.push(String(e)));
           return true;
         }
-        if (!l) return false;
         // Bring it into view first, as a user would find it; the popup on
         // the feature (a line's middle, an area's centre, the point).
-        const b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
-        za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
-        featurePopup(c, id, l.getLatLng ? l.getLatLng() : l.getCenter()).catch((e) => za.errors.push(String(e)));
+        whenStill().then(() => {
+          const b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng()]);
+          za.map.fitBounds(b, { animate: false, maxZoom: 16, padding: [40, 40] });
+          return featurePopup(c, id, l.getLatLng ? l.getLatLng() : l.getCenter());
+        }).catch((e) => za.errors.push(String(e)));
         return true;
       },
+      whenStill,
       pick,
       refreshGaps: () => { for (const s of state.gaps) showGaps(s); },
     };
+    // The page's other scripts (edit.js, plan.js, proposals.js) hook in
+    // through za.onReady as they run. The parser runs them in order, but
+    // while it still fetches one, the data's answers can arrive and bring
+    // us here: wait until every script has run, or the late ones never
+    // start (a slow link, a busy server).
+    if (document.readyState === 'loading') await new Promise((r) => document.addEventListener('DOMContentLoaded', r, { once: true }));
     if (za.onReady) await za.onReady();
     za.readyMs = performance.now() - started;
     za.ready = true;

@@ -61,8 +61,10 @@
         : `<p class="no" data-pieces="0">${app.esc(t('land_none'))}</p>`;
       body.querySelectorAll('.land-list li').forEach((li, k) => li.addEventListener('click', () => {
         const l = layer.getLayers()[k];
-        za.map.fitBounds(l.getBounds(), { maxZoom: 16, padding: [30, 30] });
-        l.openPopup();
+        app.whenStill().then(() => {
+          za.map.fitBounds(l.getBounds(), { maxZoom: 16, padding: [30, 30] });
+          l.openPopup();
+        });
       }));
       if (fc.features.length) za.map.fitBounds(layer.getBounds(), { maxZoom: 15, padding: [20, 20] });
       za.landShown = fc.features.length;

@@ -46,6 +46,7 @@
   let diff = null; // its comparison
   let log = []; // its own change log
   let message = '';
+  let listError = null; // why the last read of the list failed
   const overlay = () => (za.proposalLayer ||= L.layerGroup().addTo(za.map));
   const role = () => za.session?.role?.() || null;
   const canEdit = () => role() === 'editor' || role() === 'admin';
@@ -60,19 +61,28 @@
   }
   const url = (id, rest = '') => `/api/proposals/${encodeURIComponent(id)}${rest}`;
 
+  // The proposals. A failed read (a busy server, a dropped connection)
+  // keeps the last list and says why in the panel; the next poll tries
+  // again.
   async function loadList() {
-    const v = await app.getJSON('/api/proposals').catch(() => null);
-    if (!v) { $('proposal').hidden = true; return false; }
-    list = v.proposals;
-    return true;
+    try {
+      list = (await app.getJSON('/api/proposals')).proposals;
+      listError = null;
+      return true;
+    } catch (e) {
+      listError = e;
+      return false;
+    }
   }
 
   // Open a proposal (or the record, `null`): every layer, the statistics,
   // the answer and the gaps are asked again from its view.
   async function openProposal(id, { reload = true } = {}) {
     app.state.proposal = id || null;
-    open = id ? list.find((p) => p.id === id) || (await app.getJSON(url(id)).catch(() => null)) : null;
-    if (id && !open) app.state.proposal = null;
+    // Not listed: asked for by itself. Gone (404), the record is shown;
+    // unreadable for now, the view stays in it and the poll tries again.
+    open = id ? list.find((p) => p.id === id) || (await app.getJSON(url(id)).catch((e) => { if (e.status !== 404) listError = e; return null; })) : null;
+    if (id && !open && !listError) app.state.proposal = null;
     diff = null;
     app.writeHash();
     document.body.classList.toggle('in-proposal', Boolean(app.state.proposal));
@@ -171,6 +181,7 @@
     const body = [];
     if (!canEdit()) body.push(`<p class="hint">${esc(t('sign_in_to_propose'))}</p>`);
     if (message) body.push(`<p class="proposal-message" role="status">${esc(message)}</p>`);
+    if (listError) body.push(`<p class="no" role="status">${esc(app.errorText(listError))}</p>`);
     if (open) {
       const editable = canEdit() && open.status === 'open';
       body.push(`<p class="hint">${esc(t('author'))} ${esc(open.author)} · ${esc(t('base'))} ${open.base} · ${open.changes} ${esc(t('changes'))} · ${esc(statusName(open.status))}</p>`);
@@ -235,7 +246,12 @@
 
   // Others' edits to the open proposal (or its adoption elsewhere).
   async function poll() {
-    if (!open || document.hidden) return;
+    if (document.hidden) return;
+    if (listError && (await loadList())) {
+      if (app.state.proposal && !open) await openProposal(app.state.proposal, { reload: false });
+      else render();
+    }
+    if (!open) return;
     const v = await app.getJSON(url(open.id)).catch(() => null);
     if (!v || (v.version === open.version && v.status === open.status && v.record_revision === open.record_revision)) return;
     open = v;
@@ -255,7 +271,8 @@
     // The page's words were set before these were known.
     $('proposal').querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = app.t(el.dataset.i18n); });
     $('proposal').querySelectorAll('[data-i18n-placeholder]').forEach((el) => el.setAttribute('placeholder', app.t(el.dataset.i18nPlaceholder)));
-    if (!app.landing.history || !(await loadList())) { $('proposal').hidden = true; return; }
+    if (!app.landing.history) { $('proposal').hidden = true; return; }
+    await loadList();
     const previousLanguage = za.onLanguage;
     za.onLanguage = () => {
       if (previousLanguage) previousLanguage();

@@ -23,8 +23,11 @@ const browser = await chromium.launch({
 });
 const consoleErrors = [];
 const external = [];
-async function openPage(path = '/', signedIn = false) {
+// `lateScript`: a script of the page served last, 1.5 s after the rest (a
+// slow link): the data arrive before it has run.
+async function openPage(path = '/', signedIn = false, lateScript = null) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  if (lateScript) await page.route(`**/${lateScript}`, async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   page.on('request', (r) => { if (!r.url().startsWith(base)) external.push(r.url()); });
@@ -61,8 +64,8 @@ try {
   const id = await page.evaluate(() => window.zoneatlas.app.state.proposal);
   check('the new proposal is open and named in the bar', (await page.locator('#proposal-badge').innerText()).includes('浏览器方案'));
   check('the page\'s address opens it', (await page.evaluate(() => location.hash)).includes(`proposal=${id}`));
-  const viewer = await openPage(`/?proposal=${encodeURIComponent(id)}`);
-  check('its link opens it on another page', await viewer.evaluate(() => window.zoneatlas.app.state.proposal) === id
+  const viewer = await openPage(`/?proposal=${encodeURIComponent(id)}`, false, 'proposals.js');
+  check('its link opens it on another page, its script arriving last', await viewer.evaluate(() => window.zoneatlas.app.state.proposal) === id
     && await viewer.locator('#proposal-badge').isVisible());
 
   // 2. A road drawn in it, as any edit is drawn.

@@ -30,7 +30,9 @@ start_pg() {
 # Requests per second from wrk's output; transactions per second from pgbench's.
 rate() { grep -E "^Requests/sec" | awk '{print $2}'; }
 tps() { grep -E "^tps" | awk '{print $3}'; }
-ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
+# median X...: the middle of the numbers (the mean of the two middle ones).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { python3 -c "print(f'{float($1) / float($2):.2f}x')"; }
 
 # write_get_lua FILE: a wrk script cycling through the paths listed in the
 # file named by $LINES.

@@ -23,7 +23,9 @@
 #              circle; zoneatlas's circles are exact).
 #
 # HTTP load: wrk -t2 -c32; PostGIS: pgbench -c32 -j2 (no HTTP in front of
-# it: the comparison flatters PostGIS). SECS=15 seconds each by default.
+# it: the comparison flatters PostGIS). SECS=15 seconds each by default;
+# the nearest query against the ceiling in ROUNDS=3 alternating rounds,
+# the median of each.
 #
 # Usage: bash benches/peers/run.sh
 # Needs: wrk, gdal-bin (ogr2ogr), postgresql-15-postgis-3, python3
@@ -138,12 +140,21 @@ SQL
 pg() { pgbench -n -h 127.0.0.1 -p "$pgport" -U postgres -c 32 -j 2 -T "$secs" -f "$1" postgres 2> /dev/null | tps; }
 
 echo "== nearest"
-za_near=$(run_wrk http://127.0.0.1:$zaport "$work/get.lua" "$work/near.txt")
 pg_near=$(pg "$work/near.sql")
 RUST_LOG=warn "$ceiling" "$data/roads.geojson" 127.0.0.1:$cport 2> "$work/ceiling.log" &
 pids+=($!)
 until curl -sf -o /dev/null "http://127.0.0.1:$cport/nearest?lon=113.6&lat=34.7"; do sleep 0.2; done
-c_near=$(run_wrk http://127.0.0.1:$cport "$work/get.lua" "$work/ceiling.txt")
+# zoneatlas and the ceiling in turn, ROUNDS times, and the median of each:
+# a drift of the machine between two single runs moved their ratio by a
+# tenth.
+za_nears=() c_nears=()
+for r in $(seq "${ROUNDS:-3}"); do
+  za_nears+=("$(run_wrk http://127.0.0.1:$zaport "$work/get.lua" "$work/near.txt")")
+  c_nears+=("$(run_wrk http://127.0.0.1:$cport "$work/get.lua" "$work/ceiling.txt")")
+  echo "round $r: zoneatlas ${za_nears[-1]} req/s, ceiling ${c_nears[-1]} req/s"
+done
+za_near=$(median "${za_nears[@]}")
+c_near=$(median "${c_nears[@]}")
 kill "${pids[-1]}"
 echo "== bbox"
 za_bbox=$(run_wrk http://127.0.0.1:$zaport "$work/get.lua" "$work/bbox.txt")

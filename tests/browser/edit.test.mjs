@@ -3,23 +3,14 @@
 // and saved, a delete, the time slider, live updates from another page.
 // Prints one line per check and "N passed, M failed"; exits non-zero on a
 // failure. Usage: node edit.test.mjs http://127.0.0.1:PORT EDITOR_TOKEN
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const base = process.argv[2];
 const token = process.argv[3];
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the editing test took over 150 s'); process.exit(2); }, 150_000);
+const killer = hardStop('the editing test', 150_000);
 const api = async (path) => (await fetch(base + path)).json();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-});
+const browser = await launch();
 const consoleErrors = [];
 const external = [];
 async function openPage() {
@@ -260,6 +251,4 @@ try {
   await browser.close();
   clearTimeout(killer);
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

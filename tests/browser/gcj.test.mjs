@@ -3,20 +3,12 @@
 // place under it. Usage: node gcj.test.mjs BASE EXPECTED_JSON, where
 // EXPECTED_JSON holds {"id", "wgs84": [lng, lat], "gcj02": [lng, lat]} for
 // a substation, from an independent GCJ-02 implementation.
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const base = process.argv[2];
 const expected = JSON.parse(process.argv[3]);
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout'); process.exit(2); }, 90_000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-});
+const killer = hardStop('the GCJ test', 90_000);
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
@@ -57,6 +49,4 @@ try {
   await browser.close();
   clearTimeout(killer);
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

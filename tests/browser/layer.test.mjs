@@ -2,20 +2,12 @@
 // title) on the map after a restart: in the layer control, the legend and
 // the editor's layer list, every feature drawn in its default style.
 // Usage: node layer.test.mjs http://127.0.0.1:PORT ID SCREENSHOT.png
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const [base, id, shot] = process.argv.slice(2);
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 60 s'); process.exit(2); }, 60_000);
+const killer = hardStop('the browser test', 60_000);
 const api = async (path) => (await fetch(base + path)).json();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   const errors = [];
@@ -41,6 +33,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

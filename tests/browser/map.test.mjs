@@ -2,25 +2,15 @@
 // checks the map as a user sees it. Run by tests/browser.rs; prints one line
 // per check and a closing "N passed, M failed" line; exits non-zero on failure.
 // Usage: node map.test.mjs http://127.0.0.1:PORT SCREENSHOT.png
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const base = process.argv[2];
 const shot = process.argv[3] || 'map.png';
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-// Hard stop: never hang CI.
-const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 150 s'); process.exit(2); }, 150_000);
+const killer = hardStop('the browser test', 150_000);
 
 const api = async (path, init) => (await fetch(base + path, init)).json();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const consoleErrors = [];
@@ -455,6 +445,4 @@ try {
   await browser.close();
   clearTimeout(killer);
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

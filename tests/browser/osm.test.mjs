@@ -3,22 +3,14 @@
 //   node osm.test.mjs http://127.0.0.1:PORT SCREENSHOT.png
 // Prints one line per check and "N passed, M failed"; exits non-zero on a
 // failure.
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const base = process.argv[2];
 const shot = process.argv[3] || 'osm.png';
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 90 s'); process.exit(2); }, 90_000);
+const killer = hardStop('the browser test', 90_000);
 const api = async (path) => (await fetch(base + path)).json();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   const errors = [];
@@ -110,6 +102,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -3,20 +3,11 @@
 // statistics panel says how far the computation got, in per cent, and
 // shows the statistics by itself once it is done.
 // Usage: node progress.test.mjs http://127.0.0.1:PORT
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const base = process.argv[2];
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the progress test took over 150 s'); process.exit(2); }, 150_000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-});
+const killer = hardStop('the progress test', 150_000);
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(base + '/', { waitUntil: 'load' });
@@ -38,6 +29,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

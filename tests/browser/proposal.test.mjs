@@ -6,21 +6,12 @@
 // the road in the record. Prints one line per check and "N passed, M
 // failed"; exits non-zero on a failure.
 // Usage: node proposal.test.mjs http://127.0.0.1:PORT ADMIN_TOKEN SCREENSHOT
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const [base, token, shot] = process.argv.slice(2);
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the proposal test took over 150 s'); process.exit(2); }, 150_000);
+const killer = hardStop('the proposal test', 150_000);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-});
+const browser = await launch();
 const consoleErrors = [];
 const external = [];
 // `lateScript`: a script of the page served last, 1.5 s after the rest (a
@@ -131,6 +122,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -6,20 +6,11 @@
 //   first view, its contents and a click only).
 // Prints one line per check (and the measured figures), then "N passed, M
 // failed"; exits non-zero on failure.
-import { chromium } from 'playwright-core';
+import { check, finish, hardStop, launch } from './harness.mjs';
 
 const [city, sample, cityShot, still] = process.argv.slice(2);
-const results = [];
-const check = (name, ok, detail = '') => {
-  results.push({ name, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-};
-const killer = setTimeout(() => { console.log('FAIL timeout: the browser test took over 150 s'); process.exit(2); }, 150_000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-});
+const killer = hardStop('the browser test', 150_000);
+const browser = await launch();
 const api = async (base, path) => (await fetch(base + path)).json();
 
 async function openMap(base) {
@@ -236,6 +227,4 @@ try {
   await browser.close();
   clearTimeout(killer);
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(`${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -46,7 +46,7 @@
   let diff = null; // its comparison
   let log = []; // its own change log
   let message = '';
-  let listError = null; // why the last read of the list failed
+  let readError = null; // why the last read failed (the list, or the proposal opened)
   const overlay = () => (za.proposalLayer ||= L.layerGroup().addTo(za.map));
   const role = () => za.session?.role?.() || null;
   const canEdit = () => role() === 'editor' || role() === 'admin';
@@ -67,10 +67,10 @@
   async function loadList() {
     try {
       list = (await app.getJSON('/api/proposals')).proposals;
-      listError = null;
+      readError = null;
       return true;
     } catch (e) {
-      listError = e;
+      readError = e;
       return false;
     }
   }
@@ -81,8 +81,9 @@
     app.state.proposal = id || null;
     // Not listed: asked for by itself. Gone (404), the record is shown;
     // unreadable for now, the view stays in it and the poll tries again.
-    open = id ? list.find((p) => p.id === id) || (await app.getJSON(url(id)).catch((e) => { if (e.status !== 404) listError = e; return null; })) : null;
-    if (id && !open && !listError) app.state.proposal = null;
+    let gone = false;
+    open = id ? list.find((p) => p.id === id) || (await app.getJSON(url(id)).catch((e) => { if (e.status === 404) gone = true; else readError = e; return null; })) : null;
+    if (gone) app.state.proposal = null;
     diff = null;
     app.writeHash();
     document.body.classList.toggle('in-proposal', Boolean(app.state.proposal));
@@ -181,7 +182,7 @@
     const body = [];
     if (!canEdit()) body.push(`<p class="hint">${esc(t('sign_in_to_propose'))}</p>`);
     if (message) body.push(`<p class="proposal-message" role="status">${esc(message)}</p>`);
-    if (listError) body.push(`<p class="no" role="status">${esc(app.errorText(listError))}</p>`);
+    if (readError) body.push(`<p class="no" role="status">${esc(app.errorText(readError))}</p>`);
     if (open) {
       const editable = canEdit() && open.status === 'open';
       body.push(`<p class="hint">${esc(t('author'))} ${esc(open.author)} · ${esc(t('base'))} ${open.base} · ${open.changes} ${esc(t('changes'))} · ${esc(statusName(open.status))}</p>`);
@@ -247,7 +248,7 @@
   // Others' edits to the open proposal (or its adoption elsewhere).
   async function poll() {
     if (document.hidden) return;
-    if (listError && (await loadList())) {
+    if (readError && (await loadList())) {
       if (app.state.proposal && !open) await openProposal(app.state.proposal, { reload: false });
       else render();
     }

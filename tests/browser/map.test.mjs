@@ -275,7 +275,8 @@ try {
     window.zoneatlas.app.openPopup('pipelines', 'W-FEED-NORTH');
   });
   await page.waitForSelector('.leaflet-popup .plan-actions button[data-plan=outage]', { timeout: 10_000 });
-  await page.waitForTimeout(400);
+  // Then the popup's own pan into view ends.
+  await page.waitForFunction(() => { const m = window.zoneatlas.map; return !m._animatingZoom && !m._panAnim?._inProgress; }, null, { timeout: 5_000 });
   const inView = await page.evaluate(() => {
     const b = document.querySelector('.leaflet-popup .plan-actions button').getBoundingClientRect();
     const m = document.getElementById('map').getBoundingClientRect();

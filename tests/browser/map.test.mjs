@@ -1,5 +1,5 @@
 // Drives Debian's Chromium against a running zoneatlas (URL in argv[2]) and
-// checks the map as a user sees it. Run by tests/browser.rs; prints one line
+// checks the map as a user sees it. Run by tests/tools.rs; prints one line
 // per check and a closing "N passed, M failed" line; exits non-zero on failure.
 // Usage: node map.test.mjs http://127.0.0.1:PORT SCREENSHOT.png
 import { check, finish, hardStop, launch } from './harness.mjs';
